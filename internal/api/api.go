@@ -1,0 +1,348 @@
+// Package api serves atoguard's HTTP API (shared/API.md): API keys with
+// scopes, strict validation answered with RFC 9457 problem JSON, events,
+// incidents, health and Prometheus metrics.
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/atoguard/atoguard/internal/engine"
+	"github.com/atoguard/atoguard/internal/event"
+	"github.com/atoguard/atoguard/internal/store"
+)
+
+// Assessor assesses events.
+type Assessor interface {
+	AssessBatch(ctx context.Context, evs []event.Event) ([]engine.Result, error)
+	Flush(ctx context.Context) error
+	OpenIncidents() int
+	SourceSizes() map[string]int
+}
+
+// Records are the stored records the API reads.
+type Records interface {
+	KeyStore
+	ListIncidents(ctx context.Context, state string) ([]store.Incident, error)
+	GetIncident(ctx context.Context, id string) (store.Incident, error)
+	ListIncidentAccounts(ctx context.Context, incidentID string) ([]store.IncidentAccount, error)
+	Ping(ctx context.Context) error
+}
+
+// Config tunes the API. Zero values take defaults.
+type Config struct {
+	MaxBodyBytes int64  `yaml:"max_body_bytes"` // default 64 KiB
+	MaxBatch     int    `yaml:"max_batch"`      // events per batch, default 1000
+	BootstrapKey string `yaml:"-"`              // ATOGUARD_API_KEY: a key with every scope
+}
+
+// Server is the HTTP API.
+type Server struct {
+	cfg     Config
+	log     *slog.Logger
+	engine  Assessor
+	records Records
+	keys    *keyring
+	ready   func() bool
+	mux     *http.ServeMux
+
+	events    *prometheus.CounterVec
+	decisions *prometheus.CounterVec
+	latency   prometheus.Histogram
+}
+
+// New returns the API server. ready reports whether the guard takes
+// events (for /readyz); nil means always.
+func New(cfg Config, log *slog.Logger, eng Assessor, records Records, ready func() bool) *Server {
+	if cfg.MaxBodyBytes <= 0 {
+		cfg.MaxBodyBytes = 64 << 10
+	}
+	if cfg.MaxBatch <= 0 {
+		cfg.MaxBatch = 1000
+	}
+	if ready == nil {
+		ready = func() bool { return true }
+	}
+	s := &Server{
+		cfg: cfg, log: log, engine: eng, records: records, ready: ready,
+		keys: newKeyring(cfg.BootstrapKey, records),
+		mux:  http.NewServeMux(),
+		events: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "atoguard_events_total", Help: "Events assessed, by type.",
+		}, []string{"type"}),
+		decisions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "atoguard_decisions_total", Help: "Decisions given, by decision.",
+		}, []string{"decision"}),
+		latency: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "atoguard_assess_duration_seconds", Help: "Time to assess and durably record an event request.",
+			Buckets: []float64{.0005, .001, .002, .005, .01, .025, .05, .1, .25, .5, 1},
+		}),
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(s.events, s.decisions, s.latency,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "atoguard_open_incidents", Help: "Incidents open now."},
+			func() float64 { return float64(eng.OpenIncidents()) }),
+	)
+	reg.MustRegister(&sizeCollector{eng: eng, desc: prometheus.NewDesc("atoguard_source_keys", "Keys held per kind of source (bounded).", []string{"kind"}, nil)})
+
+	h := func(f handlerFunc) http.Handler { return adapt(log, f) }
+	s.mux.Handle("POST /v1/events", h(s.requireScope(store.ScopeEvents, s.postEvent)))
+	s.mux.Handle("POST /v1/events:batch", h(s.requireScope(store.ScopeEvents, s.postBatch)))
+	s.mux.Handle("GET /v1/incidents", h(s.requireScope(store.ScopeAdmin, s.listIncidents)))
+	s.mux.Handle("GET /v1/incidents/{id}", h(s.requireScope(store.ScopeAdmin, s.getIncident)))
+	s.mux.Handle("GET /v1/incidents/{id}/accounts", h(s.requireScope(store.ScopeAdmin, s.incidentAccounts)))
+	s.mux.Handle("/v1/", h(func(w http.ResponseWriter, r *http.Request) error {
+		return problem(http.StatusNotFound, "not-found", fmt.Sprintf("no route %s %s", r.Method, r.URL.Path))
+	}))
+	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		_ = writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	s.mux.Handle("GET /readyz", h(s.readyz))
+	s.mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	return s
+}
+
+// Handler returns the HTTP handler of the API.
+func (s *Server) Handler() http.Handler { return s.mux }
+
+type sizeCollector struct {
+	eng  Assessor
+	desc *prometheus.Desc
+}
+
+func (c *sizeCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+
+func (c *sizeCollector) Collect(ch chan<- prometheus.Metric) {
+	for kind, n := range c.eng.SourceSizes() {
+		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(n), kind)
+	}
+}
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if !s.ready() {
+		return problem(http.StatusServiceUnavailable, "not-ready", "starting")
+	}
+	if err := s.records.Ping(ctx); err != nil {
+		p := problem(http.StatusServiceUnavailable, "not-ready", "store unreachable")
+		p.Cause = err
+		return p
+	}
+	return writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+// readBody enforces the content type and the body limit.
+func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || mt != "application/json" {
+		return nil, problem(http.StatusUnsupportedMediaType, "unsupported-media-type", "Content-Type must be application/json")
+	}
+	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes))
+	var tooBig *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooBig):
+		return nil, problem(http.StatusRequestEntityTooLarge, "body-too-large", fmt.Sprintf("body is larger than %d bytes", s.cfg.MaxBodyBytes))
+	case err != nil:
+		return nil, problem(http.StatusBadRequest, "invalid-body", "reading body: "+err.Error())
+	}
+	return data, nil
+}
+
+func invalid(err error) error {
+	var fe *event.FieldError
+	if errors.As(err, &fe) {
+		p := problem(http.StatusBadRequest, "invalid-field", fe.Detail)
+		p.Field = fe.Field
+		if fe.Field == "" {
+			p.Type = "about:blank#invalid-json"
+		}
+		return p
+	}
+	return problem(http.StatusBadRequest, "invalid-json", err.Error())
+}
+
+func (s *Server) postEvent(w http.ResponseWriter, r *http.Request) error {
+	data, err := s.readBody(w, r)
+	if err != nil {
+		return err
+	}
+	ev, err := event.Decode(data)
+	if err != nil {
+		return invalid(err)
+	}
+	rs, err := s.assess(r.Context(), []event.Event{ev})
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, resultJSON(rs[0]))
+}
+
+func (s *Server) postBatch(w http.ResponseWriter, r *http.Request) error {
+	data, err := s.readBody(w, r)
+	if err != nil {
+		return err
+	}
+	evs, err := event.DecodeBatch(data, s.cfg.MaxBatch)
+	if err != nil {
+		return invalid(err)
+	}
+	rs, err := s.assess(r.Context(), evs)
+	if err != nil {
+		return err
+	}
+	out := make([]result, len(rs))
+	for i := range rs {
+		out[i] = resultJSON(rs[i])
+	}
+	return writeJSON(w, http.StatusOK, map[string]any{"results": out})
+}
+
+func (s *Server) assess(ctx context.Context, evs []event.Event) ([]engine.Result, error) {
+	start := time.Now()
+	rs, err := s.engine.AssessBatch(ctx, evs)
+	if err != nil {
+		p := problem(http.StatusServiceUnavailable, "not-ready", "the event could not be recorded; retry")
+		p.RetryAfter = 1
+		p.Cause = err
+		return nil, p
+	}
+	s.latency.Observe(time.Since(start).Seconds())
+	for i := range rs {
+		s.events.WithLabelValues(string(evs[i].Type)).Inc()
+		s.decisions.WithLabelValues(string(rs[i].Decision)).Inc()
+	}
+	return rs, nil
+}
+
+type result struct {
+	EventID    string     `json:"event_id"`
+	Decision   string     `json:"decision"`
+	Risk       int        `json:"risk"`
+	Reasons    any        `json:"reasons"`
+	Challenge  *challenge `json:"challenge,omitempty"`
+	IncidentID string     `json:"incident_id,omitempty"`
+}
+
+type challenge struct {
+	ID        string    `json:"id"`
+	Methods   []string  `json:"methods"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+func resultJSON(r engine.Result) result {
+	out := result{EventID: r.EventID, Decision: string(r.Decision), Risk: r.Risk, Reasons: r.Reasons, IncidentID: r.IncidentID}
+	if r.Challenge != nil {
+		out.Challenge = &challenge{ID: r.Challenge.ID, Methods: r.Challenge.Methods, ExpiresAt: r.Challenge.ExpiresAt}
+	}
+	return out
+}
+
+type incidentJSON struct {
+	ID                  string         `json:"id"`
+	Kind                string         `json:"kind"`
+	State               string         `json:"state"`
+	StartedAt           time.Time      `json:"started_at"`
+	EndedAt             *time.Time     `json:"ended_at"`
+	Attempts            int64          `json:"attempts"`
+	DistinctIPs         int64          `json:"distinct_ips"`
+	DistinctPrefixes    int64          `json:"distinct_prefixes"`
+	AccountsTargeted    int64          `json:"accounts_targeted"`
+	AccountsCompromised int64          `json:"accounts_compromised"`
+	TopSources          []store.Source `json:"top_sources"`
+}
+
+func toIncidentJSON(in store.Incident) incidentJSON {
+	out := incidentJSON{
+		ID: in.ID, Kind: in.Kind, State: in.State, StartedAt: in.StartedAt, Attempts: in.Attempts,
+		DistinctIPs: in.DistinctIPs, DistinctPrefixes: in.DistinctPrefixes, AccountsTargeted: in.AccountsTargeted,
+		AccountsCompromised: in.AccountsCompromised, TopSources: in.TopSources,
+	}
+	if !in.EndedAt.IsZero() {
+		t := in.EndedAt
+		out.EndedAt = &t
+	}
+	if out.TopSources == nil {
+		out.TopSources = []store.Source{}
+	}
+	return out
+}
+
+func (s *Server) listIncidents(w http.ResponseWriter, r *http.Request) error {
+	state := r.URL.Query().Get("state")
+	if state != "" && state != store.IncidentOpen && state != store.IncidentClosed {
+		p := problem(http.StatusBadRequest, "invalid-field", "state must be open or closed")
+		p.Field = "state"
+		return p
+	}
+	if err := s.engine.Flush(r.Context()); err != nil {
+		return fmt.Errorf("flushing incident: %w", err)
+	}
+	incs, err := s.records.ListIncidents(r.Context(), state)
+	if err != nil {
+		return fmt.Errorf("listing incidents: %w", err)
+	}
+	out := make([]incidentJSON, len(incs))
+	for i := range incs {
+		out[i] = toIncidentJSON(incs[i])
+	}
+	return writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) incident(ctx context.Context, id string) (store.Incident, error) {
+	if err := s.engine.Flush(ctx); err != nil {
+		return store.Incident{}, fmt.Errorf("flushing incident: %w", err)
+	}
+	inc, err := s.records.GetIncident(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return store.Incident{}, problem(http.StatusNotFound, "not-found", fmt.Sprintf("no incident %q", id))
+	}
+	if err != nil {
+		return store.Incident{}, fmt.Errorf("loading incident: %w", err)
+	}
+	return inc, nil
+}
+
+func (s *Server) getIncident(w http.ResponseWriter, r *http.Request) error {
+	inc, err := s.incident(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, toIncidentJSON(inc))
+}
+
+type accountJSON struct {
+	Account   string    `json:"account"`
+	Known     bool      `json:"known"`
+	Outcome   string    `json:"outcome"`
+	Attempts  int64     `json:"attempts"`
+	FirstSeen time.Time `json:"first_seen"`
+	LastSeen  time.Time `json:"last_seen"`
+}
+
+func (s *Server) incidentAccounts(w http.ResponseWriter, r *http.Request) error {
+	inc, err := s.incident(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	accts, err := s.records.ListIncidentAccounts(r.Context(), inc.ID)
+	if err != nil {
+		return fmt.Errorf("listing incident accounts: %w", err)
+	}
+	out := make([]accountJSON, len(accts))
+	for i, a := range accts {
+		out[i] = accountJSON{a.Account, a.Known, a.Outcome, a.Attempts, a.FirstSeen, a.LastSeen}
+	}
+	return writeJSON(w, http.StatusOK, out)
+}

@@ -1,0 +1,107 @@
+package api
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/atoguard/atoguard/internal/store"
+)
+
+// KeyStore looks up API keys by the SHA-256 of their secret.
+type KeyStore interface {
+	KeyByHash(ctx context.Context, hash []byte) (store.APIKey, error)
+}
+
+// keyring authenticates bearer secrets: the bootstrap key from the
+// environment, then stored keys, cached briefly.
+type keyring struct {
+	bootstrap []byte // SHA-256 of ATOGUARD_API_KEY, or nil
+	keys      KeyStore
+	ttl       time.Duration
+
+	mu    sync.Mutex
+	cache map[[32]byte]cachedKey
+}
+
+type cachedKey struct {
+	key     store.APIKey
+	found   bool
+	expires time.Time
+}
+
+const maxCachedKeys = 10000
+
+func newKeyring(bootstrap string, keys KeyStore) *keyring {
+	k := &keyring{keys: keys, ttl: 30 * time.Second, cache: map[[32]byte]cachedKey{}}
+	if bootstrap != "" {
+		h := sha256.Sum256([]byte(bootstrap))
+		k.bootstrap = h[:]
+	}
+	return k
+}
+
+// authenticate returns the key for a bearer secret; a *Problem 401 when
+// there is none or it is unknown.
+func (k *keyring) authenticate(ctx context.Context, header string, now time.Time) (store.APIKey, error) {
+	secret, ok := strings.CutPrefix(header, "Bearer ")
+	secret = strings.TrimSpace(secret)
+	if !ok || secret == "" {
+		return store.APIKey{}, problem(http.StatusUnauthorized, "unauthorized", "missing Authorization: Bearer <api key>")
+	}
+	sum := sha256.Sum256([]byte(secret))
+	if k.bootstrap != nil && subtle.ConstantTimeCompare(sum[:], k.bootstrap) == 1 {
+		return store.APIKey{ID: "bootstrap", Name: "ATOGUARD_API_KEY", Scopes: []string{store.ScopeEvents, store.ScopeChallenges, store.ScopeFactors, store.ScopeAdmin}}, nil
+	}
+	k.mu.Lock()
+	c, hit := k.cache[sum]
+	k.mu.Unlock()
+	if !hit || now.After(c.expires) {
+		key, err := k.keys.KeyByHash(ctx, sum[:])
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			c = cachedKey{expires: now.Add(k.ttl)}
+		case err != nil:
+			p := problem(http.StatusServiceUnavailable, "not-ready", "key store unavailable")
+			p.Cause = fmt.Errorf("looking up key: %w", err)
+			return store.APIKey{}, p
+		default:
+			// The index found it; compare the full hash in constant time too.
+			c = cachedKey{key: key, found: subtle.ConstantTimeCompare(key.Hash, sum[:]) == 1, expires: now.Add(k.ttl)}
+		}
+		k.mu.Lock()
+		if len(k.cache) >= maxCachedKeys {
+			clear(k.cache)
+		}
+		k.cache[sum] = c
+		k.mu.Unlock()
+	}
+	if !c.found || c.key.Disabled {
+		return store.APIKey{}, problem(http.StatusUnauthorized, "unauthorized", "unknown API key")
+	}
+	return c.key, nil
+}
+
+type ctxKey struct{}
+
+// requireScope authenticates the request and checks that its key carries
+// scope.
+func (s *Server) requireScope(scope string, h handlerFunc) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		key, err := s.keys.authenticate(r.Context(), r.Header.Get("Authorization"), time.Now())
+		if err != nil {
+			return err
+		}
+		if !slices.Contains(key.Scopes, scope) {
+			return problem(http.StatusForbidden, "forbidden", fmt.Sprintf("API key %q lacks the %q scope", key.Name, scope))
+		}
+		return h(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, key)))
+	}
+}

@@ -1,0 +1,196 @@
+package cli
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/atoguard/atoguard/internal/api"
+	"github.com/atoguard/atoguard/internal/clock"
+	"github.com/atoguard/atoguard/internal/config"
+	"github.com/atoguard/atoguard/internal/engine"
+	"github.com/atoguard/atoguard/internal/policy"
+	"github.com/atoguard/atoguard/internal/store/groupcommit"
+	"github.com/atoguard/atoguard/internal/store/sqlite"
+)
+
+func newServe(stdout, stderr io.Writer, getenv func(string) string) *cobra.Command {
+	var cfgPath string
+	flags := config.Default()
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the guard: HTTP API and metrics on the embedded store",
+		Long: `Run the guard. With no --config it uses the built-in policy and the
+embedded SQLite store under --data. ATOGUARD_API_KEY=<secret> in the
+environment makes that secret a key with every scope.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg := config.Default()
+			if cfgPath != "" {
+				c, err := config.Load(cfgPath)
+				if err != nil {
+					return err
+				}
+				cfg = c
+			}
+			// Flags given on the command line win over the file.
+			fl := cmd.Flags()
+			if fl.Changed("listen") {
+				cfg.Listen = flags.Listen
+			}
+			if fl.Changed("data") {
+				cfg.Data = flags.Data
+			}
+			if fl.Changed("clock") {
+				cfg.Clock = flags.Clock
+			}
+			if fl.Changed("policy") {
+				cfg.Policy = flags.Policy
+			}
+			if err := cfg.Validate(); err != nil {
+				return fmt.Errorf("invalid configuration:\n%w", err)
+			}
+			return serve(cmd.Context(), cfg, getenv("ATOGUARD_API_KEY"), stdout, stderr)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&cfgPath, "config", "", "YAML configuration file (see README)")
+	f.StringVar(&flags.Listen, "listen", flags.Listen, "address to listen on")
+	f.StringVar(&flags.Data, "data", flags.Data, "data directory (SQLite store, secret key)")
+	f.StringVar(&flags.Clock, "clock", flags.Clock, "wall, or event: each event's occurred_at is the time (replay, simulation, tests)")
+	f.StringVar(&flags.Policy, "policy", "", "policy file (default: the built-in policy)")
+	return cmd
+}
+
+// secretKey loads the key for keyed hashes, creating it on first start.
+func secretKey(cfg config.Config) ([]byte, error) {
+	path := cfg.SecretKeyFile
+	if path == "" {
+		path = filepath.Join(cfg.Data, "secret.key")
+	}
+	key, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) && cfg.SecretKeyFile == "" {
+		key = make([]byte, 32)
+		_, _ = rand.Read(key) // crypto/rand.Read never fails
+		if err := os.MkdirAll(cfg.Data, 0o700); err != nil {
+			return nil, fmt.Errorf("creating data directory: %w", err)
+		}
+		if err := os.WriteFile(path, key, 0o600); err != nil {
+			return nil, fmt.Errorf("writing secret key: %w", err)
+		}
+		return key, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading secret key: %w", err)
+	}
+	if len(key) < 32 {
+		return nil, fmt.Errorf("secret key %s: %d bytes, want at least 32", path, len(key))
+	}
+	return key, nil
+}
+
+func serve(ctx context.Context, cfg config.Config, bootstrap string, stdout, stderr io.Writer) error {
+	var handler slog.Handler = slog.NewTextHandler(stderr, nil)
+	if cfg.LogFormat == "json" {
+		handler = slog.NewJSONHandler(stderr, nil)
+	}
+	log := slog.New(handler)
+
+	pol, err := policy.Default()
+	if cfg.Policy != "" {
+		pol, err = policy.Load(cfg.Policy)
+	}
+	if err != nil {
+		return err
+	}
+	mode, _ := clock.ParseMode(cfg.Clock) // validated
+	key, err := secretKey(cfg)
+	if err != nil {
+		return err
+	}
+	st, err := sqlite.Open(ctx, cfg.Data, sqlite.Options{Synchronous: cfg.Synchronous})
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	committer := groupcommit.New(st, groupcommit.Options{})
+	eng := engine.New(cfg.Engine, clock.New(mode, nil), pol, st, committer, key)
+	if err := eng.Restore(ctx); err != nil {
+		return err
+	}
+	var ready atomic.Bool
+	apiCfg := cfg.API
+	apiCfg.BootstrapKey = bootstrap
+	srv := api.New(apiCfg, log, eng, st, ready.Load)
+
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listening: %w", err)
+	}
+	hs := &http.Server{
+		Handler:           srv.Handler(),
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(handler, slog.LevelWarn),
+	}
+	served := make(chan error, 1)
+	go func() { served <- hs.Serve(ln) }()
+	ready.Store(true)
+	fmt.Fprintf(stdout, "atoguard listening on http://%s (clock %s, data %s)\n", ln.Addr(), mode, cfg.Data)
+	if bootstrap == "" {
+		log.Warn("ATOGUARD_API_KEY is not set: only keys made with `atoguard keys create` are accepted")
+	}
+
+	ticker := time.NewTicker(cfg.TickEvery)
+	defer ticker.Stop()
+	lastSave := time.Now()
+	for {
+		select {
+		case err := <-served:
+			return fmt.Errorf("serving: %w", err)
+		case <-ticker.C:
+			if err := eng.Tick(ctx); err != nil {
+				log.Error("tick", "err", err)
+			}
+			if time.Since(lastSave) >= time.Minute {
+				lastSave = time.Now()
+				if err := eng.Save(ctx); err != nil {
+					log.Error("saving state", "err", err)
+				}
+			}
+		case <-ctx.Done():
+			log.Info("shutting down")
+			ready.Store(false)
+			sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if err := hs.Shutdown(sctx); err != nil {
+				log.Error("shutting down HTTP", "err", err)
+			}
+			// Every acknowledged event is already durable; save what the
+			// detectors learned, then drain the committer.
+			err := eng.Save(sctx)
+			if cerr := committer.Close(); cerr != nil {
+				log.Error("closing committer", "err", cerr)
+			}
+			if err != nil {
+				return fmt.Errorf("saving state: %w", err)
+			}
+			return nil
+		}
+	}
+}

@@ -1,0 +1,80 @@
+// Package clock provides the two clocks atoguard runs on: the wall clock,
+// and event time, where each event's occurred_at is the time.
+package clock
+
+import (
+	"fmt"
+	"sync"
+	"time"
+)
+
+// Mode names a clock.
+type Mode string
+
+// The clocks of `--clock`.
+const (
+	Wall  Mode = "wall"
+	Event Mode = "event"
+)
+
+// ParseMode checks a --clock value.
+func ParseMode(s string) (Mode, error) {
+	switch Mode(s) {
+	case Wall, Event:
+		return Mode(s), nil
+	case "":
+		return Wall, nil
+	}
+	return "", fmt.Errorf("clock %q: want wall or event", s)
+}
+
+// Clock gives the time for events and for work that no event carries
+// (expiring challenges, closing incidents). It is safe for concurrent use.
+type Clock struct {
+	mode Mode
+	wall func() time.Time
+
+	mu   sync.Mutex
+	high time.Time // event mode: latest occurred_at seen
+}
+
+// New returns a clock of the given mode. wall is the source of wall time;
+// nil means time.Now.
+func New(mode Mode, wall func() time.Time) *Clock {
+	if wall == nil {
+		wall = time.Now
+	}
+	return &Clock{mode: mode, wall: wall}
+}
+
+// Mode reports which clock this is.
+func (c *Clock) Mode() Mode { return c.mode }
+
+// At returns the time at which an event that occurred at occurred is
+// assessed: the wall time, or on the event clock occurred itself (and the
+// clock's notion of now moves forward to it).
+func (c *Clock) At(occurred time.Time) time.Time {
+	if c.mode != Event {
+		return c.wall().UTC()
+	}
+	c.mu.Lock()
+	if occurred.After(c.high) {
+		c.high = occurred
+	}
+	c.mu.Unlock()
+	return occurred.UTC()
+}
+
+// Now returns the current time: the wall time, or on the event clock the
+// latest event time seen (the wall time before any event arrives).
+func (c *Clock) Now() time.Time {
+	if c.mode != Event {
+		return c.wall().UTC()
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.high.IsZero() {
+		return c.wall().UTC()
+	}
+	return c.high.UTC()
+}

@@ -1,0 +1,115 @@
+// Package config loads atoguard's configuration file strictly, fills in
+// defaults in one place, and validates it, reporting every problem at once.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/atoguard/atoguard/internal/api"
+	"github.com/atoguard/atoguard/internal/clock"
+	"github.com/atoguard/atoguard/internal/engine"
+)
+
+// Config is the configuration of `atoguard serve`. The zero value of every
+// field means its default (see Default).
+type Config struct {
+	Listen        string        `yaml:"listen"`          // address to serve on (default 127.0.0.1:8080)
+	Data          string        `yaml:"data"`            // data directory (default ./atoguard-data)
+	Clock         string        `yaml:"clock"`           // wall or event (default wall)
+	Policy        string        `yaml:"policy"`          // policy file; empty: the built-in policy
+	SecretKeyFile string        `yaml:"secret_key_file"` // 32-byte key for keyed hashes; empty: DATA/secret.key, created on first start
+	Synchronous   string        `yaml:"synchronous"`     // SQLite durability: FULL (default) or NORMAL
+	LogFormat     string        `yaml:"log_format"`      // text (default) or json
+	TickEvery     time.Duration `yaml:"tick_every"`      // how often idle campaigns are checked and state saved (default 10s)
+	API           api.Config    `yaml:"api"`
+	Engine        engine.Config `yaml:"engine"`
+}
+
+// Default returns the configuration used when no file is given.
+func Default() Config {
+	return Config{
+		Listen: "127.0.0.1:8080", Data: "./atoguard-data", Clock: string(clock.Wall),
+		Synchronous: "FULL", LogFormat: "text", TickEvery: 10 * time.Second,
+		API: api.Config{MaxBodyBytes: 64 << 10, MaxBatch: 1000},
+	}
+}
+
+// Load reads a YAML file over the defaults. Unknown keys are errors.
+func Load(path string) (Config, error) {
+	cfg := Default()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return Config{}, fmt.Errorf("reading config: %w", err)
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	// An empty file (io.EOF) means all defaults.
+	if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
+		return Config{}, fmt.Errorf("config %s: %w", path, err)
+	}
+	return cfg, nil
+}
+
+// Validate reports every problem of the configuration at once.
+func (c Config) Validate() error {
+	var errs []error
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		errs = append(errs, fmt.Errorf("listen: %q is not host:port", c.Listen))
+	}
+	if strings.TrimSpace(c.Data) == "" {
+		errs = append(errs, errors.New("data: empty"))
+	}
+	if _, err := clock.ParseMode(c.Clock); err != nil {
+		errs = append(errs, fmt.Errorf("clock: %w", err))
+	}
+	if s := strings.ToUpper(c.Synchronous); s != "FULL" && s != "NORMAL" {
+		errs = append(errs, fmt.Errorf("synchronous: %q is not FULL or NORMAL", c.Synchronous))
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		errs = append(errs, fmt.Errorf("log_format: %q is not text or json", c.LogFormat))
+	}
+	if c.TickEvery < 0 {
+		errs = append(errs, errors.New("tick_every: negative"))
+	}
+	if c.API.MaxBodyBytes < 0 || c.API.MaxBodyBytes > 64<<20 {
+		errs = append(errs, fmt.Errorf("api.max_body_bytes: %d is not within 0-64 MiB", c.API.MaxBodyBytes))
+	}
+	if c.API.MaxBatch < 0 || c.API.MaxBatch > 10000 {
+		errs = append(errs, fmt.Errorf("api.max_batch: %d is not within 0-10000", c.API.MaxBatch))
+	}
+	e := c.Engine
+	for name, v := range map[string]int{
+		"engine.sources.max_ips": e.Sources.MaxIPs, "engine.sources.max_prefixes": e.Sources.MaxPrefixes,
+		"engine.sources.max_devices": e.Sources.MaxDevices, "engine.sources.max_user_agents": e.Sources.MaxUserAgents,
+		"engine.sources.max_fingerprints": e.Sources.MaxFingerprints, "engine.familiarity.max_profiles": e.Familiarity.MaxProfiles,
+		"engine.familiarity.max_marks": e.Familiarity.MaxMarks, "engine.incidents.max_accounts": e.Incidents.MaxAccounts,
+		"engine.incidents.top_sources": e.Incidents.TopSources,
+	} {
+		if v < 0 {
+			errs = append(errs, fmt.Errorf("%s: %d is negative", name, v))
+		}
+	}
+	if e.Campaign.Window < 0 || e.Campaign.CloseAfter < 0 || e.Campaign.Learn < 0 || e.ChallengeTTL < 0 {
+		errs = append(errs, errors.New("engine: durations must not be negative"))
+	}
+	if e.Campaign.Alpha < 0 || e.Campaign.Alpha >= 1 {
+		errs = append(errs, fmt.Errorf("engine.campaign.alpha: %v is not within [0, 1)", e.Campaign.Alpha))
+	}
+	for _, m := range e.ChallengeMethods {
+		if !slices.Contains([]string{"webauthn", "totp", "email_otp", "recovery_code"}, m) {
+			errs = append(errs, fmt.Errorf("engine.challenge_methods: %q is not webauthn, totp, email_otp or recovery_code", m))
+		}
+	}
+	slices.SortFunc(errs, func(a, b error) int { return strings.Compare(a.Error(), b.Error()) })
+	return errors.Join(errs...)
+}

@@ -1,0 +1,321 @@
+// Package incident groups the traffic of a campaign into an incident: when
+// it started and ended, its sources, and the accounts it reached with what
+// happened to each.
+package incident
+
+import (
+	"crypto/rand"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/axiomhq/hyperloglog"
+
+	"github.com/atoguard/atoguard/internal/store"
+)
+
+// Kinds of incident.
+const (
+	KindCredentialStuffing = "credential_stuffing"
+)
+
+// Config bounds the tracker. Zero fields take defaults.
+type Config struct {
+	MaxAccounts int `yaml:"max_accounts"` // accounts listed per incident (default 1000000); past it only counts grow
+	TopSources  int `yaml:"top_sources"`  // sources listed per kind (default 10)
+}
+
+// Hit is one event attributed to an incident.
+type Hit struct {
+	Account   string
+	Known     bool // the account exists
+	Outcome   string
+	Succeeded bool // the password was correct
+	IP        string
+	Prefix    string
+	UserAgent string
+}
+
+// Tracker holds the open incident, if any. It is safe for concurrent use.
+type Tracker struct {
+	cfg Config
+
+	mu   sync.Mutex
+	open *tracked
+}
+
+type tracked struct {
+	inc      store.Incident
+	ips      *hyperloglog.Sketch
+	prefixes *hyperloglog.Sketch
+	accounts map[string]*store.IncidentAccount
+	pwdKnown map[string]bool
+	overflow int64
+	top      map[string]*spaceSaving // by source kind
+}
+
+// New returns an empty tracker.
+func New(cfg Config) *Tracker {
+	if cfg.MaxAccounts <= 0 {
+		cfg.MaxAccounts = 1_000_000
+	}
+	if cfg.TopSources <= 0 {
+		cfg.TopSources = 10
+	}
+	return &Tracker{cfg: cfg}
+}
+
+// NewID returns a new identifier with the given prefix: the prefix, the
+// time in milliseconds and 64 random bits, so ids sort by time.
+func NewID(prefix string, now time.Time) string {
+	var b [8]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails
+	return fmt.Sprintf("%s_%012x%x", prefix, now.UnixMilli(), b)
+}
+
+// Open starts an incident at start and returns it.
+func (t *Tracker) Open(kind string, start time.Time) store.Incident {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	ips, _ := hyperloglog.NewSketch(14, true)
+	prefixes, _ := hyperloglog.NewSketch(14, true)
+	t.open = &tracked{
+		inc:      store.Incident{ID: NewID("inc", start), Kind: kind, State: store.IncidentOpen, StartedAt: start, UpdatedAt: start},
+		ips:      ips,
+		prefixes: prefixes,
+		accounts: map[string]*store.IncidentAccount{},
+		pwdKnown: map[string]bool{},
+		top:      map[string]*spaceSaving{},
+	}
+	return t.open.inc
+}
+
+// Close ends the open incident at end and returns it; ok is false when
+// none was open.
+func (t *Tracker) Close(end time.Time) (store.Incident, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.open == nil {
+		return store.Incident{}, false
+	}
+	t.open.inc.State = store.IncidentClosed
+	t.open.inc.EndedAt = end
+	t.open.inc.UpdatedAt = end
+	inc := t.snapshotLocked()
+	t.open = nil
+	return inc, true
+}
+
+// OpenID returns the id of the open incident, or "".
+func (t *Tracker) OpenID() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.open == nil {
+		return ""
+	}
+	return t.open.inc.ID
+}
+
+// outcomeRank orders outcomes by how much they matter to an operator: an
+// account the attacker got into outranks one that was only challenged.
+var outcomeRank = map[string]int{
+	"failed":                     0,
+	store.OutcomeDenied:          1,
+	store.OutcomeChallenged:      2,
+	store.OutcomeChallengePassed: 3,
+	store.OutcomeAllowed:         4,
+}
+
+// Record attributes a hit at now to the open incident and returns the
+// account's row to persist; ok is false when no incident is open or the
+// account list is full.
+func (t *Tracker) Record(h Hit, now time.Time) (store.IncidentAccount, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	o := t.open
+	if o == nil {
+		return store.IncidentAccount{}, false
+	}
+	o.inc.Attempts++
+	o.inc.UpdatedAt = now
+	if h.IP != "" {
+		o.ips.Insert([]byte(h.IP))
+		t.topLocked("ip").add(h.IP)
+	}
+	if h.Prefix != "" {
+		o.prefixes.Insert([]byte(h.Prefix))
+		t.topLocked("prefix").add(h.Prefix)
+	}
+	if h.UserAgent != "" {
+		t.topLocked("user_agent").add(h.UserAgent)
+	}
+	if h.Succeeded && h.Known && !o.pwdKnown[h.Account] {
+		o.pwdKnown[h.Account] = true
+		o.inc.AccountsCompromised++
+	}
+	a, ok := o.accounts[h.Account]
+	if !ok {
+		if len(o.accounts) >= t.cfg.MaxAccounts {
+			o.overflow++
+			return store.IncidentAccount{}, false
+		}
+		a = &store.IncidentAccount{IncidentID: o.inc.ID, Account: h.Account, Known: h.Known, Outcome: h.Outcome, FirstSeen: now}
+		o.accounts[h.Account] = a
+		if h.Known {
+			o.inc.AccountsTargeted++
+		}
+	}
+	a.Attempts++
+	a.LastSeen = now
+	if outcomeRank[h.Outcome] > outcomeRank[a.Outcome] {
+		a.Outcome = h.Outcome
+	}
+	return *a, true
+}
+
+// PassChallenge marks account's outcome as challenge_passed when the open
+// incident reached it and it was challenged, and returns the row to
+// persist.
+func (t *Tracker) PassChallenge(account string, now time.Time) (store.IncidentAccount, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.open == nil {
+		return store.IncidentAccount{}, false
+	}
+	a, ok := t.open.accounts[account]
+	if !ok || a.Outcome != store.OutcomeChallenged {
+		return store.IncidentAccount{}, false
+	}
+	a.Outcome = store.OutcomeChallengePassed
+	a.LastSeen = now
+	return *a, true
+}
+
+// Snapshot returns the open incident as it stands; ok is false when none
+// is open.
+func (t *Tracker) Snapshot() (store.Incident, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.open == nil {
+		return store.Incident{}, false
+	}
+	return t.snapshotLocked(), true
+}
+
+func (t *Tracker) snapshotLocked() store.Incident {
+	o := t.open
+	inc := o.inc
+	// After a restart the sketches start empty: never report less than
+	// what was saved.
+	inc.DistinctIPs = max(o.inc.DistinctIPs, int64(o.ips.Estimate()))
+	inc.DistinctPrefixes = max(o.inc.DistinctPrefixes, int64(o.prefixes.Estimate()))
+	inc.TopSources = nil
+	for _, kind := range []string{"ip", "prefix", "user_agent"} {
+		if s := o.top[kind]; s != nil {
+			for _, e := range s.topN(t.cfg.TopSources) {
+				inc.TopSources = append(inc.TopSources, store.Source{Kind: kind, Value: e.key, Attempts: e.count})
+			}
+		}
+	}
+	return inc
+}
+
+func (t *Tracker) topLocked(kind string) *spaceSaving {
+	s := t.open.top[kind]
+	if s == nil {
+		s = newSpaceSaving(t.cfg.TopSources * 20)
+		t.open.top[kind] = s
+	}
+	return s
+}
+
+// spaceSaving finds the most frequent keys of a stream in bounded memory
+// (Metwally et al., "Efficient computation of frequent and top-k elements
+// in data streams", 2005).
+type spaceSaving struct {
+	cap    int
+	counts map[string]int64
+}
+
+type countEntry struct {
+	key   string
+	count int64
+}
+
+func newSpaceSaving(capacity int) *spaceSaving {
+	return &spaceSaving{cap: capacity, counts: make(map[string]int64, capacity)}
+}
+
+func (s *spaceSaving) add(key string) {
+	if _, ok := s.counts[key]; ok || len(s.counts) < s.cap {
+		s.counts[key]++
+		return
+	}
+	// Replace the minimum, inheriting its count (an overestimate bound).
+	minKey, minCount := "", int64(-1)
+	for k, c := range s.counts {
+		if minCount < 0 || c < minCount {
+			minKey, minCount = k, c
+		}
+	}
+	delete(s.counts, minKey)
+	s.counts[key] = minCount + 1
+}
+
+func (s *spaceSaving) topN(n int) []countEntry {
+	out := make([]countEntry, 0, len(s.counts))
+	for k, c := range s.counts {
+		out = append(out, countEntry{k, c})
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].count != out[j].count {
+			return out[i].count > out[j].count
+		}
+		return out[i].key < out[j].key
+	})
+	if len(out) > n {
+		out = out[:n]
+	}
+	return out
+}
+
+type persisted struct {
+	Incident store.Incident `json:"incident"`
+}
+
+// Save encodes the open incident's identity so a restart continues it;
+// nil when none is open.
+func (t *Tracker) Save() ([]byte, error) {
+	inc, ok := t.Snapshot()
+	if !ok {
+		return nil, nil
+	}
+	return json.Marshal(persisted{inc})
+}
+
+// Restore continues an incident saved by Save, with the accounts already
+// recorded for it.
+func (t *Tracker) Restore(data []byte, accounts []store.IncidentAccount) error {
+	if len(data) == 0 {
+		return nil
+	}
+	var p persisted
+	if err := json.Unmarshal(data, &p); err != nil {
+		return fmt.Errorf("decoding incident state: %w", err)
+	}
+	if p.Incident.State != store.IncidentOpen {
+		return nil
+	}
+	t.Open(p.Incident.Kind, p.Incident.StartedAt)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	o := t.open
+	o.inc = p.Incident
+	for i := range accounts {
+		a := accounts[i]
+		o.accounts[a.Account] = &a
+	}
+	return nil
+}

@@ -1,0 +1,120 @@
+package incident
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/atoguard/atoguard/internal/store"
+)
+
+var t0 = time.Date(2026, 11, 20, 4, 0, 0, 0, time.UTC)
+
+func TestRecordOutcomes(t *testing.T) {
+	tr := New(Config{})
+	if _, ok := tr.Record(Hit{Account: "u-1"}, t0); ok {
+		t.Fatal("Record succeeded with no open incident")
+	}
+	inc := tr.Open(KindCredentialStuffing, t0)
+	if !strings.HasPrefix(inc.ID, "inc_") || inc.State != store.IncidentOpen {
+		t.Fatalf("opened %+v", inc)
+	}
+	hits := []struct {
+		h    Hit
+		want string
+	}{
+		{Hit{Account: "u-1", Known: true, Outcome: "failed", IP: "192.0.2.1", Prefix: "192.0.2.0/24"}, "failed"},
+		{Hit{Account: "u-1", Known: true, Outcome: store.OutcomeChallenged, Succeeded: true, IP: "192.0.2.2", Prefix: "192.0.2.0/24"}, store.OutcomeChallenged},
+		{Hit{Account: "u-1", Known: true, Outcome: "failed", IP: "192.0.2.3", Prefix: "192.0.2.0/24"}, store.OutcomeChallenged},
+		{Hit{Account: "u-2", Known: true, Outcome: store.OutcomeAllowed, Succeeded: true, IP: "198.51.100.1", Prefix: "198.51.100.0/24"}, store.OutcomeAllowed},
+		{Hit{Account: "nobody@example.jp", Outcome: "failed", IP: "198.51.100.1", Prefix: "198.51.100.0/24"}, "failed"},
+	}
+	for i, h := range hits {
+		a, ok := tr.Record(h.h, t0.Add(time.Duration(i)*time.Second))
+		if !ok || a.Outcome != h.want {
+			t.Errorf("hit %d: outcome %q ok=%v, want %q", i, a.Outcome, ok, h.want)
+		}
+	}
+	if a, ok := tr.PassChallenge("u-1", t0.Add(time.Minute)); !ok || a.Outcome != store.OutcomeChallengePassed {
+		t.Errorf("PassChallenge: %+v %v", a, ok)
+	}
+	if _, ok := tr.PassChallenge("u-2", t0.Add(time.Minute)); ok {
+		t.Error("PassChallenge changed an allowed account")
+	}
+	got, ok := tr.Close(t0.Add(time.Hour))
+	if !ok {
+		t.Fatal("Close: nothing open")
+	}
+	want := store.Incident{
+		ID: inc.ID, Kind: KindCredentialStuffing, State: store.IncidentClosed,
+		StartedAt: t0, EndedAt: t0.Add(time.Hour), UpdatedAt: t0.Add(time.Hour),
+		Attempts: 5, DistinctIPs: 4, DistinctPrefixes: 2, AccountsTargeted: 2, AccountsCompromised: 2,
+		TopSources: []store.Source{
+			{Kind: "ip", Value: "198.51.100.1", Attempts: 2}, {Kind: "ip", Value: "192.0.2.1", Attempts: 1},
+			{Kind: "ip", Value: "192.0.2.2", Attempts: 1}, {Kind: "ip", Value: "192.0.2.3", Attempts: 1},
+			{Kind: "prefix", Value: "192.0.2.0/24", Attempts: 3}, {Kind: "prefix", Value: "198.51.100.0/24", Attempts: 2},
+		},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("closed incident mismatch (-want +got):\n%s", diff)
+	}
+	if tr.OpenID() != "" {
+		t.Error("still open after Close")
+	}
+}
+
+func TestBoundedAccounts(t *testing.T) {
+	tr := New(Config{MaxAccounts: 100})
+	tr.Open(KindCredentialStuffing, t0)
+	listed := 0
+	for i := 0; i < 1000; i++ {
+		if _, ok := tr.Record(Hit{Account: fmt.Sprint("u-", i), Known: true, Outcome: "failed"}, t0); ok {
+			listed++
+		}
+	}
+	inc, _ := tr.Snapshot()
+	if listed != 100 || inc.Attempts != 1000 {
+		t.Errorf("listed %d accounts and %d attempts, want 100 and 1000", listed, inc.Attempts)
+	}
+}
+
+func TestSpaceSavingFindsHeavyHitters(t *testing.T) {
+	s := newSpaceSaving(20)
+	for i := 0; i < 10000; i++ {
+		s.add(fmt.Sprint("noise-", i))
+		if i%10 == 0 {
+			s.add("heavy")
+		}
+	}
+	if top := s.topN(1); len(top) != 1 || top[0].key != "heavy" {
+		t.Errorf("top = %+v, want heavy", top)
+	}
+}
+
+func TestSaveRestore(t *testing.T) {
+	tr := New(Config{})
+	tr.Open(KindCredentialStuffing, t0)
+	a, _ := tr.Record(Hit{Account: "u-1", Known: true, Outcome: store.OutcomeChallenged, IP: "192.0.2.1"}, t0)
+	data, err := tr.Save()
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, _ := tr.Snapshot()
+	tr2 := New(Config{})
+	if err := tr2.Restore(data, []store.IncidentAccount{a}); err != nil {
+		t.Fatal(err)
+	}
+	after, ok := tr2.Snapshot()
+	if !ok || after.ID != before.ID || after.Attempts != 1 || after.DistinctIPs != 1 {
+		t.Errorf("restored %+v, want %+v", after, before)
+	}
+	if got, ok := tr2.PassChallenge("u-1", t0); !ok || got.Outcome != store.OutcomeChallengePassed {
+		t.Error("restored incident lost its accounts")
+	}
+	if err := tr2.Restore([]byte("{"), nil); err == nil {
+		t.Error("Restore of bad JSON succeeded")
+	}
+}

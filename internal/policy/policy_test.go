@@ -1,0 +1,145 @@
+package policy
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func codes(rs []Reason) []string {
+	var out []string
+	for _, r := range rs {
+		out = append(out, r.Code)
+	}
+	return out
+}
+
+func TestDefaultPolicy(t *testing.T) {
+	p, err := Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	home := AccountFacts{Known: true, HasHistory: true, Logins: 12, DeviceKnown: true, NetworkKnown: true, AgentKnown: true, Familiar: true}
+	stranger := AccountFacts{Known: true, HasHistory: true, Logins: 12, AgentKnown: true}
+	succeeded := EventFacts{Type: "login.succeeded", IsLogin: true, Succeeded: true}
+	failed := EventFacts{Type: "login.failed", IsLogin: true, Failed: true}
+	campaign := CampaignFacts{Active: true, IncidentID: "inc_1", Metric: "unknown-account failures"}
+	nat := SourceFacts{Attempts1h: 400, Failures1h: 32, DistinctLogins1h: 300, FailureRatio: 0.08, UnknownRatio: 0.01}
+	stuffer := SourceFacts{Attempts1h: 40, Failures10m: 30, Failures1h: 36, Unknown1h: 18, DistinctLogins1h: 38, FailureRatio: 0.9, UnknownRatio: 0.45}
+
+	tests := []struct {
+		name        string
+		in          Input
+		want        Decision
+		wantReasons []string
+	}{
+		{"owner at home", Input{Event: succeeded, Account: home}, Allow, nil},
+		{"owner with a new phone on a quiet day", Input{Event: succeeded, Account: AccountFacts{Known: true, HasHistory: true, NetworkKnown: true, Familiar: true}},
+			Allow, []string{"account.new_device"}},
+		{"stranger on a quiet day", Input{Event: succeeded, Account: stranger}, Allow, []string{"account.new_device", "account.new_network"}},
+		{"stranger during a campaign", Input{Event: succeeded, Account: stranger, Campaign: campaign}, Challenge,
+			[]string{"campaign.active", "account.new_device", "account.new_network"}},
+		{"no history during a campaign", Input{Event: succeeded, Account: AccountFacts{Known: true}, Campaign: campaign}, Challenge,
+			[]string{"campaign.active", "account.new_device", "account.new_network", "account.no_history"}},
+		{"owner at home during a campaign", Input{Event: succeeded, Account: home, Campaign: campaign}, Allow, nil},
+		{"owner behind carrier NAT with a new phone", Input{Event: succeeded, IP: nat, Prefix: nat, Account: AccountFacts{Known: true, HasHistory: true, NetworkKnown: true, Familiar: true}},
+			Allow, []string{"account.new_device"}},
+		{"owner behind carrier NAT, typo", Input{Event: failed, IP: nat, Prefix: nat, Account: home}, Allow, nil},
+		{"stuffing IP", Input{Event: succeeded, IP: stuffer, Account: stranger}, Deny, []string{"source.ip_many_accounts", "source.ip_velocity", "account.new_device", "account.new_network"}},
+		{"stuffing IP but the owner's own device", Input{Event: succeeded, IP: stuffer, Account: home}, Allow, nil},
+		{"hydra", Input{Event: failed, Account: stranger, Bot: BotFacts{AutomationUA: true, Tool: "hydra", MissingHeaders: true}}, Deny, []string{"bot.automation_ua"}},
+		{"headerless stranger", Input{Event: succeeded, Account: stranger, Bot: BotFacts{MissingHeaders: true}}, Challenge,
+			[]string{"bot.missing_headers", "account.new_device", "account.new_network"}},
+		{"after a failed step-up", Input{Event: succeeded, Account: AccountFacts{Known: true, HasHistory: true, NetworkKnown: true, Familiar: true, MFAFailures: 2}}, Challenge,
+			[]string{"account.mfa_failures", "account.new_device"}},
+		{"one device on many accounts", Input{Event: EventFacts{Type: "login.succeeded", IsLogin: true, Succeeded: true, HasDevice: true}, Device: SourceFacts{DistinctLogins1h: 9}, Account: stranger}, Challenge,
+			[]string{"source.device_many_accounts", "account.new_device", "account.new_network"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res, err := p.Evaluate(&tt.in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Decision != tt.want {
+				t.Errorf("decision = %s, want %s (rules %v)", res.Decision, tt.want, res.Rules)
+			}
+			if diff := cmp.Diff(tt.wantReasons, codes(res.Reasons)); diff != "" {
+				t.Errorf("reasons mismatch (-want +got):\n%s", diff)
+			}
+			if res.Decision != Allow && res.Risk < 50 {
+				t.Errorf("risk = %d for %s, want >= 50", res.Risk, res.Decision)
+			}
+		})
+	}
+}
+
+func TestParseErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		yaml string
+		want []string // every one must appear
+	}{
+		{"unknown key", "version: 1\nrules: []\nextra: 1\n", []string{"field extra not found"}},
+		{"bad version and no rules", "version: 2\n", []string{"version: 2 is not supported", "rules: none given"}},
+		{"every rule problem at once", `version: 1
+rules:
+  - id: a
+    when: Event.Succeeded && Nope.X
+    decision: allow
+  - id: a
+    when: "1 + 1"
+    decision: block
+    risk: 101
+    reasons: [made.up]
+  - when: ""
+    decision: deny
+`, []string{"rules[0] (a): when:", "unknown name Nope", "rules[1] (a): id is used twice", `decision "block"`, "risk 101", `reason "made.up"`, "expected bool", "rules[2]: id is empty", "rules[2]: when is empty"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse([]byte(tt.yaml))
+			if err == nil {
+				t.Fatal("Parse succeeded, want error")
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not contain %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+func TestLoadAndStats(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "p.yaml")
+	if err := os.WriteFile(path, []byte("version: 1\nrules:\n  - id: all\n    when: Event.IsLogin\n    decision: challenge\n    risk: 50\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 3; i++ {
+		if _, err := p.Evaluate(&Input{Event: EventFacts{IsLogin: true}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := p.Stats()[0].Fired; got != 3 {
+		t.Errorf("fired = %d, want 3", got)
+	}
+	if _, err := Load(filepath.Join(t.TempDir(), "missing.yaml")); err == nil {
+		t.Error("Load of a missing file succeeded")
+	}
+}
+
+func TestEveryReasonHasDoc(t *testing.T) {
+	for _, c := range ReasonCodes() {
+		if c.Doc == "" || !strings.Contains(c.Code, ".") {
+			t.Errorf("reason %q: doc %q", c.Code, c.Doc)
+		}
+	}
+}

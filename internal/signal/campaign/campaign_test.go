@@ -1,0 +1,158 @@
+package campaign
+
+import (
+	"math/rand/v2"
+	"testing"
+	"time"
+)
+
+var t0 = time.Date(2026, 11, 17, 0, 0, 0, 0, time.UTC)
+
+// traffic feeds Poisson arrivals at perMin events per minute for d,
+// starting at start, with the outcome o, and returns the first state that
+// opened or closed a campaign (or the last state).
+func traffic(det *Detector, rng *rand.Rand, start time.Time, d time.Duration, perMin float64, o Obs) (State, time.Time) {
+	now := start
+	end := start.Add(d)
+	var last State
+	for {
+		gap := time.Duration(rng.ExpFloat64() / perMin * float64(time.Minute))
+		now = now.Add(gap)
+		if !now.Before(end) {
+			return last, now
+		}
+		st := det.Observe(now, o)
+		if st.Opened || st.Closed {
+			return st, now
+		}
+		last = st
+	}
+}
+
+func TestLearningPeriod(t *testing.T) {
+	det := New(Config{})
+	for i := 0; i < 100; i++ {
+		if st := det.Observe(t0.Add(time.Duration(i)*time.Second), Obs{Failed: true}); st.Active {
+			t.Fatalf("opened during the learning period: %+v", st)
+		}
+	}
+}
+
+func TestQuietTrafficNeverOpens(t *testing.T) {
+	tests := []struct {
+		name   string
+		perMin float64
+		o      Obs
+	}{
+		{"cold start, typos", 1.5, Obs{Failed: true}},
+		{"cold start, mistyped logins", 0.5, Obs{Failed: true, Unknown: true}},
+		{"cold start, new phones", 0.5, Obs{UnfamiliarSucceeded: true}},
+		{"busy shop after learning", 40, Obs{Failed: true}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			det := New(Config{})
+			rng := rand.New(rand.NewPCG(1, 2))
+			st, _ := traffic(det, rng, t0, 72*time.Hour, tt.perMin, tt.o)
+			if st.Opened {
+				t.Errorf("campaign opened on benign traffic: %+v", st)
+			}
+		})
+	}
+}
+
+func TestAttackOpensFastAndCloses(t *testing.T) {
+	tests := []struct {
+		name     string
+		base     float64 // benign failures per minute, learned for 3 days
+		attack   float64 // attack attempts per minute
+		o        Obs
+		maxDelay time.Duration
+	}{
+		{"distributed, unknown accounts, small shop", 1, 50, Obs{Failed: true, Unknown: true}, 30 * time.Second},
+		{"distributed, unknown accounts, busy shop", 30, 120, Obs{Failed: true, Unknown: true}, 30 * time.Second},
+		{"good combo list: only wrong passwords", 1, 80, Obs{Failed: true}, 30 * time.Second},
+		{"perfect combo list: only successes from strangers", 1, 30, Obs{UnfamiliarSucceeded: true}, 45 * time.Second},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			det := New(Config{})
+			rng := rand.New(rand.NewPCG(3, 4))
+			_, now := traffic(det, rng, t0, 72*time.Hour, tt.base, Obs{Failed: true})
+			start := now
+			st, at := traffic(det, rng, start, time.Hour, tt.attack, tt.o)
+			if !st.Opened {
+				t.Fatalf("campaign not opened in an hour of attack")
+			}
+			if delay := at.Sub(start); delay > tt.maxDelay {
+				t.Errorf("opened after %v, want <= %v", delay, tt.maxDelay)
+			}
+			// The attack goes on for an hour, then benign traffic returns.
+			st, _ = traffic(det, rng, at, time.Hour, tt.attack, tt.o)
+			if st.Closed {
+				t.Fatalf("closed during the attack: %+v", st)
+			}
+			st, end := traffic(det, rng, at.Add(time.Hour), 2*time.Hour, tt.base, Obs{Failed: true})
+			if !st.Closed {
+				t.Fatalf("not closed two hours after the attack ended")
+			}
+			if d := end.Sub(at.Add(time.Hour)); d > 15*time.Minute {
+				t.Errorf("closed %v after the attack ended, want within 15m", d)
+			}
+		})
+	}
+}
+
+func TestTickClosesWithoutTraffic(t *testing.T) {
+	det := New(Config{})
+	det.Tick(t0.Add(-20 * time.Minute)) // quiet minutes to learn from
+	for i := 0; i < 30; i++ {
+		det.Observe(t0.Add(time.Duration(i)*time.Second), Obs{Failed: true, Unknown: true})
+	}
+	if st := det.Tick(t0.Add(time.Minute)); !st.Active {
+		t.Fatalf("not active after 30 unknown-account failures in 30s: %+v", st)
+	}
+	if st := det.Tick(t0.Add(time.Hour)); !st.Closed {
+		t.Errorf("not closed an hour later: %+v", st)
+	}
+}
+
+func TestCampaignIsNotLearned(t *testing.T) {
+	det := New(Config{})
+	rng := rand.New(rand.NewPCG(5, 6))
+	det.Tick(t0.Add(-20 * time.Minute))
+	st, now := traffic(det, rng, t0, 10*time.Minute, 100, Obs{Failed: true, Unknown: true})
+	if !st.Opened {
+		t.Fatal("not opened")
+	}
+	traffic(det, rng, now, 3*time.Hour, 100, Obs{Failed: true, Unknown: true})
+	for _, r := range det.Rates(now.Add(3 * time.Hour)) {
+		if r.Expected > 5 {
+			t.Errorf("%s: expected %.1f per window after a 3h attack, want the attack not learned", r.Metric, r.Expected)
+		}
+	}
+}
+
+func TestSnapshotRestore(t *testing.T) {
+	det := New(Config{})
+	rng := rand.New(rand.NewPCG(7, 8))
+	traffic(det, rng, t0, 48*time.Hour, 30, Obs{Failed: true})
+	snap, err := det.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	det2 := New(Config{})
+	if err := det2.Restore(snap); err != nil {
+		t.Fatal(err)
+	}
+	at := t0.Add(49 * time.Hour)
+	got, want := det2.Rates(at), det.Rates(at)
+	for i := range want {
+		if got[i].Expected != want[i].Expected {
+			t.Errorf("%s: expected %v after restore, want %v", want[i].Metric, got[i].Expected, want[i].Expected)
+		}
+	}
+	if err := det2.Restore([]byte("{")); err == nil {
+		t.Error("Restore of bad JSON succeeded")
+	}
+}

@@ -1,0 +1,276 @@
+// Package familiarity learns the devices, networks, browsers and places
+// each account uses in good sessions, and says how familiar a new login's
+// context is.
+//
+// Profiles are small and bounded: at most MaxMarks entries per kind, the
+// least recently seen dropped first. Values are stored as keyed hashes, not
+// in clear. Profiles live in a bounded cache in front of a record store.
+package familiarity
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/maphash"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/golang-lru/v2/simplelru"
+
+	"github.com/atoguard/atoguard/internal/store"
+)
+
+// Config bounds the detector. Zero fields take the defaults.
+type Config struct {
+	MaxProfiles int `yaml:"max_profiles"` // profiles cached in memory (default 100000); the rest stay in the store
+	MaxMarks    int `yaml:"max_marks"`    // entries per kind per account (default 16)
+}
+
+// Context is what is learned about a login: raw values, hashed inside.
+// Empty values are neither learned nor judged.
+type Context struct {
+	Device  string
+	Network string // the IP's prefix
+	Agent   string // AgentFamily of the user agent
+	Country string
+	ASN     string
+}
+
+// Facts say how familiar a context is to an account.
+type Facts struct {
+	HasHistory   bool // the account has logged in well before
+	Logins       int  // good sessions learned
+	DeviceKnown  bool
+	NetworkKnown bool
+	AgentKnown   bool
+	CountryKnown bool
+	ASNKnown     bool
+	MFAFailures  int // failed step-ups in the last 24 hours
+}
+
+// Familiar reports whether the login comes from a device or a network the
+// account has used before.
+func (f Facts) Familiar() bool { return f.DeviceKnown || f.NetworkKnown }
+
+// Loader reads stored profiles.
+type Loader interface {
+	GetProfile(ctx context.Context, account string) (store.Profile, error)
+}
+
+const shards = 32
+
+// Detector keeps account profiles. It is safe for concurrent use.
+type Detector struct {
+	key      []byte
+	loader   Loader
+	maxMarks int
+	seed     maphash.Seed
+	shards   [shards]profileShard
+}
+
+type profileShard struct {
+	mu  sync.Mutex
+	lru *simplelru.LRU[string, *profile]
+}
+
+// New returns a detector hashing values with key and loading profiles
+// that are not cached from loader.
+func New(cfg Config, key []byte, loader Loader) *Detector {
+	if cfg.MaxProfiles <= 0 {
+		cfg.MaxProfiles = 100_000
+	}
+	if cfg.MaxMarks <= 0 {
+		cfg.MaxMarks = 16
+	}
+	d := &Detector{key: key, loader: loader, maxMarks: cfg.MaxMarks, seed: maphash.MakeSeed()}
+	per := max(cfg.MaxProfiles/shards, 1)
+	for i := range d.shards {
+		l, err := simplelru.NewLRU[string, *profile](per, nil)
+		if err != nil {
+			panic(err) // only for size <= 0, excluded above
+		}
+		d.shards[i].lru = l
+	}
+	return d
+}
+
+type mark struct {
+	H uint64 `json:"h"`
+	F int64  `json:"f"` // first seen, Unix seconds
+	L int64  `json:"l"` // last seen
+	N uint32 `json:"n"`
+}
+
+type profile struct {
+	Devices   []mark  `json:"d,omitempty"`
+	Networks  []mark  `json:"n,omitempty"`
+	Agents    []mark  `json:"a,omitempty"`
+	Countries []mark  `json:"c,omitempty"`
+	ASNs      []mark  `json:"s,omitempty"`
+	Logins    int     `json:"l"`
+	First     int64   `json:"t"`
+	MFAFails  []int64 `json:"m,omitempty"` // Unix seconds, the last few
+}
+
+const maxMFAFails = 8
+
+func (d *Detector) hash(kind, v string) uint64 {
+	m := hmac.New(sha256.New, d.key)
+	m.Write([]byte(kind))
+	m.Write([]byte{0})
+	m.Write([]byte(v))
+	return binary.BigEndian.Uint64(m.Sum(nil))
+}
+
+func (d *Detector) shard(account string) *profileShard {
+	return &d.shards[maphash.String(d.seed, account)%shards]
+}
+
+// get returns the cached profile of account, loading it on a miss; nil
+// when the account has none. The shard lock is not held while loading.
+func (d *Detector) get(ctx context.Context, account string) (*profile, error) {
+	s := d.shard(account)
+	s.mu.Lock()
+	p, ok := s.lru.Get(account)
+	s.mu.Unlock()
+	if ok {
+		return p, nil
+	}
+	rec, err := d.loader.GetProfile(ctx, account)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		p = &profile{}
+	case err != nil:
+		return nil, fmt.Errorf("loading profile: %w", err)
+	default:
+		p = &profile{}
+		if err := json.Unmarshal(rec.Data, p); err != nil {
+			return nil, fmt.Errorf("decoding profile of %q: %w", account, err)
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if cur, ok := s.lru.Get(account); ok {
+		return cur, nil // loaded concurrently
+	}
+	s.lru.Add(account, p)
+	return p, nil
+}
+
+// Assess says how familiar c is to account at now.
+func (d *Detector) Assess(ctx context.Context, account string, c Context, now time.Time) (Facts, error) {
+	p, err := d.get(ctx, account)
+	if err != nil {
+		return Facts{}, err
+	}
+	s := d.shard(account)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f := Facts{HasHistory: p.Logins > 0, Logins: p.Logins}
+	f.DeviceKnown = c.Device != "" && has(p.Devices, d.hash("d", c.Device))
+	f.NetworkKnown = c.Network != "" && has(p.Networks, d.hash("n", c.Network))
+	f.AgentKnown = c.Agent != "" && has(p.Agents, d.hash("a", c.Agent))
+	f.CountryKnown = c.Country != "" && has(p.Countries, d.hash("c", c.Country))
+	f.ASNKnown = c.ASN != "" && has(p.ASNs, d.hash("s", c.ASN))
+	day := now.Add(-24 * time.Hour).Unix()
+	for _, t := range p.MFAFails {
+		if t >= day && t <= now.Unix() {
+			f.MFAFailures++
+		}
+	}
+	return f, nil
+}
+
+// Learn records c as a good context of account and returns the profile to
+// persist.
+func (d *Detector) Learn(ctx context.Context, account string, c Context, now time.Time) (store.Profile, error) {
+	p, err := d.get(ctx, account)
+	if err != nil {
+		return store.Profile{}, err
+	}
+	s := d.shard(account)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t := now.Unix()
+	if p.First == 0 {
+		p.First = t
+	}
+	p.Logins++
+	if c.Device != "" {
+		p.Devices = d.touch(p.Devices, d.hash("d", c.Device), t)
+	}
+	if c.Network != "" {
+		p.Networks = d.touch(p.Networks, d.hash("n", c.Network), t)
+	}
+	if c.Agent != "" {
+		p.Agents = d.touch(p.Agents, d.hash("a", c.Agent), t)
+	}
+	if c.Country != "" {
+		p.Countries = d.touch(p.Countries, d.hash("c", c.Country), t)
+	}
+	if c.ASN != "" {
+		p.ASNs = d.touch(p.ASNs, d.hash("s", c.ASN), t)
+	}
+	return d.encodeLocked(account, p, now)
+}
+
+// MFAFailed records a failed step-up for account and returns the profile
+// to persist.
+func (d *Detector) MFAFailed(ctx context.Context, account string, now time.Time) (store.Profile, error) {
+	p, err := d.get(ctx, account)
+	if err != nil {
+		return store.Profile{}, err
+	}
+	s := d.shard(account)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p.MFAFails = append(p.MFAFails, now.Unix())
+	if len(p.MFAFails) > maxMFAFails {
+		p.MFAFails = p.MFAFails[len(p.MFAFails)-maxMFAFails:]
+	}
+	return d.encodeLocked(account, p, now)
+}
+
+func (d *Detector) encodeLocked(account string, p *profile, now time.Time) (store.Profile, error) {
+	data, err := json.Marshal(p)
+	if err != nil {
+		return store.Profile{}, fmt.Errorf("encoding profile: %w", err)
+	}
+	return store.Profile{Account: account, Data: data, UpdatedAt: now}, nil
+}
+
+func has(ms []mark, h uint64) bool {
+	for _, m := range ms {
+		if m.H == h {
+			return true
+		}
+	}
+	return false
+}
+
+// touch marks h seen at t, dropping the least recently seen entry when
+// the list is full.
+func (d *Detector) touch(ms []mark, h uint64, t int64) []mark {
+	for i := range ms {
+		if ms[i].H == h {
+			ms[i].L = max(ms[i].L, t)
+			ms[i].N++
+			return ms
+		}
+	}
+	if len(ms) < d.maxMarks {
+		return append(ms, mark{H: h, F: t, L: t, N: 1})
+	}
+	oldest := 0
+	for i := range ms {
+		if ms[i].L < ms[oldest].L {
+			oldest = i
+		}
+	}
+	ms[oldest] = mark{H: h, F: t, L: t, N: 1}
+	return ms
+}
