@@ -302,7 +302,9 @@ func occurredAt(s string) (time.Time, error) {
 		return time.Time{}, fieldError("occurred_at", "is required")
 	}
 	t, err := time.Parse(time.RFC3339Nano, s)
-	if err != nil {
+	// time.Parse also takes a comma before the fraction and a zone offset
+	// of 24 hours, which RFC 3339 does not.
+	if _, offset := t.Zone(); err != nil || strings.IndexByte(s, ',') >= 0 || offset <= -24*3600 || offset >= 24*3600 {
 		return time.Time{}, fieldError("occurred_at", "must be an RFC 3339 time with a zone, such as 2026-11-25T10:00:00Z")
 	}
 	t = t.UTC()

@@ -287,10 +287,21 @@ func countOf(evs []Labeled) counts {
 // TestScenarioFiles generates every example scenario once and checks the
 // properties every stream must have.
 func TestScenarioFiles(t *testing.T) {
-	for _, name := range []string{"distributed.yaml", "burst.yaml", "carrier_nat.yaml", "quiet_new_devices.yaml"} {
-		t.Run(name, func(t *testing.T) {
-			g := generateFile(t, name)
-			t.Logf("%s: %+v", name, countOf(g.evs))
+	tests := []struct {
+		file  string
+		check func(*testing.T, generated) // what is particular to the file
+	}{
+		{"distributed.yaml", checkDistributed},
+		{"burst.yaml", checkBurst},
+		{"carrier_nat.yaml", checkCarrierNAT},
+		{"quiet_new_devices.yaml", checkNewDevices},
+	}
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			g := generateFile(t, tt.file)
+			t.Logf("%s: %+v", tt.file, countOf(g.evs))
+
+			t.Run("particular", func(t *testing.T) { tt.check(t, g) })
 
 			t.Run("sorted and within the window", func(t *testing.T) {
 				from := g.s.Start.Add(-g.s.Warmup.D())
@@ -438,8 +449,9 @@ func typoShare(g generated) float64 {
 	return float64(typos) / float64(max(logins, 1))
 }
 
-func TestDistributedAttack(t *testing.T) {
-	g := generateFile(t, "distributed.yaml")
+// checkDistributed checks distributed.yaml: exactly SourceIPs IPs, each
+// within AttemptsPerIP, the unknown and valid shares, browsers, spread.
+func checkDistributed(t *testing.T, g generated) {
 	a := g.s.Attacks[0]
 	from := g.s.Start.Add(a.Start.D())
 	to := from.Add(a.Duration.D())
@@ -504,8 +516,8 @@ func TestDistributedAttack(t *testing.T) {
 	t.Logf("attempts %d, unknown %d, valid %d, IPs %d, /24s %d, /64s %d", attempts, unknown, valid, len(perIP), len(nets4), len(nets6))
 }
 
-func TestBurstAttack(t *testing.T) {
-	g := generateFile(t, "burst.yaml")
+// checkBurst checks burst.yaml: one IP, 600 automated attempts in the window.
+func checkBurst(t *testing.T, g generated) {
 	a := g.s.Attacks[0]
 	from := g.s.Start.Add(a.Start.D())
 	to := from.Add(a.Duration.D())
@@ -570,8 +582,6 @@ func TestDeterminism(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	other := dist
-	other.Seed++
 	tests := []struct {
 		name string
 		a, b Scenario
@@ -580,7 +590,6 @@ func TestDeterminism(t *testing.T) {
 		{"same seed", small(1), small(1), true},
 		{"different seed", small(1), small(2), false},
 		{"distributed file, same seed", dist, dist, true},
-		{"distributed file, different seed", dist, other, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -688,8 +697,9 @@ func TestOwnersIndependentOfAttacks(t *testing.T) {
 	}
 }
 
-func TestCarrierNATSharing(t *testing.T) {
-	g := generateFile(t, "carrier_nat.yaml")
+// checkCarrierNAT checks carrier_nat.yaml: every pool IP carries more than
+// 100 accounts, and the pool is CarrierNATIPs addresses in two /24s.
+func checkCarrierNAT(t *testing.T, g generated) {
 	accounts := map[string]map[string]bool{}
 	for i, e := range g.api {
 		if !g.evs[i].Label.CarrierNAT || e.User == nil {
@@ -716,8 +726,9 @@ func TestCarrierNATSharing(t *testing.T) {
 	}
 }
 
-func TestNewDeviceShare(t *testing.T) {
-	g := generateFile(t, "quiet_new_devices.yaml")
+// checkNewDevices checks quiet_new_devices.yaml: at least NewDeviceRate of
+// the evaluated owner logins are on a new device.
+func checkNewDevices(t *testing.T, g generated) {
 	logins, newDev := 0, 0
 	for i, e := range g.api {
 		l := g.evs[i].Label
@@ -778,7 +789,7 @@ func TestDiurnalRhythm(t *testing.T) {
 	// Owner logins per JST hour: the 21:00 hour is much busier than 04:00.
 	evs := mustGenerate(t, Scenario{
 		Seed: 1, Start: time.Date(2026, 11, 20, 15, 0, 0, 0, time.UTC), Warmup: Duration(72 * time.Hour),
-		Owners: OwnerSpec{Accounts: 5000, LoginsPerDay: 1},
+		Owners: OwnerSpec{Accounts: 2000, LoginsPerDay: 1},
 	})
 	jst := time.FixedZone("JST", 9*3600)
 	var perHour [24]int

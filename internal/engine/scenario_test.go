@@ -1,0 +1,295 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/atoguard/atoguard/internal/event"
+	"github.com/atoguard/atoguard/internal/policy"
+	"github.com/atoguard/atoguard/internal/store"
+	"github.com/atoguard/atoguard/internal/store/memory"
+	"github.com/atoguard/atoguard/internal/traffic"
+)
+
+var update = flag.Bool("update", false, "rewrite the scenario golden summaries (and events.jsonl of data-only cases)")
+
+// expectation is a scenario's expected.yaml: bounds the outcome must meet.
+// A zero bound is not checked, except the incident counts.
+type expectation struct {
+	AttackerValidStoppedMin   float64  `yaml:"attacker_valid_stopped_min"`   // share of stolen-password logins challenged or denied
+	AttackerLoginsDeniedMin   float64  `yaml:"attacker_logins_denied_min"`   // share of all attacker login events denied
+	OwnerSuccessChallengedMax *float64 `yaml:"owner_success_challenged_max"` // share of owners' successful logins challenged or denied
+	OwnerNewDeviceChallenged  *float64 `yaml:"owner_new_device_challenged_max"`
+	IncidentsMin              int      `yaml:"incidents_min"`
+	IncidentsMax              int      `yaml:"incidents_max"`
+	IncidentWithin            string   `yaml:"incident_within"` // from the attack's first event
+}
+
+// summary is the outcome of a scenario, kept as a golden file so a change
+// in detection shows up in review.
+type summary struct {
+	Events                    int     `json:"events"`
+	AttackerLogins            int     `json:"attacker_logins"`
+	AttackerLoginsDenied      int     `json:"attacker_logins_denied"`
+	AttackerValid             int     `json:"attacker_valid_credentials"`
+	AttackerValidAllowed      int     `json:"attacker_valid_allowed"`
+	AttackerValidStoppedShare float64 `json:"attacker_valid_stopped_share"`
+	JailValidAllowed          int     `json:"per_ip_jail_valid_allowed"` // what a fail2ban-style jail (5 failures / 10 min per IP) lets through
+	OwnerSuccesses            int     `json:"owner_successes"`
+	OwnerChallenged           int     `json:"owner_successes_challenged"`
+	OwnerChallengedShare      float64 `json:"owner_successes_challenged_share"`
+	OwnerNewDevice            int     `json:"owner_new_device_successes"` // what "step up every new device" would challenge
+	OwnerNewDeviceChallenged  int     `json:"owner_new_device_challenged"`
+	Incidents                 int     `json:"incidents"`
+	FirstIncidentAfterAttack  string  `json:"first_incident_after_attack_start,omitempty"`
+}
+
+func loadCase(t *testing.T, dir string) []traffic.Labeled {
+	t.Helper()
+	if f, err := os.Open(filepath.Join(dir, "events.jsonl")); err == nil {
+		defer f.Close()
+		evs, err := traffic.ReadJSONL(f)
+		if err != nil {
+			t.Fatalf("reading events.jsonl: %v", err)
+		}
+		return evs
+	}
+	sc, err := traffic.Load(filepath.Join(dir, "scenario.yaml"))
+	if err != nil {
+		t.Fatalf("loading scenario: %v", err)
+	}
+	evs, err := traffic.Generate(sc)
+	if err != nil {
+		t.Fatalf("generating: %v", err)
+	}
+	return evs
+}
+
+// jail is the per-IP baseline: an IP with 5 or more failures in the last
+// ten minutes is blocked.
+type jail struct{ fails map[string][]time.Time }
+
+func (j *jail) blocked(ip string, at time.Time) bool {
+	n := 0
+	for _, t := range j.fails[ip] {
+		if at.Sub(t) < 10*time.Minute {
+			n++
+		}
+	}
+	return n >= 5
+}
+
+func (j *jail) fail(ip string, at time.Time) { j.fails[ip] = append(j.fails[ip], at) }
+
+func TestScenarios(t *testing.T) {
+	dirs, err := filepath.Glob("testdata/scenarios/*")
+	if err != nil || len(dirs) == 0 {
+		t.Fatalf("no scenarios: %v", err)
+	}
+	for _, dir := range dirs {
+		t.Run(filepath.Base(dir), func(t *testing.T) {
+			runScenario(t, dir)
+		})
+	}
+}
+
+func runScenario(t *testing.T, dir string) {
+	var exp expectation
+	data, err := os.ReadFile(filepath.Join(dir, "expected.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dec := yaml.NewDecoder(strings.NewReader(string(data)))
+	dec.KnownFields(true)
+	if err := dec.Decode(&exp); err != nil {
+		t.Fatalf("expected.yaml: %v", err)
+	}
+	labeled := loadCase(t, dir)
+
+	ctx := context.Background()
+	st := memory.New()
+	e := newEngine(t, "", st)
+	var s summary
+	var attackStart time.Time
+	j := &jail{fails: map[string][]time.Time{}}
+	const chunk = 500
+	for lo := 0; lo < len(labeled); lo += chunk {
+		hi := min(lo+chunk, len(labeled))
+		evs := make([]event.Event, hi-lo)
+		for i := lo; i < hi; i++ {
+			ev, err := event.Decode(labeled[i].Event)
+			if err != nil {
+				t.Fatalf("event %d: %v", i, err)
+			}
+			evs[i-lo] = ev
+		}
+		rs, err := e.AssessBatch(ctx, evs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, r := range rs {
+			l, ev := labeled[lo+i].Label, evs[i]
+			s.Events++
+			stopped := r.Decision == policy.Challenge || r.Decision == policy.Deny
+			ip := ev.Context.IP.String()
+			jailed := j.blocked(ip, ev.OccurredAt)
+			if ev.Type == event.LoginFailed {
+				j.fail(ip, ev.OccurredAt)
+			}
+			switch {
+			case l.Actor == traffic.ActorAttacker && ev.Type.IsLogin():
+				if attackStart.IsZero() {
+					attackStart = ev.OccurredAt
+				}
+				s.AttackerLogins++
+				if r.Decision == policy.Deny {
+					s.AttackerLoginsDenied++
+				}
+				if l.ValidCredential {
+					s.AttackerValid++
+					if !stopped {
+						s.AttackerValidAllowed++
+					}
+					if !jailed {
+						s.JailValidAllowed++
+					}
+				}
+			case l.Actor == traffic.ActorOwner && l.Phase == traffic.PhaseEval && ev.Type == event.LoginSucceeded:
+				s.OwnerSuccesses++
+				if stopped {
+					s.OwnerChallenged++
+				}
+				if l.NewDevice {
+					s.OwnerNewDevice++
+					if stopped {
+						s.OwnerNewDeviceChallenged++
+					}
+				}
+			}
+		}
+	}
+	if err := e.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	incs, err := st.ListIncidents(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Incidents = len(incs)
+	if len(incs) > 0 && !attackStart.IsZero() {
+		first := incs[len(incs)-1] // newest first
+		s.FirstIncidentAfterAttack = first.StartedAt.Sub(attackStart).Round(time.Second).String()
+	}
+	if s.AttackerValid > 0 {
+		s.AttackerValidStoppedShare = round4(1 - float64(s.AttackerValidAllowed)/float64(s.AttackerValid))
+	}
+	if s.OwnerSuccesses > 0 {
+		s.OwnerChallengedShare = round4(float64(s.OwnerChallenged) / float64(s.OwnerSuccesses))
+	}
+	t.Logf("summary: %+v", s)
+	for _, inc := range incs {
+		t.Logf("incident %s %s %v..%v attempts=%d ips=%d targeted=%d compromised=%d", inc.ID, inc.State,
+			inc.StartedAt.Format(time.RFC3339), inc.EndedAt.Format(time.RFC3339), inc.Attempts, inc.DistinctIPs, inc.AccountsTargeted, inc.AccountsCompromised)
+	}
+	checkExpectations(t, exp, s, incs, attackStart)
+	checkGolden(t, filepath.Join(dir, "summary.golden.json"), s)
+}
+
+func round4(x float64) float64 { return float64(int(x*10000+0.5)) / 10000 }
+
+func checkExpectations(t *testing.T, exp expectation, s summary, incs []store.Incident, attackStart time.Time) {
+	t.Helper()
+	if exp.AttackerValidStoppedMin > 0 && s.AttackerValidStoppedShare < exp.AttackerValidStoppedMin {
+		t.Errorf("stolen-password logins stopped: %.4f (%d of %d allowed), want >= %.4f",
+			s.AttackerValidStoppedShare, s.AttackerValidAllowed, s.AttackerValid, exp.AttackerValidStoppedMin)
+	}
+	if exp.AttackerLoginsDeniedMin > 0 && s.AttackerLogins > 0 {
+		if got := float64(s.AttackerLoginsDenied) / float64(s.AttackerLogins); got < exp.AttackerLoginsDeniedMin {
+			t.Errorf("attacker logins denied: %.4f, want >= %.4f", got, exp.AttackerLoginsDeniedMin)
+		}
+	}
+	if exp.OwnerSuccessChallengedMax != nil && s.OwnerChallengedShare > *exp.OwnerSuccessChallengedMax {
+		t.Errorf("owners' successful logins challenged: %.4f (%d of %d), want <= %.4f",
+			s.OwnerChallengedShare, s.OwnerChallenged, s.OwnerSuccesses, *exp.OwnerSuccessChallengedMax)
+	}
+	if exp.OwnerNewDeviceChallenged != nil && s.OwnerNewDevice > 0 {
+		if got := float64(s.OwnerNewDeviceChallenged) / float64(s.OwnerNewDevice); got > *exp.OwnerNewDeviceChallenged {
+			t.Errorf("owners' new-device logins challenged: %.4f (%d of %d), want <= %.4f",
+				got, s.OwnerNewDeviceChallenged, s.OwnerNewDevice, *exp.OwnerNewDeviceChallenged)
+		}
+	}
+	if s.Incidents < exp.IncidentsMin || s.Incidents > exp.IncidentsMax {
+		t.Errorf("incidents: %d, want %d..%d", s.Incidents, exp.IncidentsMin, exp.IncidentsMax)
+	}
+	if exp.IncidentWithin != "" && len(incs) > 0 {
+		within, err := time.ParseDuration(exp.IncidentWithin)
+		if err != nil {
+			t.Fatalf("incident_within: %v", err)
+		}
+		first := incs[len(incs)-1]
+		if d := first.StartedAt.Sub(attackStart); d > within || d < 0 {
+			t.Errorf("first incident %v after the attack started, want within %v", d, within)
+		}
+	}
+}
+
+func checkGolden(t *testing.T, path string, s summary) {
+	t.Helper()
+	got, err := json.MarshalIndent(s, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got = append(got, '\n')
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test ./internal/engine -run TestScenarios -update)", err)
+	}
+	if string(got) != string(want) {
+		t.Errorf("summary differs from %s (run with -update if the change is intended):\ngot:\n%s\nwant:\n%s", path, got, want)
+	}
+}
+
+// TestWriteEvents regenerates events.jsonl for the data-only cases from
+// their generator spec (events.scenario.yaml) when run with -update.
+func TestWriteEvents(t *testing.T) {
+	specs, _ := filepath.Glob("testdata/scenarios/*/events.scenario.yaml")
+	for _, spec := range specs {
+		if !*update {
+			continue
+		}
+		sc, err := traffic.Load(spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		evs, err := traffic.Generate(sc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f, err := os.Create(filepath.Join(filepath.Dir(spec), "events.jsonl"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := traffic.WriteJSONL(f, evs); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.Close(); err != nil {
+			t.Fatal(err)
+		}
+		fmt.Println("wrote", f.Name(), len(evs), "events")
+	}
+}
