@@ -21,6 +21,7 @@ import (
 	"github.com/atoguard/atoguard/internal/clock"
 	"github.com/atoguard/atoguard/internal/config"
 	"github.com/atoguard/atoguard/internal/engine"
+	"github.com/atoguard/atoguard/internal/geo"
 	"github.com/atoguard/atoguard/internal/policy"
 	"github.com/atoguard/atoguard/internal/store/groupcommit"
 	"github.com/atoguard/atoguard/internal/store/sqlite"
@@ -127,6 +128,14 @@ func serve(ctx context.Context, cfg config.Config, bootstrap string, stdout, std
 	defer st.Close()
 	committer := groupcommit.New(st, groupcommit.Options{})
 	eng := engine.New(cfg.Engine, clock.New(mode, nil), pol, st, committer, key)
+	if cfg.GeoIP.CountryDB != "" || cfg.GeoIP.ASNDB != "" {
+		g, err := geo.Open(cfg.GeoIP)
+		if err != nil {
+			return err
+		}
+		defer g.Close()
+		eng.UseGeo(g)
+	}
 	if err := eng.Restore(ctx); err != nil {
 		return err
 	}
@@ -156,7 +165,11 @@ func serve(ctx context.Context, cfg config.Config, bootstrap string, stdout, std
 		log.Warn("ATOGUARD_API_KEY is not set: only keys made with `atoguard keys create` are accepted")
 	}
 
-	ticker := time.NewTicker(cfg.TickEvery)
+	tick := cfg.TickEvery
+	if tick <= 0 { // zero means the default (config.Config)
+		tick = config.Default().TickEvery
+	}
+	ticker := time.NewTicker(tick)
 	defer ticker.Stop()
 	lastSave := time.Now()
 	for {

@@ -18,6 +18,7 @@ import (
 	"github.com/atoguard/atoguard/internal/api"
 	"github.com/atoguard/atoguard/internal/clock"
 	"github.com/atoguard/atoguard/internal/engine"
+	"github.com/atoguard/atoguard/internal/geo"
 )
 
 // Config is the configuration of `atoguard serve`. The zero value of every
@@ -31,6 +32,7 @@ type Config struct {
 	Synchronous   string        `yaml:"synchronous"`     // SQLite durability: FULL (default) or NORMAL
 	LogFormat     string        `yaml:"log_format"`      // text (default) or json
 	TickEvery     time.Duration `yaml:"tick_every"`      // how often idle campaigns are checked and state saved (default 10s)
+	GeoIP         geo.Config    `yaml:"geoip"`           // MaxMind-format country and ASN databases; empty: none
 	API           api.Config    `yaml:"api"`
 	Engine        engine.Config `yaml:"engine"`
 }

@@ -10,11 +10,14 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"net/netip"
+	"strconv"
 	"sync"
 	"time"
 
 	"github.com/atoguard/atoguard/internal/clock"
 	"github.com/atoguard/atoguard/internal/event"
+	"github.com/atoguard/atoguard/internal/geo"
 	"github.com/atoguard/atoguard/internal/incident"
 	"github.com/atoguard/atoguard/internal/policy"
 	"github.com/atoguard/atoguard/internal/signal/bot"
@@ -32,6 +35,11 @@ type Records interface {
 	ListIncidentAccounts(ctx context.Context, incidentID string) ([]store.IncidentAccount, error)
 	GetState(ctx context.Context, name string) ([]byte, error)
 	PutState(ctx context.Context, name string, value []byte) error
+}
+
+// Geo maps an IP address to its country and autonomous system.
+type Geo interface {
+	Lookup(ip netip.Addr) geo.Info
 }
 
 // Writer makes a batch of records durable.
@@ -73,6 +81,7 @@ type Engine struct {
 	familiar *familiarity.Detector
 	campaign *campaign.Detector
 	tracker  *incident.Tracker
+	geo      Geo // nil: no country or ASN facts
 
 	mu          sync.Mutex
 	lastIncSave time.Time // event time the open incident was last written
@@ -95,6 +104,10 @@ func New(cfg Config, clk *clock.Clock, pol *policy.Policy, records Records, w Wr
 		tracker:  incident.New(cfg.Incidents),
 	}
 }
+
+// UseGeo makes the engine look up each event's country and autonomous
+// system, so familiarity also covers them. Call it before the first event.
+func (e *Engine) UseGeo(g Geo) { e.geo = g }
 
 // Assess assesses one event and returns once its record is durable.
 func (e *Engine) Assess(ctx context.Context, ev event.Event) (Result, error) {
@@ -137,6 +150,14 @@ func (e *Engine) assess(ctx context.Context, ev *event.Event, received time.Time
 	now := e.clock.At(ev.OccurredAt)
 	keys := source.KeysOf(ev.Context)
 	fctx := familiarity.Context{Device: ev.Context.DeviceID, Network: keys.Prefix, Agent: familiarity.AgentFamily(ev.Context.UserAgent)}
+	var place geo.Info
+	if e.geo != nil {
+		place = e.geo.Lookup(ev.Context.IP)
+		fctx.Country = place.Country
+		if place.ASN != 0 {
+			fctx.ASN = strconv.FormatUint(uint64(place.ASN), 10)
+		}
+	}
 
 	var facts familiarity.Facts
 	if ev.User.ID != "" {
@@ -184,6 +205,7 @@ func (e *Engine) assess(ctx context.Context, ev *event.Event, received time.Time
 		},
 		Campaign: policy.CampaignFacts{Active: camp.Active, IncidentID: incID, Metric: camp.Metric.String()},
 		Bot:      policy.BotFacts{AutomationUA: hints.AutomationUA, Tool: hints.Tool, MissingHeaders: hints.MissingHeaders},
+		Geo:      policy.GeoFacts{Country: place.Country, ASN: int(place.ASN), ASOrg: place.ASOrg},
 	}
 	if !camp.Active {
 		in.Campaign.Metric = ""

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net/netip"
 	"testing"
 	"time"
 
@@ -11,6 +12,7 @@ import (
 
 	"github.com/atoguard/atoguard/internal/clock"
 	"github.com/atoguard/atoguard/internal/event"
+	"github.com/atoguard/atoguard/internal/geo"
 	"github.com/atoguard/atoguard/internal/policy"
 	"github.com/atoguard/atoguard/internal/store"
 	"github.com/atoguard/atoguard/internal/store/memory"
@@ -230,5 +232,41 @@ func TestRestartKeepsWhatWasLearned(t *testing.T) {
 	}
 	if n, _ := st2.CountAudit(ctx); n != 121 {
 		t.Errorf("audit has %d records, want 121", n)
+	}
+}
+
+// fakeGeo places 203.0.113.0/24 in Japan and everything else in the US.
+type fakeGeo struct{}
+
+func (fakeGeo) Lookup(ip netip.Addr) geo.Info {
+	if netip.MustParsePrefix("203.0.113.0/24").Contains(ip) {
+		return geo.Info{Country: "JP", ASN: 2516, ASOrg: "KDDI"}
+	}
+	return geo.Info{Country: "US", ASN: 15169, ASOrg: "GOOGLE"}
+}
+
+func TestGeoFamiliarity(t *testing.T) {
+	ctx := context.Background()
+	e := newEngine(t, "", memory.New())
+	e.UseGeo(fakeGeo{})
+	if _, err := e.Assess(ctx, login(t, "login.succeeded", "u-1", "203.0.113.7", "d-home", t0)); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name, ip, device string
+		want             policy.Decision
+		wantFirst        string
+	}{
+		{"new device, new network, same country", "203.0.113.99", "d-new", policy.Allow, "account.new_device"},
+		{"new device, new network, new country", "198.51.100.4", "d-new2", policy.Challenge, "account.new_country"},
+	}
+	for i, tt := range tests {
+		r, err := e.Assess(ctx, login(t, "login.succeeded", "u-1", tt.ip, tt.device, t0.Add(time.Duration(i+1)*time.Hour)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Decision != tt.want || len(r.Reasons) == 0 || r.Reasons[0].Code != tt.wantFirst {
+			t.Errorf("%s: %s %+v, want %s first reason %s", tt.name, r.Decision, r.Reasons, tt.want, tt.wantFirst)
+		}
 	}
 }

@@ -14,6 +14,14 @@ type Input struct {
 	Account     AccountFacts
 	Campaign    CampaignFacts
 	Bot         BotFacts
+	Geo         GeoFacts // empty unless a GeoIP database is configured
+}
+
+// GeoFacts place the client IP, when GeoIP databases are configured.
+type GeoFacts struct {
+	Country string // ISO 3166-1 alpha-2, e.g. "JP"
+	ASN     int
+	ASOrg   string
 }
 
 // EventFacts describe the event itself.

@@ -55,6 +55,10 @@ func TestDefaultPolicy(t *testing.T) {
 			[]string{"bot.missing_headers", "account.new_device", "account.new_network"}},
 		{"after a failed step-up", Input{Event: succeeded, Account: AccountFacts{Known: true, HasHistory: true, NetworkKnown: true, Familiar: true, MFAFailures: 2}}, Challenge,
 			[]string{"account.mfa_failures", "account.new_device"}},
+		{"stranger from a new country", Input{Event: succeeded, Account: stranger, Geo: GeoFacts{Country: "US", ASN: 15169, ASOrg: "GOOGLE"}}, Challenge,
+			[]string{"account.new_country", "account.new_device", "account.new_network", "account.new_asn"}},
+		{"new phone at home abroad is not a stranger", Input{Event: succeeded, Account: AccountFacts{Known: true, HasHistory: true, NetworkKnown: true, Familiar: true}, Geo: GeoFacts{Country: "US"}},
+			Allow, []string{"account.new_device"}},
 		{"one device on many accounts", Input{Event: EventFacts{Type: "login.succeeded", IsLogin: true, Succeeded: true, HasDevice: true}, Device: SourceFacts{DistinctLogins1h: 9}, Account: stranger}, Challenge,
 			[]string{"source.device_many_accounts", "account.new_device", "account.new_network"}},
 	}

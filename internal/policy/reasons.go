@@ -50,6 +50,20 @@ var reasons = map[string]reasonDef{
 		applies: func(in *Input) bool { return !in.Account.NetworkKnown },
 		detail:  text("network never seen for this account"),
 	},
+	"account.new_country": {
+		doc:     "the client's country (GeoIP) was never seen in a good session of this account",
+		applies: func(in *Input) bool { return in.Geo.Country != "" && !in.Account.CountryKnown },
+		detail: func(in *Input) string {
+			return "first login from " + in.Geo.Country + " for this account"
+		},
+	},
+	"account.new_asn": {
+		doc:     "the client's network operator (GeoIP ASN) was never seen in a good session of this account",
+		applies: func(in *Input) bool { return in.Geo.ASN != 0 && !in.Account.ASNKnown },
+		detail: func(in *Input) string {
+			return fmt.Sprintf("network operator AS%d %s never seen for this account", in.Geo.ASN, in.Geo.ASOrg)
+		},
+	},
 	"account.no_history": {
 		doc:     "the account has no good session on record yet",
 		applies: func(in *Input) bool { return !in.Account.HasHistory },

@@ -1,0 +1,96 @@
+package main
+
+import (
+	"go/parser"
+	"go/token"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/atoguard/atoguard/internal/policy"
+)
+
+const root = "../.."
+
+// TestEveryPackageHasADocComment enforces the house rule: every package
+// says in one sentence what it provides.
+func TestEveryPackageHasADocComment(t *testing.T) {
+	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if !d.IsDir() {
+			return nil
+		}
+		if name := d.Name(); path != root && (strings.HasPrefix(name, ".") || name == "testdata") {
+			return filepath.SkipDir
+		}
+		pkgs, err := parser.ParseDir(token.NewFileSet(), path, func(fi fs.FileInfo) bool {
+			return !strings.HasSuffix(fi.Name(), "_test.go")
+		}, parser.ParseComments|parser.PackageClauseOnly)
+		if err != nil {
+			return err
+		}
+		for name, pkg := range pkgs {
+			documented := false
+			for _, f := range pkg.Files {
+				if f.Doc != nil && strings.HasPrefix(f.Doc.Text(), "Package "+name+" ") || f.Doc != nil && name == "main" && strings.HasPrefix(f.Doc.Text(), "Command ") {
+					documented = true
+				}
+			}
+			if !documented {
+				t.Errorf("%s: package %s has no doc comment (\"Package %s ...\")", path, name, name)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestReadmeListsEveryReasonCode keeps the README's table of reason codes
+// equal to the codes the policy can report.
+func TestReadmeListsEveryReasonCode(t *testing.T) {
+	readme, err := os.ReadFile(filepath.Join(root, "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	listed := map[string]bool{}
+	for _, m := range regexp.MustCompile("(?m)^\\| `([a-z_]+\\.[a-z_]+)` \\|").FindAllStringSubmatch(string(readme), -1) {
+		listed[m[1]] = true
+	}
+	for _, c := range policy.ReasonCodes() {
+		if !listed[c.Code] {
+			t.Errorf("README does not list reason code %s", c.Code)
+		}
+		delete(listed, c.Code)
+	}
+	for c := range listed {
+		t.Errorf("README lists %s, which the policy never reports", c)
+	}
+}
+
+// TestCIRunsTheReadmeTestCommand keeps .ci/run and the README's test
+// command the same.
+func TestCIRunsTheReadmeTestCommand(t *testing.T) {
+	readme, err := os.ReadFile(filepath.Join(root, "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ci, err := os.ReadFile(filepath.Join(root, ".ci", "run"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?m)^# 2\. Run the tests\n(.+)$`).FindStringSubmatch(string(readme))
+	if m == nil {
+		t.Fatal("README has no '# 2. Run the tests' command")
+	}
+	cmd := strings.TrimSpace(m[1])
+	if !regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(cmd) + `$`).Match(ci) {
+		t.Errorf(".ci/run does not run the README's test command %q", cmd)
+	}
+}
