@@ -44,6 +44,11 @@ type Config struct {
 	MaxBodyBytes int64  `yaml:"max_body_bytes"` // default 64 KiB
 	MaxBatch     int    `yaml:"max_batch"`      // events per batch, default 1000
 	BootstrapKey string `yaml:"-"`              // ATOGUARD_API_KEY: a key with every scope
+	// QuotaPerSecond limits each API key to this many /v1 requests per
+	// second (a batch counts once); over it the answer is 429 with
+	// Retry-After. Zero: unlimited.
+	QuotaPerSecond float64 `yaml:"quota_per_second"`
+	QuotaBurst     int     `yaml:"quota_burst"` // requests allowed at once (default: one second's worth)
 }
 
 // Server is the HTTP API.
@@ -53,6 +58,7 @@ type Server struct {
 	engine  Assessor
 	records Records
 	keys    *keyring
+	quota   *quotas
 	ready   func() bool
 	mux     *http.ServeMux
 
@@ -75,8 +81,9 @@ func New(cfg Config, log *slog.Logger, eng Assessor, records Records, ready func
 	}
 	s := &Server{
 		cfg: cfg, log: log, engine: eng, records: records, ready: ready,
-		keys: newKeyring(cfg.BootstrapKey, records),
-		mux:  http.NewServeMux(),
+		keys:  newKeyring(cfg.BootstrapKey, records),
+		quota: newQuotas(cfg.QuotaPerSecond, cfg.QuotaBurst),
+		mux:   http.NewServeMux(),
 		events: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "atoguard_events_total", Help: "Events assessed, by type.",
 		}, []string{"type"}),

@@ -815,3 +815,27 @@ func TestIncidentEndToEnd(t *testing.T) {
 		t.Errorf("metrics lack atoguard_open_incidents 1")
 	}
 }
+
+func TestQuota(t *testing.T) {
+	f := newFixture(t, options{cfg: api.Config{BootstrapKey: bootstrapSecret, QuotaPerSecond: 0.001, QuotaBurst: 2}})
+	var codes []int
+	for i := 0; i < 3; i++ {
+		rec := f.do(t, request{"POST", "/v1/events", bearer(bootstrapSecret), eventJSON(nil)})
+		codes = append(codes, rec.Code)
+		if rec.Code == http.StatusTooManyRequests {
+			if ra := rec.Header().Get("Retry-After"); ra == "" || ra == "0" {
+				t.Errorf("429 without a Retry-After: %q", ra)
+			}
+			if !strings.Contains(rec.Body.String(), "about:blank#rate-limited") {
+				t.Errorf("429 body %s", rec.Body)
+			}
+		}
+	}
+	if diff := cmp.Diff([]int{200, 200, 429}, codes); diff != "" {
+		t.Errorf("statuses (-want +got):\n%s", diff)
+	}
+	// Another key has its own quota.
+	if rec := f.do(t, request{"POST", "/v1/events", bearer(eventsSecret), eventJSON(nil)}); rec.Code != http.StatusOK {
+		t.Errorf("second key: %d, want 200", rec.Code)
+	}
+}

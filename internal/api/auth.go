@@ -6,11 +6,14 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"slices"
 	"strings"
 	"sync"
 	"time"
+
+	"golang.org/x/time/rate"
 
 	"github.com/atoguard/atoguard/internal/store"
 )
@@ -70,6 +73,7 @@ func (k *keyring) authenticate(ctx context.Context, header string, now time.Time
 			c = cachedKey{expires: now.Add(k.ttl)}
 		case err != nil:
 			p := problem(http.StatusServiceUnavailable, "not-ready", "key store unavailable")
+			p.RetryAfter = 1
 			p.Cause = fmt.Errorf("looking up key: %w", err)
 			return store.APIKey{}, p
 		default:
@@ -102,6 +106,52 @@ func (s *Server) requireScope(scope string, h handlerFunc) handlerFunc {
 		if !slices.Contains(key.Scopes, scope) {
 			return problem(http.StatusForbidden, "forbidden", fmt.Sprintf("API key %q lacks the %q scope", key.Name, scope))
 		}
+		if wait := s.quota.take(key.ID, time.Now()); wait > 0 {
+			p := problem(http.StatusTooManyRequests, "rate-limited", fmt.Sprintf("API key %q is over its quota of %g requests per second", key.Name, s.cfg.QuotaPerSecond))
+			p.RetryAfter = int(math.Ceil(wait.Seconds()))
+			return p
+		}
 		return h(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, key)))
 	}
+}
+
+// quotas limits each API key to its own request rate (token bucket).
+type quotas struct {
+	rate  rate.Limit // 0: unlimited
+	burst int
+
+	mu       sync.Mutex
+	limiters map[string]*rate.Limiter
+}
+
+func newQuotas(perSecond float64, burst int) *quotas {
+	if burst <= 0 {
+		burst = max(1, int(perSecond))
+	}
+	return &quotas{rate: rate.Limit(perSecond), burst: burst, limiters: map[string]*rate.Limiter{}}
+}
+
+// take spends one request of key's quota at now; a positive wait means
+// the key is over it and may retry after that long.
+func (q *quotas) take(keyID string, now time.Time) time.Duration {
+	if q.rate <= 0 {
+		return 0
+	}
+	q.mu.Lock()
+	l, ok := q.limiters[keyID]
+	if !ok {
+		if len(q.limiters) >= maxCachedKeys {
+			clear(q.limiters)
+		}
+		l = rate.NewLimiter(q.rate, q.burst)
+		q.limiters[keyID] = l
+	}
+	q.mu.Unlock()
+	if l.AllowN(now, 1) {
+		return 0
+	}
+	r := l.ReserveN(now, 1)
+	wait := r.DelayFrom(now)
+	r.CancelAt(now)
+	return max(wait, time.Second)
 }

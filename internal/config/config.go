@@ -48,16 +48,25 @@ func Default() Config {
 
 // Load reads a YAML file over the defaults. Unknown keys are errors.
 func Load(path string) (Config, error) {
-	cfg := Default()
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return Config{}, fmt.Errorf("reading config: %w", err)
 	}
+	cfg, err := Parse(data)
+	if err != nil {
+		return Config{}, fmt.Errorf("config %s: %w", path, err)
+	}
+	return cfg, nil
+}
+
+// Parse decodes YAML over the defaults. Unknown keys are errors; an empty
+// document means all defaults.
+func Parse(data []byte) (Config, error) {
+	cfg := Default()
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
-	// An empty file (io.EOF) means all defaults.
 	if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
-		return Config{}, fmt.Errorf("config %s: %w", path, err)
+		return Config{}, err
 	}
 	return cfg, nil
 }
@@ -85,6 +94,9 @@ func (c Config) Validate() error {
 	}
 	if c.API.MaxBodyBytes < 0 || c.API.MaxBodyBytes > 64<<20 {
 		errs = append(errs, fmt.Errorf("api.max_body_bytes: %d is not within 0-64 MiB", c.API.MaxBodyBytes))
+	}
+	if c.API.QuotaPerSecond < 0 || c.API.QuotaBurst < 0 {
+		errs = append(errs, errors.New("api.quota_per_second and api.quota_burst must not be negative"))
 	}
 	if c.API.MaxBatch < 0 || c.API.MaxBatch > 10000 {
 		errs = append(errs, fmt.Errorf("api.max_batch: %d is not within 0-10000", c.API.MaxBatch))

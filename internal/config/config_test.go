@@ -1,0 +1,177 @@
+package config_test
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/atoguard/atoguard/internal/config"
+)
+
+func writeFile(t *testing.T, content string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "atoguard.yaml")
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func TestLoad(t *testing.T) {
+	tests := []struct {
+		name string
+		file string
+		want func(c *config.Config) // changes to Default
+	}{
+		{name: "empty file", file: ""},
+		{name: "only a comment", file: "# all defaults\n"},
+		{name: "only whitespace", file: "\n\n   \n"},
+		{name: "one field", file: "listen: 0.0.0.0:9000\n", want: func(c *config.Config) { c.Listen = "0.0.0.0:9000" }},
+		{
+			name: "durations",
+			file: "tick_every: 5m\nengine:\n  challenge_ttl: 90s\n  campaign:\n    window: 2m\n    close_after: 1h30m\n    learn: 15m\n",
+			want: func(c *config.Config) {
+				c.TickEvery = 5 * time.Minute
+				c.Engine.ChallengeTTL = 90 * time.Second
+				c.Engine.Campaign.Window = 2 * time.Minute
+				c.Engine.Campaign.CloseAfter = 90 * time.Minute
+				c.Engine.Campaign.Learn = 15 * time.Minute
+			},
+		},
+		{
+			name: "nested and lists",
+			file: "clock: event\napi:\n  max_body_bytes: 1024\nengine:\n  challenge_methods: [totp, email_otp]\n  sources:\n    max_ips: 500\n",
+			want: func(c *config.Config) {
+				c.Clock = "event"
+				c.API.MaxBodyBytes = 1024
+				c.API.MaxBatch = 1000 // kept from the default
+				c.Engine.ChallengeMethods = []string{"totp", "email_otp"}
+				c.Engine.Sources.MaxIPs = 500
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := config.Load(writeFile(t, tt.file))
+			if err != nil {
+				t.Fatalf("Load: %v", err)
+			}
+			want := config.Default()
+			if tt.want != nil {
+				tt.want(&want)
+			}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("Load (-want +got):\n%s", diff)
+			}
+			if err := got.Validate(); err != nil {
+				t.Errorf("Validate: %v", err)
+			}
+		})
+	}
+}
+
+func TestLoadErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		file string
+		want []string // substrings of the error
+	}{
+		{"unknown top-level key", "listen: 127.0.0.1:1\nlisten_adress: x\n", []string{"listen_adress", "not found"}},
+		{"unknown nested key", "api:\n  max_bodybytes: 5\n", []string{"max_bodybytes"}},
+		{"bootstrap key is not configurable", "api:\n  bootstrapkey: s3cret\n", []string{"bootstrapkey"}},
+		{"unknown engine key", "engine:\n  campaign:\n    windw: 1m\n", []string{"windw"}},
+		{"bad duration", "data: x\ntick_every: soon\n", []string{"line 2", "soon", "time.Duration"}},
+		{"wrong type", "api:\n  max_batch: lots\n", []string{"lots"}},
+		{"not a mapping", "- listen\n", []string{"config"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := writeFile(t, tt.file)
+			_, err := config.Load(path)
+			if err == nil {
+				t.Fatal("Load: no error")
+			}
+			for _, s := range append(tt.want, path) {
+				if !strings.Contains(err.Error(), s) {
+					t.Errorf("error %q lacks %q", err, s)
+				}
+			}
+		})
+	}
+	if _, err := config.Load(filepath.Join(t.TempDir(), "missing.yaml")); err == nil || !strings.Contains(err.Error(), "reading config") {
+		t.Errorf("Load of a missing file: %v", err)
+	}
+}
+
+func TestValidate(t *testing.T) {
+	tests := []struct {
+		name string
+		edit func(c *config.Config)
+		want string // the whole error, one problem a line; "" for none
+	}{
+		{name: "default", edit: func(*config.Config) {}},
+		{name: "zero caps and durations mean defaults", edit: func(c *config.Config) {
+			c.TickEvery = 0
+			c.API.MaxBodyBytes, c.API.MaxBatch = 0, 0
+			c.Engine.ChallengeTTL = 0
+		}},
+		{name: "wall and event", edit: func(c *config.Config) { c.Clock = "event"; c.Synchronous = "normal" }},
+		{
+			name: "several problems at once",
+			edit: func(c *config.Config) {
+				c.Listen = "8080"
+				c.Clock = "sundial"
+				c.Synchronous = "OFF"
+				c.Engine.Sources.MaxIPs = -1
+				c.Engine.Incidents.TopSources = -2
+				c.API.MaxBatch = -5
+				c.TickEvery = -time.Second
+			},
+			want: strings.Join([]string{
+				`api.max_batch: -5 is not within 0-10000`,
+				`clock: clock "sundial": want wall or event`,
+				`engine.incidents.top_sources: -2 is negative`,
+				`engine.sources.max_ips: -1 is negative`,
+				`listen: "8080" is not host:port`,
+				`synchronous: "OFF" is not FULL or NORMAL`,
+				`tick_every: negative`,
+			}, "\n"),
+		},
+		{
+			name: "everything else",
+			edit: func(c *config.Config) {
+				c.Data = " "
+				c.LogFormat = "xml"
+				c.API.MaxBodyBytes = 1 << 30
+				c.Engine.Campaign.Alpha = 1
+				c.Engine.Campaign.Window = -time.Minute
+				c.Engine.ChallengeMethods = []string{"totp", "carrier_pigeon"}
+			},
+			want: strings.Join([]string{
+				`api.max_body_bytes: 1073741824 is not within 0-64 MiB`,
+				`data: empty`,
+				`engine.campaign.alpha: 1 is not within [0, 1)`,
+				`engine.challenge_methods: "carrier_pigeon" is not webauthn, totp, email_otp or recovery_code`,
+				`engine: durations must not be negative`,
+				`log_format: "xml" is not text or json`,
+			}, "\n"),
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := config.Default()
+			tt.edit(&c)
+			got := ""
+			if err := c.Validate(); err != nil {
+				got = err.Error()
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("Validate (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
