@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/atoguard/atoguard/internal/breach"
 	"github.com/atoguard/atoguard/internal/engine"
 	"github.com/atoguard/atoguard/internal/event"
 	"github.com/atoguard/atoguard/internal/store"
@@ -118,6 +119,22 @@ func New(cfg Config, log *slog.Logger, eng Assessor, records Records, ready func
 	s.mux.Handle("GET /readyz", h(s.readyz))
 	s.mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	return s
+}
+
+// ServeRanges answers GET /range/{prefix} from src like the Pwned Passwords
+// k-anonymity API (no API key, like that API), so HIBP clients can point
+// at the guard. Call it before serving.
+func (s *Server) ServeRanges(src breach.Ranger) {
+	rh := &breach.RangeHandler{Source: src}
+	s.mux.Handle("GET /range/{prefix}", adapt(s.log, func(w http.ResponseWriter, r *http.Request) error {
+		err := rh.Serve(w, r)
+		if re, ok := breach.IsRequestError(err); ok {
+			p := problem(http.StatusBadRequest, "invalid-field", re.Detail)
+			p.Field = re.Field
+			return p
+		}
+		return err
+	}))
 }
 
 // Handler returns the HTTP handler of the API.
@@ -240,6 +257,7 @@ type result struct {
 	Reasons    any        `json:"reasons"`
 	Challenge  *challenge `json:"challenge,omitempty"`
 	IncidentID string     `json:"incident_id,omitempty"`
+	Actions    []string   `json:"actions,omitempty"` // e.g. require_password_change
 }
 
 type challenge struct {
@@ -249,7 +267,7 @@ type challenge struct {
 }
 
 func resultJSON(r engine.Result) result {
-	out := result{EventID: r.EventID, Decision: string(r.Decision), Risk: r.Risk, Reasons: r.Reasons, IncidentID: r.IncidentID}
+	out := result{EventID: r.EventID, Decision: string(r.Decision), Risk: r.Risk, Reasons: r.Reasons, IncidentID: r.IncidentID, Actions: r.Actions}
 	if r.Challenge != nil {
 		out.Challenge = &challenge{ID: r.Challenge.ID, Methods: r.Challenge.Methods, ExpiresAt: r.Challenge.ExpiresAt}
 	}

@@ -1,5 +1,5 @@
-// Package cli implements atoguard's command line: serve, keys, policy and
-// version.
+// Package cli implements atoguard's command line: serve, keys, policy,
+// version, demo and simulate.
 package cli
 
 import (
@@ -35,7 +35,8 @@ into incidents. See README.md and shared/API.md for the HTTP API.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newServe(stdout, stderr, getenv), newKeys(stdout), newPolicy(stdout), newVersion(stdout))
+	root.AddCommand(newServe(stdout, stderr, getenv), newKeys(stdout), newPolicy(stdout), newVersion(stdout),
+		newDemo(stdout, stderr, getenv), newSimulate(stdout, stderr, getenv))
 	return root
 }
 

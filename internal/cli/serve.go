@@ -103,51 +103,102 @@ func secretKey(cfg config.Config) ([]byte, error) {
 }
 
 func serve(ctx context.Context, cfg config.Config, bootstrap string, stdout, stderr io.Writer) error {
-	var handler slog.Handler = slog.NewTextHandler(stderr, nil)
-	if cfg.LogFormat == "json" {
-		handler = slog.NewJSONHandler(stderr, nil)
+	log := newLogger(cfg.LogFormat, stderr)
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listening: %w", err)
 	}
-	log := slog.New(handler)
+	g, err := startGuard(ctx, cfg, bootstrap, ln, log)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "atoguard listening on %s (clock %s, data %s)\n", g.URL, g.Mode, cfg.Data)
+	if bootstrap == "" {
+		log.Warn("ATOGUARD_API_KEY is not set: only keys made with `atoguard keys create` are accepted")
+	}
+	return g.Wait()
+}
+
+// newLogger returns the logger of log_format (text or json) on w.
+func newLogger(format string, w io.Writer) *slog.Logger {
+	var handler slog.Handler = slog.NewTextHandler(w, nil)
+	if format == "json" {
+		handler = slog.NewJSONHandler(w, nil)
+	}
+	return slog.New(handler)
+}
+
+// runningGuard is a guard serving its API, started by startGuard.
+type runningGuard struct {
+	URL  string // http://host:port
+	Mode clock.Mode
+	done chan error
+	err  error
+}
+
+// Wait blocks until the guard has stopped (its context is done, or serving
+// failed) and returns why it stopped; nil after a clean shutdown.
+func (g *runningGuard) Wait() error {
+	if err, ok := <-g.done; ok {
+		g.err = err
+	}
+	return g.err
+}
+
+// startGuard starts the guard of cfg serving on ln, which it owns from then
+// on, and returns once the guard takes events. When ctx is done it shuts
+// down: it stops serving, saves what the detectors learned and closes the
+// store; Wait returns then. `serve`, `demo` and `simulate` all start the
+// guard this way.
+func startGuard(ctx context.Context, cfg config.Config, bootstrap string, ln net.Listener, log *slog.Logger) (_ *runningGuard, err error) {
+	var cleanup []func() error // in reverse order, when the guard stops or fails to start
+	closeAll := func() {
+		for i := len(cleanup) - 1; i >= 0; i-- {
+			_ = cleanup[i]()
+		}
+	}
+	cleanup = append(cleanup, ln.Close)
+	defer func() {
+		if err != nil {
+			closeAll()
+		}
+	}()
 
 	pol, err := policy.Default()
 	if cfg.Policy != "" {
 		pol, err = policy.Load(cfg.Policy)
 	}
 	if err != nil {
-		return err
+		return nil, err
 	}
 	mode, _ := clock.ParseMode(cfg.Clock) // validated
 	key, err := secretKey(cfg)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	st, err := sqlite.Open(ctx, cfg.Data, sqlite.Options{Synchronous: cfg.Synchronous})
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer st.Close()
+	cleanup = append(cleanup, st.Close)
 	committer := groupcommit.New(st, groupcommit.Options{})
 	eng := engine.New(cfg.Engine, clock.New(mode, nil), pol, st, committer, key)
 	if cfg.GeoIP.CountryDB != "" || cfg.GeoIP.ASNDB != "" {
 		g, err := geo.Open(cfg.GeoIP)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		defer g.Close()
+		cleanup = append(cleanup, g.Close)
 		eng.UseGeo(g)
 	}
 	if err := eng.Restore(ctx); err != nil {
-		return err
+		return nil, err
 	}
 	var ready atomic.Bool
 	apiCfg := cfg.API
 	apiCfg.BootstrapKey = bootstrap
 	srv := api.New(apiCfg, log, eng, st, ready.Load)
 
-	ln, err := net.Listen("tcp", cfg.Listen)
-	if err != nil {
-		return fmt.Errorf("listening: %w", err)
-	}
 	hs := &http.Server{
 		Handler:           srv.Handler(),
 		ReadHeaderTimeout: 5 * time.Second,
@@ -155,16 +206,24 @@ func serve(ctx context.Context, cfg config.Config, bootstrap string, stdout, std
 		WriteTimeout:      30 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(handler, slog.LevelWarn),
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(ln) }()
 	ready.Store(true)
-	fmt.Fprintf(stdout, "atoguard listening on http://%s (clock %s, data %s)\n", ln.Addr(), mode, cfg.Data)
-	if bootstrap == "" {
-		log.Warn("ATOGUARD_API_KEY is not set: only keys made with `atoguard keys create` are accepted")
-	}
+	g := &runningGuard{URL: "http://" + ln.Addr().String(), Mode: mode, done: make(chan error, 1)}
+	go func() {
+		defer close(g.done)
+		defer closeAll()
+		g.done <- runGuard(ctx, cfg, log, eng, committer, hs, served, &ready)
+	}()
+	return g, nil
+}
 
+// runGuard ticks the engine and saves its state until ctx is done or
+// serving fails, then shuts the guard down.
+func runGuard(ctx context.Context, cfg config.Config, log *slog.Logger, eng *engine.Engine, committer *groupcommit.Committer,
+	hs *http.Server, served <-chan error, ready *atomic.Bool) error {
 	tick := cfg.TickEvery
 	if tick <= 0 { // zero means the default (config.Config)
 		tick = config.Default().TickEvery

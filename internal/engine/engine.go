@@ -24,6 +24,7 @@ import (
 	"github.com/atoguard/atoguard/internal/signal/campaign"
 	"github.com/atoguard/atoguard/internal/signal/familiarity"
 	"github.com/atoguard/atoguard/internal/signal/source"
+	"github.com/atoguard/atoguard/internal/signal/spray"
 	"github.com/atoguard/atoguard/internal/signal/window"
 	"github.com/atoguard/atoguard/internal/store"
 )
@@ -53,8 +54,27 @@ type Config struct {
 	Familiarity      familiarity.Config `yaml:"familiarity"`
 	Campaign         campaign.Config    `yaml:"campaign"`
 	Incidents        incident.Config    `yaml:"incidents"`
+	Spray            spray.Config       `yaml:"spray"` // password spraying (keys: see package spray)
+	Orders           OrderConfig        `yaml:"orders"`
 	ChallengeTTL     time.Duration      `yaml:"challenge_ttl"`     // default 5m
 	ChallengeMethods []string           `yaml:"challenge_methods"` // default webauthn, totp, email_otp
+	// ChallengeMaxAttempts is the number of wrong answers (mfa.failed)
+	// that lock a challenge; default 5.
+	ChallengeMaxAttempts int `yaml:"challenge_max_attempts"`
+}
+
+// Factors tells which step-up methods a user can answer (package stepup).
+type Factors interface {
+	// Methods returns those of offered that userID can answer, in order,
+	// plus recovery_code when the user has recovery codes left.
+	Methods(ctx context.Context, userID string, offered []string) ([]string, error)
+}
+
+// ChallengeSettings are how the engine makes challenges.
+type ChallengeSettings struct {
+	TTL         time.Duration
+	Methods     []string // offered before filtering by what the user enrolled
+	MaxAttempts int      // wrong answers that lock a challenge
 }
 
 // Result is the answer to one event.
@@ -66,6 +86,9 @@ type Result struct {
 	Challenge  *store.Challenge
 	IncidentID string
 	Rules      []string // the policy rules that fired
+	// Actions ask the shop to do something besides the decision, e.g.
+	// ActionRequirePasswordChange; nil when none.
+	Actions []string
 }
 
 // Engine assesses events. It is safe for concurrent use.
@@ -81,7 +104,10 @@ type Engine struct {
 	familiar *familiarity.Detector
 	campaign *campaign.Detector
 	tracker  *incident.Tracker
-	geo      Geo // nil: no country or ASN facts
+	creds    *credentials // breached passwords, password spraying
+	orders   *orderSignals
+	geo      Geo     // nil: no country or ASN facts
+	factors  Factors // nil: challenges offer every configured method
 
 	mu          sync.Mutex
 	lastIncSave time.Time // event time the open incident was last written
@@ -96,18 +122,32 @@ func New(cfg Config, clk *clock.Clock, pol *policy.Policy, records Records, w Wr
 	if len(cfg.ChallengeMethods) == 0 {
 		cfg.ChallengeMethods = []string{"webauthn", "totp", "email_otp"}
 	}
+	if cfg.ChallengeMaxAttempts <= 0 {
+		cfg.ChallengeMaxAttempts = 5
+	}
 	return &Engine{
 		cfg: cfg, clock: clk, policy: pol, records: records, writer: w, key: key,
 		sources:  source.New(cfg.Sources),
 		familiar: familiarity.New(cfg.Familiarity, key, records),
 		campaign: campaign.New(cfg.Campaign),
 		tracker:  incident.New(cfg.Incidents),
+		creds:    newCredentials(cfg, key),
+		orders:   newOrderSignals(cfg.Orders),
 	}
 }
 
 // UseGeo makes the engine look up each event's country and autonomous
 // system, so familiarity also covers them. Call it before the first event.
 func (e *Engine) UseGeo(g Geo) { e.geo = g }
+
+// UseFactors makes challenges offer only the methods each user enrolled.
+// Call it before the first event.
+func (e *Engine) UseFactors(f Factors) { e.factors = f }
+
+// ChallengeSettings returns how the engine makes challenges.
+func (e *Engine) ChallengeSettings() ChallengeSettings {
+	return ChallengeSettings{TTL: e.cfg.ChallengeTTL, Methods: append([]string(nil), e.cfg.ChallengeMethods...), MaxAttempts: e.cfg.ChallengeMaxAttempts}
+}
 
 // Assess assesses one event and returns once its record is durable.
 func (e *Engine) Assess(ctx context.Context, ev event.Event) (Result, error) {
@@ -210,6 +250,15 @@ func (e *Engine) assess(ctx context.Context, ev *event.Event, received time.Time
 	if !camp.Active {
 		in.Campaign.Metric = ""
 	}
+	sprayed, err := e.credentialFacts(ev, now, &in, b)
+	if err != nil {
+		return Result{}, err
+	}
+	e.orders.sessionFacts(ev, now, &in)
+	oc, err := e.orderFacts(ctx, ev, now, &in)
+	if err != nil {
+		return Result{}, err
+	}
 	pr, err := e.policy.Evaluate(&in)
 	if err != nil {
 		return Result{}, fmt.Errorf("evaluating policy: %w", err)
@@ -223,10 +272,20 @@ func (e *Engine) assess(ctx context.Context, ev *event.Event, received time.Time
 	}
 
 	if res.Decision == policy.Challenge && ev.User.ID != "" {
+		methods := e.cfg.ChallengeMethods
+		if e.factors != nil {
+			if methods, err = e.factors.Methods(ctx, ev.User.ID, methods); err != nil {
+				return Result{}, fmt.Errorf("listing step-up methods: %w", err)
+			}
+		}
 		ch := store.Challenge{
 			ID: incident.NewID("ch", received), UserID: ev.User.ID, SessionID: ev.SessionID,
-			Purpose: string(ev.Type), Methods: e.cfg.ChallengeMethods, State: store.ChallengePending,
+			Purpose: string(ev.Type), Methods: methods, State: store.ChallengePending,
 			CreatedAt: now, ExpiresAt: now.Add(e.cfg.ChallengeTTL), EventID: res.EventID, IncidentID: incID,
+			DeviceID: ev.Context.DeviceID, UserAgent: ev.Context.UserAgent,
+		}
+		if ev.Context.IP.IsValid() {
+			ch.IP = ev.Context.IP.String()
 		}
 		res.Challenge = &ch
 		b.Challenges = append(b.Challenges, ch)
@@ -244,8 +303,12 @@ func (e *Engine) assess(ctx context.Context, ev *event.Event, received time.Time
 		}
 		e.maybeSaveIncident(now, b)
 	}
+	e.credentialOutcome(ev, sprayed, in.Credential, keys, unknown || !facts.Familiar(), now, &res, b)
 
 	if err := e.sideEffects(ctx, ev, fctx, now, res, b); err != nil {
+		return Result{}, err
+	}
+	if err := e.orderSideEffects(ctx, ev, now, &in, res, oc, b); err != nil {
 		return Result{}, err
 	}
 	b.Audit = append(b.Audit, e.audit(ev, received, res, ev.Account()))
@@ -310,24 +373,30 @@ func (e *Engine) sideEffects(ctx context.Context, ev *event.Event, fctx familiar
 			b.Profiles = append(b.Profiles, p)
 		}
 	case event.Registration:
+		if res.Decision == policy.Deny {
+			break // refused (e.g. a breached password): nothing to learn
+		}
 		p, err := e.familiar.Learn(ctx, uid, fctx, now)
 		if err != nil {
 			return err
 		}
 		b.Profiles = append(b.Profiles, p)
 	case event.MFASucceeded:
+		// SMS and voice codes are weak factors (phishable, SIM-swappable;
+		// NIST SP 800-63B: restricted): passing one neither passes the
+		// guard's challenge, which asked for a strong factor, nor makes the
+		// context familiar. The decision says so (mfa.weak_factor).
+		weak := policy.WeakMFAMethod(ev.Properties.Method)
 		if ch, ok, err := e.challengeOf(ctx, ev, now); err != nil {
 			return err
-		} else if ok {
+		} else if ok && !weak {
 			ch.State = store.ChallengePassed
 			b.Challenges = append(b.Challenges, ch)
 			if a, ok := e.tracker.PassChallenge(uid, now); ok {
 				b.IncidentAccounts = append(b.IncidentAccounts, a)
 			}
 		}
-		// SMS is a weak factor (phishable, SIM-swappable): passing it
-		// does not make the context familiar.
-		if ev.Properties.Method != "sms" {
+		if !weak {
 			p, err := e.familiar.Learn(ctx, uid, fctx, now)
 			if err != nil {
 				return err
@@ -339,6 +408,9 @@ func (e *Engine) sideEffects(ctx context.Context, ev *event.Event, fctx familiar
 			return err
 		} else if ok {
 			ch.Attempts++
+			if ch.Attempts >= e.cfg.ChallengeMaxAttempts {
+				ch.State = store.ChallengeLocked
+			}
 			b.Challenges = append(b.Challenges, ch)
 		}
 		p, err := e.familiar.MFAFailed(ctx, uid, now)
@@ -408,27 +480,37 @@ func sourceFacts(s window.Stats) policy.SourceFacts {
 func (e *Engine) Tick(ctx context.Context) error {
 	var b store.Batch
 	e.campaignTransition(e.campaign.Tick(e.clock.Now()), &b)
+	e.sprayTransition(e.creds.spray.Tick(e.clock.Now()), &b)
 	if b.Empty() {
 		return nil
 	}
 	return e.writer.Write(ctx, b)
 }
 
-// Flush writes the open incident's current counters.
+// Flush writes the open incidents' current counters.
 func (e *Engine) Flush(ctx context.Context) error {
-	inc, ok := e.tracker.Snapshot()
-	if !ok {
+	var b store.Batch
+	for _, t := range []*incident.Tracker{e.tracker, e.creds.tracker} {
+		if inc, ok := t.Snapshot(); ok {
+			b.Incidents = append(b.Incidents, inc)
+		}
+	}
+	if b.Empty() {
 		return nil
 	}
-	return e.writer.Write(ctx, store.Batch{Incidents: []store.Incident{inc}})
+	return e.writer.Write(ctx, b)
 }
 
-// OpenIncidents returns 1 while an incident is open, else 0.
+// OpenIncidents returns the number of incidents open: a credential-stuffing
+// campaign, password spraying, or both.
 func (e *Engine) OpenIncidents() int {
-	if e.tracker.OpenID() != "" {
-		return 1
+	n := 0
+	for _, t := range []*incident.Tracker{e.tracker, e.creds.tracker} {
+		if t.OpenID() != "" {
+			n++
+		}
 	}
-	return 0
+	return n
 }
 
 // SourceSizes reports the number of keys held per kind of source.
@@ -451,6 +533,9 @@ func (e *Engine) Save(ctx context.Context) error {
 	if err := e.Flush(ctx); err != nil {
 		return err
 	}
+	if err := e.saveCredentials(ctx); err != nil {
+		return err
+	}
 	snap, err := e.campaign.Snapshot()
 	if err != nil {
 		return err
@@ -470,6 +555,9 @@ func (e *Engine) Save(ctx context.Context) error {
 
 // Restore loads what Save persisted; a fresh store has nothing to load.
 func (e *Engine) Restore(ctx context.Context) error {
+	if err := e.restoreCredentials(ctx); err != nil {
+		return err
+	}
 	snap, err := e.records.GetState(ctx, stateCampaign)
 	switch {
 	case errors.Is(err, store.ErrNotFound):

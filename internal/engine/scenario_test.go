@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -29,9 +30,12 @@ type expectation struct {
 	AttackerLoginsDeniedMin   float64  `yaml:"attacker_logins_denied_min"`   // share of all attacker login events denied
 	OwnerSuccessChallengedMax *float64 `yaml:"owner_success_challenged_max"` // share of owners' successful logins challenged or denied
 	OwnerNewDeviceChallenged  *float64 `yaml:"owner_new_device_challenged_max"`
+	FraudOrdersAcceptedMax    *int     `yaml:"fraud_orders_accepted_max"` // attacker orders answered allow
+	OwnerOrdersHeldMax        *float64 `yaml:"owner_orders_held_max"`     // share of owners' orders not allowed
 	IncidentsMin              int      `yaml:"incidents_min"`
 	IncidentsMax              int      `yaml:"incidents_max"`
 	IncidentWithin            string   `yaml:"incident_within"` // from the attack's first event
+	IncidentKinds             []string `yaml:"incident_kinds"`  // kinds that must each have an incident
 }
 
 // summary is the outcome of a scenario, kept as a golden file so a change
@@ -49,6 +53,12 @@ type summary struct {
 	OwnerChallengedShare      float64 `json:"owner_successes_challenged_share"`
 	OwnerNewDevice            int     `json:"owner_new_device_successes"` // what "step up every new device" would challenge
 	OwnerNewDeviceChallenged  int     `json:"owner_new_device_challenged"`
+	AttackerOrders            int     `json:"attacker_orders"`
+	AttackerOrdersAccepted    int     `json:"attacker_orders_accepted"`
+	VictimOrders              int     `json:"victim_orders"` // owners' own orders after an attacker changed their contact data (held on purpose)
+	VictimOrdersHeld          int     `json:"victim_orders_held"`
+	OwnerOrders               int     `json:"owner_orders"`
+	OwnerOrdersHeld           int     `json:"owner_orders_held"`
 	Incidents                 int     `json:"incidents"`
 	FirstIncidentAfterAttack  string  `json:"first_incident_after_attack_start,omitempty"`
 }
@@ -121,58 +131,79 @@ func runScenario(t *testing.T, dir string) {
 	var s summary
 	var attackStart time.Time
 	j := &jail{fails: map[string][]time.Time{}}
-	const chunk = 500
-	for lo := 0; lo < len(labeled); lo += chunk {
-		hi := min(lo+chunk, len(labeled))
-		evs := make([]event.Event, hi-lo)
-		for i := lo; i < hi; i++ {
-			ev, err := event.Decode(labeled[i].Event)
-			if err != nil {
-				t.Fatalf("event %d: %v", i, err)
-			}
-			evs[i-lo] = ev
+	victims := map[string]bool{} // accounts whose contact data an attacker changed
+	for i := range labeled {
+		l := labeled[i].Label
+		ev, err := event.Decode(labeled[i].Event)
+		if err != nil {
+			t.Fatalf("event %d: %v", i, err)
 		}
-		rs, err := e.AssessBatch(ctx, evs)
+		r, err := e.Assess(ctx, ev)
 		if err != nil {
 			t.Fatal(err)
 		}
-		for i, r := range rs {
-			l, ev := labeled[lo+i].Label, evs[i]
-			s.Events++
-			stopped := r.Decision == policy.Challenge || r.Decision == policy.Deny
-			ip := ev.Context.IP.String()
-			jailed := j.blocked(ip, ev.OccurredAt)
-			if ev.Type == event.LoginFailed {
-				j.fail(ip, ev.OccurredAt)
+		// Owners have a factor and pass the step-ups they are asked for;
+		// attackers, holding only the password, cannot.
+		if l.Actor == traffic.ActorOwner && r.Challenge != nil {
+			pass := decode(t, `{"type": "mfa.succeeded", "occurred_at": %q, "user": {"id": %q}, "session_id": %q,
+				"context": {"ip": %q, "device_id": %q, "user_agent": %q}, "properties": {"challenge_id": %q, "method": "totp"}}`,
+				ev.OccurredAt.Add(20*time.Second).Format(time.RFC3339Nano), ev.User.ID, ev.SessionID,
+				ev.Context.IP, ev.Context.DeviceID, ev.Context.UserAgent, r.Challenge.ID)
+			if _, err := e.Assess(ctx, pass); err != nil {
+				t.Fatal(err)
 			}
-			switch {
-			case l.Actor == traffic.ActorAttacker && ev.Type.IsLogin():
-				if attackStart.IsZero() {
-					attackStart = ev.OccurredAt
+		}
+		s.Events++
+		stopped := r.Decision == policy.Challenge || r.Decision == policy.Deny
+		ip := ev.Context.IP.String()
+		jailed := j.blocked(ip, ev.OccurredAt)
+		if ev.Type == event.LoginFailed {
+			j.fail(ip, ev.OccurredAt)
+		}
+		switch {
+		case ev.Type == event.ProfileUpdated && l.Actor == traffic.ActorAttacker:
+			victims[ev.User.ID] = true
+		case ev.Type == event.OrderAttempt && l.Actor == traffic.ActorOwner && victims[ev.User.ID]:
+			s.VictimOrders++
+			if r.Decision != policy.Allow {
+				s.VictimOrdersHeld++
+			}
+		case ev.Type == event.OrderAttempt && l.Actor == traffic.ActorAttacker:
+			s.AttackerOrders++
+			if r.Decision == policy.Allow {
+				s.AttackerOrdersAccepted++
+			}
+		case ev.Type == event.OrderAttempt && l.Phase == traffic.PhaseEval:
+			s.OwnerOrders++
+			if r.Decision != policy.Allow {
+				s.OwnerOrdersHeld++
+			}
+		case l.Actor == traffic.ActorAttacker && ev.Type.IsLogin():
+			if attackStart.IsZero() {
+				attackStart = ev.OccurredAt
+			}
+			s.AttackerLogins++
+			if r.Decision == policy.Deny {
+				s.AttackerLoginsDenied++
+			}
+			if l.ValidCredential {
+				s.AttackerValid++
+				if !stopped {
+					s.AttackerValidAllowed++
 				}
-				s.AttackerLogins++
-				if r.Decision == policy.Deny {
-					s.AttackerLoginsDenied++
+				if !jailed {
+					s.JailValidAllowed++
 				}
-				if l.ValidCredential {
-					s.AttackerValid++
-					if !stopped {
-						s.AttackerValidAllowed++
-					}
-					if !jailed {
-						s.JailValidAllowed++
-					}
-				}
-			case l.Actor == traffic.ActorOwner && l.Phase == traffic.PhaseEval && ev.Type == event.LoginSucceeded:
-				s.OwnerSuccesses++
+			}
+		case l.Actor == traffic.ActorOwner && l.Phase == traffic.PhaseEval && ev.Type == event.LoginSucceeded:
+			s.OwnerSuccesses++
+			if stopped {
+				s.OwnerChallenged++
+			}
+			if l.NewDevice {
+				s.OwnerNewDevice++
 				if stopped {
-					s.OwnerChallenged++
-				}
-				if l.NewDevice {
-					s.OwnerNewDevice++
-					if stopped {
-						s.OwnerNewDeviceChallenged++
-					}
+					s.OwnerNewDeviceChallenged++
 				}
 			}
 		}
@@ -227,8 +258,21 @@ func checkExpectations(t *testing.T, exp expectation, s summary, incs []store.In
 				got, s.OwnerNewDeviceChallenged, s.OwnerNewDevice, *exp.OwnerNewDeviceChallenged)
 		}
 	}
+	if exp.FraudOrdersAcceptedMax != nil && s.AttackerOrdersAccepted > *exp.FraudOrdersAcceptedMax {
+		t.Errorf("fraudulent orders accepted: %d of %d, want <= %d", s.AttackerOrdersAccepted, s.AttackerOrders, *exp.FraudOrdersAcceptedMax)
+	}
+	if exp.OwnerOrdersHeldMax != nil && s.OwnerOrders > 0 {
+		if got := float64(s.OwnerOrdersHeld) / float64(s.OwnerOrders); got > *exp.OwnerOrdersHeldMax {
+			t.Errorf("owners' orders held: %.4f (%d of %d), want <= %.4f", got, s.OwnerOrdersHeld, s.OwnerOrders, *exp.OwnerOrdersHeldMax)
+		}
+	}
 	if s.Incidents < exp.IncidentsMin || s.Incidents > exp.IncidentsMax {
 		t.Errorf("incidents: %d, want %d..%d", s.Incidents, exp.IncidentsMin, exp.IncidentsMax)
+	}
+	for _, kind := range exp.IncidentKinds {
+		if !slices.ContainsFunc(incs, func(in store.Incident) bool { return in.Kind == kind }) {
+			t.Errorf("no incident of kind %s", kind)
+		}
 	}
 	if exp.IncidentWithin != "" && len(incs) > 0 {
 		within, err := time.ParseDuration(exp.IncidentWithin)

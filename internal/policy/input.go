@@ -14,7 +14,62 @@ type Input struct {
 	Account     AccountFacts
 	Campaign    CampaignFacts
 	Bot         BotFacts
-	Geo         GeoFacts // empty unless a GeoIP database is configured
+	Geo         GeoFacts     // empty unless a GeoIP database is configured
+	Order       OrderFacts   // order.attempt only
+	Session     SessionFacts // how the event's session began
+	Credential  CredentialFacts
+}
+
+// CredentialFacts describe the password the event carried
+// (credential.password_sha1), when it carried one.
+type CredentialFacts struct {
+	Present bool // the event carried a password digest
+	// Breached: the password is in the breached-password corpus (checked on
+	// login.succeeded, registration and password.changed).
+	Breached    bool
+	BreachCount int // times seen in breaches (the built-in list's counts are rank-derived)
+	// SprayAccounts is about the number of distinct accounts this password
+	// failed on site-wide in the last hour (login.attempt, login.succeeded
+	// and login.failed; see package spray).
+	SprayAccounts float64
+	Sprayed       bool // SprayAccounts reached the spray detector's open_at
+	SprayActive   bool // a password-spraying episode is open site-wide
+}
+
+// OrderFacts describe an order.attempt: what is ordered, where it goes,
+// how it is paid, and how that compares with the account's past orders
+// and with other accounts.
+type OrderFacts struct {
+	Present                 bool // the event is an order.attempt
+	Amount                  int64
+	Currency                string
+	HighValue               bool // at or above the currency's high-value threshold, or a risky item
+	RiskyItem               bool // an item matches the risky SKU list
+	NewAddress              bool // shipping address never used in a good order of the account (or flagged new by the shop)
+	Pickup                  bool // convenience-store or store pickup
+	NewPickupStore          bool
+	DropPointAccounts       int  // distinct accounts that used this address or pickup store recently
+	Surge                   bool // an item of the order is surging across accounts
+	SurgeRiskyShare         float64
+	ContactChangedRecently  bool    // a contact field changed within the cool-down
+	EmailChangedRecently    bool    // the email changed within the cool-down
+	HoursSinceContactChange float64 // -1: no change on record
+	NewPayment              bool    // payment method never used in a good order (or flagged new)
+	CarrierBilling          bool
+	ConvenienceStorePayment bool
+	FirstOrder              bool // no good order on record
+}
+
+// SessionFacts carry the login of the event's session into later events.
+type SessionFacts struct {
+	Known             bool // a login for this session was seen
+	LoginDecision     string
+	LoginRisk         int
+	Unfamiliar        bool // the login came from a device and network the account never used
+	Challenged        bool
+	ChallengePassed   bool
+	WeakFactor        bool // the step-up passed was SMS only
+	MinutesSinceLogin float64
 }
 
 // GeoFacts place the client IP, when GeoIP databases are configured.

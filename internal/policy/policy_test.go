@@ -61,6 +61,19 @@ func TestDefaultPolicy(t *testing.T) {
 			Allow, []string{"account.new_device"}},
 		{"one device on many accounts", Input{Event: EventFacts{Type: "login.succeeded", IsLogin: true, Succeeded: true, HasDevice: true}, Device: SourceFacts{DistinctLogins1h: 9}, Account: stranger}, Challenge,
 			[]string{"source.device_many_accounts", "account.new_device", "account.new_network"}},
+		{"registration with a breached password", Input{Event: EventFacts{Type: "registration"}, Account: AccountFacts{Known: true}, Credential: CredentialFacts{Present: true, Breached: true, BreachCount: 10000}},
+			Deny, []string{"credential.breached"}},
+		{"password changed to a breached one", Input{Event: EventFacts{Type: "password.changed"}, Account: home, Credential: CredentialFacts{Present: true, Breached: true, BreachCount: 3}},
+			Deny, []string{"credential.breached"}},
+		{"registration with a fresh password", Input{Event: EventFacts{Type: "registration"}, Account: AccountFacts{Known: true}, Credential: CredentialFacts{Present: true}}, Allow, nil},
+		{"owner at home with a breached password", Input{Event: succeeded, Account: home, Credential: CredentialFacts{Present: true, Breached: true, BreachCount: 52579}},
+			Allow, []string{"credential.breached"}},
+		{"sprayed password, wrong", Input{Event: EventFacts{Type: "login.failed", IsLogin: true, Failed: true, UnknownAccount: true}, Credential: CredentialFacts{Present: true, SprayAccounts: 40, Sprayed: true}},
+			Deny, []string{"credential.sprayed", "login.unknown_account"}},
+		{"sprayed password, right, stranger", Input{Event: succeeded, Account: stranger, Credential: CredentialFacts{Present: true, Breached: true, BreachCount: 10000, SprayAccounts: 40, Sprayed: true}},
+			Challenge, []string{"credential.breached", "credential.sprayed", "account.new_device", "account.new_network"}},
+		{"sprayed password, right, owner at home", Input{Event: succeeded, Account: home, Credential: CredentialFacts{Present: true, SprayAccounts: 40, Sprayed: true}}, Allow, nil},
+		{"a password failing on a few accounts", Input{Event: failed, Account: stranger, Credential: CredentialFacts{Present: true, SprayAccounts: 3}}, Allow, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -76,6 +76,83 @@ var reasons = map[string]reasonDef{
 			return fmt.Sprintf("%d failed step-ups in the last 24 hours", in.Account.MFAFailures)
 		},
 	},
+	"order.high_value": {
+		doc:     "the order is worth at least the high-value threshold, or holds a risky item",
+		applies: func(in *Input) bool { return in.Order.HighValue },
+		detail: func(in *Input) string {
+			if in.Order.RiskyItem {
+				return fmt.Sprintf("risky item in an order of %d %s", in.Order.Amount, in.Order.Currency)
+			}
+			return fmt.Sprintf("high-value order: %d %s", in.Order.Amount, in.Order.Currency)
+		},
+	},
+	"order.new_address": {
+		doc:     "the shipping address was never used in a good order of this account",
+		applies: func(in *Input) bool { return in.Order.NewAddress },
+		detail:  text("shipping address new for this account"),
+	},
+	"order.new_pickup_store": {
+		doc:     "pickup at a store this account never used",
+		applies: func(in *Input) bool { return in.Order.Pickup && in.Order.NewPickupStore },
+		detail:  text("store pickup at a store new for this account"),
+	},
+	"order.drop_point": {
+		doc:     "the address or pickup store was used by several accounts recently",
+		applies: func(in *Input) bool { return in.Order.DropPointAccounts >= 2 },
+		detail: func(in *Input) string {
+			return fmt.Sprintf("address or pickup store used by %d accounts recently", in.Order.DropPointAccounts)
+		},
+	},
+	"order.sku_surge": {
+		doc:     "an item of the order is suddenly bought by many accounts, many from risky contexts",
+		applies: func(in *Input) bool { return in.Order.Surge },
+		detail: func(in *Input) string {
+			return fmt.Sprintf("item surging across accounts, %.0f%% of its last hour's orders from risky contexts", 100*in.Order.SurgeRiskyShare)
+		},
+	},
+	"order.contact_changed": {
+		doc:     "contact data (email, phone, address, notification settings, payment) changed within the cool-down",
+		applies: func(in *Input) bool { return in.Order.ContactChangedRecently },
+		detail: func(in *Input) string {
+			what := "contact data"
+			if in.Order.EmailChangedRecently {
+				what = "email address"
+			}
+			return fmt.Sprintf("%s changed %.1f hours before this order", what, in.Order.HoursSinceContactChange)
+		},
+	},
+	"order.new_payment": {
+		doc:     "the payment method was never used in a good order of this account",
+		applies: func(in *Input) bool { return in.Order.NewPayment },
+		detail:  text("payment method new for this account"),
+	},
+	"order.carrier_billing": {
+		doc:     "paid by carrier billing (charged to the phone bill, noticed late)",
+		applies: func(in *Input) bool { return in.Order.CarrierBilling },
+		detail:  text("carrier billing: charged to the phone bill"),
+	},
+	"order.convenience_payment": {
+		doc:     "paid at a convenience store (no card holder check)",
+		applies: func(in *Input) bool { return in.Order.ConvenienceStorePayment },
+		detail:  text("paid at a convenience store"),
+	},
+	"session.risky_login": {
+		doc:     "the session began with a login from a device and network the account never used",
+		applies: func(in *Input) bool { return in.Session.Known && in.Session.Unfamiliar },
+		detail: func(in *Input) string {
+			return fmt.Sprintf("session began %.0f minutes ago with an unfamiliar login (risk %d)", in.Session.MinutesSinceLogin, in.Session.LoginRisk)
+		},
+	},
+	"session.challenge_not_passed": {
+		doc:     "the session's login was challenged and the step-up was never passed",
+		applies: func(in *Input) bool { return in.Session.Challenged && !in.Session.ChallengePassed },
+		detail:  text("the login of this session was challenged and never passed the step-up"),
+	},
+	"session.weak_factor": {
+		doc:     "the session's step-up was passed only with SMS, a weak factor",
+		applies: func(in *Input) bool { return in.Session.WeakFactor },
+		detail:  text("step-up passed with SMS only (phishable, SIM-swappable)"),
+	},
 	"source.ip_velocity": {
 		doc:     "many failed logins from this IP address",
 		applies: func(in *Input) bool { return in.IP.Failures10m >= 1 },
@@ -126,14 +203,40 @@ var reasons = map[string]reasonDef{
 		applies: func(in *Input) bool { return in.Event.UnknownAccount },
 		detail:  text("login for an account that does not exist"),
 	},
+	"credential.breached": {
+		doc:     "the password is in the breached-password corpus: a new password is refused, a login asks for a password change",
+		applies: func(in *Input) bool { return in.Credential.Breached },
+		detail: func(in *Input) string {
+			return fmt.Sprintf("this password appears %d times in breached-password corpora", in.Credential.BreachCount)
+		},
+	},
+	"credential.sprayed": {
+		doc:     "this password is being tried across many accounts (password spraying)",
+		applies: func(in *Input) bool { return in.Credential.SprayAccounts >= 2 },
+		detail: func(in *Input) string {
+			return fmt.Sprintf("this password failed on %.0f accounts in the last hour", in.Credential.SprayAccounts)
+		},
+	},
+	"credential.spraying": {
+		doc:     "a password-spraying attack is in progress site-wide",
+		applies: func(in *Input) bool { return in.Credential.SprayActive },
+		detail:  text("password spraying in progress: common passwords are being tried across many accounts"),
+	},
 	"mfa.failed": {
 		doc:     "the user failed a step-up",
 		applies: func(in *Input) bool { return in.Event.Type == "mfa.failed" },
 		detail:  text("step-up failed"),
 	},
+	"mfa.weak_factor": {
+		doc:     "the step-up used a weak factor (SMS or voice code): nothing is learned and the guard's challenge stays open",
+		applies: func(in *Input) bool { return in.Event.Type == "mfa.succeeded" && WeakMFAMethod(in.Event.MFAMethod) },
+		detail: func(in *Input) string {
+			return "step-up passed with " + in.Event.MFAMethod + ", a weak factor (phishable, SIM-swappable): ask for a strong one before risky actions"
+		},
+	},
 	"mfa.passed": {
 		doc:     "the user passed a step-up; its device and network are now familiar",
-		applies: func(in *Input) bool { return in.Event.Type == "mfa.succeeded" },
+		applies: func(in *Input) bool { return in.Event.Type == "mfa.succeeded" && !WeakMFAMethod(in.Event.MFAMethod) },
 		detail: func(in *Input) string {
 			if in.Event.MFAMethod != "" {
 				return "step-up passed with " + in.Event.MFAMethod
@@ -142,6 +245,12 @@ var reasons = map[string]reasonDef{
 		},
 	},
 }
+
+// WeakMFAMethod reports whether a step-up method is a weak factor: a code
+// sent over the phone network (sms, voice), which phishing and SIM swaps
+// defeat (NIST SP 800-63B calls it restricted). Passing one teaches the
+// account nothing and passes no challenge of the guard.
+func WeakMFAMethod(method string) bool { return method == "sms" || method == "voice" }
 
 // ReasonCode is a documented reason code.
 type ReasonCode struct {

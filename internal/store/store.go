@@ -35,8 +35,65 @@ type Store interface {
 	ListAudit(ctx context.Context, q AuditQuery) ([]AuditRecord, error)
 	CountAudit(ctx context.Context) (int64, error)
 
+	FactorStore
+
+	NotificationStore
+
 	Ping(ctx context.Context) error
 	Close() error
+}
+
+// FactorStore keeps what step-up verification needs (package stepup):
+// enrolled factors, recovery code hashes, email one-time code hashes and
+// WebAuthn ceremony state. The methods that return a bool apply a change
+// only when its condition holds, atomically, and report whether it did:
+// false is an answer, not a failure.
+type FactorStore interface {
+	// PutFactor stores f, replacing the factor with the same ID, except
+	// that TOTPLastStep, SignCount and LastUsedAt never go back and
+	// CloneWarning, once set, stays set: a write of a factor read before a
+	// concurrent use cannot reopen a replay. It fails when another factor already has
+	// f's non-empty CredentialID.
+	PutFactor(ctx context.Context, f Factor) error
+	GetFactor(ctx context.Context, id string) (Factor, error)
+	// ListFactors returns the factors of userID ordered by CreatedAt then ID.
+	ListFactors(ctx context.Context, userID string) ([]Factor, error)
+	// FactorByCredentialID returns the WebAuthn factor with that
+	// credential id or ErrNotFound.
+	FactorByCredentialID(ctx context.Context, credentialID []byte) (Factor, error)
+	// ScanFactors returns up to limit factors with an ID greater than
+	// after, ordered by ID: every factor, page by page.
+	ScanFactors(ctx context.Context, after string, limit int) ([]Factor, error)
+	// DeleteFactor deletes factor id of userID, or returns ErrNotFound.
+	DeleteFactor(ctx context.Context, userID, id string) error
+	// AdvanceTOTPStep sets the factor's TOTPLastStep to step and
+	// LastUsedAt to at if step is greater than the stored step.
+	AdvanceTOTPStep(ctx context.Context, id string, step int64, at time.Time) (bool, error)
+	// AdvanceSignCount sets the factor's SignCount to count and LastUsedAt
+	// to at if count is greater than the stored count, or both are zero
+	// (an authenticator without a counter). Otherwise the counter went
+	// backwards or stood still: it sets CloneWarning and reports false.
+	AdvanceSignCount(ctx context.Context, id string, count uint32, at time.Time) (bool, error)
+
+	// PutRecoveryCodes replaces every recovery code of userID with codes.
+	PutRecoveryCodes(ctx context.Context, userID string, codes []RecoveryCode) error
+	// ListRecoveryCodes returns the recovery codes of userID, used or not,
+	// in the order they were put.
+	ListRecoveryCodes(ctx context.Context, userID string) ([]RecoveryCode, error)
+	// UseRecoveryCode marks the unused code of userID with hash as used at
+	// at (which must not be the zero time); false when there is no such
+	// unused code.
+	UseRecoveryCode(ctx context.Context, userID string, hash []byte, at time.Time) (bool, error)
+
+	// PutEmailOTP stores o, replacing the code with the same Key.
+	PutEmailOTP(ctx context.Context, o EmailOTP) error
+	GetEmailOTP(ctx context.Context, key string) (EmailOTP, error)
+
+	// PutWebAuthnSession stores s, replacing the session with the same Key.
+	PutWebAuthnSession(ctx context.Context, s WebAuthnSession) error
+	// TakeWebAuthnSession returns the session with key and deletes it, so
+	// that a ceremony's state is used at most once; ErrNotFound if none.
+	TakeWebAuthnSession(ctx context.Context, key string) (WebAuthnSession, error)
 }
 
 // Batch is a set of writes applied together.
@@ -46,12 +103,15 @@ type Batch struct {
 	Incidents        []Incident
 	IncidentAccounts []IncidentAccount
 	Challenges       []Challenge
+	// Notifications are enqueued in the outbox; one whose ID or DedupeKey
+	// is already stored (or earlier in the batch) is skipped.
+	Notifications []Notification
 }
 
 // Empty reports whether the batch writes nothing.
 func (b *Batch) Empty() bool {
 	return len(b.Audit) == 0 && len(b.Profiles) == 0 && len(b.Incidents) == 0 &&
-		len(b.IncidentAccounts) == 0 && len(b.Challenges) == 0
+		len(b.IncidentAccounts) == 0 && len(b.Challenges) == 0 && len(b.Notifications) == 0
 }
 
 // Append adds every write of o to b.
@@ -61,6 +121,7 @@ func (b *Batch) Append(o Batch) {
 	b.Incidents = append(b.Incidents, o.Incidents...)
 	b.IncidentAccounts = append(b.IncidentAccounts, o.IncidentAccounts...)
 	b.Challenges = append(b.Challenges, o.Challenges...)
+	b.Notifications = append(b.Notifications, o.Notifications...)
 }
 
 // AuditRecord is one assessed event and the decision given. It never holds
@@ -166,11 +227,141 @@ type Challenge struct {
 	Purpose    string
 	Methods    []string
 	State      string
-	Attempts   int
+	Attempts   int // wrong answers so far
 	CreatedAt  time.Time
 	ExpiresAt  time.Time
 	EventID    string
 	IncidentID string
+
+	// The context of the challenged request, so that passing the challenge
+	// makes this device and network familiar.
+	IP        string
+	DeviceID  string
+	UserAgent string
+}
+
+// Factor types.
+const (
+	FactorTOTP     = "totp"
+	FactorWebAuthn = "webauthn"
+	FactorEmail    = "email" // a verified address for email one-time codes
+)
+
+// Factor is an authentication factor enrolled for a user. Secret is sealed
+// (encrypted and authenticated) by package stepup; the store never sees a
+// factor secret in clear.
+type Factor struct {
+	ID           string
+	UserID       string
+	Type         string // FactorTOTP, FactorWebAuthn, FactorEmail
+	Name         string // chosen by the user, e.g. "YubiKey 5C"
+	Secret       []byte // sealed: TOTP key, WebAuthn credential record, email address
+	Confirmed    bool   // enrolment finished; only confirmed factors answer challenges
+	CreatedAt    time.Time
+	LastUsedAt   time.Time // zero: never used
+	TOTPLastStep int64     // last accepted TOTP time step, 0: none
+	CredentialID []byte    // WebAuthn credential id; unique among factors
+	PublicKey    []byte    // WebAuthn credential public key (COSE)
+	SignCount    uint32    // WebAuthn signature counter
+	CloneWarning bool      // the WebAuthn signature counter went backwards
+}
+
+// RecoveryCode is the hash of one single-use recovery code.
+type RecoveryCode struct {
+	UserID    string
+	Hash      []byte
+	CreatedAt time.Time
+	UsedAt    time.Time // zero while unused
+}
+
+// EmailOTP is the hash of the one-time code last emailed for a challenge
+// (Key is the challenge id) or for the confirmation of an email factor
+// (Key is "factor:" and the factor id).
+type EmailOTP struct {
+	Key       string
+	UserID    string
+	Hash      []byte
+	SentAt    time.Time
+	ExpiresAt time.Time
+	Sends     int // codes sent for this key so far
+	Attempts  int // wrong answers to this code
+}
+
+// WebAuthnSession is the server-side state of a WebAuthn ceremony between
+// the options handed to the browser and its answer.
+type WebAuthnSession struct {
+	Key       string // "assert:" and the challenge id, or "register:" and the user id
+	UserID    string
+	Data      []byte
+	ExpiresAt time.Time
+}
+
+// NotificationStore is the outbox of owner and operator notifications
+// (package notify). Enqueueing is part of Batch, so a notification owed
+// for a decision is durable with it; a dispatcher claims what is due,
+// delivers it and marks the outcome. Every method takes the time it acts
+// at; none reads the clock. The Mark methods return ErrNotFound for an
+// unknown id and change nothing once a notification is sent or failed:
+// those states are final.
+type NotificationStore interface {
+	// ClaimNotifications returns up to limit pending notifications due at
+	// now (NextAttemptAt not after now), earliest NextAttemptAt first, then
+	// by ID. It atomically adds one to the Attempts of each and moves its
+	// NextAttemptAt to now+lease, so no other claim returns it before the
+	// lease ends: a dispatcher that dies mid-delivery leaves the
+	// notification to be claimed again then. The returned records carry
+	// the new Attempts and NextAttemptAt. limit <= 0 claims nothing.
+	ClaimNotifications(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]Notification, error)
+	// MarkNotificationSent records the delivery of notification id at at.
+	MarkNotificationSent(ctx context.Context, id string, at time.Time) error
+	// MarkNotificationRetry records a failed attempt and when to try
+	// again.
+	MarkNotificationRetry(ctx context.Context, id string, next time.Time, lastErr string) error
+	// MarkNotificationFailed gives up on notification id at at.
+	MarkNotificationFailed(ctx context.Context, id string, at time.Time, lastErr string) error
+	// ListNotifications returns the notifications q selects, newest
+	// (CreatedAt, then ID) first.
+	ListNotifications(ctx context.Context, q NotificationQuery) ([]Notification, error)
+}
+
+// Notification channels.
+const (
+	ChannelEmail   = "email"
+	ChannelWebhook = "webhook"
+)
+
+// Notification states.
+const (
+	NotificationPending = "pending"
+	NotificationSent    = "sent"
+	NotificationFailed  = "failed_permanently"
+)
+
+// Notification is a message owed to an account owner or to operators,
+// kept in the outbox until it is delivered or given up on.
+type Notification struct {
+	ID        string
+	DedupeKey string // unique; empty means ID. A second enqueue with a stored key is skipped
+	Kind      string // e.g. owner.new_device_login, operator.incident_opened
+	Channel   string // ChannelEmail or ChannelWebhook
+	Recipient string // an email address, or the name of a configured webhook
+	Account   string // the account it is about; empty for operator alerts
+	Payload   []byte // JSON, as package notify builds it
+	CreatedAt time.Time
+	// NextAttemptAt is when the notification is next due. While a
+	// dispatcher holds it, it is the end of that dispatcher's lease.
+	NextAttemptAt time.Time
+	Attempts      int    // delivery attempts started
+	State         string // NotificationPending (also what empty means), NotificationSent, NotificationFailed
+	LastError     string // why the last attempt failed
+	SentAt        time.Time
+}
+
+// NotificationQuery selects notifications, newest first.
+type NotificationQuery struct {
+	Account string // empty: any
+	State   string // empty: any
+	Limit   int    // 0: 100
 }
 
 // Scopes an API key may carry.

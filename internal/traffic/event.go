@@ -44,6 +44,7 @@ type credentialJSON struct {
 
 type propertiesJSON struct {
 	Reason string     `json:"reason,omitempty"`
+	Fields []string   `json:"fields,omitempty"`
 	Order  *orderJSON `json:"order,omitempty"`
 }
 
@@ -88,6 +89,7 @@ const (
 	typeLoginSucceeded = "login.succeeded"
 	typeLoginFailed    = "login.failed"
 	typeOrderAttempt   = "order.attempt"
+	typeProfileUpdated = "profile.updated"
 	reasonBadPassword  = "bad_password"
 	reasonUnknown      = "unknown_account"
 )

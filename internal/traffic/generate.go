@@ -22,6 +22,8 @@ const (
 	streamPopulation = 1
 	streamOwner      = 2
 	streamAttack     = 3
+	streamFraud      = 4
+	streamLaunch     = 5
 )
 
 const hourMillis = int64(time.Hour / time.Millisecond)
@@ -62,6 +64,9 @@ func Generate(s Scenario) ([]Labeled, error) {
 	}
 	for i := range plans {
 		recs = g.attackEvents(recs, &pop, &plans[i])
+	}
+	if l := g.s.Owners.Launch; l != nil {
+		recs = g.launchEvents(recs, &pop, l)
 	}
 	slices.SortStableFunc(recs, func(a, b record) int { return cmp.Compare(a.at, b.at) })
 
@@ -521,6 +526,7 @@ type source struct {
 
 type attackPlan struct {
 	spec     AttackSpec
+	index    int // in Scenario.Attacks
 	r        *rand.Rand
 	sources  []source
 	attempts []attempt
@@ -531,7 +537,7 @@ func (g *generator) planAttack(i int, p *population) attackPlan {
 	r := g.newRand(streamAttack, uint64(i))
 	ws := g.evalStart + a.Start.D().Milliseconds()
 	wl := a.Duration.D().Milliseconds()
-	plan := attackPlan{spec: a, r: r}
+	plan := attackPlan{spec: a, index: i, r: r}
 
 	v6 := 0.0
 	if a.Kind == KindDistributed {
@@ -671,6 +677,10 @@ func (g *generator) newSource(r *rand.Rand, ip netip.Addr, agents string) source
 
 func (g *generator) attackEvents(recs []record, p *population, plan *attackPlan) []record {
 	r := plan.r
+	var fr *rand.Rand // fraud orders: a stream of their own
+	if plan.spec.FraudOrders > 0 {
+		fr = g.newRand(streamFraud, uint64(plan.index))
+	}
 	for _, at := range plan.attempts {
 		src := &plan.sources[at.src]
 		ctx := contextJSON{
@@ -711,8 +721,86 @@ func (g *generator) attackEvents(recs []record, p *population, plan *attackPlan)
 			}
 		}
 		recs = g.emit(recs, at.at, l, ev)
+		if fr != nil && l.ValidCredential && fr.Float64() < plan.spec.FraudOrders {
+			recs = g.fraudOrder(recs, fr, at.at, l, ev, &p.owners[at.owner])
+		}
 	}
 	return recs
+}
+
+// fraudOrder appends what an attacker does with a taken-over account in
+// the 2018 pattern: change the email, then order the most expensive phone
+// for convenience-store pickup on the phone bill.
+func (g *generator) fraudOrder(recs []record, r *rand.Rand, at int64, l Label, login eventJSON, ow *owner) []record {
+	l.ValidCredential = false
+	at += 30_000 + r.Int64N(90_000)
+	newEmail := randomHex(r, "drop", 6) + "@example.net"
+	recs = g.emit(recs, at, l, eventJSON{
+		Type: typeProfileUpdated, RequestID: randomHex(r, "req-", 16),
+		User: &userJSON{ID: ow.id, Email: newEmail}, SessionID: login.SessionID, Context: login.Context,
+		Properties: propertiesJSON{Fields: []string{"email"}},
+	})
+	at += 60_000 + r.Int64N(120_000)
+	phone := products[0]
+	store := convenienceStores[r.IntN(len(convenienceStores))]
+	o := &orderJSON{
+		ID: randomHex(r, "o-", 12), Amount: phone.price, Currency: "JPY",
+		Items:    []itemJSON{{SKU: phone.sku, Quantity: 1, UnitPrice: phone.price}},
+		Shipping: shippingJSON{Name: ow.name, PostalCode: store.postalCode, Country: "JP", Region: store.region, City: store.city, Line1: store.street},
+		Payment:  paymentJSON{Method: "carrier_billing"},
+		Delivery: deliveryJSON{Method: "convenience_store", PickupStore: &store.id},
+	}
+	return g.emit(recs, at, l, eventJSON{
+		Type: typeOrderAttempt, RequestID: randomHex(r, "req-", 16),
+		User: &userJSON{ID: ow.id, Email: newEmail}, SessionID: login.SessionID, Context: login.Context,
+		Properties: propertiesJSON{Order: o},
+	})
+}
+
+// launchEvents adds a launch-day rush: owners log in from their usual
+// device and network and order the new item, most to their home.
+func (g *generator) launchEvents(recs []record, p *population, l *LaunchSpec) []record {
+	r := g.newRand(streamLaunch, 0)
+	start := g.evalStart + l.Start.D().Milliseconds()
+	buyers := r.Perm(len(p.owners))[:min(l.Buyers, len(p.owners))]
+	for _, i := range buyers {
+		ow := &p.owners[i]
+		s := session{dev: ow.devices[0], ip: ow.home}
+		if ow.nat {
+			s.ip, s.carrier = p.pool[r.IntN(len(p.pool))], true
+		}
+		at := start + r.Int64N(max(l.Duration.D().Milliseconds(), 1))
+		user := &userJSON{ID: ow.id, Email: ow.email}
+		ctx := ownerContext(s)
+		sid := randomHex(r, "s-", 16)
+		lab := Label{Actor: ActorOwner, AccountExists: true, CarrierNAT: s.carrier}
+		recs = g.emit(recs, at, lab, eventJSON{
+			Type: typeLoginSucceeded, RequestID: randomHex(r, "req-", 16),
+			Login: ow.login, User: user, SessionID: sid, Context: ctx,
+			Credential: &credentialJSON{PasswordSHA1: ow.pwSHA1},
+		})
+		o := ownerOrder(r, ow)
+		o.Items = []itemJSON{{SKU: l.SKU, Quantity: 1, UnitPrice: l.Price}}
+		o.Amount = l.Price
+		if r.Float64() < l.PickupShare {
+			st := convenienceStores[r.IntN(len(convenienceStores))]
+			o.Delivery = deliveryJSON{Method: "convenience_store", PickupStore: &st.id}
+			o.Shipping = shippingJSON{Name: ow.name, PostalCode: st.postalCode, Country: "JP", Region: st.region, City: st.city, Line1: st.street}
+		}
+		recs = g.emit(recs, at+60_000+r.Int64N(4*60_000), lab, eventJSON{
+			Type: typeOrderAttempt, RequestID: randomHex(r, "req-", 16),
+			User: user, SessionID: sid, Context: ctx, Properties: propertiesJSON{Order: o},
+		})
+	}
+	return recs
+}
+
+// convenienceStores are the pickup points attackers use (a few, so they
+// show up as drop points).
+var convenienceStores = [...]struct{ id, postalCode, region, city, street string }{
+	{"famima-shinjuku-0412", "160-0022", "東京都", "新宿区", "新宿3-1-1"},
+	{"seven-ikebukuro-1177", "171-0021", "東京都", "豊島区", "西池袋1-2-3"},
+	{"lawson-akihabara-0090", "101-0021", "東京都", "千代田区", "外神田4-4-4"},
 }
 
 // uniformTimes returns n sorted times drawn uniformly from [from, from+length).

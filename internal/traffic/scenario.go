@@ -66,6 +66,20 @@ type Scenario struct {
 	Attacks []AttackSpec `yaml:"attacks"`
 }
 
+// LaunchSpec is a launch-day rush of owners buying one new item.
+type LaunchSpec struct {
+	// Start is the offset of the rush from Scenario.Start; Duration its length.
+	Start    Duration `yaml:"start"`
+	Duration Duration `yaml:"duration"`
+	// Buyers is the number of distinct owners who buy (at most Accounts).
+	Buyers int `yaml:"buyers"`
+	// SKU and Price of the new item (JPY).
+	SKU   string `yaml:"sku"`
+	Price int64  `yaml:"price"`
+	// PickupShare is the share of buyers who pick up at a convenience store.
+	PickupShare float64 `yaml:"pickup_share"`
+}
+
 // OwnerSpec describes the shop's account owners. Rates are fractions in
 // [0, 1]; zero means "never".
 type OwnerSpec struct {
@@ -97,6 +111,9 @@ type OwnerSpec struct {
 	// OrderRate is the fraction of successful logins followed by an
 	// order.attempt.
 	OrderRate float64 `yaml:"order_rate"`
+	// Launch is a launch-day rush: many owners, from their usual devices,
+	// buy one new phone within a short window. Nil: none.
+	Launch *LaunchSpec `yaml:"launch"`
 }
 
 // AttackSpec describes one credential-stuffing attack.
@@ -133,6 +150,13 @@ type AttackSpec struct {
 	// Passwords is the number of common passwords a spray tries (at most
 	// 20); zero means 5.
 	Passwords int `yaml:"passwords"`
+	// FraudOrders is the share of takeovers (login.succeeded with a valid
+	// credential) after which the attacker, from the same source, changes
+	// the account's email (profile.updated) and orders the most expensive
+	// phone for convenience-store pickup paid by carrier billing, as in
+	// 2018. Zero means none. Those events use their own random stream, so
+	// the login attempts are the same with or without them.
+	FraudOrders float64 `yaml:"fraud_orders"`
 }
 
 // Duration is a time.Duration written in YAML as a Go duration string ("90m", "72h").
@@ -272,6 +296,18 @@ func (s Scenario) Validate() error {
 	rate("owners.new_network_rate", o.NewNetworkRate)
 	rate("owners.carrier_nat_share", o.CarrierNATShare)
 	rate("owners.order_rate", o.OrderRate)
+	if l := o.Launch; l != nil {
+		if l.Buyers <= 0 || l.Buyers > o.Accounts {
+			bad("owners.launch.buyers", "%d is not within 1..owners.accounts", l.Buyers)
+		}
+		if l.SKU == "" || l.Price <= 0 {
+			bad("owners.launch", "sku and a positive price are required")
+		}
+		if l.Start < 0 || l.Duration <= 0 || l.Start+l.Duration > s.Duration {
+			bad("owners.launch", "start and duration must fall within the evaluated span")
+		}
+		rate("owners.launch.pickup_share", l.PickupShare)
+	}
 	if o.NewDeviceRate+o.NewNetworkRate > 1 {
 		bad("owners.new_network_rate", "new_device_rate plus new_network_rate must be at most 1 (got %v)", o.NewDeviceRate+o.NewNetworkRate)
 	}
@@ -303,6 +339,7 @@ func (s Scenario) Validate() error {
 		}
 		rate(f("unknown_share"), a.UnknownShare)
 		rate(f("reuse_rate"), a.ReuseRate)
+		rate(f("fraud_orders"), a.FraudOrders)
 		if o.Accounts == 0 && a.UnknownShare < 1 {
 			bad(f("unknown_share"), "must be 1 when owners.accounts is 0: there are no accounts to attack")
 		}

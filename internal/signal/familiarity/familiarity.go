@@ -106,14 +106,19 @@ type mark struct {
 }
 
 type profile struct {
-	Devices   []mark  `json:"d,omitempty"`
-	Networks  []mark  `json:"n,omitempty"`
-	Agents    []mark  `json:"a,omitempty"`
-	Countries []mark  `json:"c,omitempty"`
-	ASNs      []mark  `json:"s,omitempty"`
-	Logins    int     `json:"l"`
-	First     int64   `json:"t"`
-	MFAFails  []int64 `json:"m,omitempty"` // Unix seconds, the last few
+	Devices   []mark           `json:"d,omitempty"`
+	Networks  []mark           `json:"n,omitempty"`
+	Agents    []mark           `json:"a,omitempty"`
+	Countries []mark           `json:"c,omitempty"`
+	ASNs      []mark           `json:"s,omitempty"`
+	Logins    int              `json:"l"`
+	First     int64            `json:"t"`
+	MFAFails  []int64          `json:"m,omitempty"`  // Unix seconds, the last few
+	Addresses []mark           `json:"ad,omitempty"` // delivery addresses of good orders
+	Stores    []mark           `json:"ps,omitempty"` // pickup stores of good orders
+	Payments  []mark           `json:"pm,omitempty"` // payment methods of good orders
+	Orders    int              `json:"o,omitempty"`
+	Changes   map[string]int64 `json:"ch,omitempty"` // contact field → last change, Unix seconds
 }
 
 const maxMFAFails = 8
@@ -273,4 +278,88 @@ func (d *Detector) touch(ms []mark, h uint64, t int64) []mark {
 	}
 	ms[oldest] = mark{H: h, F: t, L: t, N: 1}
 	return ms
+}
+
+// OrderContext is what is learned about an order: raw values, hashed
+// inside. Empty values are neither learned nor judged.
+type OrderContext struct {
+	Address     string // normalized delivery address (package address)
+	PickupStore string
+	Payment     string // payment method
+}
+
+// OrderFacts say how familiar an order is to an account.
+type OrderFacts struct {
+	Orders       int // good orders learned
+	AddressKnown bool
+	StoreKnown   bool
+	PaymentKnown bool
+	// Changes maps a contact field (email, phone, shipping_address,
+	// notification_settings, payment_method) to its last change.
+	Changes map[string]time.Time
+}
+
+// AssessOrder says how familiar o is to account.
+func (d *Detector) AssessOrder(ctx context.Context, account string, o OrderContext) (OrderFacts, error) {
+	p, err := d.get(ctx, account)
+	if err != nil {
+		return OrderFacts{}, err
+	}
+	s := d.shard(account)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f := OrderFacts{Orders: p.Orders}
+	f.AddressKnown = o.Address != "" && has(p.Addresses, d.hash("ad", o.Address))
+	f.StoreKnown = o.PickupStore != "" && has(p.Stores, d.hash("ps", o.PickupStore))
+	f.PaymentKnown = o.Payment != "" && has(p.Payments, d.hash("pm", o.Payment))
+	if len(p.Changes) > 0 {
+		f.Changes = make(map[string]time.Time, len(p.Changes))
+		for k, v := range p.Changes {
+			f.Changes[k] = time.Unix(v, 0).UTC()
+		}
+	}
+	return f, nil
+}
+
+// LearnOrder records o as a good order of account and returns the profile
+// to persist.
+func (d *Detector) LearnOrder(ctx context.Context, account string, o OrderContext, now time.Time) (store.Profile, error) {
+	p, err := d.get(ctx, account)
+	if err != nil {
+		return store.Profile{}, err
+	}
+	s := d.shard(account)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t := now.Unix()
+	p.Orders++
+	if o.Address != "" {
+		p.Addresses = d.touch(p.Addresses, d.hash("ad", o.Address), t)
+	}
+	if o.PickupStore != "" {
+		p.Stores = d.touch(p.Stores, d.hash("ps", o.PickupStore), t)
+	}
+	if o.Payment != "" {
+		p.Payments = d.touch(p.Payments, d.hash("pm", o.Payment), t)
+	}
+	return d.encodeLocked(account, p, now)
+}
+
+// ContactChanged records that fields of account's contact data changed at
+// now and returns the profile to persist.
+func (d *Detector) ContactChanged(ctx context.Context, account string, fields []string, now time.Time) (store.Profile, error) {
+	p, err := d.get(ctx, account)
+	if err != nil {
+		return store.Profile{}, err
+	}
+	s := d.shard(account)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if p.Changes == nil {
+		p.Changes = map[string]int64{}
+	}
+	for _, f := range fields {
+		p.Changes[f] = max(p.Changes[f], now.Unix())
+	}
+	return d.encodeLocked(account, p, now)
 }

@@ -132,3 +132,23 @@ func TestAgentFamily(t *testing.T) {
 		}
 	}
 }
+
+func TestOrders(t *testing.T) {
+	ctx := context.Background()
+	d := New(Config{}, []byte("k"), fakeLoader{})
+	home := OrderContext{Address: "JP|1000001|千代田1-1", Payment: "card"}
+	if _, err := d.LearnOrder(ctx, "u-1", home, t0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.ContactChanged(ctx, "u-1", []string{"email"}, t0.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	got, err := d.AssessOrder(ctx, "u-1", OrderContext{Address: home.Address, PickupStore: "famima-1234", Payment: "carrier_billing"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := OrderFacts{Orders: 1, AddressKnown: true, Changes: map[string]time.Time{"email": t0.Add(time.Hour)}}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("AssessOrder (-want +got):\n%s", diff)
+	}
+}

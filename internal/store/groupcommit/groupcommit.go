@@ -27,7 +27,7 @@ const defaultMaxBatch = 1000
 // Options tunes a Committer. The zero value is valid.
 type Options struct {
 	// MaxBatch caps the records (audit records, profiles, incidents,
-	// incident accounts and challenges together) merged into one
+	// incident accounts, challenges and notifications together) merged into one
 	// underlying write; 0 means 1000. A single batch larger than MaxBatch
 	// is written alone, never split.
 	MaxBatch int
@@ -182,5 +182,6 @@ func (c *Committer) next() ([]*request, bool) {
 }
 
 func size(b *store.Batch) int {
-	return len(b.Audit) + len(b.Profiles) + len(b.Incidents) + len(b.IncidentAccounts) + len(b.Challenges)
+	return len(b.Audit) + len(b.Profiles) + len(b.Incidents) + len(b.IncidentAccounts) + len(b.Challenges) +
+		len(b.Notifications)
 }

@@ -36,6 +36,14 @@ type Store struct {
 	keys             map[string]store.APIKey
 	keyIDByHash      map[string]string
 	state            map[string][]byte
+
+	factors      map[string]store.Factor
+	factorByCred map[string]string // credential id → factor id
+	recovery     map[string][]store.RecoveryCode
+	emailOTPs    map[string]store.EmailOTP
+	waSessions   map[string]store.WebAuthnSession
+
+	outbox outbox // notifications (outbox.go)
 }
 
 type auditEntry struct {
@@ -54,6 +62,11 @@ func New() *Store {
 		keys:             make(map[string]store.APIKey),
 		keyIDByHash:      make(map[string]string),
 		state:            make(map[string][]byte),
+		factors:          make(map[string]store.Factor),
+		factorByCred:     make(map[string]string),
+		recovery:         make(map[string][]store.RecoveryCode),
+		emailOTPs:        make(map[string]store.EmailOTP),
+		waSessions:       make(map[string]store.WebAuthnSession),
 	}
 }
 
@@ -86,6 +99,9 @@ func (s *Store) Write(ctx context.Context, b store.Batch) error {
 	}
 	for _, c := range b.Challenges {
 		s.challenges[c.ID] = copyChallenge(c)
+	}
+	for _, n := range b.Notifications {
+		s.addNotificationLocked(n)
 	}
 	return nil
 }

@@ -249,15 +249,16 @@ const (
 			first_seen = excluded.first_seen, last_seen = excluded.last_seen`
 
 	challengeColumns = `id, user_id, session_id, purpose, methods, state, attempts,
-		created_at, expires_at, event_id, incident_id`
+		created_at, expires_at, event_id, incident_id, ip, device_id, user_agent`
 	putChallengeSQL = `INSERT INTO challenges (` + challengeColumns + `)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT(id) DO UPDATE SET user_id = excluded.user_id,
 			session_id = excluded.session_id, purpose = excluded.purpose,
 			methods = excluded.methods, state = excluded.state,
 			attempts = excluded.attempts, created_at = excluded.created_at,
 			expires_at = excluded.expires_at, event_id = excluded.event_id,
-			incident_id = excluded.incident_id`
+			incident_id = excluded.incident_id, ip = excluded.ip,
+			device_id = excluded.device_id, user_agent = excluded.user_agent`
 
 	keyColumns = `id, name, hash, scopes, created_at, disabled`
 	putKeySQL  = `INSERT INTO api_keys (` + keyColumns + `) VALUES (?, ?, ?, ?, ?, ?)
@@ -360,12 +361,12 @@ func writeBatch(ctx context.Context, tx *sql.Tx, s *Store, b store.Batch) error 
 			}
 			if _, err := st.ExecContext(ctx, c.ID, c.UserID, c.SessionID, c.Purpose, string(methods),
 				c.State, c.Attempts, unixNano(c.CreatedAt), unixNano(c.ExpiresAt), c.EventID,
-				c.IncidentID); err != nil {
+				c.IncidentID, c.IP, c.DeviceID, c.UserAgent); err != nil {
 				return fmt.Errorf("challenge %q: %w", c.ID, err)
 			}
 		}
 	}
-	return nil
+	return writeNotifications(ctx, tx, b.Notifications) // outbox.go
 }
 
 // GetProfile returns the profile of account or store.ErrNotFound.
@@ -597,7 +598,8 @@ func scanChallenge(sc scanner) (store.Challenge, error) {
 	var created, expires int64
 	var methods string
 	if err := sc.Scan(&c.ID, &c.UserID, &c.SessionID, &c.Purpose, &methods, &c.State,
-		&c.Attempts, &created, &expires, &c.EventID, &c.IncidentID); err != nil {
+		&c.Attempts, &created, &expires, &c.EventID, &c.IncidentID, &c.IP, &c.DeviceID,
+		&c.UserAgent); err != nil {
 		return store.Challenge{}, err
 	}
 	c.CreatedAt = fromUnixNano(created)

@@ -55,6 +55,26 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"MixedBatch", testMixedBatch},
 		{"ConcurrentWrites", testConcurrentWrites},
 		{"Ping", testPing},
+		{"Factors", testFactors},
+		{"FactorCredentialUnique", testFactorCredentialUnique},
+		{"FactorCountersNeverGoBack", testFactorCountersNeverGoBack},
+		{"ScanFactors", testScanFactors},
+		{"AdvanceTOTPStep", testAdvanceTOTPStep},
+		{"AdvanceSignCount", testAdvanceSignCount},
+		{"ConcurrentAdvance", testConcurrentAdvance},
+		{"RecoveryCodes", testRecoveryCodes},
+		{"EmailOTP", testEmailOTP},
+		{"WebAuthnSessions", testWebAuthnSessions},
+		{"FactorNotFound", testFactorNotFound},
+		{"FactorCopies", testFactorCopies},
+		// The notification outbox (outbox.go).
+		{"NotificationRoundTrip", testNotificationRoundTrip},
+		{"NotificationDedupe", testNotificationDedupe},
+		{"ClaimNotifications", testClaimNotifications},
+		{"MarkNotifications", testMarkNotifications},
+		{"ListNotifications", testListNotifications},
+		{"ConcurrentClaims", testConcurrentClaims},
+		{"NotificationCopies", testNotificationCopies},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -158,6 +178,9 @@ func challenge(id string, created time.Time) store.Challenge {
 		ExpiresAt:  created.Add(10 * time.Minute),
 		EventID:    "ev-" + id,
 		IncidentID: "inc-1",
+		IP:         "2001:db8::7",
+		DeviceID:   "dev-" + id,
+		UserAgent:  "Mozilla/5.0 (X11; Linux x86_64) \"quoted\"",
 	}
 }
 
