@@ -85,7 +85,9 @@ func Normalize(s string) string {
 	return strings.TrimSuffix(out, "-")
 }
 
-func isDigitish(r rune) bool { return (r >= '0' && r <= '9') || strings.ContainsRune("〇一二三四五六七八九十", r) }
+func isDigitish(r rune) bool {
+	return (r >= '0' && r <= '9') || strings.ContainsRune("〇一二三四五六七八九十", r)
+}
 
 // replaceAfterDigit replaces from with to where from follows a digit.
 func replaceAfterDigit(s, from, to string) string {

@@ -61,9 +61,9 @@ func TestKeyDistinguishes(t *testing.T) {
 func TestNormalize(t *testing.T) {
 	tests := map[string]string{
 		"九段南一丁目２番１号":    "九段南1-2-1",
-		"千代田　1－1":        "千代田1-1",
-		"西新宿二丁目8番1号":     "西新宿2-8-1",
-		"銀座四丁目":          "銀座4",
+		"千代田　1－1":       "千代田1-1",
+		"西新宿二丁目8番1号":    "西新宿2-8-1",
+		"銀座四丁目":         "銀座4",
 		"ｶﾀｶﾅﾋﾞﾙ 101号室": "カタカナビル101号室",
 	}
 	for in, want := range tests {

@@ -20,6 +20,7 @@ import (
 	"github.com/atoguard/atoguard/internal/breach"
 	"github.com/atoguard/atoguard/internal/engine"
 	"github.com/atoguard/atoguard/internal/event"
+	"github.com/atoguard/atoguard/internal/stepup"
 	"github.com/atoguard/atoguard/internal/store"
 )
 
@@ -37,6 +38,7 @@ type Records interface {
 	ListIncidents(ctx context.Context, state string) ([]store.Incident, error)
 	GetIncident(ctx context.Context, id string) (store.Incident, error)
 	ListIncidentAccounts(ctx context.Context, incidentID string) ([]store.IncidentAccount, error)
+	store.ReviewStore
 	Ping(ctx context.Context) error
 }
 
@@ -62,6 +64,7 @@ type Server struct {
 	quota   *quotas
 	ready   func() bool
 	mux     *http.ServeMux
+	stepup  *stepup.Service // nil until ServeStepUp
 
 	events    *prometheus.CounterVec
 	decisions *prometheus.CounterVec
@@ -110,6 +113,9 @@ func New(cfg Config, log *slog.Logger, eng Assessor, records Records, ready func
 	s.mux.Handle("GET /v1/incidents", h(s.requireScope(store.ScopeAdmin, s.listIncidents)))
 	s.mux.Handle("GET /v1/incidents/{id}", h(s.requireScope(store.ScopeAdmin, s.getIncident)))
 	s.mux.Handle("GET /v1/incidents/{id}/accounts", h(s.requireScope(store.ScopeAdmin, s.incidentAccounts)))
+	s.mux.Handle("GET /v1/reviews", h(s.requireScope(store.ScopeAdmin, s.listReviews)))
+	s.mux.Handle("GET /v1/reviews/{id}", h(s.requireScope(store.ScopeAdmin, s.getReview)))
+	s.mux.Handle("POST /v1/reviews/{id}", h(s.requireScope(store.ScopeAdmin, s.decideReview)))
 	s.mux.Handle("/v1/", h(func(w http.ResponseWriter, r *http.Request) error {
 		return problem(http.StatusNotFound, "not-found", fmt.Sprintf("no route %s %s", r.Method, r.URL.Path))
 	}))
@@ -257,7 +263,8 @@ type result struct {
 	Reasons    any        `json:"reasons"`
 	Challenge  *challenge `json:"challenge,omitempty"`
 	IncidentID string     `json:"incident_id,omitempty"`
-	Actions    []string   `json:"actions,omitempty"` // e.g. require_password_change
+	ReviewID   string     `json:"review_id,omitempty"` // decision review: the held order's review
+	Actions    []string   `json:"actions,omitempty"`   // e.g. require_password_change
 }
 
 type challenge struct {
@@ -267,7 +274,7 @@ type challenge struct {
 }
 
 func resultJSON(r engine.Result) result {
-	out := result{EventID: r.EventID, Decision: string(r.Decision), Risk: r.Risk, Reasons: r.Reasons, IncidentID: r.IncidentID, Actions: r.Actions}
+	out := result{EventID: r.EventID, Decision: string(r.Decision), Risk: r.Risk, Reasons: r.Reasons, IncidentID: r.IncidentID, ReviewID: r.ReviewID, Actions: r.Actions}
 	if r.Challenge != nil {
 		out.Challenge = &challenge{ID: r.Challenge.ID, Methods: r.Challenge.Methods, ExpiresAt: r.Challenge.ExpiresAt}
 	}

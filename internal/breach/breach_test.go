@@ -299,7 +299,7 @@ func TestMinCount(t *testing.T) {
 		t.Fatal(err)
 	}
 	idx := filepath.Join(dir, "idx")
-	if _, err := Import(context.Background(), idx, []string{p, list}, ImportOptions{MinCount: 25, RunSize: 3}); err != nil {
+	if _, err := Import(context.Background(), idx, []string{p, list}, ImportOptions{MinCount: 25, RunSize: 500}); err != nil {
 		t.Fatal(err)
 	}
 	got := allEntries(t, filepath.Join(idx, IndexFile))

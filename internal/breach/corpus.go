@@ -37,9 +37,10 @@ type Corpus struct {
 	builtin *List // nil when disabled
 	path    string
 
-	mu    sync.RWMutex
-	ix    *Index // nil when nothing was imported
-	stamp stamp
+	mu     sync.RWMutex
+	ix     *Index // nil when nothing was imported
+	stamp  stamp
+	closed bool
 }
 
 type stamp struct {
@@ -72,7 +73,7 @@ func (c *Corpus) Refresh() (bool, error) {
 		return false, fmt.Errorf("breached-password index: %w", err)
 	}
 	c.mu.RLock()
-	same := c.stamp.info != nil && os.SameFile(c.stamp.info, st) && c.stamp.size == st.Size() && c.stamp.mod.Equal(st.ModTime())
+	same := c.closed || c.stamp.info != nil && os.SameFile(c.stamp.info, st) && c.stamp.size == st.Size() && c.stamp.mod.Equal(st.ModTime())
 	c.mu.RUnlock()
 	if same {
 		return false, nil
@@ -82,6 +83,11 @@ func (c *Corpus) Refresh() (bool, error) {
 		return false, err
 	}
 	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		ix.Close()
+		return false, nil
+	}
 	old := c.ix
 	c.ix, c.stamp = ix, stamp{size: st.Size(), mod: st.ModTime(), info: st}
 	c.mu.Unlock()
@@ -95,6 +101,7 @@ func (c *Corpus) Refresh() (bool, error) {
 func (c *Corpus) Close() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.closed = true
 	if c.ix == nil {
 		return nil
 	}

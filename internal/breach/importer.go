@@ -294,10 +294,11 @@ func (im *importer) totalBytes() (done, total int64) {
 	return done, total
 }
 
-// runEntry is an entry of a sorted run: a digest and its count.
+// runEntry is an entry of a sorted run: a digest and its count (at most
+// MaxCount). 24 bytes.
 type runEntry struct {
 	sha1  [20]byte
-	count int64
+	count uint32
 }
 
 // maxLine bounds a line; a longer one is skipped.
@@ -324,7 +325,7 @@ func (im *importer) read(ctx context.Context, i int) error {
 	r := bufio.NewReaderSize(f, maxLine)
 	off := in.Offset
 	lines, skipped := in.Lines, in.Skipped
-	buf := make([]runEntry, 0, min(im.opt.RunSize, 1<<16))
+	buf := make([]runEntry, 0, min(int64(im.opt.RunSize), (in.Size-in.Offset)/40+1)) // a Pwned Passwords line is 40 bytes or more
 	doneBefore, total := im.totalBytes()
 	doneBefore -= in.Offset
 	flush := func() error {
@@ -383,7 +384,7 @@ func (im *importer) read(ctx context.Context, i int) error {
 				skipped++
 				break
 			}
-			buf = append(buf, runEntry{sum, c})
+			buf = append(buf, runEntry{sum, uint32(min(c, MaxCount))})
 			lines++
 		default:
 			buf = append(buf, runEntry{plainSHA1(l), 1})
@@ -434,26 +435,41 @@ func (im *importer) writeRun(input int, es []runEntry) error {
 	if len(es) == 0 {
 		return nil
 	}
-	slices.SortFunc(es, func(a, b runEntry) int { return compareSHA1(&a.sha1, &b.sha1) })
+	slices.SortFunc(es, func(a, b runEntry) int {
+		// The first 8 bytes decide almost always, and compare fast.
+		if x, y := binary.BigEndian.Uint64(a.sha1[:8]), binary.BigEndian.Uint64(b.sha1[:8]); x != y {
+			if x < y {
+				return -1
+			}
+			return 1
+		}
+		return compareSHA1(&a.sha1, &b.sha1)
+	})
 	out := es[:0]
 	for _, e := range es {
 		if n := len(out); n > 0 && out[n-1].sha1 == e.sha1 {
-			out[n-1].count += e.count
+			out[n-1].count = min(out[n-1].count+e.count, MaxCount) // both at most MaxCount: no overflow
 			continue
 		}
 		out = append(out, e)
 	}
 	name := fmt.Sprintf("run-%06d", len(im.j.Runs)+1)
-	var b bytes.Buffer
-	b.Grow(runHeader + runRecord*len(out))
-	b.Write(runMagic[:])
-	b.Write(binary.LittleEndian.AppendUint32(nil, uint32(input)))
-	b.Write(binary.LittleEndian.AppendUint64(nil, uint64(len(out))))
-	for _, e := range out {
-		b.Write(e.sha1[:])
-		b.Write(binary.BigEndian.AppendUint32(nil, uint32(min(e.count, MaxCount))))
-	}
-	if err := writeFileAtomic(filepath.Join(im.work, name), b.Bytes()); err != nil {
+	err := writeAtomic(filepath.Join(im.work, name), func(w io.Writer) error {
+		bw := bufio.NewWriterSize(w, 1<<20)
+		var h [runHeader]byte
+		copy(h[:], runMagic[:])
+		binary.LittleEndian.PutUint32(h[6:], uint32(input))
+		binary.LittleEndian.PutUint64(h[10:], uint64(len(out)))
+		bw.Write(h[:])
+		var rec [runRecord]byte
+		for i := range out {
+			copy(rec[:20], out[i].sha1[:])
+			binary.BigEndian.PutUint32(rec[20:], out[i].count)
+			bw.Write(rec[:])
+		}
+		return bw.Flush()
+	})
+	if err != nil {
 		return fmt.Errorf("writing sorted run: %w", err)
 	}
 	im.j.Runs = append(im.j.Runs, journalRun{Name: name, Input: input, Entries: int64(len(out))})
@@ -677,12 +693,20 @@ func (im *importer) install(tmp, live string, res *ImportResult) error {
 // writeFileAtomic writes data to a temporary file, syncs it and renames it
 // to path, so path holds either its old or its new content.
 func writeFileAtomic(path string, data []byte) error {
+	return writeAtomic(path, func(w io.Writer) error {
+		_, err := w.Write(data)
+		return err
+	})
+}
+
+// writeAtomic is writeFileAtomic with the content written by write.
+func writeAtomic(path string, write func(io.Writer) error) error {
 	tmp := path + ".part"
 	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
 		return err
 	}
-	if _, err := f.Write(data); err != nil {
+	if err := write(f); err != nil {
 		f.Close()
 		return err
 	}

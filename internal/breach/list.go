@@ -35,8 +35,8 @@ func (l *List) Len() int { return len(l.entries) }
 
 // Count returns how often sha1 was seen.
 func (l *List) Count(sha1 [20]byte) (int64, bool, error) {
-	i, ok := slices.BinarySearchFunc(l.entries, sha1, func(e Entry, t [20]byte) int { return compareSHA1(&e.SHA1, &t) })
-	if !ok {
+	i := sort.Search(len(l.entries), func(i int) bool { return compareSHA1(&l.entries[i].SHA1, &sha1) >= 0 })
+	if i == len(l.entries) || l.entries[i].SHA1 != sha1 {
 		return 0, false, nil
 	}
 	return l.entries[i].Count, true, nil

@@ -36,7 +36,7 @@ into incidents. See README.md and shared/API.md for the HTTP API.`,
 		SilenceErrors: true,
 	}
 	root.AddCommand(newServe(stdout, stderr, getenv), newKeys(stdout), newPolicy(stdout), newVersion(stdout),
-		newDemo(stdout, stderr, getenv), newSimulate(stdout, stderr, getenv))
+		newDemo(stdout, stderr, getenv), newSimulate(stdout, stderr, getenv), newPasswords(stdout, stderr))
 	return root
 }
 

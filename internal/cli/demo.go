@@ -221,8 +221,11 @@ func runDemo(ctx context.Context, f demoFlags, apiKey string, stdout, stderr io.
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() { defer wg.Done(); shop.Run(ctx, 30*time.Second) }()
-	defer wg.Wait()
-	defer ss.stop()
+	defer func() {
+		_ = ss.stop()
+		cancel() // stops the sweeps, then the guard
+		wg.Wait()
+	}()
 
 	if n == 0 {
 		n = len(accounts)
@@ -260,12 +263,14 @@ func printDemo(w io.Writer, shopURL, guardURL, apiKey, comboPath string, combo s
 	} else {
 		fmt.Fprintf(w, "Leaked combo list: %s (written at the first start)\n\n", comboPath)
 	}
-	form := fmt.Sprintf("/login:login=^USER^&password=^PASS^&csrf_token=%s:F=login-failed:H=Cookie\\: %s=%s", token, demoshop.SessionCookieName, cookie)
+	// hydra wants the headers (H=) before the failure condition (F=).
+	form := fmt.Sprintf("/login:login=^USER^&password=^PASS^&csrf_token=%s:H=Cookie\\: %s=%s", token, demoshop.SessionCookieName, cookie)
 	fmt.Fprintf(w, `Fire the attack with hydra (apt-get install hydra), a session's form token given as an attacker would copy it:
-  hydra -C %s -s %s -t 4 %s http-post-form '%s'
-The guard denies hydra's own user agent. Make hydra pose as a browser to watch the campaign detector
-step up the correct passwords instead (it learns for the first minute of traffic):
-  hydra -C %s -s %s -t 4 %s http-post-form '%s:H=User-Agent\: Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/142.0.0.0 Safari/537.36:H=Accept-Language\: ja-JP'
+  hydra -C %s -s %s -t 4 %s http-post-form '%s:F=login-failed'
+The guard denies hydra's own user agent. Posing as a browser does not help it: one address trying
+many accounts is denied too, and the traffic opens an incident (the campaign detector learns the
+shop's normal traffic for its first minute, see --learn):
+  hydra -C %s -s %s -t 4 %s http-post-form '%s:H=User-Agent\: Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/142.0.0.0 Safari/537.36:H=Accept-Language\: ja-JP:F=login-failed'
 
 Watch the guard:
   curl -s -H 'Authorization: Bearer %s' %s/v1/incidents

@@ -22,7 +22,10 @@ import (
 	"github.com/atoguard/atoguard/internal/config"
 	"github.com/atoguard/atoguard/internal/engine"
 	"github.com/atoguard/atoguard/internal/geo"
+	"github.com/atoguard/atoguard/internal/mailer"
+	"github.com/atoguard/atoguard/internal/notify"
 	"github.com/atoguard/atoguard/internal/policy"
+	"github.com/atoguard/atoguard/internal/stepup"
 	"github.com/atoguard/atoguard/internal/store/groupcommit"
 	"github.com/atoguard/atoguard/internal/store/sqlite"
 )
@@ -182,7 +185,17 @@ func startGuard(ctx context.Context, cfg config.Config, bootstrap string, ln net
 	}
 	cleanup = append(cleanup, st.Close)
 	committer := groupcommit.New(st, groupcommit.Options{})
-	eng := engine.New(cfg.Engine, clock.New(mode, nil), pol, st, committer, key)
+	if err := loadSprayKeys(&cfg.Engine.Spray); err != nil {
+		return nil, err
+	}
+	clk := clock.New(mode, nil)
+	eng := engine.New(cfg.Engine, clk, pol, st, committer, key)
+	corpus, err := openCorpus(ctx, cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	cleanup = append(cleanup, corpus.Close)
+	eng.UseBreached(corpus)
 	if cfg.GeoIP.CountryDB != "" || cfg.GeoIP.ASNDB != "" {
 		g, err := geo.Open(cfg.GeoIP)
 		if err != nil {
@@ -194,10 +207,34 @@ func startGuard(ctx context.Context, cfg config.Config, bootstrap string, ln net
 	if err := eng.Restore(ctx); err != nil {
 		return nil, err
 	}
+	if cfg.Notify.Enabled() {
+		planner, err := notify.NewPlanner(cfg.Notify)
+		if err != nil {
+			return nil, err
+		}
+		eng.UseNotifications(planner)
+		// Delivers the notification outbox until the guard stops; the
+		// store is closed only after it has.
+		disp, err := notify.NewDispatcher(cfg.Notify, st, log)
+		if err != nil {
+			return nil, err
+		}
+		dctx, stop := context.WithCancel(ctx)
+		stopped := make(chan struct{})
+		go func() {
+			defer close(stopped)
+			_ = disp.Run(dctx) // returns nil once dctx is done
+		}()
+		cleanup = append(cleanup, func() error { stop(); <-stopped; return nil })
+	}
 	var ready atomic.Bool
 	apiCfg := cfg.API
 	apiCfg.BootstrapKey = bootstrap
 	srv := api.New(apiCfg, log, eng, st, ready.Load)
+	srv.ServeRanges(corpus)
+	if err := serveStepUp(ctx, cfg, clk, eng, st, key, srv, log); err != nil {
+		return nil, err
+	}
 
 	hs := &http.Server{
 		Handler:           srv.Handler(),
@@ -265,4 +302,47 @@ func runGuard(ctx context.Context, cfg config.Config, log *slog.Logger, eng *eng
 			return nil
 		}
 	}
+}
+
+// serveStepUp wires step-up verification (package stepup): factor keys,
+// the mail server for email codes, the engine's choice of methods per user,
+// and the challenge and factor endpoints.
+func serveStepUp(ctx context.Context, cfg config.Config, clk *clock.Clock, eng *engine.Engine, st *sqlite.Store,
+	key []byte, srv *api.Server, log *slog.Logger) error {
+	keys, created, err := stepup.LoadKeys(cfg.StepUp.EncryptionKeyFile, os.Getenv(stepup.EnvFactorKey), cfg.Data)
+	if err != nil {
+		return err
+	}
+	if created {
+		log.Warn("created the factor key file in the data directory; keep a copy apart from backups of the database (stepup.encryption_key_file)",
+			"file", filepath.Join(cfg.Data, stepup.KeyFileName))
+	}
+	svc, err := stepup.New(cfg.StepUp, clk, st, eng, keys, key, log)
+	if err != nil {
+		return err
+	}
+	mc := cfg.StepUp.SMTP
+	if mc.Host == "" && cfg.Notify.SMTP.Host != "" {
+		n := cfg.Notify.SMTP
+		mc = mailer.Config{Host: n.Host, Port: n.Port, TLS: n.TLS, CAFile: n.CAFile, Username: n.Username,
+			PasswordFile: n.PasswordFile, PasswordEnv: n.PasswordEnv, From: n.From}
+	}
+	if mc.Host != "" {
+		m, err := mailer.New(mc, os.Getenv)
+		if err != nil {
+			return err
+		}
+		svc.UseMailer(m)
+	}
+	eng.UseFactors(svc)
+	srv.ServeStepUp(svc)
+	// Reseal factor secrets sealed with a key that is no longer current.
+	go func() {
+		if n, err := svc.Rekey(ctx); err != nil {
+			log.Error("resealing factor secrets", "err", err)
+		} else if n > 0 {
+			log.Info("resealed factor secrets with the current key", "key", keys.Current(), "factors", n)
+		}
+	}()
+	return nil
 }

@@ -16,9 +16,12 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/atoguard/atoguard/internal/api"
+	"github.com/atoguard/atoguard/internal/breach"
 	"github.com/atoguard/atoguard/internal/clock"
 	"github.com/atoguard/atoguard/internal/engine"
 	"github.com/atoguard/atoguard/internal/geo"
+	"github.com/atoguard/atoguard/internal/notify"
+	"github.com/atoguard/atoguard/internal/stepup"
 )
 
 // Config is the configuration of `atoguard serve`. The zero value of every
@@ -33,8 +36,11 @@ type Config struct {
 	LogFormat     string        `yaml:"log_format"`      // text (default) or json
 	TickEvery     time.Duration `yaml:"tick_every"`      // how often idle campaigns are checked and state saved (default 10s)
 	GeoIP         geo.Config    `yaml:"geoip"`           // MaxMind-format country and ASN databases; empty: none
+	Passwords     breach.Config `yaml:"passwords"`       // breached-password corpus: imported index and built-in list
 	API           api.Config    `yaml:"api"`
 	Engine        engine.Config `yaml:"engine"`
+	Notify        notify.Config `yaml:"notify"` // owner and operator notifications; empty: none sent
+	StepUp        stepup.Config `yaml:"stepup"` // step-up factors: WebAuthn relying party, email codes, factor keys
 }
 
 // Default returns the configuration used when no file is given.
@@ -116,6 +122,9 @@ func (c Config) Validate() error {
 	if e.Campaign.Window < 0 || e.Campaign.CloseAfter < 0 || e.Campaign.Learn < 0 || e.ChallengeTTL < 0 {
 		errs = append(errs, errors.New("engine: durations must not be negative"))
 	}
+	if s := e.Spray; s.Window < 0 || s.CloseAfter < 0 || s.MaxPasswords < 0 || s.OpenAt < 0 {
+		errs = append(errs, errors.New("engine.spray: window, close_after, max_passwords and open_at must not be negative"))
+	}
 	if e.Campaign.Alpha < 0 || e.Campaign.Alpha >= 1 {
 		errs = append(errs, fmt.Errorf("engine.campaign.alpha: %v is not within [0, 1)", e.Campaign.Alpha))
 	}
@@ -123,6 +132,13 @@ func (c Config) Validate() error {
 		if !slices.Contains([]string{"webauthn", "totp", "email_otp", "recovery_code"}, m) {
 			errs = append(errs, fmt.Errorf("engine.challenge_methods: %q is not webauthn, totp, email_otp or recovery_code", m))
 		}
+	}
+	errs = append(errs, c.Notify.Problems()...)
+	if e.ChallengeMaxAttempts < 0 {
+		errs = append(errs, fmt.Errorf("engine.challenge_max_attempts: %d is negative", e.ChallengeMaxAttempts))
+	}
+	if err := c.StepUp.Validate(); err != nil {
+		errs = append(errs, err)
 	}
 	slices.SortFunc(errs, func(a, b error) int { return strings.Compare(a.Error(), b.Error()) })
 	return errors.Join(errs...)

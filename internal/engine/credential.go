@@ -103,7 +103,7 @@ func (e *Engine) credentialFacts(ev *event.Event, now time.Time, in *policy.Inpu
 // passwords while the spraying goes on (a spray reaches its first accounts
 // before its password counts as sprayed).
 func (e *Engine) credentialOutcome(ev *event.Event, r spray.Result, cf policy.CredentialFacts, keys source.Keys, unfamiliar bool, now time.Time, res *Result, b *store.Batch) {
-	if ev.Type == event.LoginSucceeded {
+	if ev.Type == event.LoginSucceeded && res.Decision != policy.Deny { // a denied login has no session to hold
 		for _, rs := range res.Reasons {
 			if rs.Code == "credential.breached" {
 				res.Actions = append(res.Actions, ActionRequirePasswordChange)
@@ -149,13 +149,16 @@ func (e *Engine) sprayTransition(st spray.State, b *store.Batch) {
 	c := e.creds
 	switch {
 	case st.Opened:
-		b.Incidents = append(b.Incidents, c.tracker.Open(spray.IncidentKind, st.Since))
+		inc := c.tracker.Open(spray.IncidentKind, st.Since)
+		b.Incidents = append(b.Incidents, inc)
+		b.Notifications = append(b.Notifications, e.notes.IncidentOpened(inc, e.wall())...)
 		c.mu.Lock()
 		c.lastSave = st.Since
 		c.mu.Unlock()
 	case st.Closed:
 		if inc, ok := c.tracker.Close(st.Until); ok {
 			b.Incidents = append(b.Incidents, inc)
+			b.Notifications = append(b.Notifications, e.notes.IncidentClosed(inc, e.wall())...)
 		}
 	}
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/atoguard/atoguard/internal/event"
 	"github.com/atoguard/atoguard/internal/geo"
 	"github.com/atoguard/atoguard/internal/incident"
+	"github.com/atoguard/atoguard/internal/notify"
 	"github.com/atoguard/atoguard/internal/policy"
 	"github.com/atoguard/atoguard/internal/signal/bot"
 	"github.com/atoguard/atoguard/internal/signal/campaign"
@@ -85,6 +86,7 @@ type Result struct {
 	Reasons    []policy.Reason
 	Challenge  *store.Challenge
 	IncidentID string
+	ReviewID   string   // order.attempt answered review: the held order's review
 	Rules      []string // the policy rules that fired
 	// Actions ask the shop to do something besides the decision, e.g.
 	// ActionRequirePasswordChange; nil when none.
@@ -106,8 +108,10 @@ type Engine struct {
 	tracker  *incident.Tracker
 	creds    *credentials // breached passwords, password spraying
 	orders   *orderSignals
-	geo      Geo     // nil: no country or ASN facts
-	factors  Factors // nil: challenges offer every configured method
+	notes    *notify.Planner  // nil: no notifications
+	wall     func() time.Time // wall time, for scheduling notifications
+	geo      Geo              // nil: no country or ASN facts
+	factors  Factors          // nil: challenges offer every configured method
 
 	mu          sync.Mutex
 	lastIncSave time.Time // event time the open incident was last written
@@ -133,6 +137,7 @@ func New(cfg Config, clk *clock.Clock, pol *policy.Policy, records Records, w Wr
 		tracker:  incident.New(cfg.Incidents),
 		creds:    newCredentials(cfg, key),
 		orders:   newOrderSignals(cfg.Orders),
+		wall:     func() time.Time { return time.Now().UTC() },
 	}
 }
 
@@ -270,6 +275,9 @@ func (e *Engine) assess(ctx context.Context, ev *event.Event, received time.Time
 	if res.Reasons == nil {
 		res.Reasons = []policy.Reason{}
 	}
+	if res.Decision == policy.Review && ev.Type == event.OrderAttempt && ev.Properties.Order != nil {
+		res.ReviewID = incident.NewID("rv", received)
+	}
 
 	if res.Decision == policy.Challenge && ev.User.ID != "" {
 		methods := e.cfg.ChallengeMethods
@@ -311,6 +319,9 @@ func (e *Engine) assess(ctx context.Context, ev *event.Event, received time.Time
 	if err := e.orderSideEffects(ctx, ev, now, &in, res, oc, b); err != nil {
 		return Result{}, err
 	}
+	if err := e.notifyOwner(ctx, ev, now, received, &in, res, b); err != nil {
+		return Result{}, err
+	}
 	b.Audit = append(b.Audit, e.audit(ev, received, res, ev.Account()))
 	return res, nil
 }
@@ -334,12 +345,14 @@ func (e *Engine) campaignTransition(st campaign.State, b *store.Batch) {
 	case st.Opened:
 		inc := e.tracker.Open(incident.KindCredentialStuffing, st.Since)
 		b.Incidents = append(b.Incidents, inc)
+		b.Notifications = append(b.Notifications, e.notes.IncidentOpened(inc, e.wall())...)
 		e.mu.Lock()
 		e.lastIncSave = st.Since
 		e.mu.Unlock()
 	case st.Closed:
 		if inc, ok := e.tracker.Close(st.Until); ok {
 			b.Incidents = append(b.Incidents, inc)
+			b.Notifications = append(b.Notifications, e.notes.IncidentClosed(inc, e.wall())...)
 		}
 	}
 }

@@ -35,7 +35,7 @@ const (
 
 var (
 	benchStart = time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC)
-	benchKey   = []byte("bench-key-0123456789abcdef-012345") // 32+ bytes
+	benchKey   = []byte("bench-key-0123456789abcdef-01234") // 32 bytes
 )
 
 const benchUA = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"

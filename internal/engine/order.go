@@ -226,6 +226,17 @@ func (e *Engine) orderSideEffects(ctx context.Context, ev *event.Event, now time
 		}
 		b.Profiles = append(b.Profiles, p)
 	case event.OrderAttempt:
+		if o := ev.Properties.Order; o != nil && res.Decision == policy.Review {
+			rv := store.Review{
+				ID: res.ReviewID, EventID: res.EventID, UserID: uid, SessionID: ev.SessionID, OrderID: o.ID,
+				Amount: o.Amount, Currency: o.Currency, IncidentID: in.Campaign.IncidentID,
+				State: store.ReviewPending, CreatedAt: now,
+			}
+			for _, r := range res.Reasons {
+				rv.Reasons = append(rv.Reasons, r.Code)
+			}
+			b.Reviews = append(b.Reviews, rv)
+		}
 		if res.Decision == policy.Allow && ev.Properties.Order != nil {
 			p, err := e.familiar.LearnOrder(ctx, uid, oc, now)
 			if err != nil {

@@ -23,7 +23,7 @@ const (
 
 // Config bounds the tracker. Zero fields take defaults.
 type Config struct {
-	MaxAccounts int `yaml:"max_accounts"` // accounts listed per incident (default 1000000); past it only counts grow
+	MaxAccounts int `yaml:"max_accounts"` // accounts listed per incident (default 100000, about 55 MB); past it only counts grow
 	TopSources  int `yaml:"top_sources"`  // sources listed per kind (default 10)
 }
 
@@ -59,7 +59,7 @@ type tracked struct {
 // New returns an empty tracker.
 func New(cfg Config) *Tracker {
 	if cfg.MaxAccounts <= 0 {
-		cfg.MaxAccounts = 1_000_000
+		cfg.MaxAccounts = 100_000
 	}
 	if cfg.TopSources <= 0 {
 		cfg.TopSources = 10
@@ -234,9 +234,17 @@ func (t *Tracker) topLocked(kind string) *spaceSaving {
 // spaceSaving finds the most frequent keys of a stream in bounded memory
 // (Metwally et al., "Efficient computation of frequent and top-k elements
 // in data streams", 2005).
+// Each key keeps its count and the count it inherited when it replaced
+// the minimum (its possible overestimate); what is reported is the
+// guaranteed part, count − inherited, so a flood of one-off keys does not
+// show up as heavy hitters.
 type spaceSaving struct {
 	cap    int
-	counts map[string]int64
+	counts map[string]ssEntry
+}
+
+type ssEntry struct {
+	count, err int64
 }
 
 type countEntry struct {
@@ -245,29 +253,32 @@ type countEntry struct {
 }
 
 func newSpaceSaving(capacity int) *spaceSaving {
-	return &spaceSaving{cap: capacity, counts: make(map[string]int64, capacity)}
+	return &spaceSaving{cap: capacity, counts: make(map[string]ssEntry, capacity)}
 }
 
 func (s *spaceSaving) add(key string) {
-	if _, ok := s.counts[key]; ok || len(s.counts) < s.cap {
-		s.counts[key]++
+	if e, ok := s.counts[key]; ok || len(s.counts) < s.cap {
+		e.count++
+		s.counts[key] = e
 		return
 	}
-	// Replace the minimum, inheriting its count (an overestimate bound).
+	// Replace the minimum, inheriting its count as the error bound.
 	minKey, minCount := "", int64(-1)
-	for k, c := range s.counts {
-		if minCount < 0 || c < minCount {
-			minKey, minCount = k, c
+	for k, e := range s.counts {
+		if minCount < 0 || e.count < minCount {
+			minKey, minCount = k, e.count
 		}
 	}
 	delete(s.counts, minKey)
-	s.counts[key] = minCount + 1
+	s.counts[key] = ssEntry{count: minCount + 1, err: minCount}
 }
 
 func (s *spaceSaving) topN(n int) []countEntry {
 	out := make([]countEntry, 0, len(s.counts))
-	for k, c := range s.counts {
-		out = append(out, countEntry{k, c})
+	for k, e := range s.counts {
+		if g := e.count - e.err; g > 0 {
+			out = append(out, countEntry{k, g})
+		}
 	}
 	sort.Slice(out, func(i, j int) bool {
 		if out[i].count != out[j].count {

@@ -118,3 +118,15 @@ func TestSaveRestore(t *testing.T) {
 		t.Error("Restore of bad JSON succeeded")
 	}
 }
+
+func TestSpaceSavingIgnoresOneOffFlood(t *testing.T) {
+	s := newSpaceSaving(20)
+	for i := 0; i < 100000; i++ {
+		s.add(fmt.Sprint("one-off-", i))
+	}
+	for _, e := range s.topN(10) {
+		if e.count > 1 {
+			t.Errorf("one-off key %s reported with %d attempts", e.key, e.count)
+		}
+	}
+}

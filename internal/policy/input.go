@@ -29,8 +29,8 @@ type CredentialFacts struct {
 	Breached    bool
 	BreachCount int // times seen in breaches (the built-in list's counts are rank-derived)
 	// SprayAccounts is about the number of distinct accounts this password
-	// failed on site-wide in the last hour (login.attempt, login.succeeded
-	// and login.failed; see package spray).
+	// failed on site-wide in the last hour (counted on login.failed, read on
+	// every login; see package spray).
 	SprayAccounts float64
 	Sprayed       bool // SprayAccounts reached the spray detector's open_at
 	SprayActive   bool // a password-spraying episode is open site-wide

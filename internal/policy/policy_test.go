@@ -73,6 +73,10 @@ func TestDefaultPolicy(t *testing.T) {
 		{"sprayed password, right, stranger", Input{Event: succeeded, Account: stranger, Credential: CredentialFacts{Present: true, Breached: true, BreachCount: 10000, SprayAccounts: 40, Sprayed: true}},
 			Challenge, []string{"credential.breached", "credential.sprayed", "account.new_device", "account.new_network"}},
 		{"sprayed password, right, owner at home", Input{Event: succeeded, Account: home, Credential: CredentialFacts{Present: true, SprayAccounts: 40, Sprayed: true}}, Allow, nil},
+		{"breached password from a stranger while spraying goes on", Input{Event: succeeded, Account: stranger, Credential: CredentialFacts{Present: true, Breached: true, BreachCount: 2, SprayAccounts: 1, SprayActive: true}},
+			Challenge, []string{"credential.breached", "credential.spraying", "account.new_device", "account.new_network"}},
+		{"breached password at home while spraying goes on", Input{Event: succeeded, Account: home, Credential: CredentialFacts{Present: true, Breached: true, BreachCount: 2, SprayActive: true}},
+			Allow, []string{"credential.breached"}},
 		{"a password failing on a few accounts", Input{Event: failed, Account: stranger, Credential: CredentialFacts{Present: true, SprayAccounts: 3}}, Allow, nil},
 	}
 	for _, tt := range tests {

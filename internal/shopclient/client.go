@@ -101,6 +101,9 @@ type Config struct {
 	// HTTPClient sends the requests (default: a client of its own that
 	// keeps connections to the guard open).
 	HTTPClient *http.Client
+	// MaxBodyBytes bounds one batch request (default 64 KiB, the guard's
+	// default api.max_body_bytes).
+	MaxBodyBytes int
 }
 
 // Client talks to one guard. It is safe for concurrent use.
@@ -132,6 +135,9 @@ func New(cfg Config) (*Client, error) {
 	}
 	if cfg.MaxRetryWait <= 0 {
 		cfg.MaxRetryWait = 2 * time.Second
+	}
+	if cfg.MaxBodyBytes <= 0 {
+		cfg.MaxBodyBytes = 64 << 10
 	}
 	hc := cfg.HTTPClient
 	if hc == nil {
@@ -188,11 +194,28 @@ func (c *Client) AssessBatch(ctx context.Context, evs []Event) ([]Result, error)
 	return c.AssessRaw(ctx, marshalAll(evs))
 }
 
-// AssessRaw is AssessBatch for events already encoded as JSON objects.
+// AssessRaw is AssessBatch for events already encoded as JSON objects. It
+// splits them into as many requests as the guard's limits need (1,000
+// events, MaxBodyBytes) and answers in order.
 func (c *Client) AssessRaw(ctx context.Context, evs []json.RawMessage) ([]Result, error) {
-	if len(evs) == 0 {
-		return nil, nil
+	out := make([]Result, 0, len(evs))
+	for len(evs) > 0 {
+		n, size := 0, len(`{"events":[]}`)
+		for n < len(evs) && n < 1000 && (n == 0 || size+len(evs[n])+1 <= c.cfg.MaxBodyBytes) {
+			size += len(evs[n]) + 1
+			n++
+		}
+		rs, err := c.assessRaw(ctx, evs[:n])
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, rs...)
+		evs = evs[n:]
 	}
+	return out, nil
+}
+
+func (c *Client) assessRaw(ctx context.Context, evs []json.RawMessage) ([]Result, error) {
 	body, err := json.Marshal(map[string][]json.RawMessage{"events": evs})
 	if err != nil {
 		return nil, fmt.Errorf("encoding events: %w", err)

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -232,6 +233,43 @@ func TestAssessBatchAndIncidents(t *testing.T) {
 	incs, err := c.Incidents(context.Background(), "open")
 	if err != nil || len(incs) != 1 || incs[0].Attempts != 12 || incs[0].EndedAt != nil {
 		t.Errorf("Incidents = %+v, %v", incs, err)
+	}
+}
+
+func TestAssessRawSplitsBigBatches(t *testing.T) {
+	var sizes []int
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		if len(body) > 1000 {
+			t.Errorf("request of %d bytes, limit 1000", len(body))
+		}
+		var b struct{ Events []json.RawMessage }
+		if err := json.Unmarshal(body, &b); err != nil {
+			t.Fatal(err)
+		}
+		sizes = append(sizes, len(b.Events))
+		var res []string
+		for range b.Events {
+			res = append(res, `{"decision":"allow"}`)
+		}
+		io.WriteString(w, `{"results":[`+strings.Join(res, ",")+`]}`)
+	}))
+	defer srv.Close()
+	c, err := New(Config{BaseURL: srv.URL, APIKey: "k", MaxBodyBytes: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev, _ := json.Marshal(testEvent) // about 250 bytes
+	evs := make([]json.RawMessage, 10)
+	for i := range evs {
+		evs[i] = ev
+	}
+	rs, err := c.AssessRaw(context.Background(), evs)
+	if err != nil || len(rs) != 10 {
+		t.Fatalf("AssessRaw = %d results, %v", len(rs), err)
+	}
+	if len(sizes) < 3 {
+		t.Errorf("requests of %v events: want the batch split", sizes)
 	}
 }
 

@@ -106,7 +106,7 @@ func scoreFast(b *pending, r shopclient.Result, p *planner, sc *scorer) {
 	if fu := b.fu; fu != nil {
 		switch fu.kind {
 		case fuEmail:
-			sc.emailChange(r.Decision)
+			sc.emailChange(b.ev.User.ID, r.Decision)
 		case fuOrder:
 			sc.fraudOrder(r.Decision, b.ev.Properties.Order.Amount)
 		}

@@ -72,13 +72,13 @@ type liveRun struct {
 // runLive sends the warm-up history to the guard directly (its devices
 // become the owners' device cookies), then plays the evaluated span
 // through the shop's pages, chunk by chunk on the shop's clock.
-func runLive(ctx context.Context, items []item, st *Stack, accounts []demoshop.SeedAccount, key []byte, workers int,
+func runLive(ctx context.Context, items []item, st *Stack, accounts []demoshop.SeedAccount, key []byte, workers int, seed int64,
 	p *planner, sc *scorer, progress func(int)) error {
 	lr := &liveRun{
 		st: st, base: strings.TrimRight(st.ShopURL, "/"), key: key, workers: max(1, workers),
 		passwords: make(map[string]string, len(accounts)),
 		devices:   map[string]*browser{}, sessions: map[string]*browser{},
-		sc: sc, p: p, r: rand.New(rand.NewPCG(uint64(len(items)), 0x6c697665)),
+		sc: sc, p: p, r: rand.New(rand.NewPCG(uint64(seed), 0x6c697665)),
 	}
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.MaxIdleConnsPerHost = 4 * lr.workers
@@ -269,7 +269,7 @@ func (lr *liveRun) play(ctx context.Context, b *browser, pe *pending) error {
 				return err
 			}
 			lr.mu.Lock()
-			lr.sc.emailChange(out)
+			lr.sc.emailChange(fu.ev.User.ID, out)
 			lr.mu.Unlock()
 		case fuOrder:
 			lr.mu.Lock()

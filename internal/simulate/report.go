@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/atoguard/atoguard/internal/traffic"
 )
 
 var jst = time.FixedZone("JST", 9*3600)
@@ -85,12 +87,15 @@ func (r *Report) Checks() []Check {
 		withPct(on.TakeoversAllowed, on.AttackerValid), on.AttackerValid > 0 && on.TakeoverAllowedRate <= 0.01})
 	cs = append(cs, Check{"guard on: at most 2% of benign logins challenged",
 		withPct(on.OwnerChallenged+on.OwnerDenied, on.OwnerLogins), on.OwnerFrictionRate <= 0.02})
+	other, otherLogins := on.OwnerChallenged+on.OwnerDenied-on.OwnerFrictionStolen, on.OwnerLogins-on.OwnerLoginsStolen
+	cs = append(cs, Check{"… the same, leaving out the owners whose password the attack had used",
+		withPct(other, otherLogins), otherLogins > 0 && float64(other) <= 0.02*float64(otherLogins)})
 	got, met := "no incident", false
 	if on.IncidentSeconds != nil {
 		got, met = on.IncidentAfter+" after the attack started", *on.IncidentSeconds >= 0 && *on.IncidentSeconds <= 300
 	}
 	cs = append(cs, Check{"guard on: incident within 5 simulated minutes of the attack's start", got, met})
-	cs = append(cs, Check{"guard on: no fraudulent order accepted (needs order screening, issue 5: not built)",
+	cs = append(cs, Check{"guard on: no fraudulent order accepted",
 		num(on.FraudOrdersAccepted), on.FraudOrdersAccepted == 0})
 	return cs
 }
@@ -109,12 +114,17 @@ func (r *Report) Markdown(svg string) []byte {
 	fmt.Fprintf(&b, "Owners: %s accounts, %.2g logins a day each, %.0f%% typos, %.0f%% new devices, %.0f%% new networks, %.0f%% behind a carrier NAT.\n",
 		num(s.Owners.Accounts), s.Owners.LoginsPerDay, 100*s.Owners.TypoRate, 100*s.Owners.NewDeviceRate, 100*s.Owners.NewNetworkRate, 100*s.Owners.CarrierNATShare)
 	for _, a := range s.Attacks {
+		agents := map[string]string{traffic.AgentsBrowsers: "real browser", traffic.AgentsAutomation: "HTTP-library"}[a.UserAgents]
 		fmt.Fprintf(&b, "Attack: %s from %s for %s, %s source IPs, %s user agents, %.0f%% unknown accounts, %.0f%% of the real accounts' passwords valid.\n",
-			a.Kind, clock(r.From.Add(a.Start.D())), a.Duration, num(a.SourceIPs), orDefault(a.UserAgents, "default"), 100*a.UnknownShare, 100*a.ReuseRate)
+			a.Kind, clock(r.From.Add(a.Start.D())), a.Duration, num(a.SourceIPs), orDefault(agents, "default"), 100*a.UnknownShare, 100*a.ReuseRate)
 	}
 	b.WriteString("\n## Guard off and on\n\n| | guard off | guard on |\n|---|---:|---:|\n")
 	row := func(name, a, c string) { fmt.Fprintf(&b, "| %s | %s | %s |\n", name, a, c) }
-	row("events assessed by the guard", "—", num(on.Events))
+	sent := num(on.Events)
+	if r.Mode == ModeLive {
+		sent += " (the warm-up history; the shop reported the rest)"
+	}
+	row("events the simulator sent to the guard's API", "—", sent)
 	row("attacker login attempts", num(off.AttackerAttempts), num(on.AttackerAttempts))
 	row("attacker attempts with a valid password", num(off.AttackerValid), num(on.AttackerValid))
 	row("**takeovers allowed** (let in without step-up)", "**"+withPct(off.TakeoversAllowed, off.AttackerValid)+"**", "**"+withPct(on.TakeoversAllowed, on.AttackerValid)+"**")
@@ -128,6 +138,13 @@ func (r *Report) Markdown(svg string) []byte {
 	row("owners' correct-password logins", num(off.OwnerLogins), num(on.OwnerLogins))
 	row("**benign friction**: owners challenged or denied", "**"+withPct(off.OwnerChallenged+off.OwnerDenied, off.OwnerLogins)+"**",
 		"**"+withPct(on.OwnerChallenged+on.OwnerDenied, on.OwnerLogins)+"**")
+	row("… distinct owners", num(off.OwnersStopped), num(on.OwnersStopped))
+	row("… of them owners whose password the attack had used", withPct(off.OwnerFrictionStolen, off.OwnerLoginsStolen), withPct(on.OwnerFrictionStolen, on.OwnerLoginsStolen))
+	row("… all other owners challenged or denied", withPct(off.OwnerChallenged+off.OwnerDenied-off.OwnerFrictionStolen, off.OwnerLogins-off.OwnerLoginsStolen),
+		withPct(on.OwnerChallenged+on.OwnerDenied-on.OwnerFrictionStolen, on.OwnerLogins-on.OwnerLoginsStolen))
+	if off.OwnerLockedOut+on.OwnerLockedOut > 0 {
+		row("owners locked out: the attacker had changed their email", num(off.OwnerLockedOut), num(on.OwnerLockedOut))
+	}
 	row("owners' orders not accepted", withPct(off.OwnerOrdersStopped, off.OwnerOrders), withPct(on.OwnerOrdersStopped, on.OwnerOrders))
 	row("attack", clock(on.AttackStart)+" – "+on.AttackEnd.In(jst).Format("15:04:05"), "same")
 	inc := "none"
@@ -146,7 +163,11 @@ func (r *Report) Markdown(svg string) []byte {
 		row("guard errors (fail mode used)", "—", num(on.GuardErrors))
 	}
 
-	b.WriteString("\n## Targets of issue 3\n\n| target | got | |\n|---|---|---|\n")
+	b.WriteString("\n## Targets of issue 3\n\n")
+	if r.Scenario != "distributed" {
+		b.WriteString("The issue sets these targets for the `distributed` scenario; they are shown here for comparison.\n\n")
+	}
+	b.WriteString("| target | got | |\n|---|---|---|\n")
 	for _, c := range r.Checks() {
 		mark := "met"
 		if !c.Met {

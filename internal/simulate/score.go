@@ -49,13 +49,23 @@ type Summary struct {
 	FraudOrdersStopped   int   `json:"fraud_orders_stopped"` // challenge or deny
 	FraudValueAccepted   int64 `json:"fraud_value_accepted_jpy"`
 
-	OwnerLogins        int     `json:"owner_logins"` // owners' correct-password logins in the evaluated span
-	OwnerChallenged    int     `json:"owner_logins_challenged"`
-	OwnerDenied        int     `json:"owner_logins_denied"`
-	OwnerFrictionRate  float64 `json:"owner_friction_rate"`
-	OwnerNewDevice     int     `json:"owner_new_device_logins"`
-	OwnerOrders        int     `json:"owner_orders"`
-	OwnerOrdersStopped int     `json:"owner_orders_not_accepted"`
+	OwnerLogins       int     `json:"owner_logins"` // owners' correct-password logins in the evaluated span
+	OwnerChallenged   int     `json:"owner_logins_challenged"`
+	OwnerDenied       int     `json:"owner_logins_denied"`
+	OwnerFrictionRate float64 `json:"owner_friction_rate"`
+	OwnersStopped     int     `json:"owners_challenged_or_denied"` // distinct owners
+	// Owners of accounts whose password the attack had already used: their
+	// logins and how many of those were challenged or denied (part of the
+	// counts above). Stepping these up is protection, not a false alarm.
+	OwnerLoginsStolen   int `json:"owner_logins_of_stolen_accounts"`
+	OwnerFrictionStolen int `json:"owner_friction_on_stolen_accounts"`
+	OwnerNewDevice      int `json:"owner_new_device_logins"`
+	// OwnerLockedOut counts owners' logins that failed because the
+	// attacker had changed the account's email (live mode): the attack's
+	// doing, not the guard's.
+	OwnerLockedOut     int `json:"owner_logins_locked_out_by_attacker"`
+	OwnerOrders        int `json:"owner_orders"`
+	OwnerOrdersStopped int `json:"owner_orders_not_accepted"`
 
 	AttackStart     time.Time  `json:"attack_start"`
 	AttackEnd       time.Time  `json:"attack_end"`
@@ -88,10 +98,13 @@ type scorer struct {
 	step     time.Duration
 	timeline []Bucket
 	jail     map[string][]time.Time
+	stolen   map[string]bool // accounts an attacker logged in to with the right password
+	hijacked map[string]bool // accounts whose email the attacker changed
+	bothered map[string]bool // owners challenged or denied at least once
 }
 
 func newScorer(guard string, from, to time.Time, step time.Duration) *scorer {
-	sc := &scorer{s: Summary{Guard: guard}, from: from, to: to, step: step, jail: map[string][]time.Time{}}
+	sc := &scorer{s: Summary{Guard: guard}, from: from, to: to, step: step, jail: map[string][]time.Time{}, stolen: map[string]bool{}, hijacked: map[string]bool{}, bothered: map[string]bool{}}
 	for t := from; t.Before(to); t = t.Add(step) {
 		sc.timeline = append(sc.timeline, Bucket{Start: t})
 	}
@@ -155,6 +168,9 @@ func (sc *scorer) login(ev *shopclient.Event, l traffic.Label, out string) {
 			return
 		}
 		sc.s.AttackerValid++
+		if ev.User != nil {
+			sc.stolen[ev.User.ID] = true
+		}
 		if !jailed {
 			sc.s.PerIPJailTakeovers++
 		}
@@ -170,6 +186,10 @@ func (sc *scorer) login(ev *shopclient.Event, l traffic.Label, out string) {
 			}
 		}
 	case l.Phase == traffic.PhaseEval && !failed:
+		if out == outFailed && ev.User != nil && sc.hijacked[ev.User.ID] {
+			sc.s.OwnerLockedOut++
+			return
+		}
 		sc.s.OwnerLogins++
 		if l.NewDevice {
 			sc.s.OwnerNewDevice++
@@ -179,6 +199,15 @@ func (sc *scorer) login(ev *shopclient.Event, l traffic.Label, out string) {
 			sc.s.OwnerChallenged++
 		case outDeny, outFailed:
 			sc.s.OwnerDenied++
+		}
+		if ev.User != nil && stopped(out) {
+			sc.bothered[ev.User.ID] = true
+		}
+		if ev.User != nil && sc.stolen[ev.User.ID] {
+			sc.s.OwnerLoginsStolen++
+			if stopped(out) {
+				sc.s.OwnerFrictionStolen++
+			}
 		}
 	}
 }
@@ -207,9 +236,10 @@ func (sc *scorer) ownerOrder(l traffic.Label, out string) {
 	}
 }
 
-func (sc *scorer) emailChange(out string) {
+func (sc *scorer) emailChange(userID, out string) {
 	if out == outAllow || out == outReview {
 		sc.s.EmailChanges++
+		sc.hijacked[userID] = true
 	}
 }
 
@@ -235,6 +265,7 @@ func (sc *scorer) finish(incs []shopclient.Incident) Summary {
 	if s.OwnerLogins > 0 {
 		s.OwnerFrictionRate = round4(float64(s.OwnerChallenged+s.OwnerDenied) / float64(s.OwnerLogins))
 	}
+	s.OwnersStopped = len(sc.bothered)
 	s.Incidents = len(incs)
 	var first *shopclient.Incident
 	for i := range incs {

@@ -80,14 +80,15 @@ func (r *Report) SVG() []byte {
 		return y
 	}
 	windows := func(p panel) {
-		band(p, r.On.AttackStart, r.On.AttackEnd, "#fde2e2")
 		if s := r.On.IncidentStart; s != nil {
 			e := t1
 			if r.On.IncidentEnd != nil {
 				e = *r.On.IncidentEnd
 			}
-			band(p, *s, e, "#cfe3ff80")
+			band(p, *s, e, "#dbeafe")
 		}
+		// The attack: a red stripe along the top of the panel.
+		band(panel{p.top, 5}, r.On.AttackStart, r.On.AttackEnd, "#dc2626")
 	}
 	line := func(y func(float64) float64, vals []float64, color string, width float64) {
 		var pts bytes.Buffer
@@ -114,11 +115,13 @@ func (r *Report) SVG() []byte {
 			unk[i] = float64(bk.Unknown) / float64(bk.Logins)
 		}
 	}
-	y1 := frame(p1, "Login failure rate and unknown-account rate (share of login attempts per "+step.String()+")", 1,
+	per := fmt.Sprintf("%g min", step.Minutes())
+	y1 := frame(p1, "Login failure rate and unknown-account rate (share of login attempts per "+per+")", 1,
 		func(v float64) string { return fmt.Sprintf("%.0f%%", 100*v) })
 	line(y1, fail, "#dc2626", 2)
 	line(y1, unk, "#7c3aed", 2)
-	legend(p1, "login failure rate", "#dc2626", "unknown-account rate", "#7c3aed", "attack", "#fde2e2", "incident (guard on)", "#cfe3ff")
+	legend(p1, "login failure rate", "#dc2626", "unknown-account rate", "#7c3aed", "incident (guard on)", "#dbeafe")
+	fmt.Fprintf(&b, `<text x="%.1f" y="%g" fill="#dc2626">attack</text>`+"\n", x(r.On.AttackStart)+3, p1.top+p1.h-6)
 
 	// Panel 2: decisions, stacked bars.
 	maxDec := 1.0
@@ -127,7 +130,7 @@ func (r *Report) SVG() []byte {
 	}
 	maxDec = niceCeil(maxDec)
 	windows(p2)
-	y2 := frame(p2, "Guard on: decisions on logins per "+step.String()+" (correct passwords let in, challenged, denied)", maxDec,
+	y2 := frame(p2, "Guard on: decisions on logins per "+per+" (correct passwords let in, challenged, denied)", maxDec,
 		func(v float64) string { return fmt.Sprintf("%.0f", v) })
 	bw := math.Max(1, plotW/float64(len(win))-1)
 	for _, bk := range win {

@@ -11,8 +11,8 @@ import (
 	"github.com/atoguard/atoguard/internal/clock"
 	"github.com/atoguard/atoguard/internal/engine"
 	"github.com/atoguard/atoguard/internal/event"
-	"github.com/atoguard/atoguard/internal/notify"
-	"github.com/atoguard/atoguard/internal/notify/smtptest"
+	"github.com/atoguard/atoguard/internal/mailer"
+	"github.com/atoguard/atoguard/internal/mailer/mailtest"
 	"github.com/atoguard/atoguard/internal/policy"
 	"github.com/atoguard/atoguard/internal/store"
 	"github.com/atoguard/atoguard/internal/store/memory"
@@ -44,7 +44,7 @@ type fixture struct {
 	st   *memory.Store
 	eng  *engine.Engine
 	svc  *Service
-	sink *smtptest.Sink
+	sink *mailtest.Sink
 	keys *Keyring
 
 	mu  sync.Mutex
@@ -93,8 +93,8 @@ func newFixture(t testing.TB, o fixtureOptions) *fixture {
 	if f.svc, err = New(cfg, clk, f.st, f.eng, f.keys, hashKey, nil); err != nil {
 		t.Fatal(err)
 	}
-	f.sink = smtptest.Start(t, smtptest.Options{TLS: "starttls"})
-	m, err := notify.NewSMTP(notify.SMTPConfig{Host: f.sink.Host, Port: f.sink.Port, CAFile: f.sink.CAFile,
+	f.sink = mailtest.Start(t, mailtest.Options{TLS: "starttls"})
+	m, err := mailer.New(mailer.Config{Host: f.sink.Host, Port: f.sink.Port, CAFile: f.sink.CAFile,
 		From: "Shop <no-reply@shop.example.jp>", Timeout: 5 * time.Second}, func(string) string { return "" })
 	if err != nil {
 		t.Fatal(err)

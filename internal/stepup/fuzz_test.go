@@ -115,7 +115,9 @@ func FuzzAssertion(f *testing.F) {
 // the verifier.
 func FuzzAttestation(f *testing.F) {
 	fx, u, _, _, good := webauthnFuzzSetup(f)
-	var reg struct{ Response struct{ ClientDataJSON string } }
+	var reg struct {
+		Response struct{ ClientDataJSON string }
+	}
 	_ = json.Unmarshal(good, &reg)
 	sd := webauthn.SessionData{Challenge: "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", UserID: u.handle, UserVerification: "preferred"}
 	f.Add(good)

@@ -12,7 +12,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
 )
 
 func TestSealRoundTripAndTampering(t *testing.T) {

@@ -32,6 +32,7 @@ import (
 	"github.com/atoguard/atoguard/internal/engine"
 	"github.com/atoguard/atoguard/internal/event"
 	"github.com/atoguard/atoguard/internal/incident"
+	"github.com/atoguard/atoguard/internal/mailer"
 	"github.com/atoguard/atoguard/internal/store"
 )
 
@@ -90,7 +91,7 @@ type Assessor interface {
 	ChallengeSettings() engine.ChallengeSettings
 }
 
-// Mailer sends an email (package notify).
+// Mailer sends an email (package mailer).
 type Mailer interface {
 	SendMail(ctx context.Context, to, subject, body string) error
 }
@@ -110,6 +111,9 @@ type Config struct {
 	EncryptionKeyFile string          `yaml:"encryption_key_file"`
 	WebAuthn          WebAuthnConfig  `yaml:"webauthn"`
 	EmailCode         EmailCodeConfig `yaml:"email_code"`
+	// SMTP is the mail server email codes go through. Empty host: the
+	// server of notify.smtp, else no email codes.
+	SMTP mailer.Config `yaml:"smtp"`
 	// MaxFactors caps the factors of one user; default 10.
 	MaxFactors int `yaml:"max_factors"`
 }
@@ -186,6 +190,9 @@ func (c Config) Validate() error {
 	}
 	if c.EmailCode.MaxSends < 0 || c.EmailCode.ResendAfter < 0 {
 		errs = append(errs, errors.New("stepup.email_code: max_sends and resend_after must not be negative"))
+	}
+	if err := c.SMTP.Validate("stepup.smtp"); err != nil {
+		errs = append(errs, err)
 	}
 	w := c.WebAuthn
 	switch w.UserVerification {

@@ -39,6 +39,8 @@ type Store interface {
 
 	NotificationStore
 
+	ReviewStore
+
 	Ping(ctx context.Context) error
 	Close() error
 }
@@ -106,13 +108,18 @@ type Batch struct {
 	// Notifications are enqueued in the outbox; one whose ID or DedupeKey
 	// is already stored (or earlier in the batch) is skipped.
 	Notifications []Notification
+	// Reviews are held orders; one whose ID is already stored is skipped.
+	Reviews []Review
+}
+
+// Len returns the number of records the batch writes.
+func (b *Batch) Len() int {
+	return len(b.Audit) + len(b.Profiles) + len(b.Incidents) + len(b.IncidentAccounts) +
+		len(b.Challenges) + len(b.Notifications) + len(b.Reviews)
 }
 
 // Empty reports whether the batch writes nothing.
-func (b *Batch) Empty() bool {
-	return len(b.Audit) == 0 && len(b.Profiles) == 0 && len(b.Incidents) == 0 &&
-		len(b.IncidentAccounts) == 0 && len(b.Challenges) == 0 && len(b.Notifications) == 0
-}
+func (b *Batch) Empty() bool { return b.Len() == 0 }
 
 // Append adds every write of o to b.
 func (b *Batch) Append(o Batch) {
@@ -122,6 +129,7 @@ func (b *Batch) Append(o Batch) {
 	b.IncidentAccounts = append(b.IncidentAccounts, o.IncidentAccounts...)
 	b.Challenges = append(b.Challenges, o.Challenges...)
 	b.Notifications = append(b.Notifications, o.Notifications...)
+	b.Reviews = append(b.Reviews, o.Reviews...)
 }
 
 // AuditRecord is one assessed event and the decision given. It never holds
@@ -380,4 +388,40 @@ type APIKey struct {
 	Scopes    []string
 	CreatedAt time.Time
 	Disabled  bool
+}
+
+// ReviewStore keeps orders held for a person (decision review).
+type ReviewStore interface {
+	// ListReviews returns the reviews in state ("" for all), newest first.
+	ListReviews(ctx context.Context, state string) ([]Review, error)
+	GetReview(ctx context.Context, id string) (Review, error)
+	// DecideReview sets a pending review to state (approved or rejected),
+	// recording who decided, when and why; false when the review is not
+	// pending (already decided). ErrNotFound for an unknown id.
+	DecideReview(ctx context.Context, id, state, by, note string, at time.Time) (bool, error)
+}
+
+// Review states.
+const (
+	ReviewPending  = "pending"
+	ReviewApproved = "approved"
+	ReviewRejected = "rejected"
+)
+
+// Review is an order held for a person to approve or reject.
+type Review struct {
+	ID         string
+	EventID    string
+	UserID     string
+	SessionID  string
+	OrderID    string
+	Amount     int64
+	Currency   string
+	Reasons    []string // reason codes of the decision
+	IncidentID string
+	State      string
+	CreatedAt  time.Time
+	DecidedAt  time.Time // zero while pending
+	DecidedBy  string
+	Note       string
 }

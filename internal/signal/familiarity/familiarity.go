@@ -15,6 +15,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash"
 	"hash/maphash"
 	"sync"
 	"time"
@@ -69,6 +70,7 @@ type Detector struct {
 	loader   Loader
 	maxMarks int
 	seed     maphash.Seed
+	macs     sync.Pool // of keyed HMAC-SHA256, reset before each use
 	shards   [shards]profileShard
 }
 
@@ -87,6 +89,7 @@ func New(cfg Config, key []byte, loader Loader) *Detector {
 		cfg.MaxMarks = 16
 	}
 	d := &Detector{key: key, loader: loader, maxMarks: cfg.MaxMarks, seed: maphash.MakeSeed()}
+	d.macs.New = func() any { return hmac.New(sha256.New, key) }
 	per := max(cfg.MaxProfiles/shards, 1)
 	for i := range d.shards {
 		l, err := simplelru.NewLRU[string, *profile](per, nil)
@@ -124,11 +127,14 @@ type profile struct {
 const maxMFAFails = 8
 
 func (d *Detector) hash(kind, v string) uint64 {
-	m := hmac.New(sha256.New, d.key)
+	m := d.macs.Get().(hash.Hash)
+	defer d.macs.Put(m)
+	m.Reset()
 	m.Write([]byte(kind))
 	m.Write([]byte{0})
 	m.Write([]byte(v))
-	return binary.BigEndian.Uint64(m.Sum(nil))
+	var sum [sha256.Size]byte
+	return binary.BigEndian.Uint64(m.Sum(sum[:0]))
 }
 
 func (d *Detector) shard(account string) *profileShard {

@@ -74,6 +74,10 @@ type entry struct {
 	hll     *hyperloglog.Sketch // current clock hour, once exact overflowed
 	hllPrev *hyperloglog.Sketch
 	hllHour int64
+	// Estimating a sketch costs microseconds, so estimates are kept and
+	// refreshed after every est/16 new insertions (about 6% staleness).
+	estCur, estPrev float32
+	sinceEst        uint32
 }
 
 // Table holds the entries of one kind of key. It is safe for concurrent
@@ -221,13 +225,20 @@ func (e *entry) addHLL(now int64, h uint64) {
 	switch {
 	case hour == e.hllHour+1:
 		e.hllPrev, e.hllHour = e.hll, hour
+		e.estPrev = float32(e.hllPrev.Estimate())
 		e.hll, _ = hyperloglog.NewSketch(hllPrecision, true)
+		e.estCur, e.sinceEst = 0, 0
 	case hour > e.hllHour+1:
 		// Quiet for over an hour: start over in exact mode.
 		e.hll, e.hllPrev = nil, nil
+		e.estCur, e.estPrev, e.sinceEst = 0, 0, 0
 		return
 	}
 	e.hll.InsertHash(uint64(uint32(h>>32)|1) << 32)
+	e.sinceEst++
+	if e.sinceEst >= max(1, uint32(e.estCur/16)) {
+		e.estCur, e.sinceEst = float32(e.hll.Estimate()), 0
+	}
 }
 
 func (e *entry) stats(now int64) Stats {
@@ -241,14 +252,7 @@ func (e *entry) stats(now int64) Stats {
 	}
 	distinct := exact
 	if d.hll != nil && now/3600 <= d.hllHour+1 {
-		if v := float64(d.hll.Estimate()); v > distinct {
-			distinct = v
-		}
-		if d.hllPrev != nil {
-			if v := float64(d.hllPrev.Estimate()); v > distinct {
-				distinct = v
-			}
-		}
+		distinct = max(distinct, float64(d.estCur), float64(d.estPrev))
 	}
 	return Stats{
 		Attempts1m:       float64(d.att[0]),

@@ -181,7 +181,4 @@ func (c *Committer) next() ([]*request, bool) {
 	}
 }
 
-func size(b *store.Batch) int {
-	return len(b.Audit) + len(b.Profiles) + len(b.Incidents) + len(b.IncidentAccounts) + len(b.Challenges) +
-		len(b.Notifications)
-}
+func size(b *store.Batch) int { return b.Len() }

@@ -36,6 +36,7 @@ type Store struct {
 	keys             map[string]store.APIKey
 	keyIDByHash      map[string]string
 	state            map[string][]byte
+	reviews          map[string]store.Review
 
 	factors      map[string]store.Factor
 	factorByCred map[string]string // credential id → factor id
@@ -102,6 +103,9 @@ func (s *Store) Write(ctx context.Context, b store.Batch) error {
 	}
 	for _, n := range b.Notifications {
 		s.addNotificationLocked(n)
+	}
+	for _, r := range b.Reviews {
+		s.addReviewLocked(r)
 	}
 	return nil
 }

@@ -287,4 +287,3 @@ func nonNil(b []byte) []byte {
 	}
 	return b
 }
-

@@ -366,6 +366,9 @@ func writeBatch(ctx context.Context, tx *sql.Tx, s *Store, b store.Batch) error 
 			}
 		}
 	}
+	if err := writeReviews(ctx, tx, b.Reviews); err != nil { // reviews.go
+		return err
+	}
 	return writeNotifications(ctx, tx, b.Notifications) // outbox.go
 }
 

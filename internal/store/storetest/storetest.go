@@ -55,6 +55,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"MixedBatch", testMixedBatch},
 		{"ConcurrentWrites", testConcurrentWrites},
 		{"Ping", testPing},
+		{"Reviews", testReviews},
 		{"Factors", testFactors},
 		{"FactorCredentialUnique", testFactorCredentialUnique},
 		{"FactorCountersNeverGoBack", testFactorCountersNeverGoBack},

@@ -1,4 +1,4 @@
-package notify_test
+package mailer_test
 
 import (
 	"context"
@@ -8,46 +8,46 @@ import (
 	"testing"
 	"time"
 
-	"github.com/atoguard/atoguard/internal/notify"
-	"github.com/atoguard/atoguard/internal/notify/smtptest"
+	"github.com/atoguard/atoguard/internal/mailer"
+	"github.com/atoguard/atoguard/internal/mailer/mailtest"
 )
 
 func TestSendMail(t *testing.T) {
 	tests := []struct {
 		name string
-		sink smtptest.Options
-		cfg  func(s *smtptest.Sink) notify.SMTPConfig
+		sink mailtest.Options
+		cfg  func(s *mailtest.Sink) mailer.Config
 	}{
 		{
 			name: "plain relay",
-			sink: smtptest.Options{TLS: "none"},
-			cfg: func(s *smtptest.Sink) notify.SMTPConfig {
-				return notify.SMTPConfig{Host: s.Host, Port: s.Port, TLS: notify.TLSNone}
+			sink: mailtest.Options{TLS: "none"},
+			cfg: func(s *mailtest.Sink) mailer.Config {
+				return mailer.Config{Host: s.Host, Port: s.Port, TLS: mailer.TLSNone}
 			},
 		},
 		{
 			name: "STARTTLS with a password",
-			sink: smtptest.Options{TLS: "starttls", Username: "guard", Password: "s3cret pass"},
-			cfg: func(s *smtptest.Sink) notify.SMTPConfig {
-				return notify.SMTPConfig{Host: s.Host, Port: s.Port, TLS: notify.TLSStartTLS, Username: "guard", CAFile: s.CAFile}
+			sink: mailtest.Options{TLS: "starttls", Username: "guard", Password: "s3cret pass"},
+			cfg: func(s *mailtest.Sink) mailer.Config {
+				return mailer.Config{Host: s.Host, Port: s.Port, TLS: mailer.TLSStartTLS, Username: "guard", CAFile: s.CAFile}
 			},
 		},
 		{
 			name: "implicit TLS with a password",
-			sink: smtptest.Options{TLS: "tls", Username: "guard", Password: "s3cret pass"},
-			cfg: func(s *smtptest.Sink) notify.SMTPConfig {
-				return notify.SMTPConfig{Host: s.Host, Port: s.Port, TLS: notify.TLSImplicit, Username: "guard", CAFile: s.CAFile}
+			sink: mailtest.Options{TLS: "tls", Username: "guard", Password: "s3cret pass"},
+			cfg: func(s *mailtest.Sink) mailer.Config {
+				return mailer.Config{Host: s.Host, Port: s.Port, TLS: mailer.TLSImplicit, Username: "guard", CAFile: s.CAFile}
 			},
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			sink := smtptest.Start(t, tt.sink)
+			sink := mailtest.Start(t, tt.sink)
 			cfg := tt.cfg(sink)
 			cfg.From = "Shop <no-reply@shop.example.jp>"
 			cfg.Timeout = 5 * time.Second
-			m, err := notify.NewSMTP(cfg, func(k string) string {
-				if k == notify.EnvSMTPPassword {
+			m, err := mailer.New(cfg, func(k string) string {
+				if k == mailer.EnvPassword {
 					return "s3cret pass"
 				}
 				return ""
@@ -72,8 +72,8 @@ func TestSendMail(t *testing.T) {
 func TestSendMailRefusesWhatIsUnsafe(t *testing.T) {
 	// A server that offers no STARTTLS is refused in starttls mode: the
 	// code must not cross the network in clear.
-	plain := smtptest.Start(t, smtptest.Options{TLS: "none"})
-	m, err := notify.NewSMTP(notify.SMTPConfig{Host: plain.Host, Port: plain.Port, From: "a@example.jp", Timeout: 5 * time.Second}, nil)
+	plain := mailtest.Start(t, mailtest.Options{TLS: "none"})
+	m, err := mailer.New(mailer.Config{Host: plain.Host, Port: plain.Port, From: "a@example.jp", Timeout: 5 * time.Second}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,8 +81,8 @@ func TestSendMailRefusesWhatIsUnsafe(t *testing.T) {
 		t.Error("SendMail over a server without STARTTLS succeeded in starttls mode")
 	}
 	// A certificate nobody vouched for is refused.
-	tlsSink := smtptest.Start(t, smtptest.Options{TLS: "tls"})
-	m, err = notify.NewSMTP(notify.SMTPConfig{Host: tlsSink.Host, Port: tlsSink.Port, TLS: notify.TLSImplicit, From: "a@example.jp", Timeout: 5 * time.Second}, nil)
+	tlsSink := mailtest.Start(t, mailtest.Options{TLS: "tls"})
+	m, err = mailer.New(mailer.Config{Host: tlsSink.Host, Port: tlsSink.Port, TLS: mailer.TLSImplicit, From: "a@example.jp", Timeout: 5 * time.Second}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,12 +90,12 @@ func TestSendMailRefusesWhatIsUnsafe(t *testing.T) {
 		t.Error("SendMail to an untrusted certificate succeeded")
 	}
 	// A wrong password is refused by the server, and reported.
-	authSink := smtptest.Start(t, smtptest.Options{TLS: "starttls", Username: "guard", Password: "right"})
+	authSink := mailtest.Start(t, mailtest.Options{TLS: "starttls", Username: "guard", Password: "right"})
 	pw := filepath.Join(t.TempDir(), "pw")
 	if err := os.WriteFile(pw, []byte("wrong\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	m, err = notify.NewSMTP(notify.SMTPConfig{Host: authSink.Host, Port: authSink.Port, Username: "guard", PasswordFile: pw,
+	m, err = mailer.New(mailer.Config{Host: authSink.Host, Port: authSink.Port, Username: "guard", PasswordFile: pw,
 		CAFile: authSink.CAFile, From: "a@example.jp", Timeout: 5 * time.Second}, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -109,7 +109,7 @@ func TestSendMailRefusesWhatIsUnsafe(t *testing.T) {
 }
 
 func TestValidate(t *testing.T) {
-	err := notify.SMTPConfig{Host: "mail", TLS: "ssl", Port: 70000, From: "not an address", Timeout: -1}.Validate()
+	err := mailer.Config{Host: "mail", TLS: "ssl", Port: 70000, From: "not an address", Timeout: -1}.Validate("smtp")
 	if err == nil {
 		t.Fatal("Validate accepted a bad config")
 	}
@@ -118,7 +118,7 @@ func TestValidate(t *testing.T) {
 			t.Errorf("Validate error %q does not mention %s", err, want)
 		}
 	}
-	if err := (notify.SMTPConfig{}).Validate(); err != nil {
+	if err := (mailer.Config{}).Validate("smtp"); err != nil {
 		t.Errorf("zero config: %v", err)
 	}
 }

@@ -1,6 +1,6 @@
-// Package notify sends messages to people: email over SMTP (one-time
-// codes now; owner and operator notifications later).
-package notify
+// Package mailer sends email over SMTP: STARTTLS or implicit TLS, with
+// optional authentication and an extra trusted CA.
+package mailer
 
 import (
 	"context"
@@ -17,51 +17,52 @@ import (
 	gomail "github.com/wneessen/go-mail"
 )
 
-// EnvSMTPPassword is the environment variable that may hold the SMTP
-// password (instead of SMTPConfig.PasswordFile).
-const EnvSMTPPassword = "ATOGUARD_SMTP_PASSWORD"
+// EnvPassword is the environment variable read for the password when
+// neither Config.PasswordFile nor Config.PasswordEnv is set.
+const EnvPassword = "ATOGUARD_SMTP_PASSWORD"
 
-// TLS modes of SMTPConfig.TLS.
+// TLS modes of Config.TLS.
 const (
 	TLSStartTLS = "starttls" // plain connection upgraded with STARTTLS, which is required
 	TLSImplicit = "tls"      // TLS from the first byte (SMTPS, usually port 465)
 	TLSNone     = "none"     // no encryption: only for a relay on the same host
 )
 
-// SMTPConfig is the mail server email goes through. Host empty means no
+// Config is the mail server email goes through. Host empty means no
 // email.
-type SMTPConfig struct {
+type Config struct {
 	Host         string        `yaml:"host"`
 	Port         int           `yaml:"port"`          // default 587, or 465 with tls: tls
 	TLS          string        `yaml:"tls"`           // starttls (default), tls or none
 	Username     string        `yaml:"username"`      // empty: no authentication
-	PasswordFile string        `yaml:"password_file"` // empty: ATOGUARD_SMTP_PASSWORD
+	PasswordFile string        `yaml:"password_file"` // a file holding the password; or
+	PasswordEnv  string        `yaml:"password_env"`  // an environment variable holding it (default ATOGUARD_SMTP_PASSWORD)
 	From         string        `yaml:"from"`          // e.g. "Shop <no-reply@shop.example.jp>"
 	CAFile       string        `yaml:"ca_file"`       // PEM CA certificates to trust besides the system's
 	Timeout      time.Duration `yaml:"timeout"`       // per message; default 10s
 }
 
 // Enabled reports whether a mail server is configured.
-func (c SMTPConfig) Enabled() bool { return c.Host != "" }
+func (c Config) Enabled() bool { return c.Host != "" }
 
 // Validate reports every problem of the configuration at once; field
 // names are those of the YAML under "smtp".
-func (c SMTPConfig) Validate() error {
+func (c Config) Validate(prefix string) error {
 	var errs []error
 	switch c.TLS {
 	case "", TLSStartTLS, TLSImplicit, TLSNone:
 	default:
-		errs = append(errs, fmt.Errorf("smtp.tls: %q is not starttls, tls or none", c.TLS))
+		errs = append(errs, fmt.Errorf("%s.tls: %q is not starttls, tls or none", prefix, c.TLS))
 	}
 	if c.Port < 0 || c.Port > 65535 {
-		errs = append(errs, fmt.Errorf("smtp.port: %d is not a port", c.Port))
+		errs = append(errs, fmt.Errorf("%s.port: %d is not a port", prefix, c.Port))
 	}
 	if c.Timeout < 0 {
-		errs = append(errs, errors.New("smtp.timeout: negative"))
+		errs = append(errs, fmt.Errorf("%s.timeout: negative", prefix))
 	}
 	if c.Host != "" {
 		if _, err := mail.ParseAddress(c.From); err != nil {
-			errs = append(errs, fmt.Errorf("smtp.from: %q is not an address (needed with smtp.host)", c.From))
+			errs = append(errs, fmt.Errorf("%s.from: %q is not an address (needed with %s.host)", prefix, c.From, prefix))
 		}
 	}
 	return errors.Join(errs...)
@@ -70,7 +71,7 @@ func (c SMTPConfig) Validate() error {
 // SMTP sends email through one mail server. It is safe for concurrent
 // use; each message opens its own connection.
 type SMTP struct {
-	cfg      SMTPConfig
+	cfg      Config
 	password string
 	roots    *x509.CertPool // nil: the system's
 }
@@ -80,10 +81,10 @@ func (s *SMTP) LogValue() slog.Value {
 	return slog.GroupValue(slog.String("host", s.cfg.Host), slog.Int("port", s.cfg.Port), slog.String("tls", s.cfg.TLS))
 }
 
-// NewSMTP returns a sender for cfg. getenv reads ATOGUARD_SMTP_PASSWORD
-// when no password file is set (nil: os.Getenv).
-func NewSMTP(cfg SMTPConfig, getenv func(string) string) (*SMTP, error) {
-	if err := cfg.Validate(); err != nil {
+// New returns a sender for cfg. getenv reads the password variable when
+// no password file is set (nil: os.Getenv).
+func New(cfg Config, getenv func(string) string) (*SMTP, error) {
+	if err := cfg.Validate("smtp"); err != nil {
 		return nil, err
 	}
 	if !cfg.Enabled() {
@@ -104,7 +105,11 @@ func NewSMTP(cfg SMTPConfig, getenv func(string) string) (*SMTP, error) {
 	if cfg.Timeout == 0 {
 		cfg.Timeout = 10 * time.Second
 	}
-	s := &SMTP{cfg: cfg, password: getenv(EnvSMTPPassword)}
+	env := cfg.PasswordEnv
+	if env == "" {
+		env = EnvPassword
+	}
+	s := &SMTP{cfg: cfg, password: getenv(env)}
 	if cfg.PasswordFile != "" {
 		data, err := os.ReadFile(cfg.PasswordFile)
 		if err != nil {

@@ -1,6 +1,6 @@
-// Package smtptest provides an in-process SMTP server for tests, on
+// Package mailtest provides an in-process SMTP server for tests, on
 // 127.0.0.1, that keeps every message it receives.
-package smtptest
+package mailtest
 
 import (
 	"bytes"
@@ -95,7 +95,7 @@ func Start(t testing.TB, opts Options) *Sink {
 
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		t.Fatalf("smtptest: listening: %v", err)
+		t.Fatalf("mailtest: listening: %v", err)
 	}
 	if opts.TLS == "starttls" || opts.TLS == "tls" {
 		cert, pemBytes := selfSigned(t)
@@ -134,7 +134,7 @@ func (s *Sink) Wait(t testing.TB, n int) Message {
 	defer s.mu.Unlock()
 	for len(s.msgs) < n {
 		if time.Now().After(deadline) {
-			t.Fatalf("smtptest: %d messages received, waited for %d", len(s.msgs), n)
+			t.Fatalf("mailtest: %d messages received, waited for %d", len(s.msgs), n)
 		}
 		s.mu.Unlock()
 		time.Sleep(5 * time.Millisecond)
@@ -201,7 +201,7 @@ func selfSigned(t testing.TB) (tls.Certificate, []byte) {
 	}
 	tmpl := &x509.Certificate{
 		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "smtptest"},
+		Subject:               pkix.Name{CommonName: "mailtest"},
 		NotBefore:             time.Now().Add(-time.Hour),
 		NotAfter:              time.Now().Add(24 * time.Hour),
 		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,

@@ -1,0 +1,117 @@
+package engine
+
+import (
+	"context"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/atoguard/atoguard/internal/policy"
+	"github.com/atoguard/atoguard/internal/store"
+	"github.com/atoguard/atoguard/internal/store/memory"
+)
+
+// fakeFactors offers what a test says each user enrolled.
+type fakeFactors map[string][]string
+
+func (f fakeFactors) Methods(_ context.Context, userID string, offered []string) ([]string, error) {
+	out := []string{}
+	for _, m := range offered {
+		if slices.Contains(f[userID], m) {
+			out = append(out, m)
+		}
+	}
+	return out, nil
+}
+
+func TestChallengeCarriesContextAndEnrolledMethods(t *testing.T) {
+	ctx := context.Background()
+	st := memory.New()
+	e := newEngine(t, stepUpNewDevices, st)
+	e.UseFactors(fakeFactors{"u-1": {"totp"}})
+	if _, err := e.Assess(ctx, login(t, "login.succeeded", "u-1", "203.0.113.7", "d-home", t0)); err != nil {
+		t.Fatal(err)
+	}
+	r, err := e.Assess(ctx, login(t, "login.succeeded", "u-1", "198.51.100.4", "d-new", t0.Add(time.Hour)))
+	if err != nil || r.Challenge == nil {
+		t.Fatalf("new device: %+v, %v", r, err)
+	}
+	got, _ := st.GetChallenge(ctx, r.Challenge.ID)
+	if got.IP != "198.51.100.4" || got.DeviceID != "d-new" || got.UserAgent == "" || !slices.Equal(got.Methods, []string{"totp"}) {
+		t.Errorf("stored challenge %+v, want the login's context and [totp]", got)
+	}
+	if s := e.ChallengeSettings(); s.MaxAttempts != 5 || s.TTL != 5*time.Minute || len(s.Methods) != 3 {
+		t.Errorf("settings %+v", s)
+	}
+}
+
+// TestSMSStepUpIsWeak: a shop's own SMS step-up is recorded as a weak
+// factor; it neither passes the guard's challenge nor teaches the context.
+func TestSMSStepUpIsWeak(t *testing.T) {
+	ctx := context.Background()
+	st := memory.New()
+	e := newEngine(t, "", st) // the built-in policy
+	e.cfg.ChallengeMaxAttempts = 2
+	pol, err := policy.Parse([]byte(stepUpNewDevices + `  - id: step-up-weak
+    when: Event.Type == "mfa.succeeded" && Event.MFAMethod in ["sms", "voice"]
+    decision: allow
+    risk: 50
+    reasons: [mfa.weak_factor]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.policy = pol
+	if _, err := e.Assess(ctx, login(t, "login.succeeded", "u-1", "203.0.113.7", "d-home", t0)); err != nil {
+		t.Fatal(err)
+	}
+	r, _ := e.Assess(ctx, login(t, "login.succeeded", "u-1", "192.0.2.9", "d-sim", t0.Add(time.Hour)))
+	if r.Challenge == nil {
+		t.Fatal("no challenge")
+	}
+	res, err := e.Assess(ctx, decode(t, `{"type": "mfa.succeeded", "occurred_at": %q, "user": {"id": "u-1"},
+		"context": {"ip": "192.0.2.9", "device_id": "d-sim"}, "properties": {"challenge_id": %q, "method": "sms"}}`,
+		t0.Add(time.Hour+time.Minute).Format(time.RFC3339), r.Challenge.ID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Reasons) != 1 || res.Reasons[0].Code != "mfa.weak_factor" || res.Risk != 50 {
+		t.Errorf("SMS step-up decision %+v, want mfa.weak_factor at risk 50", res)
+	}
+	if got, _ := st.GetChallenge(ctx, r.Challenge.ID); got.State != store.ChallengePending {
+		t.Errorf("challenge after an SMS step-up: %s, want still pending", got.State)
+	}
+	// The built-in policy reports the same for the shipped rule.
+	def := newEngine(t, "", memory.New())
+	res, _ = def.Assess(ctx, decode(t, `{"type": "mfa.succeeded", "occurred_at": %q, "user": {"id": "u-2"},
+		"context": {"ip": "192.0.2.9"}, "properties": {"method": "voice"}}`, t0.Format(time.RFC3339)))
+	if len(res.Reasons) != 1 || res.Reasons[0].Code != "mfa.weak_factor" {
+		t.Errorf("built-in policy on a voice step-up: %+v", res.Reasons)
+	}
+
+	// Wrong answers lock the challenge at the configured maximum.
+	for i := range 2 {
+		if _, err := e.Assess(ctx, decode(t, `{"type": "mfa.failed", "occurred_at": %q, "user": {"id": "u-1"},
+			"context": {"ip": "192.0.2.9"}, "properties": {"challenge_id": %q, "method": "totp"}}`,
+			t0.Add(time.Hour+2*time.Minute).Format(time.RFC3339), r.Challenge.ID)); err != nil {
+			t.Fatal(err)
+		}
+		got, _ := st.GetChallenge(ctx, r.Challenge.ID)
+		want := store.ChallengePending
+		if i == 1 {
+			want = store.ChallengeLocked
+		}
+		if got.State != want || got.Attempts != i+1 {
+			t.Errorf("after %d wrong answers: %s with %d attempts, want %s", i+1, got.State, got.Attempts, want)
+		}
+	}
+	// A locked challenge cannot be passed, not even by a shop's report.
+	if _, err := e.Assess(ctx, decode(t, `{"type": "mfa.succeeded", "occurred_at": %q, "user": {"id": "u-1"},
+		"context": {"ip": "192.0.2.9"}, "properties": {"challenge_id": %q, "method": "totp"}}`,
+		t0.Add(time.Hour+3*time.Minute).Format(time.RFC3339), r.Challenge.ID)); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := st.GetChallenge(ctx, r.Challenge.ID); got.State != store.ChallengeLocked {
+		t.Errorf("locked challenge became %s", got.State)
+	}
+}
