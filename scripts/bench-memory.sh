@@ -11,7 +11,7 @@
 #
 # Environment: EVENTS (1000000), BATCH (1000), WORKERS (2), MAX_IPS
 # (200000, the default cap), MAX_ACCOUNTS (engine.incidents.max_accounts;
-# empty: the default, 1,000,000), SYNCHRONOUS (FULL), TIMEOUT (15m: the flood
+# empty: the default, 100,000), SYNCHRONOUS (FULL), TIMEOUT (15m: the flood
 # gives up after that), PORT (18180). Everything it starts is stopped on
 # exit; the data directory (about 1 KB per event) is removed.
 set -euo pipefail

@@ -383,7 +383,7 @@ func (e *Engine) sideEffects(ctx context.Context, ev *event.Event, fctx familiar
 			if err != nil {
 				return err
 			}
-			b.Profiles = append(b.Profiles, p)
+			appendProfile(b, p)
 		}
 	case event.Registration:
 		if res.Decision == policy.Deny {
@@ -393,7 +393,7 @@ func (e *Engine) sideEffects(ctx context.Context, ev *event.Event, fctx familiar
 		if err != nil {
 			return err
 		}
-		b.Profiles = append(b.Profiles, p)
+		appendProfile(b, p)
 	case event.MFASucceeded:
 		// SMS and voice codes are weak factors (phishable, SIM-swappable;
 		// NIST SP 800-63B: restricted): passing one neither passes the
@@ -414,7 +414,7 @@ func (e *Engine) sideEffects(ctx context.Context, ev *event.Event, fctx familiar
 			if err != nil {
 				return err
 			}
-			b.Profiles = append(b.Profiles, p)
+			appendProfile(b, p)
 		}
 	case event.MFAFailed:
 		if ch, ok, err := e.challengeOf(ctx, ev, now); err != nil {
@@ -599,4 +599,12 @@ func (e *Engine) Restore(ctx context.Context) error {
 		return e.tracker.Restore(data, accts)
 	}
 	return nil
+}
+
+// appendProfile adds p to the batch unless there is nothing to write (the
+// zero Profile).
+func appendProfile(b *store.Batch, p store.Profile) {
+	if p.Account != "" {
+		b.Profiles = append(b.Profiles, p)
+	}
 }

@@ -122,6 +122,8 @@ type profile struct {
 	Payments  []mark           `json:"pm,omitempty"` // payment methods of good orders
 	Orders    int              `json:"o,omitempty"`
 	Changes   map[string]int64 `json:"ch,omitempty"` // contact field → last change, Unix seconds
+
+	saved int64 // when this profile was last handed out to persist (Unix seconds), in memory only
 }
 
 const maxMFAFails = 8
@@ -196,8 +198,15 @@ func (d *Detector) Assess(ctx context.Context, account string, c Context, now ti
 	return f, nil
 }
 
+// refreshEvery is how long a profile whose login only refreshed what it
+// already knew (last-seen times, counters) may go without being written:
+// what is learned is written at once, a refresh at most this often.
+const refreshEvery = time.Hour
+
 // Learn records c as a good context of account and returns the profile to
-// persist.
+// persist — or the zero Profile when the login only refreshed what the
+// profile already knew and it was written less than refreshEvery ago
+// (losing such a refresh in a crash loses nothing that decides).
 func (d *Detector) Learn(ctx context.Context, account string, c Context, now time.Time) (store.Profile, error) {
 	p, err := d.get(ctx, account)
 	if err != nil {
@@ -211,20 +220,22 @@ func (d *Detector) Learn(ctx context.Context, account string, c Context, now tim
 		p.First = t
 	}
 	p.Logins++
-	if c.Device != "" {
-		p.Devices = d.touch(p.Devices, d.hash("d", c.Device), t)
+	grew := p.Logins == 1
+	learn := func(ms []mark, kind, v string) []mark {
+		if v == "" {
+			return ms
+		}
+		h := d.hash(kind, v)
+		grew = grew || !has(ms, h)
+		return d.touch(ms, h, t)
 	}
-	if c.Network != "" {
-		p.Networks = d.touch(p.Networks, d.hash("n", c.Network), t)
-	}
-	if c.Agent != "" {
-		p.Agents = d.touch(p.Agents, d.hash("a", c.Agent), t)
-	}
-	if c.Country != "" {
-		p.Countries = d.touch(p.Countries, d.hash("c", c.Country), t)
-	}
-	if c.ASN != "" {
-		p.ASNs = d.touch(p.ASNs, d.hash("s", c.ASN), t)
+	p.Devices = learn(p.Devices, "d", c.Device)
+	p.Networks = learn(p.Networks, "n", c.Network)
+	p.Agents = learn(p.Agents, "a", c.Agent)
+	p.Countries = learn(p.Countries, "c", c.Country)
+	p.ASNs = learn(p.ASNs, "s", c.ASN)
+	if !grew && p.saved != 0 && t-p.saved < int64(refreshEvery/time.Second) {
+		return store.Profile{}, nil
 	}
 	return d.encodeLocked(account, p, now)
 }
@@ -247,6 +258,7 @@ func (d *Detector) MFAFailed(ctx context.Context, account string, now time.Time)
 }
 
 func (d *Detector) encodeLocked(account string, p *profile, now time.Time) (store.Profile, error) {
+	p.saved = now.Unix()
 	data, err := json.Marshal(p)
 	if err != nil {
 		return store.Profile{}, fmt.Errorf("encoding profile: %w", err)

@@ -152,3 +152,30 @@ func TestOrders(t *testing.T) {
 		t.Errorf("AssessOrder (-want +got):\n%s", diff)
 	}
 }
+
+func TestLearnWritesWhatIsLearnedAndCoalescesRefreshes(t *testing.T) {
+	ctx := context.Background()
+	d := New(Config{}, []byte("k"), fakeLoader{})
+	home := Context{Device: "d-1", Network: "203.0.113.0/24"}
+	steps := []struct {
+		name  string
+		c     Context
+		after time.Duration
+		write bool
+	}{
+		{"first login", home, 0, true},
+		{"same context a minute later: a refresh", home, time.Minute, false},
+		{"a new device: learned, written at once", Context{Device: "d-2", Network: home.Network}, 2 * time.Minute, true},
+		{"refresh within the hour", home, 30 * time.Minute, false},
+		{"refresh after an hour", home, 2 * time.Hour, true},
+	}
+	for _, s := range steps {
+		p, err := d.Learn(ctx, "u-1", s.c, t0.Add(s.after))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := p.Account != ""; got != s.write {
+			t.Errorf("%s: write = %v, want %v", s.name, got, s.write)
+		}
+	}
+}
