@@ -1,5 +1,5 @@
 // Package cli implements atoguard's command line: serve, keys, policy,
-// version, demo and simulate.
+// version, demo, simulate and operator.
 package cli
 
 import (
@@ -36,7 +36,8 @@ into incidents. See README.md and shared/API.md for the HTTP API.`,
 		SilenceErrors: true,
 	}
 	root.AddCommand(newServe(stdout, stderr, getenv), newKeys(stdout), newPolicy(stdout), newVersion(stdout),
-		newDemo(stdout, stderr, getenv), newSimulate(stdout, stderr, getenv), newPasswords(stdout, stderr))
+		newDemo(stdout, stderr, getenv), newSimulate(stdout, stderr, getenv), newPasswords(stdout, stderr),
+		newOperator(stdout, getenv))
 	return root
 }
 

@@ -36,6 +36,7 @@ type demoFlags struct {
 	failMode       string
 	trustedProxies string
 	learn          time.Duration
+	policy         string
 }
 
 func newDemo(stdout, stderr io.Writer, getenv func(string) string) *cobra.Command {
@@ -64,6 +65,7 @@ key (else a random one is made for this run).`,
 	fl.Float64Var(&f.unknown, "unknown", 0.45, "share of the combo list that name no account of the shop")
 	fl.StringVar(&f.failMode, "fail-mode", "open", "what the shop does when the guard does not answer: open (allow) or closed (step up)")
 	fl.StringVar(&f.trustedProxies, "trusted-proxies", "127.0.0.1/32,::1/128", "peers whose X-Forwarded-For the shop believes (CIDR list)")
+	fl.StringVar(&f.policy, "policy", "", "the guard's policy file (default: the built-in policy)")
 	fl.DurationVar(&f.learn, "learn", time.Minute, "traffic the guard's campaign detector learns before it may open a campaign (serve's default is 15m)")
 	return cmd
 }
@@ -154,6 +156,21 @@ func runDemo(ctx context.Context, f demoFlags, apiKey string, stdout, stderr io.
 	cfg.Data = filepath.Join(f.data, "guard")
 	cfg.Listen = f.guardListen
 	cfg.Engine.Campaign.Learn = f.learn
+	// The shop listens first: the guard's owner notifications go to its
+	// webhook receiver, signed with a secret the two share in DATA.
+	sln, err := net.Listen("tcp", f.shopListen)
+	if err != nil {
+		return fmt.Errorf("listening for the shop: %w", err)
+	}
+	defer sln.Close() // a no-op once the shop has served and stopped
+	shopURL := loopbackURL(sln.Addr())
+	hookSecret, hookSecretFile, err := demoHookSecret(f.data)
+	if err != nil {
+		return err
+	}
+	cfg.Notify = demoNotify(shopURL, hookSecretFile)
+	cfg.Policy = f.policy
+	cfg.StepUp.WebAuthn = demoWebAuthn(sln.Addr())
 	if err := cfg.Validate(); err != nil {
 		return fmt.Errorf("guard configuration:\n%w", err)
 	}
@@ -185,7 +202,7 @@ func runDemo(ctx context.Context, f demoFlags, apiKey string, stdout, stderr io.
 	}
 	shop, err := demoshop.New(demoshop.Options{
 		Store: st, Secret: []byte(randomSecret("")), Guard: client, Hasher: demoshop.Argon2id{P: demoshop.DemoParams},
-		TrustedProxies: proxies, Log: log,
+		TrustedProxies: proxies, StepUp: demoshop.GuardStepUp{Client: client}, Log: log, HookSecret: hookSecret, PublicURL: shopURL,
 	})
 	if err != nil {
 		return err
@@ -212,10 +229,6 @@ func runDemo(ctx context.Context, f demoFlags, apiKey string, stdout, stderr io.
 		if err != nil {
 			return err
 		}
-	}
-	sln, err := net.Listen("tcp", f.shopListen)
-	if err != nil {
-		return fmt.Errorf("listening for the shop: %w", err)
 	}
 	ss := serveShop(sln, shop.Handler(), log)
 	var wg sync.WaitGroup
@@ -251,12 +264,13 @@ func printDemo(w io.Writer, shopURL, guardURL, apiKey, comboPath string, combo s
 	fmt.Fprintf(w, `atoguard demo is running (started in %s).
 
   Shop          %s/   (%d accounts)
-  Mail outbox   %s/outbox   (every notification the shop sent)
+  Mail outbox   %s/outbox   (every mail the shop sent, atoguard's owner notifications included)
   Guard API     %s   (clock wall)
   API key       %s   (every scope; send it as Authorization: Bearer)
   Try an owner  %s / %s
 
 `, took.Round(100*time.Millisecond), shopURL, accounts, shopURL, guardURL, apiKey, sample.Email, sample.Password)
+	fmt.Fprintf(w, "Second factors: log in at http://localhost:%s/ (passkeys need that name, not an address) and open\n  Security: a passkey, an authenticator app, recovery codes; a challenged login or order then asks for one.\n\n", port)
 	if combo.Lines > 0 {
 		fmt.Fprintf(w, "Leaked combo list: %s\n  %d lines: %d real accounts with their reused password, %d real accounts with a wrong one, %d unknown\n\n",
 			comboPath, combo.Lines, combo.Valid, combo.WrongPassword, combo.Unknown)

@@ -20,6 +20,7 @@ import (
 	"github.com/atoguard/atoguard/internal/api"
 	"github.com/atoguard/atoguard/internal/clock"
 	"github.com/atoguard/atoguard/internal/config"
+	"github.com/atoguard/atoguard/internal/dashboard"
 	"github.com/atoguard/atoguard/internal/engine"
 	"github.com/atoguard/atoguard/internal/geo"
 	"github.com/atoguard/atoguard/internal/mailer"
@@ -235,9 +236,13 @@ func startGuard(ctx context.Context, cfg config.Config, bootstrap string, ln net
 	if err := serveStepUp(ctx, cfg, clk, eng, st, key, srv, log); err != nil {
 		return nil, err
 	}
+	handler, err := withDashboard(ctx, cfg, log, clk, eng, st, srv.Handler())
+	if err != nil {
+		return nil, err
+	}
 
 	hs := &http.Server{
-		Handler:           srv.Handler(),
+		Handler:           handler,
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,
@@ -345,4 +350,25 @@ func serveStepUp(ctx context.Context, cfg config.Config, clk *clock.Clock, eng *
 		}
 	}()
 	return nil
+}
+
+// withDashboard serves the operators' dashboard (package dashboard) under
+// /ui beside the API, sampling the campaign rates for its chart until ctx
+// is done. Operator TOTP secrets are sealed with the factor keys.
+func withDashboard(ctx context.Context, cfg config.Config, log *slog.Logger, clk *clock.Clock, eng *engine.Engine,
+	st *sqlite.Store, apiHandler http.Handler) (http.Handler, error) {
+	keys, _, err := stepup.LoadKeys(cfg.StepUp.EncryptionKeyFile, os.Getenv(stepup.EnvFactorKey), cfg.Data)
+	if err != nil {
+		return nil, err
+	}
+	dash, err := dashboard.New(dashboard.Config{Clock: clk.Now}, log, eng, st, st, keys)
+	if err != nil {
+		return nil, err
+	}
+	go dash.Run(ctx, 250*time.Millisecond)
+	mux := http.NewServeMux()
+	mux.Handle("/ui", dash.Handler())
+	mux.Handle("/ui/", dash.Handler())
+	mux.Handle("/", apiHandler)
+	return mux, nil
 }

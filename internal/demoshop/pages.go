@@ -121,6 +121,9 @@ func (s *Shop) login(w http.ResponseWriter, r *http.Request) {
 		s.loginFailed(w, r, login, next)
 		return
 	}
+	if s.honourForcedReset(w, r, ev, acct) {
+		return
+	}
 
 	secret := randomToken(32)
 	se := session{
@@ -297,6 +300,8 @@ type stepUpData struct {
 	Methods   []string
 	ExpiresAt string
 	Available bool
+	Passkey   bool   // the StepUp can run a passkey ceremony
+	OrderID   string // set when an order, not a login, waits for it
 	Error     string
 }
 
@@ -311,11 +316,13 @@ func (s *Shop) stepUpPage(w http.ResponseWriter, r *http.Request) {
 
 func (s *Shop) renderStepUp(w http.ResponseWriter, r *http.Request, v *visit, msg string) {
 	_, none := s.stepUp.(NoStepUp)
+	_, passkey := s.stepUp.(passkeyOptions)
 	s.render(w, r, http.StatusOK, "stepup.html", stepUpData{
 		Status:    pageStepUp,
-		Methods:   strings.Split(v.sess.ChallengeMethods, ","),
+		Methods:   strings.FieldsFunc(v.sess.ChallengeMethods, func(r rune) bool { return r == ',' }),
 		ExpiresAt: v.sess.ChallengeExpires.In(jst).Format("15:04 MST"),
 		Available: !none,
+		Passkey:   passkey,
 		Error:     msg,
 	})
 }
@@ -336,21 +343,38 @@ func (s *Shop) stepUpVerify(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/login", http.StatusSeeOther)
 		return
 	}
-	method := limit(r.PostFormValue("method"), 32)
-	passed, err := s.stepUp.Verify(ctx, v.sess.Challenge, method, limit(r.PostFormValue("code"), 64))
+	method, code := stepUpAnswer(r)
+	passed, err := s.stepUp.Verify(ctx, v.sess.Challenge, method, code)
 	switch {
 	case errors.Is(err, ErrStepUpUnavailable):
 		s.renderStepUp(w, r, v, "")
+		return
+	case errors.Is(err, ErrChallengeClosed):
+		// Used, locked or expired: the guard recorded it; the login is over.
+		if err := s.store.deleteSession(ctx, v.sess.Hash); err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		s.newSessionSecret(w, r, v)
+		s.render(w, r, http.StatusOK, "error.html", errorPage{
+			Status: pageStepUpCancelled,
+			JA:     "確認を完了できなかったため、ログインを中止しました。もう一度ログインしてください。",
+			EN:     "The second factor was not confirmed in time, so the login was stopped. Log in again.",
+		})
 		return
 	case err != nil:
 		s.fail(w, r, err)
 		return
 	case !passed:
-		s.assess(ctx, s.stepUpEvent(r, shopclient.MFAFailed, method, "wrong_code"))
+		if !s.recordsOutcome() {
+			s.assess(ctx, s.stepUpEvent(r, shopclient.MFAFailed, method, "wrong_code"))
+		}
 		s.renderStepUp(w, r, v, "コードが違います / That code is not right.")
 		return
 	}
-	s.assess(ctx, s.stepUpEvent(r, shopclient.MFASucceeded, method, ""))
+	if !s.recordsOutcome() {
+		s.assess(ctx, s.stepUpEvent(r, shopclient.MFASucceeded, method, ""))
+	}
 	if err := s.store.completeStepUp(ctx, v.sess.Hash); err != nil {
 		s.fail(w, r, err)
 		return
@@ -442,7 +466,9 @@ func (s *Shop) updateAccount(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ev := s.event(r, shopclient.ProfileUpdated)
-	ev.User = &shopclient.User{ID: old.ID, Email: old.Email}
+	// The new address, as the guard's contact history expects: the owner
+	// is then told on the address before the change as well.
+	ev.User = &shopclient.User{ID: old.ID, Email: a.Email}
 	ev.SessionID = v.sess.PublicID
 	ev.Properties = &shopclient.Properties{Fields: fields}
 	switch s.assess(ctx, ev).Decision {
@@ -667,6 +693,9 @@ func (s *Shop) checkout(w http.ResponseWriter, r *http.Request) {
 	ev.Properties = &shopclient.Properties{Order: order}
 	res := s.assess(ctx, ev)
 	o.Decision = res.Decision
+	if res.Decision == shopclient.Challenge && s.challengeOrder(w, r, v, o, res) {
+		return
+	}
 	out := orderResult{Order: o}
 	switch res.Decision {
 	case shopclient.Deny:
@@ -697,6 +726,7 @@ func (s *Shop) checkout(w http.ResponseWriter, r *http.Request) {
 type outboxData struct {
 	Mails []Mail
 	Total int
+	Links map[int64]MailLink // the guard's notifications among Mails
 }
 
 func (s *Shop) outboxPage(w http.ResponseWriter, r *http.Request) {
@@ -710,7 +740,12 @@ func (s *Shop) outboxPage(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	s.render(w, r, http.StatusOK, "outbox.html", outboxData{Mails: mails, Total: n})
+	links, err := s.store.mailLinks(r.Context(), mails)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.render(w, r, http.StatusOK, "outbox.html", outboxData{Mails: mails, Total: n, Links: links})
 }
 
 // ---- rendering ----

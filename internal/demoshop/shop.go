@@ -79,6 +79,12 @@ type Options struct {
 	// StepUpTTL is how long a step-up waits when the guard gives no
 	// expiry (default 5m); after it the login counts as abandoned.
 	StepUpTTL time.Duration
+	// HookSecret is the key the guard signs its webhooks with (POST
+	// /hooks/atoguard); empty: the shop takes no webhooks.
+	HookSecret []byte
+	// PublicURL is the shop's address in links it mails, e.g.
+	// http://127.0.0.1:8081; empty: the Host of the request that sent them.
+	PublicURL string
 }
 
 // Shop is the reference shop. It is safe for concurrent use.
@@ -94,6 +100,8 @@ type Shop struct {
 	now    func() time.Time
 	pages  map[string]*pageTemplate
 	mux    *http.ServeMux
+	// orderSteps are the orders waiting for a step-up (orderstepup.go).
+	orderSteps orderSteps
 }
 
 // New returns a shop.
@@ -138,7 +146,12 @@ func New(opts Options) (*Shop, error) {
 // Handler returns the shop's HTTP handler.
 func (s *Shop) Handler() http.Handler {
 	cop := http.NewCrossOriginProtection()
-	return securityHeaders(s.withVisit(cop.Handler(s.checkCSRF(s.mux))))
+	pages := securityHeaders(s.withVisit(cop.Handler(s.checkCSRF(s.mux))))
+	// The guard's webhooks carry a signature, not a session or form token.
+	root := http.NewServeMux()
+	root.Handle("POST "+HookPath, securityHeaders(http.HandlerFunc(s.receiveHook)))
+	root.Handle("/", pages)
+	return root
 }
 
 func (s *Shop) routes() {
@@ -166,6 +179,12 @@ func (s *Shop) routes() {
 	m.HandleFunc("GET /checkout", s.checkoutPage)
 	m.HandleFunc("POST /checkout", s.checkout)
 	m.HandleFunc("GET /outbox", s.outboxPage)
+	s.securityRoutes(m)    // security.go: factor enrolment, passkey step-up
+	s.orderStepUpRoutes(m) // orderstepup.go: step-up at checkout
+	m.HandleFunc("GET /not-me/{token}", s.notMePage)
+	m.HandleFunc("POST /not-me/{token}", s.notMe)
+	m.HandleFunc("GET /reset-password/{token}", s.resetPage)
+	m.HandleFunc("POST /reset-password/{token}", s.resetPassword)
 	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.render(w, r, http.StatusNotFound, "error.html", errorPage{Status: "not-found", JA: "ページが見つかりません。", EN: "Page not found."})
 	})

@@ -587,7 +587,7 @@ func TestCheckoutAndProfile(t *testing.T) {
 	if p.dataStatus() != pageProfileSaved {
 		t.Fatalf("profile: %q", p.dataStatus())
 	}
-	if ev := ts.guard.last(t); ev.Type != shopclient.ProfileUpdated || !cmp.Equal(ev.Properties.Fields, []string{"email"}) || ev.User.Email != "taro@example.jp" {
+	if ev := ts.guard.last(t); ev.Type != shopclient.ProfileUpdated || !cmp.Equal(ev.Properties.Fields, []string{"email"}) || ev.User.Email != "evil@example.net" {
 		t.Errorf("profile event %+v", ev)
 	}
 	ts.guard.decide = func(ev shopclient.Event) shopclient.Result {

@@ -71,9 +71,10 @@ func (e *Engine) notifyOwner(ctx context.Context, ev *event.Event, now, received
 	if ev.Context.IP.IsValid() {
 		ip = ev.Context.IP.String()
 	}
+	// An event can owe several notices (an order that first carries a new
+	// address owes the contact change and the order).
 	var ns []store.Notification
-	switch {
-	case ev.Type == event.ProfileUpdated || (changed && oldEmail != ""):
+	if ev.Type == event.ProfileUpdated || (changed && oldEmail != "") {
 		cu := notify.ContactUpdate{Ref: res.EventID, At: now, Fields: ev.Properties.Fields, IP: ip, Agent: agent}
 		if changed && oldEmail != "" {
 			cu.OldEmail, cu.NewEmail = oldEmail, ev.User.Email
@@ -81,14 +82,16 @@ func (e *Engine) notifyOwner(ctx context.Context, ev *event.Event, now, received
 				cu.Fields = []string{"email"}
 			}
 		}
-		ns = e.notes.ContactChanged(owner, cu, received)
-	case unfamiliarLogin:
-		ns = e.notes.NewDeviceLogin(owner, notify.Login{
+		ns = append(ns, e.notes.ContactChanged(owner, cu, received)...)
+	}
+	if unfamiliarLogin {
+		ns = append(ns, e.notes.NewDeviceLogin(owner, notify.Login{
 			Ref: res.EventID, At: now, Decision: string(res.Decision), NewDevice: !in.Account.DeviceKnown,
 			NewNetwork: !in.Account.NetworkKnown, IP: ip, Country: in.Geo.Country, Agent: agent,
-		}, received)
-	case ev.Type == event.OrderAttempt && ev.Properties.Order != nil:
-		ns = e.notes.OrderPlaced(owner, notify.Order{Ref: res.EventID, At: now, Decision: string(res.Decision), Order: *ev.Properties.Order}, received)
+		}, received)...)
+	}
+	if ev.Type == event.OrderAttempt && ev.Properties.Order != nil {
+		ns = append(ns, e.notes.OrderPlaced(owner, notify.Order{Ref: res.EventID, At: now, Decision: string(res.Decision), Order: *ev.Properties.Order}, received)...)
 	}
 	b.Notifications = append(b.Notifications, ns...)
 	return nil

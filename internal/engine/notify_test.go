@@ -51,3 +51,36 @@ func TestOwnerIsToldOnTheOldAddress(t *testing.T) {
 		t.Errorf("notifications by kind: %v", byKind)
 	}
 }
+
+// TestOrderCarryingANewEmailOwesBoth checks that an order that is the
+// first event with a new address notifies both the change and the order.
+func TestOrderCarryingANewEmailOwesBoth(t *testing.T) {
+	ctx := context.Background()
+	st := memory.New()
+	e := newEngine(t, "", st)
+	p, err := notify.NewPlanner(notify.Config{SMTP: notify.SMTPConfig{Host: "127.0.0.1", From: "Shop <security@example.jp>"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.UseNotifications(p)
+	ua := "Mozilla/5.0 (iPhone; CPU iPhone OS 17_6 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.6 Mobile/15E148 Safari/604.1"
+	for _, js := range []string{
+		`{"type": "login.succeeded", "occurred_at": "` + t0.Format(time.RFC3339) + `", "login": "ken@example.jp", "user": {"id": "u-9", "email": "ken@example.jp"}, "session_id": "s-1", "context": {"ip": "203.0.113.50", "device_id": "d-own", "accept_language": "ja", "user_agent": "` + ua + `"}}`,
+		`{"type": "order.attempt", "occurred_at": "` + t0.Add(time.Minute).Format(time.RFC3339) + `", "user": {"id": "u-9", "email": "ken.new@example.jp"}, "session_id": "s-1", "context": {"ip": "203.0.113.50", "device_id": "d-own"}, "properties": {"order": {"id": "o-1", "amount": 1980, "currency": "JPY", "items": [{"sku": "usb-c-cable-1m", "quantity": 1, "unit_price": 1980}], "payment": {"method": "card"}, "delivery": {"method": "home"}}}}`,
+	} {
+		if _, err := e.Assess(ctx, decode(t, "%s", js)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ns, err := st.ListNotifications(ctx, store.NotificationQuery{Account: "u-9"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	kinds := map[string]bool{}
+	for _, n := range ns {
+		kinds[n.Kind] = true
+	}
+	if !kinds["owner.contact_changed"] || !kinds["owner.order"] {
+		t.Errorf("kinds %v, want both owner.contact_changed and owner.order", kinds)
+	}
+}

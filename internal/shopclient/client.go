@@ -317,7 +317,10 @@ func (c *Client) once(ctx context.Context, method, path string, body []byte, out
 	if err != nil {
 		return -1, fmt.Errorf("%w: reading answer: %w", ErrUnavailable, err)
 	}
-	if resp.StatusCode == http.StatusOK {
+	if resp.StatusCode == http.StatusOK || resp.StatusCode == http.StatusNoContent {
+		if out == nil || resp.StatusCode == http.StatusNoContent {
+			return 0, nil
+		}
 		if err := json.Unmarshal(data, out); err != nil {
 			return -1, fmt.Errorf("decoding answer: %w", err)
 		}

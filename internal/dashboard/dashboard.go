@@ -1,0 +1,235 @@
+// Package dashboard serves the operators' web UI under /ui: sign-in with a
+// password and a TOTP code, server-side sessions, CSRF tokens on every
+// form, a strict Content-Security-Policy, and pages for open incidents,
+// the accounts they reached, held orders and the policy in force.
+package dashboard
+
+import (
+	"context"
+	"embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/atoguard/atoguard/internal/policy"
+	"github.com/atoguard/atoguard/internal/signal/campaign"
+	"github.com/atoguard/atoguard/internal/store"
+)
+
+// Engine is what the dashboard reads from the engine.
+type Engine interface {
+	// Flush writes the open incidents' current counters.
+	Flush(ctx context.Context) error
+	// Rates returns the campaign detector's current rates and baseline.
+	Rates() []campaign.Rate
+	// Policy returns the policy in force.
+	Policy() *policy.Policy
+}
+
+// Records are the stored records the dashboard reads and the review
+// decisions it writes.
+type Records interface {
+	ListIncidents(ctx context.Context, state string) ([]store.Incident, error)
+	GetIncident(ctx context.Context, id string) (store.Incident, error)
+	ListIncidentAccounts(ctx context.Context, incidentID string) ([]store.IncidentAccount, error)
+	store.ReviewStore
+	// DecisionCounts returns how many events received since since got
+	// each decision.
+	DecisionCounts(ctx context.Context, since time.Time) (map[string]int64, error)
+	ListAudit(ctx context.Context, q store.AuditQuery) ([]store.AuditRecord, error)
+}
+
+// Operators finds operators and records the TOTP steps they used.
+type Operators interface {
+	GetOperator(ctx context.Context, name string) (store.Operator, error)
+	// AdvanceOperatorTOTP records step as the last accepted one if it is
+	// greater than the stored one; false when it is not (a replay).
+	AdvanceOperatorTOTP(ctx context.Context, name string, step int64) (bool, error)
+}
+
+// Opener opens a sealed operator TOTP secret (stepup.Keyring).
+type Opener interface {
+	Open(sealed, context []byte) (plaintext []byte, stale bool, err error)
+}
+
+// Config tunes the dashboard. Zero values take defaults.
+type Config struct {
+	SessionIdle time.Duration // a session unused this long ends (default 30m)
+	SessionMax  time.Duration // a session ends this long after sign-in (default 12h)
+	// SecureCookies marks cookies Secure even on plain HTTP requests (set
+	// it behind a TLS-terminating proxy); requests over TLS always get it.
+	SecureCookies bool
+	// LoginPerMinute is how many sign-in attempts one IP address, and
+	// separately one operator name, may make per minute (default 5,
+	// with a burst of the same size).
+	LoginPerMinute int
+	// Clock stamps the samples of the rates chart; nil means the wall
+	// clock. Give the engine's clock so that event time lines up.
+	Clock func() time.Time
+}
+
+// Server is the dashboard.
+type Server struct {
+	cfg     Config
+	log     *slog.Logger
+	eng     Engine
+	records Records
+	ops     Operators
+	opener  Opener
+	now     func() time.Time
+	clock   func() time.Time
+	history history
+
+	sessions *sessions
+	limiter  *loginLimiter
+	pages    map[string]*template.Template
+	assets   http.Handler
+	mux      *http.ServeMux
+}
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+//go:embed assets
+var assetFS embed.FS
+
+// New returns the dashboard.
+func New(cfg Config, log *slog.Logger, eng Engine, records Records, ops Operators, opener Opener) (*Server, error) {
+	if cfg.SessionIdle <= 0 {
+		cfg.SessionIdle = 30 * time.Minute
+	}
+	if cfg.SessionMax <= 0 {
+		cfg.SessionMax = 12 * time.Hour
+	}
+	if cfg.LoginPerMinute <= 0 {
+		cfg.LoginPerMinute = 5
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = time.Now
+	}
+	pages, err := parsePages()
+	if err != nil {
+		return nil, err
+	}
+	sub, err := fs.Sub(assetFS, "assets")
+	if err != nil {
+		return nil, fmt.Errorf("dashboard assets: %w", err)
+	}
+	s := &Server{
+		cfg: cfg, log: log, eng: eng, records: records, ops: ops, opener: opener, now: time.Now, clock: cfg.Clock,
+		sessions: newSessions(cfg.SessionIdle, cfg.SessionMax),
+		limiter:  newLoginLimiter(cfg.LoginPerMinute),
+		pages:    pages,
+		assets:   http.StripPrefix("/ui/assets/", http.FileServerFS(sub)),
+		mux:      http.NewServeMux(),
+	}
+	h := func(f handlerFunc) http.Handler { return s.adapt(f) }
+	auth := func(f handlerFunc) http.Handler { return s.adapt(s.requireSession(f)) }
+	s.mux.Handle("GET /ui", http.RedirectHandler("/ui/", http.StatusSeeOther))
+	s.mux.Handle("GET /ui/{$}", auth(s.overview))
+	s.mux.Handle("GET /ui/login", h(s.loginPage))
+	s.mux.Handle("POST /ui/login", h(s.login))
+	s.mux.Handle("POST /ui/logout", auth(s.logout))
+	s.mux.Handle("GET /ui/incidents/{id}", auth(s.incidentPage))
+	s.mux.Handle("GET /ui/incidents/{id}/accounts.csv", auth(s.incidentCSV))
+	s.mux.Handle("GET /ui/reviews", auth(s.reviewsPage))
+	s.mux.Handle("POST /ui/reviews/{id}", auth(s.decideReview))
+	s.mux.Handle("GET /ui/policy", auth(s.policyPage))
+	s.mux.Handle("GET /ui/accounts/{account}", auth(s.accountPage))
+	s.mux.Handle("GET /ui/rates.json", auth(s.ratesJSON))
+	s.mux.Handle("GET /ui/assets/", http.HandlerFunc(s.serveAsset))
+	s.mux.Handle("/ui/", h(func(w http.ResponseWriter, r *http.Request) error {
+		return &httpError{status: http.StatusNotFound, msg: "no such page / ページがありません"}
+	}))
+	return s, nil
+}
+
+// Handler returns the dashboard's handler; it serves paths under /ui.
+func (s *Server) Handler() http.Handler { return securityHeaders(s.mux) }
+
+func (s *Server) serveAsset(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Cache-Control", "public, max-age=3600")
+	s.assets.ServeHTTP(w, r)
+}
+
+// contentSecurityPolicy allows nothing but the dashboard's own scripts,
+// styles and images: no inline script or style, no framing.
+const contentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
+	"object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+
+// securityHeaders sets the headers every dashboard response carries.
+func securityHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Content-Security-Policy", contentSecurityPolicy)
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("Cross-Origin-Opener-Policy", "same-origin")
+		h.Set("Cross-Origin-Resource-Policy", "same-origin")
+		h.Set("Permissions-Policy", "camera=(), microphone=(), geolocation=(), payment=()")
+		if r.TLS != nil {
+			h.Set("Strict-Transport-Security", "max-age=31536000")
+		}
+		if !isAsset(r) {
+			h.Set("Cache-Control", "no-store")
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func isAsset(r *http.Request) bool {
+	return len(r.URL.Path) > len("/ui/assets/") && r.URL.Path[:len("/ui/assets/")] == "/ui/assets/"
+}
+
+// httpError is an error with the status and the text shown to the
+// operator; cause is logged, never shown.
+type httpError struct {
+	status int
+	msg    string
+	cause  error
+}
+
+func writeJSONBody(w http.ResponseWriter, v any) error {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	_, _ = w.Write(data)
+	return nil
+}
+
+func (e *httpError) Error() string { return e.msg }
+func (e *httpError) Unwrap() error { return e.cause }
+
+type handlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+// adapt turns a handlerFunc into an http.Handler: an *httpError is shown
+// with its status; any other error becomes a 500 whose cause is logged.
+func (s *Server) adapt(h handlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		err := h(w, r)
+		if err == nil {
+			return
+		}
+		var he *httpError
+		if !errors.As(err, &he) {
+			he = &httpError{status: http.StatusInternalServerError, msg: "internal error / 内部エラー", cause: err}
+		}
+		level := slog.LevelInfo
+		if he.status >= 500 {
+			level = slog.LevelError
+		}
+		attrs := []any{"method", r.Method, "path", r.URL.Path, "status", he.status}
+		if he.cause != nil {
+			attrs = append(attrs, "cause", he.cause.Error())
+		}
+		s.log.Log(r.Context(), level, "dashboard request failed", attrs...)
+		s.render(w, r, he.status, "error", map[string]any{"Status": he.status, "Message": he.msg})
+	})
+}

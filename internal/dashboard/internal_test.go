@@ -1,0 +1,176 @@
+package dashboard
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pquerna/otp/totp"
+)
+
+func TestPasswordHash(t *testing.T) {
+	h := HashPassword("s3cret")
+	if !strings.HasPrefix(h, "$argon2id$v=19$m=19456,t=2,p=1$") {
+		t.Errorf("hash %q: want argon2id with the documented parameters", h)
+	}
+	if HashPassword("s3cret") == h {
+		t.Error("two hashes of one password are equal: no salt")
+	}
+	for _, tc := range []struct {
+		encoded, password string
+		want              bool
+	}{
+		{h, "s3cret", true},
+		{h, "s3cret ", false},
+		{h, "", false},
+		{"", "s3cret", false},
+		{"$argon2i$v=19$m=19456,t=2,p=1$AAAA$AAAA", "s3cret", false},
+		{strings.Replace(h, "m=19456", "m=99999999", 1), "s3cret", false}, // refuses absurd costs
+		{strings.Replace(h, "v=19", "v=16", 1), "s3cret", false},
+		{h[:len(h)-4], "s3cret", false},
+	} {
+		if got := checkPassword(tc.encoded, tc.password); got != tc.want {
+			t.Errorf("checkPassword(%q, %q) = %v, want %v", tc.encoded, tc.password, got, tc.want)
+		}
+	}
+}
+
+func TestTOTPStep(t *testing.T) {
+	secret, uri, err := NewTOTP("alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(uri, "otpauth://totp/atoguard:alice?") || !strings.Contains(uri, "secret="+secret) {
+		t.Errorf("uri %q", uri)
+	}
+	now := time.Unix(1_764_064_800, 0) // a multiple of 30
+	code := func(at time.Time) string {
+		c, err := totp.GenerateCodeCustom(secret, at, totpOpts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	step := now.Unix() / totpPeriod
+	for _, tc := range []struct {
+		name string
+		code string
+		want int64
+	}{
+		{"now", code(now), step},
+		{"previous period", code(now.Add(-30 * time.Second)), step - 1},
+		{"next period", code(now.Add(30 * time.Second)), step + 1},
+		{"two periods ago", code(now.Add(-60 * time.Second)), 0},
+		{"short", "12345", 0},
+		{"letters", "abcdef", 0},
+	} {
+		if got := totpStep(secret, tc.code, now); got != tc.want {
+			t.Errorf("%s: step %d, want %d", tc.name, got, tc.want)
+		}
+	}
+}
+
+func TestSessionsExpire(t *testing.T) {
+	ss := newSessions(30*time.Minute, 12*time.Hour)
+	t0 := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
+	id, _ := ss.create("alice", t0)
+	if _, ok := ss.get(id, t0.Add(29*time.Minute)); !ok {
+		t.Fatal("session gone before its idle timeout")
+	}
+	// Used every 20 minutes, it lives until the absolute limit.
+	at := t0.Add(29 * time.Minute)
+	for at.Before(t0.Add(12*time.Hour - 20*time.Minute)) {
+		at = at.Add(20 * time.Minute)
+		if _, ok := ss.get(id, at); !ok {
+			t.Fatalf("session gone at %s while in use", at)
+		}
+	}
+	if _, ok := ss.get(id, t0.Add(12*time.Hour+time.Minute)); ok {
+		t.Error("session outlived its absolute limit")
+	}
+	id2, _ := ss.create("bob", t0)
+	if _, ok := ss.get(id2, t0.Add(31*time.Minute)); ok {
+		t.Error("idle session still valid")
+	}
+	id3, _ := ss.create("carol", t0)
+	ss.delete(id3)
+	if _, ok := ss.get(id3, t0); ok {
+		t.Error("deleted session still valid")
+	}
+	if _, ok := ss.get("", t0); ok {
+		t.Error("empty id is a session")
+	}
+}
+
+func TestLoginLimiter(t *testing.T) {
+	l := newLoginLimiter(5)
+	t0 := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
+	for i := range 5 {
+		if !l.allow(t0, "ip:a", "op:x") {
+			t.Fatalf("attempt %d refused", i+1)
+		}
+	}
+	if l.allow(t0, "ip:b", "op:x") {
+		t.Error("6th attempt on one name from another IP allowed")
+	}
+	if !l.allow(t0, "ip:c", "op:y") {
+		t.Error("another name from another IP refused")
+	}
+	if !l.allow(t0.Add(13*time.Second), "ip:d", "op:x") {
+		t.Error("no attempt regained after 12 s")
+	}
+}
+
+func TestHistoryRing(t *testing.T) {
+	var h history
+	t0 := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
+	for i := range historySize + 5 {
+		h.add(rateSample{at: t0.Add(time.Duration(i) * time.Second)})
+	}
+	got := h.list()
+	if len(got) != historySize || !got[0].at.Equal(t0.Add(5*time.Second)) || !got[len(got)-1].at.Equal(t0.Add(time.Duration(historySize+4)*time.Second)) {
+		t.Errorf("ring holds %d samples from %s to %s", len(got), got[0].at, got[len(got)-1].at)
+	}
+}
+
+func TestHistoryAddAt(t *testing.T) {
+	var h history
+	t0 := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
+	for _, d := range []time.Duration{0, 5 * time.Second, 10 * time.Second, 25 * time.Second, 30 * time.Second} {
+		h.addAt(rateSample{at: t0.Add(d)}, 10*time.Second)
+	}
+	if got := h.list(); len(got) != 3 {
+		t.Errorf("%d samples, want 3 (0, 10 s, 25 s)", len(got))
+	}
+	h.addAt(rateSample{at: t0.Add(-72 * time.Hour)}, 10*time.Second) // the clock went back: a new history
+	if got := h.list(); len(got) != 1 || !got[0].at.Equal(t0.Add(-72*time.Hour)) {
+		t.Errorf("after the clock went back: %d samples", len(got))
+	}
+}
+
+func TestSafeNextAndCSVCell(t *testing.T) {
+	for in, want := range map[string]string{
+		"/ui/reviews":           "/ui/reviews",
+		"/ui/incidents/x?all=1": "/ui/incidents/x?all=1",
+		"https://evil.example/": "/ui/",
+		"//evil.example/ui/":    "/ui/",
+		"/v1/incidents":         "/ui/",
+		"/ui/\\evil":            "/ui/",
+		"":                      "/ui/",
+	} {
+		if got := safeNext(in); got != want {
+			t.Errorf("safeNext(%q) = %q, want %q", in, got, want)
+		}
+	}
+	for in, want := range map[string]string{"=1+1": "'=1+1", "+x": "'+x", "-x": "'-x", "@x": "'@x", "u-1": "u-1", "": ""} {
+		if got := csvCell(in); got != want {
+			t.Errorf("csvCell(%q) = %q, want %q", in, got, want)
+		}
+	}
+	if got := network("203.0.113.7"); got != "203.0.113.0/24" {
+		t.Errorf("network v4 = %q", got)
+	}
+	if got := network("2001:db8:1:2::5"); got != "2001:db8:1:2::/64" {
+		t.Errorf("network v6 = %q", got)
+	}
+}

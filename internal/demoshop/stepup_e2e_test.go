@@ -1,0 +1,262 @@
+package demoshop_test
+
+import (
+	"bytes"
+	"context"
+	"html"
+	"io"
+	"net"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pquerna/otp/totp"
+
+	"github.com/atoguard/atoguard/internal/cli"
+)
+
+// These tests run `atoguard demo` — the real guard and the shop, wired as
+// the demo wires them — with testdata/challenge-every-login.yaml as the
+// guard's policy, so every correct password leads to the step-up page.
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// startGuardedDemo runs the demo and returns the shop's URL at
+// http://localhost:PORT, the name passkeys work at.
+func startGuardedDemo(t *testing.T) string {
+	t.Helper()
+	shopPort := freePort(t)
+	guard := "127.0.0.1:" + strconv.Itoa(freePort(t))
+	shop := "127.0.0.1:" + strconv.Itoa(shopPort)
+	stdout, stderr := &syncBuffer{}, &syncBuffer{}
+	done := make(chan int, 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	args := []string{"demo", "--data", t.TempDir(), "--guard-listen", guard, "--shop-listen", shop,
+		"--accounts", "2", "--combo-lines", "2", "--policy", filepath.Join("testdata", "challenge-every-login.yaml")}
+	getenv := func(k string) string {
+		if k == "ATOGUARD_API_KEY" {
+			return "stepup-test-key"
+		}
+		return ""
+	}
+	go func() { done <- cli.Main(ctx, args, stdout, stderr, getenv) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(20 * time.Second):
+			t.Error("demo did not stop")
+		}
+	})
+	deadline := time.Now().Add(60 * time.Second)
+	for !strings.Contains(stdout.String(), "Ctrl-C stops the demo") {
+		select {
+		case code := <-done:
+			done <- code
+			t.Fatalf("demo exited with %d\nstdout: %s\nstderr: %s", code, stdout, stderr)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("demo not up after 60 s\nstderr: %s", stderr)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return "http://localhost:" + strconv.Itoa(shopPort)
+}
+
+// client is a cookie-keeping HTTP client of the shop that does not follow
+// redirects.
+type client struct {
+	t    *testing.T
+	base string
+	c    *http.Client
+}
+
+func newClient(t *testing.T, base string) *client {
+	jar, _ := cookiejar.New(nil)
+	return &client{t: t, base: base, c: &http.Client{Jar: jar, Timeout: 20 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+}
+
+type resp struct {
+	status   int
+	location string
+	body     string
+}
+
+var (
+	csrfRE   = regexp.MustCompile(`name="csrf_token" value="([^"]+)"`)
+	statusRE = regexp.MustCompile(`data-status="([^"]+)"`)
+)
+
+func (r resp) find(re *regexp.Regexp) string {
+	m := re.FindStringSubmatch(r.body)
+	if m == nil {
+		return ""
+	}
+	return html.UnescapeString(m[1])
+}
+
+func (c *client) do(method, path string, form url.Values) resp {
+	c.t.Helper()
+	var body io.Reader
+	if form != nil {
+		body = strings.NewReader(form.Encode())
+	}
+	req, err := http.NewRequest(method, c.base+path, body)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	req.Header.Set("User-Agent", "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/142.0.0.0 Safari/537.36")
+	req.Header.Set("Accept-Language", "ja-JP")
+	if form != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	res, err := c.c.Do(req)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	data, _ := io.ReadAll(res.Body)
+	return resp{status: res.StatusCode, location: res.Header.Get("Location"), body: string(data)}
+}
+
+// post submits form with the CSRF token of the page at from.
+func (c *client) post(from, path string, form url.Values) resp {
+	c.t.Helper()
+	tok := c.do("GET", from, nil).find(csrfRE)
+	if tok == "" {
+		c.t.Fatalf("no CSRF token on %s", from)
+	}
+	form.Set("csrf_token", tok)
+	return c.do("POST", path, form)
+}
+
+var (
+	secretRE   = regexp.MustCompile(`<code id="totp-secret">([A-Z2-7]+)</code>`)
+	factorIDRE = regexp.MustCompile(`name="factor_id" value="([^"]+)"`)
+	codeRE     = regexp.MustCompile(`<li><code>([0-9a-z-]+)</code></li>`)
+)
+
+// TestTOTPAndRecoveryCodeStepUp enrols an authenticator app and recovery
+// codes through the shop's security page, then passes two login step-ups
+// through the shop's pages: one with a TOTP code computed here, one with a
+// recovery code. No browser: plain HTTP.
+func TestTOTPAndRecoveryCodeStepUp(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the demo")
+	}
+	base := startGuardedDemo(t)
+	c := newClient(t, base)
+	const email, pw = "totp.owner@example.jp", "a long enough secret"
+	if r := c.post("/register", "/register", url.Values{"email": {email}, "name": {"山田 花子"}, "password": {pw}}); r.status != http.StatusSeeOther || r.location != "/account" {
+		t.Fatalf("register: %d %s\n%s", r.status, r.location, r.body)
+	}
+
+	// Enrol: the QR code is a data: URL, the key is shown for typing.
+	r := c.post("/security", "/security/totp", url.Values{})
+	secret, factorID := r.find(secretRE), r.find(factorIDRE)
+	if r.find(statusRE) != "totp-pending" || secret == "" || factorID == "" || !strings.Contains(r.body, `src="data:image/png;base64,`) {
+		t.Fatalf("TOTP enrolment page: status %q secret %q factor %q\n%s", r.find(statusRE), secret, factorID, r.body)
+	}
+	r = c.post("/security", "/security/totp/confirm", url.Values{"factor_id": {factorID}, "code": {"000000"}})
+	if r.find(statusRE) != "totp-rejected" {
+		t.Fatalf("a wrong confirmation code: status %q", r.find(statusRE))
+	}
+	// The rejected attempt left an unconfirmed factor; start again.
+	r = c.post("/security", "/security/totp", url.Values{})
+	secret, factorID = r.find(secretRE), r.find(factorIDRE)
+	now := time.Now()
+	code, err := totp.GenerateCode(secret, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r = c.post("/security", "/security/totp/confirm", url.Values{"factor_id": {factorID}, "code": {code}}); r.find(statusRE) != "totp-confirmed" {
+		t.Fatalf("confirming TOTP: status %q\n%s", r.find(statusRE), r.body)
+	}
+	if !strings.Contains(r.body, `data-type="totp"`) {
+		t.Errorf("the security page does not list the app")
+	}
+	r = c.post("/security", "/security/recovery-codes", url.Values{})
+	codes := codeRE.FindAllStringSubmatch(r.body, -1)
+	if r.find(statusRE) != "recovery-codes" || len(codes) != 10 {
+		t.Fatalf("recovery codes: status %q, %d codes", r.find(statusRE), len(codes))
+	}
+	if again := c.do("GET", "/security", nil); codeRE.MatchString(again.body) {
+		t.Error("recovery codes are shown again")
+	}
+
+	login := func() {
+		t.Helper()
+		c.post("/", "/logout", url.Values{})
+		r := c.post("/login", "/login", url.Values{"login": {email}, "password": {pw}})
+		if r.status != http.StatusSeeOther || r.location != "/stepup" {
+			t.Fatalf("login: %d %s, want the step-up", r.status, r.location)
+		}
+		r = c.do("GET", "/stepup", nil)
+		if r.find(statusRE) != "step-up" || !strings.Contains(r.body, `data-method="totp"`) || !strings.Contains(r.body, `data-method="recovery_code"`) {
+			t.Fatalf("step-up page offers:\n%s", r.body)
+		}
+		if c.do("GET", "/account", nil).status != http.StatusSeeOther {
+			t.Fatal("the account is open before the step-up")
+		}
+	}
+
+	// 1. TOTP: a wrong code costs an attempt; the next step's code passes
+	// (the one used to confirm is never accepted again).
+	login()
+	if r = c.post("/stepup", "/stepup/verify", url.Values{"method": {"totp"}, "code": {"999999"}}); !strings.Contains(r.body, "That code is not right") {
+		t.Fatalf("a wrong TOTP code: %d\n%s", r.status, r.body)
+	}
+	next, err := totp.GenerateCode(secret, now.Add(30*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r = c.post("/stepup", "/stepup/verify", url.Values{"method": {"totp"}, "code": {next}}); r.status != http.StatusSeeOther || r.location != "/account" {
+		t.Fatalf("the TOTP step-up: %d %s\n%s", r.status, r.location, r.body)
+	}
+	if r = c.do("GET", "/account", nil); r.status != http.StatusOK {
+		t.Fatalf("the account after the step-up: %d", r.status)
+	}
+
+	// 2. A recovery code, once.
+	login()
+	if r = c.post("/stepup", "/stepup/verify", url.Values{"method": {"recovery_code"}, "code": {codes[0][1]}}); r.status != http.StatusSeeOther || r.location != "/account" {
+		t.Fatalf("the recovery-code step-up: %d %s\n%s", r.status, r.location, r.body)
+	}
+	if r = c.do("GET", "/security", nil); !strings.Contains(r.body, `<span id="recovery-left">9</span>`) {
+		t.Errorf("recovery codes left after one use:\n%s", r.body)
+	}
+}
