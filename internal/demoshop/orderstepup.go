@@ -96,6 +96,7 @@ func (s *Shop) challengeOrder(w http.ResponseWriter, r *http.Request, v *visit, 
 func (s *Shop) orderStepUpRoutes(m *http.ServeMux) {
 	m.HandleFunc("GET /stepup/order", s.orderStepUpPage)
 	m.HandleFunc("POST /stepup/order/verify", s.orderStepUpVerify)
+	m.HandleFunc("POST /stepup/send", s.stepUpSend)
 }
 
 func (s *Shop) renderOrderStepUp(w http.ResponseWriter, r *http.Request, p pendingOrder, msg string) {
@@ -179,4 +180,34 @@ func stepUpAnswer(r *http.Request) (method, code string) {
 		return method, limit(r.PostFormValue("assertion"), 32<<10)
 	}
 	return method, limit(r.PostFormValue("code"), 64)
+}
+
+// codeSender is a StepUp that can send an emailed one-time code.
+type codeSender interface {
+	SendCode(ctx context.Context, challengeID, method string) error
+}
+
+var _ codeSender = GuardStepUp{}
+
+// stepUpSend asks the guard to email a one-time code for the pending
+// login's (or order's) challenge, then shows the step-up page again.
+func (s *Shop) stepUpSend(w http.ResponseWriter, r *http.Request) {
+	v := visitOf(r)
+	challenge := s.pendingChallenge(r, v)
+	cs, ok := s.stepUp.(codeSender)
+	if challenge == "" || !ok {
+		http.Redirect(w, r, "/login", http.StatusSeeOther)
+		return
+	}
+	msg := "コードをメールで送りました / A code was sent to your email address."
+	if err := cs.SendCode(r.Context(), challenge, shopclient.MethodEmailOTP); err != nil {
+		s.log.Warn("sending an email code", "err", err)
+		msg = "コードを送れませんでした。しばらくしてからお試しください / The code could not be sent; wait a little and try again."
+	}
+	if v.pending {
+		s.renderStepUp(w, r, v, msg)
+		return
+	}
+	p, _ := s.pendingOrder(v, r.PostFormValue("order_id"))
+	s.renderOrderStepUp(w, r, p, msg)
 }

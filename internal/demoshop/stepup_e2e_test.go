@@ -172,8 +172,10 @@ var (
 
 // TestTOTPAndRecoveryCodeStepUp enrols an authenticator app and recovery
 // codes through the shop's security page, then passes two login step-ups
-// through the shop's pages: one with a TOTP code computed here, one with a
-// recovery code. No browser: plain HTTP.
+// through the shop's pages (a TOTP code computed here with pquerna/otp,
+// then a recovery code) and a checkout step-up (another recovery code);
+// an attacker with the right password gets no further than the step-up
+// page, and guessing ends the login. No browser: plain HTTP.
 func TestTOTPAndRecoveryCodeStepUp(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the demo")
@@ -258,5 +260,53 @@ func TestTOTPAndRecoveryCodeStepUp(t *testing.T) {
 	}
 	if r = c.do("GET", "/security", nil); !strings.Contains(r.body, `<span id="recovery-left">9</span>`) {
 		t.Errorf("recovery codes left after one use:\n%s", r.body)
+	}
+
+	// 3. Checkout: the guard challenges the order; another recovery code
+	// places it.
+	c.post("/", "/cart/add", url.Values{"sku": {"iphone-x-256-silver"}, "quantity": {"1"}})
+	r = c.post("/checkout", "/checkout", url.Values{"delivery": {"convenience_store"}, "pickup_store": {"fm-shinjuku-nishiguchi"}, "payment": {"carrier_billing"}})
+	if r.status != http.StatusSeeOther || !strings.HasPrefix(r.location, "/stepup/order?id=") {
+		t.Fatalf("challenged checkout: %d %s\n%s", r.status, r.location, r.body)
+	}
+	step := r.location
+	orderID := strings.TrimPrefix(step, "/stepup/order?id=")
+	if r = c.do("GET", step, nil); !strings.Contains(r.body, "This order needs a second factor") || !strings.Contains(r.body, `data-method="recovery_code"`) {
+		t.Fatalf("order step-up page:\n%s", r.body)
+	}
+	r = c.post(step, "/stepup/order/verify", url.Values{"order_id": {orderID}, "method": {"recovery_code"}, "code": {codes[1][1]}})
+	if r.find(statusRE) != "order-accepted" {
+		t.Fatalf("the order step-up: %d %q\n%s", r.status, r.find(statusRE), r.body)
+	}
+
+	// 4. An attacker with the right password, in a browser of their own,
+	// gets the step-up page and nothing else: no account, no way to enrol
+	// a factor, and guessing locks the challenge and ends the login.
+	att := newClient(t, base)
+	if r = att.post("/login", "/login", url.Values{"login": {email}, "password": {pw}}); r.location != "/stepup" {
+		t.Fatalf("attacker login: %d %s", r.status, r.location)
+	}
+	for _, path := range []string{"/account", "/security", "/orders"} {
+		if r = att.do("GET", path, nil); r.status != http.StatusSeeOther || !strings.HasPrefix(r.location, "/login") {
+			t.Errorf("attacker GET %s: %d %s", path, r.status, r.location)
+		}
+	}
+	if r = att.post("/stepup", "/security/totp", url.Values{}); r.status != http.StatusSeeOther {
+		t.Errorf("attacker enrolling an app: %d", r.status)
+	}
+	for i := 0; ; i++ {
+		if i == 10 {
+			t.Fatal("ten wrong answers did not end the attacker's login")
+		}
+		r = att.post("/stepup", "/stepup/verify", url.Values{"method": {"recovery_code"}, "code": {"aaaa-bbbb-cccc-dddd"}})
+		if r.find(statusRE) == "step-up-cancelled" {
+			break
+		}
+		if r.find(statusRE) != "step-up" {
+			t.Fatalf("attacker guess %d: %d %q", i, r.status, r.find(statusRE))
+		}
+	}
+	if r = att.do("GET", "/account", nil); r.status != http.StatusSeeOther {
+		t.Error("the attacker got in")
 	}
 }

@@ -185,3 +185,30 @@ func TestGuardStepUpVerify(t *testing.T) {
 		t.Errorf("a malformed assertion: %v, %v", passed, err)
 	}
 }
+
+// mailingStepUp is a recordingStepUp that can email codes.
+type mailingStepUp struct {
+	*recordingStepUp
+	sent []string
+}
+
+func (m *mailingStepUp) SendCode(_ context.Context, id, method string) error {
+	m.sent = append(m.sent, id+" "+method)
+	return nil
+}
+
+func TestLoginStepUpEmailCode(t *testing.T) {
+	su := &mailingStepUp{recordingStepUp: &recordingStepUp{want: "424242"}}
+	ts := newTestShop(t, Options{StepUp: su})
+	ts.guard.decide = challengeOn(shopclient.LoginSucceeded, "ch_mail", "email_otp")
+	b := ts.browser(t)
+	b.login("taro@example.jp", "correct horse")
+	p := b.post("/stepup", "/stepup/send", url.Values{})
+	if !strings.Contains(p.body, "A code was sent") || len(su.sent) != 1 || su.sent[0] != "ch_mail email_otp" {
+		t.Fatalf("sending: sent %v\n%s", su.sent, p.body)
+	}
+	p = b.post("/stepup", "/stepup/verify", url.Values{"method": {"email_otp"}, "code": {"424242"}})
+	if p.status != http.StatusSeeOther || p.location != "/account" {
+		t.Fatalf("email code: %d %q", p.status, p.location)
+	}
+}
