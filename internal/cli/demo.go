@@ -23,6 +23,7 @@ import (
 	"github.com/atoguard/atoguard/internal/demoshop"
 	"github.com/atoguard/atoguard/internal/shopclient"
 	"github.com/atoguard/atoguard/internal/simulate"
+	"github.com/atoguard/atoguard/internal/stepup"
 )
 
 type demoFlags struct {
@@ -174,6 +175,10 @@ func runDemo(ctx context.Context, f demoFlags, apiKey string, stdout, stderr io.
 	if err := cfg.Validate(); err != nil {
 		return fmt.Errorf("guard configuration:\n%w", err)
 	}
+	op, err := demoOperator(ctx, cfg.Data, f.data, os.Getenv(stepup.EnvFactorKey))
+	if err != nil {
+		return err
+	}
 	gln, err := net.Listen("tcp", f.guardListen)
 	if err != nil {
 		return fmt.Errorf("listening for the guard: %w", err)
@@ -244,6 +249,10 @@ func runDemo(ctx context.Context, f demoFlags, apiKey string, stdout, stderr io.
 		n = len(accounts)
 	}
 	printDemo(stdout, ss.URL, g.URL, apiKey, comboPath, combo, n, accounts[0], shop, time.Since(started))
+	fmt.Fprintf(stdout, `
+Operator dashboard: %s/ui/   (sign in as %s / %s with a TOTP code:
+  oathtool --totp -b %s   or add the secret to an authenticator app; kept in %s)
+`, g.URL, op.Name, op.Password, op.TOTPSecret, filepath.Join(f.data, "operator.txt"))
 
 	select {
 	case <-ctx.Done():

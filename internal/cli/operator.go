@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
@@ -62,19 +63,8 @@ factor.keys in the data directory), so use the same key as the guard.`,
 				return err
 			}
 			defer st.Close()
-			var pw [18]byte
-			_, _ = rand.Read(pw[:]) // crypto/rand.Read never fails
-			password := base64.RawURLEncoding.EncodeToString(pw[:])
-			secret, uri, err := dashboard.NewTOTP(name)
+			password, secret, uri, err := createOperator(cmd.Context(), st, keys, name)
 			if err != nil {
-				return err
-			}
-			op := store.Operator{Name: name, PasswordHash: dashboard.HashPassword(password),
-				TOTPSecret: keys.Seal([]byte(secret), dashboard.TOTPContext(name)), CreatedAt: time.Now().UTC()}
-			if err := st.CreateOperator(cmd.Context(), op); err != nil {
-				if errors.Is(err, store.ErrExists) {
-					return fmt.Errorf("operator %q exists already", name)
-				}
 				return err
 			}
 			fmt.Fprintf(stdout, "operator:    %s\npassword:    %s\ntotp secret: %s\notpauth uri: %s\n\n"+
@@ -115,4 +105,25 @@ factor.keys in the data directory), so use the same key as the guard.`,
 	list.Flags().StringVar(&data, "data", "./atoguard-data", "data directory of the guard")
 	cmd.AddCommand(create, list)
 	return cmd
+}
+
+// createOperator stores a new operator with a generated password and TOTP
+// secret, and returns them (to be shown once) with the otpauth URI.
+func createOperator(ctx context.Context, st *sqlite.Store, keys *stepup.Keyring, name string) (password, secret, uri string, err error) {
+	var pw [18]byte
+	_, _ = rand.Read(pw[:]) // crypto/rand.Read never fails
+	password = base64.RawURLEncoding.EncodeToString(pw[:])
+	secret, uri, err = dashboard.NewTOTP(name)
+	if err != nil {
+		return "", "", "", err
+	}
+	op := store.Operator{Name: name, PasswordHash: dashboard.HashPassword(password),
+		TOTPSecret: keys.Seal([]byte(secret), dashboard.TOTPContext(name)), CreatedAt: time.Now().UTC()}
+	if err := st.CreateOperator(ctx, op); err != nil {
+		if errors.Is(err, store.ErrExists) {
+			return "", "", "", fmt.Errorf("operator %q exists already", name)
+		}
+		return "", "", "", err
+	}
+	return password, secret, uri, nil
 }
