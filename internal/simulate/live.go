@@ -531,6 +531,11 @@ func (b *browser) order(ctx context.Context, items []shopclient.Item, delivery, 
 	if err != nil {
 		return "", err
 	}
+	if r.status == http.StatusSeeOther && (r.location == "/cart" || strings.HasPrefix(r.location, "/login")) {
+		// The cart was emptied by another session of the same account
+		// checking out at the same moment, or this session ended.
+		return outSkipped, nil
+	}
 	switch r.dataStatus() {
 	case "order-accepted":
 		return outAllow, nil
@@ -541,5 +546,5 @@ func (b *browser) order(ctx context.Context, items []shopclient.Item, delivery, 
 	case "order-refused":
 		return outDeny, nil
 	}
-	return "", fmt.Errorf("checkout: unexpected answer %d %q", r.status, r.dataStatus())
+	return "", fmt.Errorf("checkout: unexpected answer %d %q (location %q)", r.status, r.dataStatus(), r.location)
 }
