@@ -6,42 +6,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
+
+	"github.com/atoguard/atoguard/internal/browsertest"
 )
-
-// The browser test saves its screenshots in $ATOGUARD_SCREENSHOTS when
-// set (e.g. artifacts/screenshots), else in a temporary directory.
-const screenshotsEnv = "ATOGUARD_SCREENSHOTS"
-
-// chromium returns the path of a headless Chromium: $ATOGUARD_CHROMIUM,
-// Debian's chromium-headless-shell, or chromium.
-func chromium() string {
-	if p := os.Getenv("ATOGUARD_CHROMIUM"); p != "" {
-		if _, err := os.Stat(p); err != nil {
-			return "" // named but absent: skip rather than fail
-		}
-		return p
-	}
-	for _, p := range []string{"/usr/lib/chromium/chromium-headless-shell", "/usr/bin/chromium"} {
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-	}
-	for _, name := range []string{"chromium-headless-shell", "chromium", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	return ""
-}
 
 type obj = map[string]any
 
@@ -137,71 +109,14 @@ func (f *fixture) attack(t *testing.T) {
 // TestBrowser signs in with a real browser, sees the incident an attack
 // opened, opens it, and approves a held order, saving screenshots.
 func TestBrowser(t *testing.T) {
-	bin := chromium()
-	if bin == "" {
-		t.Skip("no Chromium found (install Debian's chromium-headless-shell, or set ATOGUARD_CHROMIUM): skipping the browser test")
-	}
-	if testing.Short() {
-		t.Skip("browser test skipped in -short mode")
-	}
-	dir := os.Getenv(screenshotsEnv)
-	if dir == "" {
-		dir = t.TempDir()
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	b := browsertest.Open(t, browsertest.Options{Width: 1366, Height: 900})
+	ctx := b.Ctx
 	f := newFixture(t)
 	f.attack(t)
 
-	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(bin), chromedp.WindowSize(1366, 900),
-		chromedp.DisableGPU, chromedp.UserDataDir(t.TempDir()))
-	if os.Geteuid() == 0 {
-		opts = append(opts, chromedp.NoSandbox)
-	}
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancelAlloc()
-	ctx, cancel := chromedp.NewContext(allocCtx)
-	defer cancel()
-	// Start the browser without a deadline, then bound the whole test.
-	if err := chromedp.Do(ctx); err != nil {
-		t.Fatalf("starting %s: %v", bin, err)
-	}
-	ctx, cancelT := context.WithTimeout(ctx, 90*time.Second)
-	defer cancelT()
-
 	// shot saves the whole page, or only what a 1366×900 laptop screen
 	// shows for long pages.
-	shot := func(name string, whole bool) {
-		t.Helper()
-		capture := chromedp.CaptureScreenshot()
-		if whole {
-			capture = chromedp.FullScreenshot(100)
-		}
-		png, err := chromedp.Run(ctx, capture)
-		if err != nil {
-			t.Fatalf("screenshot %s: %v", name, err)
-		}
-		p := filepath.Join(dir, name+".png")
-		if err := os.WriteFile(p, png, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		t.Logf("saved %s", p)
-	}
-	clickAndLoad := func(sel string) {
-		t.Helper()
-		if _, err := chromedp.Run(ctx, chromedp.WaitEvent(page.LoadEventFired, nil, chromedp.Click(chromedp.CSS(sel)))); err != nil {
-			t.Fatalf("clicking %s: %v", sel, err)
-		}
-	}
-	text := func(sel string) string {
-		t.Helper()
-		s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
-		if err != nil {
-			t.Fatalf("reading %s: %v", sel, err)
-		}
-		return s
-	}
+	shot, clickAndLoad, text := b.Shot, b.ClickAndLoad, b.Text
 
 	// Sign in: password and a TOTP code computed from the operator's secret.
 	if err := chromedp.Do(ctx,

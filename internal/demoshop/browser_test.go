@@ -1,59 +1,14 @@
 package demoshop_test
 
 import (
-	"context"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/cdproto/webauthn"
 	"github.com/chromedp/chromedp"
+
+	"github.com/atoguard/atoguard/internal/browsertest"
 )
-
-// Screenshots of the browser test go to $ATOGUARD_SCREENSHOTS when set,
-// else to $ATOGUARD_ARTIFACTS/screenshots when that is set, else to a
-// temporary directory (the test logs each path). The key ones are copied by
-// hand to docs/screenshots/shop-*.png.
-func screenshotDir(t *testing.T) string {
-	dir := os.Getenv("ATOGUARD_SCREENSHOTS")
-	if dir == "" && os.Getenv("ATOGUARD_ARTIFACTS") != "" {
-		dir = filepath.Join(os.Getenv("ATOGUARD_ARTIFACTS"), "screenshots")
-	}
-	if dir == "" {
-		dir = t.TempDir()
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return dir
-}
-
-// chromiumBinary returns a headless Chromium: $ATOGUARD_CHROMIUM, Debian's
-// chromium-headless-shell (not in chromedp's own search list), or one on
-// PATH; "" when there is none.
-func chromiumBinary() string {
-	if p := os.Getenv("ATOGUARD_CHROMIUM"); p != "" {
-		if _, err := os.Stat(p); err != nil {
-			return ""
-		}
-		return p
-	}
-	for _, p := range []string{"/usr/lib/chromium/chromium-headless-shell", "/usr/bin/chromium"} {
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-	}
-	for _, name := range []string{"chromium-headless-shell", "chromium", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	return ""
-}
 
 // TestPasskeyInTheBrowser drives headless Chromium with a DevTools virtual
 // authenticator (a platform passkey that verifies its user): it registers
@@ -61,32 +16,12 @@ func chromiumBinary() string {
 // logs in again — the test policy steps every login up — and passes the
 // step-up with the passkey.
 func TestPasskeyInTheBrowser(t *testing.T) {
-	bin := chromiumBinary()
-	if bin == "" {
-		t.Skip("no Chromium found (install Debian's chromium-headless-shell, or set ATOGUARD_CHROMIUM): skipping the passkey browser test")
-	}
-	if testing.Short() {
-		t.Skip("browser test skipped in -short mode")
-	}
-	dir := screenshotDir(t)
+	// A browser's own user agent: the headless one says HeadlessChrome,
+	// which the guard denies at login.
+	b := browsertest.Open(t, browsertest.Options{Width: 1200, Height: 900,
+		UserAgent: "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/142.0.0.0 Safari/537.36"})
+	ctx := b.Ctx
 	base := startGuardedDemo(t)
-
-	// A browser's own user agent: the headless one says HeadlessChrome.
-	ua := "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/142.0.0.0 Safari/537.36"
-	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(bin), chromedp.WindowSize(1200, 900),
-		chromedp.DisableGPU, chromedp.UserDataDir(t.TempDir()), chromedp.UserAgent(ua))
-	if os.Geteuid() == 0 {
-		opts = append(opts, chromedp.NoSandbox)
-	}
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancelAlloc()
-	ctx, cancel := chromedp.NewContext(allocCtx)
-	defer cancel()
-	if err := chromedp.Do(ctx); err != nil { // start the browser without a deadline
-		t.Fatalf("starting %s: %v", bin, err)
-	}
-	ctx, cancelT := context.WithTimeout(ctx, 90*time.Second)
-	defer cancelT()
 
 	if _, err := chromedp.Call(ctx, webauthn.Enable, webauthn.EnableParams{}); err != nil {
 		t.Fatalf("WebAuthn.enable: %v", err)
@@ -100,32 +35,8 @@ func TestPasskeyInTheBrowser(t *testing.T) {
 		t.Fatalf("adding the virtual authenticator: %v", err)
 	}
 
-	shot := func(name string) {
-		t.Helper()
-		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
-		if err != nil {
-			t.Fatalf("screenshot %s: %v", name, err)
-		}
-		p := filepath.Join(dir, name+".png")
-		if err := os.WriteFile(p, png, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		t.Logf("saved %s", p)
-	}
-	clickAndLoad := func(sel string) {
-		t.Helper()
-		if _, err := chromedp.Run(ctx, chromedp.WaitEvent(page.LoadEventFired, nil, chromedp.Click(chromedp.CSS(sel)))); err != nil {
-			t.Fatalf("clicking %s: %v", sel, err)
-		}
-	}
-	text := func(sel string) string {
-		t.Helper()
-		s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
-		if err != nil {
-			t.Fatalf("reading %s: %v", sel, err)
-		}
-		return s
-	}
+	shot := func(name string) { b.Shot(name, true) }
+	clickAndLoad, text := b.ClickAndLoad, b.Text
 
 	// Register: the new account is logged in at once.
 	const email, pw = "passkey.owner@example.jp", "a long enough secret"
