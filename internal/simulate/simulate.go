@@ -212,7 +212,7 @@ func notes(mode string) []string {
 		"Guard off: the shop runs without atoguard; every correct password logs in. Guard on: the built-in policy.",
 		"A takeover is an attacker login with a correct password. \"Allowed\" means let in without a step-up; a challenged or denied one is stopped.",
 		"After a takeover the attacker changes the contact email (half of the time), then orders the iPhone X for convenience-store pickup, paid by carrier billing.",
-		"Fraudulent orders accepted are the attacker's orders the guard let through (decision allow). An order held for review, challenged or denied is not accepted. Order screening is issue 5, in this tree as a work-in-progress checkpoint.",
+		"Fraudulent orders accepted are the attacker's orders the guard let through (decision allow). An order held for review, challenged or denied is not accepted.",
 		"The shop reports a step-up nobody answered as mfa.failed when it expires, and the guard counts it as a failed step-up: for 24 hours the owner of that account is stepped up again on a new device. That is why owners whose password the attack used are counted apart.",
 		"The per-IP jail column is what a fail2ban-style rule (an IP with 5 failures in 10 minutes is blocked) would have let in, for scale.",
 	}
@@ -223,7 +223,7 @@ func notes(mode string) []string {
 	} else {
 		n = append(n,
 			"Live mode drives the reference shop's real pages over HTTP (source addresses through trusted X-Forwarded-For from 127.0.0.1); the warm-up history goes to the guard's API directly. The shop's clock follows the simulated time in 5-second steps.",
-			"The reference shop does not verify second factors yet (it has no enrolment pages and is not yet wired to the guard's POST /v1/challenges/{id}/verify), so a challenged login — owner or attacker — is abandoned and the shop reports mfa.failed when it expires. Challenged owners cannot order.",
+			"The simulated owners have no second factor enrolled at the shop (the shop verifies TOTP, passkeys and recovery codes through the guard, but the simulator does not enrol them), so a challenged login — owner or attacker — is abandoned and the shop reports mfa.failed when it expires. Challenged owners cannot order.",
 			"Browsers run concurrently within each 5-second step, so two live runs can differ by a few counts (for instance whether an owner logs in just before or after the attacker changes the email); fast mode is exactly reproducible.",
 			"The shop gives every browser a device cookie, so attack attempts carry fresh device ids even where the generated traffic had none. The shop shows a refused login like a wrong password, so live mode counts denials only for correct passwords.",
 		)

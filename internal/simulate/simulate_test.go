@@ -355,7 +355,7 @@ func TestReportFiles(t *testing.T) {
 		t.Fatalf("files %v", files)
 	}
 	md, _ := os.ReadFile(filepath.Join(dir, "burst-fast.md"))
-	for _, want := range []string{"## Guard off and on", "takeovers allowed", "fraudulent orders accepted", "![timeline", "burst-fast.svg", "issue 5"} {
+	for _, want := range []string{"## Guard off and on", "takeovers allowed", "fraudulent orders accepted", "![timeline", "burst-fast.svg", "An order held for review"} {
 		if !bytes.Contains(md, []byte(want)) {
 			t.Errorf("markdown lacks %q", want)
 		}
