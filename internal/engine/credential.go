@@ -210,17 +210,10 @@ func (e *Engine) restoreCredentials(ctx context.Context) error {
 	case err != nil:
 		return fmt.Errorf("loading spraying incident: %w", err)
 	case len(data) > 0:
-		if err := c.tracker.Restore(data, nil); err != nil {
+		if err := c.tracker.Restore(data, func(id string) ([]store.IncidentAccount, error) {
+			return e.records.ListIncidentAccounts(ctx, id)
+		}); err != nil {
 			return err
-		}
-		if id := c.tracker.OpenID(); id != "" {
-			accts, err := e.records.ListIncidentAccounts(ctx, id)
-			if err != nil {
-				return fmt.Errorf("loading spraying incident accounts: %w", err)
-			}
-			if err := c.tracker.Restore(data, accts); err != nil {
-				return err
-			}
 		}
 	}
 	// The detector's episode follows the incident: open if it is open.

@@ -588,17 +588,9 @@ func (e *Engine) Restore(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("loading incident state: %w", err)
 	}
-	if err := e.tracker.Restore(data, nil); err != nil {
-		return err
-	}
-	if id := e.tracker.OpenID(); id != "" {
-		accts, err := e.records.ListIncidentAccounts(ctx, id)
-		if err != nil {
-			return fmt.Errorf("loading incident accounts: %w", err)
-		}
-		return e.tracker.Restore(data, accts)
-	}
-	return nil
+	return e.tracker.Restore(data, func(id string) ([]store.IncidentAccount, error) {
+		return e.records.ListIncidentAccounts(ctx, id)
+	})
 }
 
 // appendProfile adds p to the batch unless there is nothing to write (the

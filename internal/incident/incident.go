@@ -307,8 +307,8 @@ func (t *Tracker) Save() ([]byte, error) {
 }
 
 // Restore continues an incident saved by Save, with the accounts already
-// recorded for it.
-func (t *Tracker) Restore(data []byte, accounts []store.IncidentAccount) error {
+// recorded for it, which accountsOf loads (only when the incident is open).
+func (t *Tracker) Restore(data []byte, accountsOf func(incidentID string) ([]store.IncidentAccount, error)) error {
 	if len(data) == 0 {
 		return nil
 	}
@@ -318,6 +318,10 @@ func (t *Tracker) Restore(data []byte, accounts []store.IncidentAccount) error {
 	}
 	if p.Incident.State != store.IncidentOpen {
 		return nil
+	}
+	accounts, err := accountsOf(p.Incident.ID)
+	if err != nil {
+		return fmt.Errorf("loading the accounts of incident %s: %w", p.Incident.ID, err)
 	}
 	t.Open(p.Incident.Kind, p.Incident.StartedAt)
 	t.mu.Lock()

@@ -104,7 +104,12 @@ func TestSaveRestore(t *testing.T) {
 	}
 	before, _ := tr.Snapshot()
 	tr2 := New(Config{})
-	if err := tr2.Restore(data, []store.IncidentAccount{a}); err != nil {
+	if err := tr2.Restore(data, func(id string) ([]store.IncidentAccount, error) {
+		if id != before.ID {
+			t.Errorf("accounts asked for incident %s, want %s", id, before.ID)
+		}
+		return []store.IncidentAccount{a}, nil
+	}); err != nil {
 		t.Fatal(err)
 	}
 	after, ok := tr2.Snapshot()
