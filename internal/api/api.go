@@ -65,6 +65,9 @@ type Server struct {
 	ready   func() bool
 	mux     *http.ServeMux
 	stepup  *stepup.Service // nil until ServeStepUp
+	health  []healthCheck
+	// recordsOptional: an unreachable store degrades /readyz (journaled)
+	recordsOptional bool
 
 	events    *prometheus.CounterVec
 	decisions *prometheus.CounterVec
@@ -159,18 +162,63 @@ func (c *sizeCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
+// healthCheck is a part of the guard /readyz reports on; one that is not
+// ok leaves the guard answering, degraded.
+type healthCheck struct {
+	name  string
+	check func(ctx context.Context) (ok bool, detail any)
+}
+
+// ServeHealth adds a part the guard can answer without (Redis joining the
+// instances, the journal standing in for PostgreSQL) to /readyz: when
+// check says it is not ok, /readyz answers 200 with status "degraded" and
+// the part's detail.
+func (s *Server) ServeHealth(name string, check func(ctx context.Context) (ok bool, detail any)) {
+	s.health = append(s.health, healthCheck{name, check})
+}
+
+// SetRecordsOptional makes an unreachable store degrade /readyz instead of
+// failing it: the guard journals its records meanwhile (package journal).
+func (s *Server) SetRecordsOptional() { s.recordsOptional = true }
+
+type componentStatus struct {
+	Status string `json:"status"` // ok or degraded
+	Detail any    `json:"detail,omitempty"`
+}
+
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
 	if !s.ready() {
 		return problem(http.StatusServiceUnavailable, "not-ready", "starting")
 	}
+	status := "ready"
+	var parts map[string]componentStatus
 	if err := s.records.Ping(ctx); err != nil {
-		p := problem(http.StatusServiceUnavailable, "not-ready", "store unreachable")
-		p.Cause = err
-		return p
+		if !s.recordsOptional {
+			p := problem(http.StatusServiceUnavailable, "not-ready", "store unreachable")
+			p.Cause = err
+			return p
+		}
+		status = "degraded"
+		parts = map[string]componentStatus{"records": {Status: "degraded", Detail: "store unreachable; records are journaled locally"}}
 	}
-	return writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	for _, h := range s.health {
+		ok, detail := h.check(ctx)
+		if parts == nil {
+			parts = map[string]componentStatus{}
+		}
+		cs := componentStatus{Status: "ok", Detail: detail}
+		if !ok {
+			cs.Status, status = "degraded", "degraded"
+		}
+		parts[h.name] = cs
+	}
+	body := map[string]any{"status": status}
+	if parts != nil {
+		body["components"] = parts
+	}
+	return writeJSON(w, http.StatusOK, body)
 }
 
 // readBody enforces the content type and the body limit.

@@ -839,3 +839,54 @@ func TestQuota(t *testing.T) {
 		t.Errorf("second key: %d, want 200", rec.Code)
 	}
 }
+
+// pingless is the memory store whose server cannot be reached.
+type pingless struct{ *memory.Store }
+
+func (pingless) Ping(context.Context) error { return errors.New("connection refused") }
+
+// TestReadyzDegraded: parts the guard answers without (the journal
+// standing in for the records, Redis) make /readyz say degraded, 200.
+func TestReadyzDegraded(t *testing.T) {
+	pol, err := policy.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name        string
+		recordsDown bool
+		redisUp     bool
+		want        []string
+	}{
+		{"all up", false, true, []string{`"status":"ready"`, `"redis":{"status":"ok"`}},
+		{"redis down", false, false, []string{`"status":"degraded"`, `"redis":{"status":"degraded","detail":"away"}`}},
+		{"records down", true, true, []string{`"status":"degraded"`, `"records":{"status":"degraded"`}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			st := memory.New()
+			var records api.Records = st
+			if tc.recordsDown {
+				records = pingless{st}
+			}
+			eng := engine.New(engine.Config{}, clock.New(clock.Event, nil), pol, st, st, bytes.Repeat([]byte{7}, 32))
+			srv := api.New(api.Config{}, slog.New(slog.DiscardHandler), eng, records, nil)
+			srv.SetRecordsOptional()
+			srv.ServeHealth("redis", func(context.Context) (bool, any) {
+				if tc.redisUp {
+					return true, nil
+				}
+				return false, "away"
+			})
+			rec := httptest.NewRecorder()
+			srv.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/readyz", nil))
+			if rec.Code != 200 {
+				t.Fatalf("status %d: %s", rec.Code, rec.Body)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(rec.Body.String(), w) {
+					t.Errorf("body %s lacks %s", rec.Body, w)
+				}
+			}
+		})
+	}
+}

@@ -42,6 +42,10 @@ type cachedKey struct {
 
 const maxCachedKeys = 10000
 
+// staleKeyFor is how long past its cache expiry a key is still accepted
+// while the key store cannot be read.
+const staleKeyFor = 15 * time.Minute
+
 func newKeyring(bootstrap string, keys KeyStore) *keyring {
 	k := &keyring{keys: keys, ttl: 30 * time.Second, cache: map[[32]byte]cachedKey{}}
 	if bootstrap != "" {
@@ -71,6 +75,11 @@ func (k *keyring) authenticate(ctx context.Context, header string, now time.Time
 		switch {
 		case errors.Is(err, store.ErrNotFound):
 			c = cachedKey{expires: now.Add(k.ttl)}
+		case err != nil && hit && c.found && now.Before(c.expires.Add(staleKeyFor)):
+			// The key store is out of reach (shared records down): a key
+			// seen recently keeps working meanwhile, so events are still
+			// answered; a revoked key stops within staleKeyFor at worst.
+			// c stays as cached.
 		case err != nil:
 			p := problem(http.StatusServiceUnavailable, "not-ready", "key store unavailable")
 			p.RetryAfter = 1

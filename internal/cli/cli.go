@@ -35,7 +35,7 @@ into incidents. See README.md and shared/API.md for the HTTP API.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newServe(stdout, stderr, getenv), newKeys(stdout), newPolicy(stdout), newVersion(stdout),
+	root.AddCommand(newServe(stdout, stderr, getenv), newKeys(stdout, getenv), newPolicy(stdout), newVersion(stdout),
 		newDemo(stdout, stderr, getenv), newSimulate(stdout, stderr, getenv), newPasswords(stdout, stderr),
 		newOperator(stdout, getenv))
 	return root

@@ -187,6 +187,7 @@ func runDemo(ctx context.Context, f demoFlags, apiKey string, stdout, stderr io.
 	if err != nil {
 		return err
 	}
+	guardUp := time.Now()
 	defer func() {
 		cancel()
 		_ = g.Wait()
@@ -248,7 +249,17 @@ func runDemo(ctx context.Context, f demoFlags, apiKey string, stdout, stderr io.
 	if n == 0 {
 		n = len(accounts)
 	}
-	printDemo(stdout, ss.URL, g.URL, apiKey, comboPath, combo, n, accounts[0], shop, time.Since(started))
+	// demo.json tells `atoguard simulate --demo` where this demo runs.
+	removeState, err := writeDemoState(f.data, demoState{
+		Started: started.UTC(), GuardURL: loopbackURL(gln.Addr()), ShopURL: shopURL, Accounts: n,
+		ForwardedFromLoopback: forwardedFromLoopback(proxies, sln.Addr()),
+		CampaignReady:         campaignReady(guardUp, cfg.TickEvery, f.learn).UTC(),
+	})
+	if err != nil {
+		return err
+	}
+	defer removeState()
+	printDemo(stdout, shellQuote(f.data), ss.URL, g.URL, apiKey, comboPath, combo, n, accounts[0], shop, time.Since(started))
 	fmt.Fprintf(stdout, `
 Operator dashboard: %s/ui/   (sign in as %s / %s with a TOTP code:
   oathtool --totp -b %s   or add the secret to an authenticator app; kept in %s)
@@ -265,7 +276,7 @@ Operator dashboard: %s/ui/   (sign in as %s / %s with a TOTP code:
 	return nil
 }
 
-func printDemo(w io.Writer, shopURL, guardURL, apiKey, comboPath string, combo simulate.ComboStats, accounts int,
+func printDemo(w io.Writer, dataDir, shopURL, guardURL, apiKey, comboPath string, combo simulate.ComboStats, accounts int,
 	sample demoshop.SeedAccount, shop *demoshop.Shop, took time.Duration) {
 	port := shopURL[strings.LastIndex(shopURL, ":")+1:]
 	host := strings.TrimPrefix(shopURL[:strings.LastIndex(shopURL, ":")], "http://")
@@ -299,9 +310,14 @@ Watch the guard:
   curl -s -H 'Authorization: Bearer %s' %s/v1/incidents
   curl -s %s/metrics | grep atoguard_decisions_total
 
+Attack this demo (distributed credential stuffing through the shop's pages, about two minutes;
+the incident shows on the dashboard's overview chart within seconds of the attack's start):
+  go run ./cmd/atoguard simulate --scenario distributed --demo %s
+  (with --api-key and the key above it also says when the incident opened)
+
 Replay the 2018 attack on simulated time, guard off and on, with a report:
   go run ./cmd/atoguard simulate --scenario distributed --fast
 
 Ctrl-C stops the demo.
-`, comboPath, port, host, form, comboPath, port, host, form, apiKey, guardURL, guardURL)
+`, comboPath, port, host, form, comboPath, port, host, form, apiKey, guardURL, guardURL, dataDir)
 }

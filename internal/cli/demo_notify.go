@@ -37,14 +37,15 @@ func demoHookSecret(dir string) ([]byte, string, error) {
 }
 
 // demoNotify is the demo guard's notify section: every owner notification
-// to the shop's webhook receiver, which mails it from the shop's outbox.
+// to the shop's webhook receiver, which mails it from the shop's outbox,
+// and the dashboard's bulk actions (action.*), which the shop carries out.
 func demoNotify(shopURL, secretFile string) notify.Config {
 	return notify.Config{
 		SiteName:  "あとガード フォンショップ",
 		PollEvery: time.Second,
 		Retry:     notify.RetryConfig{Base: 2 * time.Second, MaxDelay: time.Minute},
 		Webhooks: []notify.WebhookConfig{{
-			Name: "shop", URL: shopURL + demoshop.HookPath, SecretFile: secretFile, Kinds: []string{"owner.*"},
+			Name: "shop", URL: shopURL + demoshop.HookPath, SecretFile: secretFile, Kinds: []string{"owner.*", "action.*"},
 		}},
 	}
 }

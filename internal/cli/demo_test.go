@@ -24,6 +24,7 @@ type demo struct {
 	cancel         context.CancelFunc
 	shopURL        string
 	guardURL       string
+	data           string
 }
 
 const demoKey = "demo-test-api-key"
@@ -33,7 +34,7 @@ const demoKey = "demo-test-api-key"
 func startDemo(t *testing.T, args ...string) *demo {
 	t.Helper()
 	d := &demo{stdout: &lockedBuffer{}, stderr: &lockedBuffer{}, done: make(chan int, 1),
-		guardURL: "http://" + freeAddr(t), shopURL: "http://" + freeAddr(t)}
+		guardURL: "http://" + freeAddr(t), shopURL: "http://" + freeAddr(t), data: t.TempDir()}
 	ctx, cancel := context.WithCancel(context.Background())
 	d.cancel = cancel
 	getenv := func(k string) string {
@@ -42,7 +43,7 @@ func startDemo(t *testing.T, args ...string) *demo {
 		}
 		return ""
 	}
-	all := append([]string{"demo", "--data", t.TempDir(), "--guard-listen", strings.TrimPrefix(d.guardURL, "http://"),
+	all := append([]string{"demo", "--data", d.data, "--guard-listen", strings.TrimPrefix(d.guardURL, "http://"),
 		"--shop-listen", strings.TrimPrefix(d.shopURL, "http://")}, args...)
 	go func() { d.done <- cli.Main(ctx, all, d.stdout, d.stderr, getenv) }()
 	t.Cleanup(func() {
@@ -250,11 +251,13 @@ func TestSimulateCommand(t *testing.T) {
 					Takeovers int `json:"takeovers_allowed"`
 				} `json:"guard_off"`
 				On struct {
-					Valid     int     `json:"attacker_valid_credentials"`
-					Takeovers int     `json:"takeovers_allowed"`
-					Events    int     `json:"events_assessed"`
-					Incidents int     `json:"incidents"`
-					After     float64 `json:"time_to_incident_seconds"`
+					Valid      int     `json:"attacker_valid_credentials"`
+					Takeovers  int     `json:"takeovers_allowed"`
+					Events     int     `json:"events_assessed"`
+					Incidents  int     `json:"incidents"`
+					After      float64 `json:"time_to_incident_seconds"`
+					Challenged int     `json:"owner_logins_challenged"`
+					Passed     int     `json:"owner_step_ups_passed"`
 				} `json:"guard_on"`
 			}
 			data, _ := os.ReadFile(filepath.Join(out, "distributed-"+mode+".json"))
@@ -267,6 +270,11 @@ func TestSimulateCommand(t *testing.T) {
 			if rep.On.Events == 0 || rep.On.Valid != rep.Off.Valid || rep.On.Takeovers > rep.On.Valid {
 				t.Errorf("guard on: %+v", rep.On)
 			}
+			// Owners have a factor (live: TOTP enrolled through the guard)
+			// and pass the step-ups they are asked for.
+			if rep.On.Passed != rep.On.Challenged {
+				t.Errorf("guard on: owners passed %d of %d step-ups", rep.On.Passed, rep.On.Challenged)
+			}
 			if mode == "fast" && (rep.On.Takeovers*20 > rep.On.Valid || rep.On.Incidents == 0 || rep.On.After > 300) {
 				t.Errorf("guard on, fast: %d of %d taken over, %d incidents, the first %v s after the attack started",
 					rep.On.Takeovers, rep.On.Valid, rep.On.Incidents, rep.On.After)
@@ -276,4 +284,123 @@ func TestSimulateCommand(t *testing.T) {
 	if code, _, stderr := run(t, "simulate", "--scenario", "tsunami"); code != 1 || !strings.Contains(stderr, "burst, distributed, spray") {
 		t.Errorf("unknown scenario: %d %s", code, stderr)
 	}
+}
+
+// TestSimulateAgainstTheDemo is issue 6's newcomer path: `atoguard demo`,
+// then `atoguard simulate --scenario distributed --demo DIR` drives the
+// running demo shop's pages, and the demo's own guard opens an incident
+// (GET /v1/incidents) seconds after the attack started.
+func TestSimulateAgainstTheDemo(t *testing.T) {
+	d := startDemo(t, "--accounts", "400", "--combo-lines", "50", "--learn", "1s")
+	if !strings.Contains(d.stdout.String(), "simulate --scenario distributed --demo "+d.data) {
+		t.Errorf("the banner does not say how to attack the demo:\n%s", d.stdout)
+	}
+	path := filepath.Join(d.data, "demo.json")
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o600 {
+		t.Errorf("demo.json mode %v, want 0600", fi.Mode().Perm())
+	}
+	var st struct {
+		GuardURL string `json:"guard_url"`
+		ShopURL  string `json:"shop_url"`
+		Accounts int    `json:"accounts"`
+	}
+	data, _ := os.ReadFile(path)
+	if err := json.Unmarshal(data, &st); err != nil {
+		t.Fatal(err)
+	}
+	if st.GuardURL != d.guardURL || st.ShopURL != d.shopURL || st.Accounts != 400 || strings.Contains(string(data), demoKey) {
+		t.Errorf("demo.json: %s", data)
+	}
+
+	getenv := func(k string) string {
+		if k == "ATOGUARD_API_KEY" {
+			return demoKey
+		}
+		return ""
+	}
+	var out, errb lockedBuffer
+	started := time.Now()
+	code := cli.Main(context.Background(), []string{"simulate", "--scenario", "distributed", "--demo", d.data,
+		"--scale", "0.03", "--attack-span", "10s", "--no-progress"}, &out, &errb, getenv)
+	t.Logf("simulate took %s:\n%s", time.Since(started).Round(time.Second), out.String())
+	if code != 0 {
+		t.Fatalf("simulate exited with %d\nstderr: %s", code, errb.String())
+	}
+	m := regexp.MustCompile(`incident: (\S+) opened at \S+, (\S+) after the attack started`).FindStringSubmatch(out.String())
+	if m == nil {
+		t.Fatalf("simulate reports no incident:\n%s", out.String())
+	}
+	if after, err := time.ParseDuration(m[2]); err != nil || after > 10*time.Second {
+		t.Errorf("incident %s after the attack started, want within seconds", m[2])
+	}
+	var incs []struct {
+		ID       string `json:"id"`
+		State    string `json:"state"`
+		Attempts int    `json:"attempts"`
+	}
+	if err := json.Unmarshal([]byte(getBody(t, d.guardURL+"/v1/incidents", demoKey)), &incs); err != nil {
+		t.Fatal(err)
+	}
+	if len(incs) == 0 || incs[0].ID != m[1] || incs[0].Attempts < 50 {
+		t.Errorf("the demo's guard lists incidents %+v, want %s with the attack's attempts", incs, m[1])
+	}
+	// The incident opens within a second of the attack's start; what got
+	// in before it is a few at most.
+	valid := regexp.MustCompile(`attacker logins with a valid password\s+(\d+)\n`).FindStringSubmatch(out.String())
+	allowed := regexp.MustCompile(`takeovers allowed without step-up\s+(\d+)\n`).FindStringSubmatch(out.String())
+	if valid == nil || allowed == nil {
+		t.Fatalf("no takeover figures:\n%s", out.String())
+	}
+	if v, a := atoi(t, valid[1]), atoi(t, allowed[1]); v == 0 || a*5 > v {
+		t.Errorf("%d of %d stolen-password logins let in", a, v)
+	}
+
+	if code := d.stop(t); code != 0 {
+		t.Fatalf("demo exited with %d", code)
+	}
+	if _, err := os.Stat(path); !os.IsNotExist(err) {
+		t.Errorf("demo.json left behind after the demo stopped: %v", err)
+	}
+	code, _, stderr := run(t, "simulate", "--demo", d.data)
+	if code != 1 || !strings.Contains(stderr, "no running demo in "+d.data) || !strings.Contains(stderr, "atoguard demo --data") {
+		t.Errorf("simulate against a stopped demo: %d %s", code, stderr)
+	}
+}
+
+func TestSimulateDemoErrors(t *testing.T) {
+	empty := t.TempDir()
+	stale := t.TempDir()
+	// A demo that crashed leaves its demo.json behind; nothing answers.
+	state := `{"version": 1, "pid": 1, "started_at": "2026-11-25T20:00:00Z", "guard_url": "http://` + freeAddr(t) +
+		`", "shop_url": "http://` + freeAddr(t) + `", "accounts": 300, "forwarded_from_loopback": true}`
+	if err := os.WriteFile(filepath.Join(stale, "demo.json"), []byte(state), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--demo", empty}, "no running demo in " + empty + ": it is not a demo's data directory"},
+		{[]string{"--demo", stale}, "does not answer"},
+		{[]string{"--demo", stale, "--fast"}, "leave out --fast and --guard"},
+		{[]string{"--attack-span", "5s"}, "--attack-span needs --demo"},
+	} {
+		code, _, stderr := run(t, append([]string{"simulate"}, c.args...)...)
+		if code != 1 || !strings.Contains(stderr, c.want) {
+			t.Errorf("simulate %v: exit %d, stderr %q, want %q", c.args, code, stderr, c.want)
+		}
+	}
+}
+
+func atoi(t *testing.T, s string) int {
+	t.Helper()
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
 }

@@ -14,7 +14,6 @@ import (
 
 	"github.com/atoguard/atoguard/internal/incident"
 	"github.com/atoguard/atoguard/internal/store"
-	"github.com/atoguard/atoguard/internal/store/sqlite"
 )
 
 var allScopes = []string{store.ScopeEvents, store.ScopeChallenges, store.ScopeFactors, store.ScopeAdmin}
@@ -47,9 +46,9 @@ func newSecret() string {
 	return "agk_" + base64.RawURLEncoding.EncodeToString(b[:])
 }
 
-func newKeys(stdout io.Writer) *cobra.Command {
+func newKeys(stdout io.Writer, getenv func(string) string) *cobra.Command {
 	cmd := &cobra.Command{Use: "keys", Short: "Manage API keys"}
-	var data, name, scopes string
+	var data, records, name, scopes string
 	create := &cobra.Command{
 		Use:   "create",
 		Short: "Create an API key and print its secret once (only a hash is stored)",
@@ -62,7 +61,7 @@ func newKeys(stdout io.Writer) *cobra.Command {
 			if strings.TrimSpace(name) == "" {
 				return fmt.Errorf("--name: empty")
 			}
-			st, err := sqlite.Open(cmd.Context(), data, sqlite.Options{})
+			st, err := openRecords(cmd.Context(), data, recordsURL(cmd, records, getenv))
 			if err != nil {
 				return err
 			}
@@ -79,6 +78,7 @@ func newKeys(stdout io.Writer) *cobra.Command {
 		},
 	}
 	create.Flags().StringVar(&data, "data", "./atoguard-data", "data directory of the guard")
+	addRecordsFlag(create, &records)
 	create.Flags().StringVar(&name, "name", "", "a name for the key (required)")
 	create.Flags().StringVar(&scopes, "scopes", "events", "comma-separated scopes: "+strings.Join(allScopes, ","))
 
@@ -87,7 +87,7 @@ func newKeys(stdout io.Writer) *cobra.Command {
 		Short: "List API keys (never their secrets)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			st, err := sqlite.Open(cmd.Context(), data, sqlite.Options{})
+			st, err := openRecords(cmd.Context(), data, recordsURL(cmd, records, getenv))
 			if err != nil {
 				return err
 			}
@@ -103,6 +103,7 @@ func newKeys(stdout io.Writer) *cobra.Command {
 		},
 	}
 	list.Flags().StringVar(&data, "data", "./atoguard-data", "data directory of the guard")
+	addRecordsFlag(list, &records)
 	cmd.AddCommand(create, list)
 	return cmd
 }

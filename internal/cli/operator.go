@@ -40,7 +40,7 @@ func validOperatorName(name string) error {
 
 func newOperator(stdout io.Writer, getenv func(string) string) *cobra.Command {
 	cmd := &cobra.Command{Use: "operator", Short: "Manage dashboard operators (password + TOTP sign-in at /ui)"}
-	var data, name, keyFile string
+	var data, records, name, keyFile string
 	create := &cobra.Command{
 		Use:   "create",
 		Short: "Create an operator; prints a generated password and a TOTP otpauth URI once",
@@ -48,17 +48,26 @@ func newOperator(stdout io.Writer, getenv func(string) string) *cobra.Command {
 with the TOTP secret and its otpauth:// URI for an authenticator app. Only
 an argon2id hash of the password is stored; the TOTP secret is sealed with
 the step-up factor key (ATOGUARD_FACTOR_KEY, --factor-key-file, or
-factor.keys in the data directory), so use the same key as the guard.`,
+factor.keys in the data directory), so use the same key as the guard.
+With --records (or ATOGUARD_RECORDS) set to a postgres:// URL, the operator
+is stored in the PostgreSQL that several guards share, sealed with the key
+they share, which must then be given (--factor-key-file or
+ATOGUARD_FACTOR_KEY).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := validOperatorName(name); err != nil {
 				return err
 			}
+			url := recordsURL(cmd, records, getenv)
+			if url != "" && keyFile == "" && strings.TrimSpace(getenv(stepup.EnvFactorKey)) == "" {
+				// A key made in --data would seal a secret no guard can open.
+				return fmt.Errorf("--records: operators in shared records need the guards' shared factor key: give --factor-key-file or %s", stepup.EnvFactorKey)
+			}
 			keys, _, err := stepup.LoadKeys(keyFile, getenv(stepup.EnvFactorKey), data)
 			if err != nil {
 				return err
 			}
-			st, err := sqlite.Open(cmd.Context(), data, sqlite.Options{})
+			st, err := openRecords(cmd.Context(), data, url)
 			if err != nil {
 				return err
 			}
@@ -75,6 +84,7 @@ factor.keys in the data directory), so use the same key as the guard.`,
 		},
 	}
 	create.Flags().StringVar(&data, "data", "./atoguard-data", "data directory of the guard")
+	addRecordsFlag(create, &records)
 	create.Flags().StringVar(&name, "name", "", "the operator's sign-in name (required)")
 	create.Flags().StringVar(&keyFile, "factor-key-file", "", "factor key file (default: ATOGUARD_FACTOR_KEY, else factor.keys in --data)")
 
@@ -83,7 +93,7 @@ factor.keys in the data directory), so use the same key as the guard.`,
 		Short: "List operators (never their secrets)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			st, err := sqlite.Open(cmd.Context(), data, sqlite.Options{})
+			st, err := openRecords(cmd.Context(), data, recordsURL(cmd, records, getenv))
 			if err != nil {
 				return err
 			}
@@ -103,13 +113,21 @@ factor.keys in the data directory), so use the same key as the guard.`,
 		},
 	}
 	list.Flags().StringVar(&data, "data", "./atoguard-data", "data directory of the guard")
+	addRecordsFlag(list, &records)
 	cmd.AddCommand(create, list)
 	return cmd
 }
 
+// operatorCreator stores new operators: the SQLite or the PostgreSQL
+// records.
+type operatorCreator interface {
+	// CreateOperator fails with store.ErrExists when the name is taken.
+	CreateOperator(ctx context.Context, o store.Operator) error
+}
+
 // createOperator stores a new operator with a generated password and TOTP
 // secret, and returns them (to be shown once) with the otpauth URI.
-func createOperator(ctx context.Context, st *sqlite.Store, keys *stepup.Keyring, name string) (password, secret, uri string, err error) {
+func createOperator(ctx context.Context, st operatorCreator, keys *stepup.Keyring, name string) (password, secret, uri string, err error) {
 	var pw [18]byte
 	_, _ = rand.Read(pw[:]) // crypto/rand.Read never fails
 	password = base64.RawURLEncoding.EncodeToString(pw[:])

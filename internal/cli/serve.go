@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -23,11 +24,14 @@ import (
 	"github.com/atoguard/atoguard/internal/dashboard"
 	"github.com/atoguard/atoguard/internal/engine"
 	"github.com/atoguard/atoguard/internal/geo"
+	"github.com/atoguard/atoguard/internal/hot"
 	"github.com/atoguard/atoguard/internal/mailer"
 	"github.com/atoguard/atoguard/internal/notify"
 	"github.com/atoguard/atoguard/internal/policy"
 	"github.com/atoguard/atoguard/internal/stepup"
 	"github.com/atoguard/atoguard/internal/store/groupcommit"
+	"github.com/atoguard/atoguard/internal/store/journal"
+	"github.com/atoguard/atoguard/internal/store/postgres"
 	"github.com/atoguard/atoguard/internal/store/sqlite"
 )
 
@@ -39,7 +43,12 @@ func newServe(stdout, stderr io.Writer, getenv func(string) string) *cobra.Comma
 		Short: "Run the guard: HTTP API and metrics on the embedded store",
 		Long: `Run the guard. With no --config it uses the built-in policy and the
 embedded SQLite store under --data. ATOGUARD_API_KEY=<secret> in the
-environment makes that secret a key with every scope.`,
+environment makes that secret a key with every scope.
+
+Several instances act as one guard when they share PostgreSQL for their
+records (records: postgres://..., or ATOGUARD_RECORDS) and Redis for their
+detectors (hot.url: redis://..., or ATOGUARD_HOT_URL), with the same
+secret_key_file and factor keys; see the README, "Several instances".`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg := config.Default()
@@ -63,6 +72,12 @@ environment makes that secret a key with every scope.`,
 			}
 			if fl.Changed("policy") {
 				cfg.Policy = flags.Policy
+			}
+			if v := getenv("ATOGUARD_RECORDS"); v != "" {
+				cfg.Records = v
+			}
+			if v := getenv("ATOGUARD_HOT_URL"); v != "" {
+				cfg.Hot.URL = v
 			}
 			if err := cfg.Validate(); err != nil {
 				return fmt.Errorf("invalid configuration:\n%w", err)
@@ -136,6 +151,7 @@ func newLogger(format string, w io.Writer) *slog.Logger {
 type runningGuard struct {
 	URL  string // http://host:port
 	Mode clock.Mode
+	hub  *hot.Hub // nil: alone
 	done chan error
 	err  error
 }
@@ -147,6 +163,37 @@ func (g *runningGuard) Wait() error {
 		g.err = err
 	}
 	return g.err
+}
+
+// guardStore keeps the guard's records: SQLite in the data directory, or a
+// PostgreSQL that several instances share.
+type guardStore interface {
+	engine.Records
+	groupcommit.Writer
+	api.Records
+	stepup.Store
+	dashboard.Records
+	dashboard.Operators
+	notify.Outbox
+	Close() error
+}
+
+// openGuardStore opens the records of cfg.
+func openGuardStore(ctx context.Context, cfg config.Config) (guardStore, error) {
+	if cfg.Records == "" {
+		return sqlite.Open(ctx, cfg.Data, sqlite.Options{Synchronous: cfg.Synchronous})
+	}
+	if cfg.SecretKeyFile == "" {
+		return nil, errors.New("records: instances sharing records must share the secret key too: set secret_key_file")
+	}
+	if cfg.StepUp.EncryptionKeyFile == "" && os.Getenv(stepup.EnvFactorKey) == "" {
+		return nil, fmt.Errorf("records: instances sharing records must share the factor key too: set stepup.encryption_key_file or %s", stepup.EnvFactorKey)
+	}
+	st, err := postgres.Open(ctx, cfg.Records, postgres.Options{})
+	if err != nil {
+		return nil, err
+	}
+	return st, nil
 }
 
 // startGuard starts the guard of cfg serving on ln, which it owns from then
@@ -180,12 +227,23 @@ func startGuard(ctx context.Context, cfg config.Config, bootstrap string, ln net
 	if err != nil {
 		return nil, err
 	}
-	st, err := sqlite.Open(ctx, cfg.Data, sqlite.Options{Synchronous: cfg.Synchronous})
+	st, err := openGuardStore(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
 	cleanup = append(cleanup, st.Close)
-	committer := groupcommit.New(st, groupcommit.Options{})
+	var writer groupcommit.Writer = st
+	var jnl *journal.Journal
+	if cfg.Records != "" {
+		// Shared records: while PostgreSQL is out of reach, records are
+		// journaled in the data directory and written when it returns.
+		if jnl, err = journal.New(st, filepath.Join(cfg.Data, "journal"), journal.Options{Logger: log}); err != nil {
+			return nil, err
+		}
+		cleanup = append(cleanup, jnl.Close)
+		writer = jnl
+	}
+	committer := groupcommit.New(writer, groupcommit.Options{})
 	if err := loadSprayKeys(&cfg.Engine.Spray); err != nil {
 		return nil, err
 	}
@@ -208,6 +266,24 @@ func startGuard(ctx context.Context, cfg config.Config, bootstrap string, ln net
 	if err := eng.Restore(ctx); err != nil {
 		return nil, err
 	}
+	var hub *hot.Hub
+	stopHub := func() {}
+	if cfg.Hot.URL != "" {
+		if hub, err = hot.Open(ctx, cfg.Hot, key, log); err != nil {
+			return nil, err
+		}
+		cleanup = append(cleanup, hub.Close)
+		eng.UsePeers(hub)
+		hctx, cancel := context.WithCancel(ctx)
+		stopped := make(chan struct{})
+		go func() {
+			defer close(stopped)
+			_ = hub.Run(hctx, eng.Apply) // returns once hctx is done
+		}()
+		var once sync.Once
+		stopHub = func() { once.Do(func() { cancel(); <-stopped }) }
+		cleanup = append(cleanup, func() error { stopHub(); return nil })
+	}
 	if cfg.Notify.Enabled() {
 		planner, err := notify.NewPlanner(cfg.Notify)
 		if err != nil {
@@ -228,12 +304,31 @@ func startGuard(ctx context.Context, cfg config.Config, bootstrap string, ln net
 		}()
 		cleanup = append(cleanup, func() error { stop(); <-stopped; return nil })
 	}
+	if cfg.Records != "" {
+		// Shared records: answer through their outages (journal).
+		var hubDown func() bool
+		if hub != nil {
+			hubDown = hub.Degraded
+		}
+		eng.UseOutage(cfg.Hot.OnOutage == hot.FailClosed, hubDown)
+	}
 	var ready atomic.Bool
 	apiCfg := cfg.API
 	apiCfg.BootstrapKey = bootstrap
 	srv := api.New(apiCfg, log, eng, st, ready.Load)
+	if jnl != nil {
+		srv.SetRecordsOptional()
+		srv.ServeHealth("journal", func(context.Context) (bool, any) { st := jnl.State(); return !st.Degraded, st })
+	}
+	if hub != nil {
+		srv.ServeHealth("redis", func(context.Context) (bool, any) { return !hub.Degraded(), hub.Status() })
+	}
 	srv.ServeRanges(corpus)
-	if err := serveStepUp(ctx, cfg, clk, eng, st, key, srv, log); err != nil {
+	var locker stepup.Locker
+	if hub != nil {
+		locker = hub
+	}
+	if err := serveStepUp(ctx, cfg, clk, eng, st, key, srv, locker, log); err != nil {
 		return nil, err
 	}
 	handler, err := withDashboard(ctx, cfg, log, clk, eng, st, srv.Handler())
@@ -253,11 +348,11 @@ func startGuard(ctx context.Context, cfg config.Config, bootstrap string, ln net
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(ln) }()
 	ready.Store(true)
-	g := &runningGuard{URL: "http://" + ln.Addr().String(), Mode: mode, done: make(chan error, 1)}
+	g := &runningGuard{URL: "http://" + ln.Addr().String(), Mode: mode, hub: hub, done: make(chan error, 1)}
 	go func() {
 		defer close(g.done)
 		defer closeAll()
-		g.done <- runGuard(ctx, cfg, log, eng, committer, hs, served, &ready)
+		g.done <- runGuard(ctx, cfg, log, eng, committer, hs, served, &ready, stopHub)
 	}()
 	return g, nil
 }
@@ -265,7 +360,7 @@ func startGuard(ctx context.Context, cfg config.Config, bootstrap string, ln net
 // runGuard ticks the engine and saves its state until ctx is done or
 // serving fails, then shuts the guard down.
 func runGuard(ctx context.Context, cfg config.Config, log *slog.Logger, eng *engine.Engine, committer *groupcommit.Committer,
-	hs *http.Server, served <-chan error, ready *atomic.Bool) error {
+	hs *http.Server, served <-chan error, ready *atomic.Bool, stopHub func()) error {
 	tick := cfg.TickEvery
 	if tick <= 0 { // zero means the default (config.Config)
 		tick = config.Default().TickEvery
@@ -295,6 +390,7 @@ func runGuard(ctx context.Context, cfg config.Config, log *slog.Logger, eng *eng
 			if err := hs.Shutdown(sctx); err != nil {
 				log.Error("shutting down HTTP", "err", err)
 			}
+			stopHub() // no more peers' events to replay
 			// Every acknowledged event is already durable; save what the
 			// detectors learned, then drain the committer.
 			err := eng.Save(sctx)
@@ -312,8 +408,8 @@ func runGuard(ctx context.Context, cfg config.Config, log *slog.Logger, eng *eng
 // serveStepUp wires step-up verification (package stepup): factor keys,
 // the mail server for email codes, the engine's choice of methods per user,
 // and the challenge and factor endpoints.
-func serveStepUp(ctx context.Context, cfg config.Config, clk *clock.Clock, eng *engine.Engine, st *sqlite.Store,
-	key []byte, srv *api.Server, log *slog.Logger) error {
+func serveStepUp(ctx context.Context, cfg config.Config, clk *clock.Clock, eng *engine.Engine, st guardStore,
+	key []byte, srv *api.Server, locker stepup.Locker, log *slog.Logger) error {
 	keys, created, err := stepup.LoadKeys(cfg.StepUp.EncryptionKeyFile, os.Getenv(stepup.EnvFactorKey), cfg.Data)
 	if err != nil {
 		return err
@@ -339,6 +435,9 @@ func serveStepUp(ctx context.Context, cfg config.Config, clk *clock.Clock, eng *
 		}
 		svc.UseMailer(m)
 	}
+	if locker != nil {
+		svc.UseLocker(locker)
+	}
 	eng.UseFactors(svc)
 	srv.ServeStepUp(svc)
 	// Reseal factor secrets sealed with a key that is no longer current.
@@ -356,12 +455,12 @@ func serveStepUp(ctx context.Context, cfg config.Config, clk *clock.Clock, eng *
 // /ui beside the API, sampling the campaign rates for its chart until ctx
 // is done. Operator TOTP secrets are sealed with the factor keys.
 func withDashboard(ctx context.Context, cfg config.Config, log *slog.Logger, clk *clock.Clock, eng *engine.Engine,
-	st *sqlite.Store, apiHandler http.Handler) (http.Handler, error) {
+	st guardStore, apiHandler http.Handler) (http.Handler, error) {
 	keys, _, err := stepup.LoadKeys(cfg.StepUp.EncryptionKeyFile, os.Getenv(stepup.EnvFactorKey), cfg.Data)
 	if err != nil {
 		return nil, err
 	}
-	dash, err := dashboard.New(dashboard.Config{Clock: clk.Now}, log, eng, st, st, keys)
+	dash, err := dashboard.New(dashboard.Config{Clock: clk.Now, Notify: cfg.Notify}, log, eng, st, st, keys)
 	if err != nil {
 		return nil, err
 	}

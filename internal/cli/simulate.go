@@ -34,6 +34,9 @@ type simulateFlags struct {
 	timeout     time.Duration
 	emailChange float64
 	noProgress  bool
+	demo        string
+	attackSpan  time.Duration
+	scaleSet    bool
 }
 
 func newSimulate(stdout, stderr io.Writer, getenv func(string) string) *cobra.Command {
@@ -52,11 +55,32 @@ reference shop's real pages over HTTP, on the shop's simulated clock.
 
 Both start their own guard (event clock, temporary data) unless --guard
 names one, which must run with --clock event; its key (--api-key or
-ATOGUARD_API_KEY) needs the events and admin scopes.`,
+ATOGUARD_API_KEY) needs the events and admin scopes, in live mode also
+challenges and factors: live mode's owners enrol a TOTP factor through
+the guard and answer the step-ups they are asked for, as fast mode's do.
+
+--demo DIR attacks a running ` + "`atoguard demo --data DIR`" + ` instead (live mode,
+on the wall clock): the owners' usual devices log in through the demo
+shop, then the scenario's attack and the owners' traffic around it go
+through the shop's pages, the attack compressed into --attack-span, so
+the demo's guard opens an incident you can watch on its dashboard (/ui)
+and in GET /v1/incidents. It reads DIR/demo.json (written by the running
+demo) and DIR/demo.key; the scale defaults to 0.1 (1,000 owners, 1,000
+attack attempts for distributed), at most the demo's accounts. With
+--api-key (or ATOGUARD_API_KEY) it also reports when the incident opened.
+It plays once, guard on, and writes no report files. Each run adds to the
+demo's data (orders, step-ups, notifications); a fresh --data starts clean.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if f.apiKey == "" {
 				f.apiKey = getenv("ATOGUARD_API_KEY")
+			}
+			f.scaleSet = cmd.Flags().Changed("scale")
+			if f.demo != "" {
+				return runSimulateDemo(cmd.Context(), f, stdout, stderr)
+			}
+			if cmd.Flags().Changed("attack-span") {
+				return errors.New("--attack-span needs --demo")
 			}
 			return runSimulate(cmd.Context(), f, os.Args, stdout, stderr)
 		},
@@ -65,14 +89,107 @@ ATOGUARD_API_KEY) needs the events and admin scopes.`,
 	fl.StringVar(&f.scenario, "scenario", "distributed", "burst, distributed, spray, or a scenario file (internal/traffic YAML)")
 	fl.BoolVar(&f.fast, "fast", false, "send events straight to the guard API on the event clock (default: live, through the shop's pages)")
 	fl.StringVar(&f.guard, "guard", "", "URL of a running guard (--clock event) instead of an in-process one")
-	fl.StringVar(&f.apiKey, "api-key", "", "API key of --guard (default $ATOGUARD_API_KEY)")
+	fl.StringVar(&f.apiKey, "api-key", "", "API key of --guard, or with --demo of the demo's guard to time the incident (default $ATOGUARD_API_KEY)")
 	fl.Float64Var(&f.scale, "scale", 1, "scale owners, sources and attempts by this factor (e.g. 0.1 for a quick run)")
 	fl.StringVar(&f.out, "out", "docs/simulation", "directory for the report (SCENARIO-MODE.md, .json, .svg)")
 	fl.IntVar(&f.workers, "workers", 8, "live mode: browsers run at once")
 	fl.DurationVar(&f.timeout, "timeout", 30*time.Minute, "give up after this long")
 	fl.Float64Var(&f.emailChange, "email-change", 0.5, "share of takeovers in which the attacker changes the contact email before ordering")
 	fl.BoolVar(&f.noProgress, "no-progress", false, "no progress bars on stderr")
+	fl.StringVar(&f.demo, "demo", "", "attack the running atoguard demo whose data directory is `DIR` (e.g. ./atoguard-demo) through its shop's pages")
+	fl.DurationVar(&f.attackSpan, "attack-span", time.Minute, "with --demo: the wall time the attack is played in")
 	return cmd
+}
+
+// runSimulateDemo plays the scenario against a running demo.
+func runSimulateDemo(ctx context.Context, f simulateFlags, stdout, stderr io.Writer) error {
+	if f.fast || f.guard != "" {
+		return errors.New("--demo drives the demo's shop and guard: leave out --fast and --guard")
+	}
+	if f.attackSpan < time.Second || f.attackSpan > time.Hour {
+		return fmt.Errorf("--attack-span %v: want between 1s and 1h", f.attackSpan)
+	}
+	sc, err := simulate.LoadScenario(f.scenario)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, f.timeout)
+	defer cancel()
+	st, err := findDemo(ctx, f.demo)
+	if err != nil {
+		return err
+	}
+	key, err := os.ReadFile(filepath.Join(f.demo, "demo.key"))
+	if err != nil {
+		return fmt.Errorf("reading the demo's password key: %w", err)
+	}
+	if !f.scaleSet {
+		f.scale = min(0.1, float64(st.Accounts)/float64(max(1, sc.Owners.Accounts)))
+	}
+	if !(f.scale > 0 && f.scale <= 10) {
+		return fmt.Errorf("--scale %v: want a factor above 0, at most 10", f.scale)
+	}
+	if !(f.emailChange >= 0 && f.emailChange <= 1) {
+		return fmt.Errorf("--email-change %v: want a share between 0 and 1", f.emailChange)
+	}
+	sc = simulate.Scale(sc, f.scale)
+	if err := sc.Validate(); err != nil {
+		return fmt.Errorf("scenario %s at scale %v:\n%w", f.scenario, f.scale, err)
+	}
+	if sc.Owners.Accounts > st.Accounts {
+		return fmt.Errorf("scenario %s at scale %v has %d owners, the demo in %s only %d accounts: use --scale %.2g or less",
+			f.scenario, f.scale, sc.Owners.Accounts, f.demo, st.Accounts, float64(st.Accounts)/float64(max(1, sc.Owners.Accounts))*f.scale)
+	}
+	target := simulate.DemoTarget{ShopURL: st.ShopURL, Accounts: st.Accounts, Key: key, CampaignReady: st.CampaignReady}
+	if f.apiKey != "" {
+		if target.Guard, err = shopclient.New(shopclient.Config{BaseURL: st.GuardURL, APIKey: f.apiKey, Timeout: time.Minute, FailMode: shopclient.FailOpen}); err != nil {
+			return err
+		}
+	}
+	cfg := simulate.DemoConfig{
+		Name: strings.TrimSuffix(filepath.Base(f.scenario), filepath.Ext(f.scenario)), Scenario: sc, Target: target,
+		AttackSpan: f.attackSpan, Workers: f.workers, FollowUps: simulate.FollowUps{EmailChange: f.emailChange}, Status: stdout,
+	}
+	if f.emailChange == 0 {
+		cfg.FollowUps.EmailChange = 1e-9
+	}
+	if !f.noProgress {
+		cfg.Progress = stderr
+	}
+	fmt.Fprintf(stdout, "scenario %s at scale %v against the demo in %s: shop %s, guard %s\nwatch it on the dashboard: %s/ui/\n",
+		cfg.Name, f.scale, f.demo, st.ShopURL, st.GuardURL, st.GuardURL)
+	res, err := simulate.RunDemo(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	printDemoSummary(stdout, res, st.GuardURL)
+	return nil
+}
+
+func printDemoSummary(w io.Writer, r *simulate.DemoResult, guardURL string) {
+	s := r.Summary
+	hm := func(t time.Time) string { return t.Local().Format("15:04:05") }
+	fmt.Fprintf(w, "simulated time ran %.0f times faster than the clock; the attack from %s to %s (took %s in all)\n",
+		r.Speed, hm(r.AttackStart), hm(r.AttackEnd), r.Took.Round(time.Second))
+	row := func(name string, v any) { fmt.Fprintf(w, "  %-48s %8v\n", name, v) }
+	row("attacker login attempts", s.AttackerAttempts)
+	row("attacker logins with a valid password", s.AttackerValid)
+	row("takeovers allowed without step-up", s.TakeoversAllowed)
+	row("fraudulent orders accepted", s.FraudOrdersAccepted)
+	row("owners' correct-password logins", s.OwnerLogins)
+	row("owners' logins challenged or denied", s.OwnerChallenged+s.OwnerDenied)
+	switch {
+	case !r.Asked:
+		fmt.Fprintf(w, "incident: see %s/ui/ or GET %s/v1/incidents (give --api-key to have it timed here)\n", guardURL, guardURL)
+	case r.Incident == nil:
+		fmt.Fprintln(w, "incident: none opened")
+	case r.AlreadyOpen:
+		fmt.Fprintf(w, "incident: %s, opened at %s by earlier traffic, was still open and took the attack in; %d accounts targeted\n",
+			r.Incident.ID, hm(r.Incident.StartedAt), r.Incident.AccountsTargeted)
+	default:
+		fmt.Fprintf(w, "incident: %s opened at %s, %s after the attack started; %d accounts targeted, %d compromised passwords to reset\n",
+			r.Incident.ID, hm(r.Incident.StartedAt), s.IncidentAfter, r.Incident.AccountsTargeted, r.Incident.AccountsCompromised)
+	}
 }
 
 func runSimulate(ctx context.Context, f simulateFlags, args []string, stdout, stderr io.Writer) error {
@@ -220,6 +337,7 @@ func stackFactory(tmp string, newGuard simulate.GuardFactory, log *slog.Logger) 
 		stack := &simulate.Stack{SetTime: func(t time.Time) { now.Store(t.UnixNano()) }}
 		stopGuard := func() error { return nil }
 		var guard demoshop.Guard
+		var stepUp demoshop.StepUp
 		if guardOn {
 			c, stop, err := newGuard(ctx)
 			if err != nil {
@@ -227,9 +345,11 @@ func stackFactory(tmp string, newGuard simulate.GuardFactory, log *slog.Logger) 
 				return nil, err
 			}
 			stack.Guard, guard, stopGuard = c, c, stop
+			// Step-ups verified by the guard; the owners enrol TOTP.
+			stepUp, stack.OwnersEnrolTOTP = demoshop.GuardStepUp{Client: c}, true
 		}
 		shop, err := demoshop.New(demoshop.Options{
-			Store: st, Secret: []byte(randomSecret("")), Guard: guard, Hasher: hasher, Log: log,
+			Store: st, Secret: []byte(randomSecret("")), Guard: guard, StepUp: stepUp, Hasher: hasher, Log: log,
 			TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")},
 			Now:            func() time.Time { return time.Unix(0, now.Load()).UTC() },
 		})

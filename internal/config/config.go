@@ -20,6 +20,7 @@ import (
 	"github.com/atoguard/atoguard/internal/clock"
 	"github.com/atoguard/atoguard/internal/engine"
 	"github.com/atoguard/atoguard/internal/geo"
+	"github.com/atoguard/atoguard/internal/hot"
 	"github.com/atoguard/atoguard/internal/notify"
 	"github.com/atoguard/atoguard/internal/stepup"
 )
@@ -41,6 +42,11 @@ type Config struct {
 	Engine        engine.Config `yaml:"engine"`
 	Notify        notify.Config `yaml:"notify"` // owner and operator notifications; empty: none sent
 	StepUp        stepup.Config `yaml:"stepup"` // step-up factors: WebAuthn relying party, email codes, factor keys
+	// Records is where records are kept: empty for SQLite in Data, or a
+	// postgres:// URL for a PostgreSQL that several instances share
+	// (ATOGUARD_RECORDS overrides it, to keep a password out of the file).
+	Records string     `yaml:"records"`
+	Hot     hot.Config `yaml:"hot"` // Redis joining several instances into one guard; empty url: this instance is alone
 }
 
 // Default returns the configuration used when no file is given.
@@ -134,6 +140,15 @@ func (c Config) Validate() error {
 		}
 	}
 	errs = append(errs, c.Notify.Problems()...)
+	if r := c.Records; r != "" && !strings.HasPrefix(r, "postgres://") && !strings.HasPrefix(r, "postgresql://") {
+		errs = append(errs, errors.New("records: not a postgres:// URL (leave it empty for SQLite in the data directory)"))
+	}
+	if err := c.Hot.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if c.Hot.URL != "" && c.Records == "" {
+		errs = append(errs, errors.New("hot.url: instances sharing Redis must share their records too (records: postgres://...)"))
+	}
 	if e.ChallengeMaxAttempts < 0 {
 		errs = append(errs, fmt.Errorf("engine.challenge_max_attempts: %d is negative", e.ChallengeMaxAttempts))
 	}

@@ -141,6 +141,26 @@ func TestValidate(t *testing.T) {
 				`tick_every: negative`,
 			}, "\n"),
 		},
+		{name: "several instances", edit: func(c *config.Config) {
+			c.Records = "postgres://atoguard@db.internal:5432/atoguard"
+			c.Hot.URL, c.Hot.OnOutage = "redis://127.0.0.1:6379/0", "closed"
+		}},
+		{
+			name: "several instances, wrongly",
+			edit: func(c *config.Config) {
+				c.Records = "mysql://db/atoguard"
+				c.Hot.OnOutage = "maybe"
+			},
+			want: strings.Join([]string{
+				`hot.on_outage: "maybe" is neither open nor closed`,
+				`records: not a postgres:// URL (leave it empty for SQLite in the data directory)`,
+			}, "\n"),
+		},
+		{
+			name: "redis without shared records",
+			edit: func(c *config.Config) { c.Hot.URL = "redis://127.0.0.1:6379/0" },
+			want: `hot.url: instances sharing Redis must share their records too (records: postgres://...)`,
+		},
 		{
 			name: "everything else",
 			edit: func(c *config.Config) {

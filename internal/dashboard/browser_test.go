@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -107,11 +108,12 @@ func (f *fixture) attack(t *testing.T) {
 }
 
 // TestBrowser signs in with a real browser, sees the incident an attack
-// opened, opens it, and approves a held order, saving screenshots.
+// opened, opens it, sends the shop a bulk action on the accounts to reset,
+// and approves a held order, saving screenshots.
 func TestBrowser(t *testing.T) {
 	b := browsertest.Open(t, browsertest.Options{Width: 1366, Height: 900})
 	ctx := b.Ctx
-	f := newFixture(t)
+	f, rc, disp := actionFixture(t)
 	f.attack(t)
 
 	// shot saves the whole page, or only what a 1366×900 laptop screen
@@ -152,6 +154,35 @@ func TestBrowser(t *testing.T) {
 		t.Errorf("incident accounts lack the targeted accounts: %q", acc)
 	}
 	shot("03-incident", false)
+
+	// Bulk action: tick the stepped-up accounts (their passwords were
+	// right) with a quick-select button (app.js), force a password reset,
+	// see the confirmation.
+	if err := chromedp.Do(ctx,
+		chromedp.Click(chromedp.CSS(`#quick-select button[data-select="challenged"]`)),
+		chromedp.Click(chromedp.CSS(`#bulk-form input[name=action][value=force_password_reset]`)),
+	); err != nil {
+		t.Fatalf("bulk action form: %v", err)
+	}
+	if got := text("#selected-count"); !strings.HasPrefix(got, "3 ") {
+		t.Errorf("selected after the quick select: %q, want 3", got)
+	}
+	clickAndLoad("#bulk-submit")
+	if got := text("#bulk-done"); !strings.Contains(got, "force password reset for 3 accounts") {
+		t.Errorf("confirmation: %q", got)
+	}
+	shot("08-bulk-action", false)
+	deliver(t, disp)
+	var reset []string
+	for _, p := range rc.take() {
+		if p.Kind == "action.force_password_reset" && dataOf(t, p).Operator == opName {
+			reset = append(reset, p.Account)
+		}
+	}
+	slices.Sort(reset)
+	if strings.Join(reset, ",") != "u-0,u-1,u-2" {
+		t.Errorf("the shop was asked to reset %v, want u-0, u-1, u-2", reset)
+	}
 
 	// An account the attack reached: its devices, networks and decisions.
 	clickAndLoad(`#accounts a[href="/ui/accounts/u-0"]`)

@@ -1,7 +1,8 @@
 // Package dashboard serves the operators' web UI under /ui: sign-in with a
 // password and a TOTP code, server-side sessions, CSRF tokens on every
 // form, a strict Content-Security-Policy, and pages for open incidents,
-// the accounts they reached, held orders and the policy in force.
+// the accounts they reached (with bulk actions the shop is told of by
+// signed webhook), held orders and the policy in force.
 package dashboard
 
 import (
@@ -16,6 +17,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/atoguard/atoguard/internal/notify"
 	"github.com/atoguard/atoguard/internal/policy"
 	"github.com/atoguard/atoguard/internal/signal/campaign"
 	"github.com/atoguard/atoguard/internal/store"
@@ -42,6 +44,13 @@ type Records interface {
 	// each decision.
 	DecisionCounts(ctx context.Context, since time.Time) (map[string]int64, error)
 	ListAudit(ctx context.Context, q store.AuditQuery) ([]store.AuditRecord, error)
+	// GetProfile reads the owners' contact histories the engine keeps,
+	// for the addresses bulk actions name.
+	GetProfile(ctx context.Context, account string) (store.Profile, error)
+	// Write enqueues the notifications of bulk actions in the outbox.
+	Write(ctx context.Context, b store.Batch) error
+	// ListNotifications shows how far the bulk actions' delivery got.
+	ListNotifications(ctx context.Context, q store.NotificationQuery) ([]store.Notification, error)
 }
 
 // Operators finds operators and records the TOTP steps they used.
@@ -71,6 +80,11 @@ type Config struct {
 	// Clock stamps the samples of the rates chart; nil means the wall
 	// clock. Give the engine's clock so that event time lines up.
 	Clock func() time.Time
+	// Notify is the guard's notify section. The incident page's bulk
+	// actions (force password reset, notify owners, freeze orders) go to
+	// the webhooks that take their kinds (action.*); the zero value, or
+	// no such webhook, turns them off.
+	Notify notify.Config
 }
 
 // Server is the dashboard.
@@ -84,6 +98,7 @@ type Server struct {
 	now     func() time.Time
 	clock   func() time.Time
 	history history
+	planner *notify.Planner // nil: no bulk actions
 
 	sessions *sessions
 	limiter  *loginLimiter
@@ -116,12 +131,19 @@ func New(cfg Config, log *slog.Logger, eng Engine, records Records, ops Operator
 	if err != nil {
 		return nil, err
 	}
+	var planner *notify.Planner
+	if cfg.Notify.Enabled() {
+		if planner, err = notify.NewPlanner(cfg.Notify); err != nil {
+			return nil, err
+		}
+	}
 	sub, err := fs.Sub(assetFS, "assets")
 	if err != nil {
 		return nil, fmt.Errorf("dashboard assets: %w", err)
 	}
 	s := &Server{
 		cfg: cfg, log: log, eng: eng, records: records, ops: ops, opener: opener, now: time.Now, clock: cfg.Clock,
+		planner:  planner,
 		sessions: newSessions(cfg.SessionIdle, cfg.SessionMax),
 		limiter:  newLoginLimiter(cfg.LoginPerMinute),
 		pages:    pages,
@@ -137,6 +159,7 @@ func New(cfg Config, log *slog.Logger, eng Engine, records Records, ops Operator
 	s.mux.Handle("POST /ui/logout", auth(s.logout))
 	s.mux.Handle("GET /ui/incidents/{id}", auth(s.incidentPage))
 	s.mux.Handle("GET /ui/incidents/{id}/accounts.csv", auth(s.incidentCSV))
+	s.mux.Handle("POST /ui/incidents/{id}/actions", auth(s.bulkAct))
 	s.mux.Handle("GET /ui/reviews", auth(s.reviewsPage))
 	s.mux.Handle("POST /ui/reviews/{id}", auth(s.decideReview))
 	s.mux.Handle("GET /ui/policy", auth(s.policyPage))

@@ -22,6 +22,7 @@ import (
 	"github.com/atoguard/atoguard/internal/clock"
 	"github.com/atoguard/atoguard/internal/dashboard"
 	"github.com/atoguard/atoguard/internal/engine"
+	"github.com/atoguard/atoguard/internal/notify"
 	"github.com/atoguard/atoguard/internal/policy"
 	"github.com/atoguard/atoguard/internal/stepup"
 	"github.com/atoguard/atoguard/internal/store"
@@ -63,6 +64,13 @@ func (l *lockedBuffer) String() string {
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
+	return newFixtureNotify(t, notify.Config{})
+}
+
+// newFixtureNotify is newFixture with the engine's notifications and the
+// dashboard's bulk actions configured by nc.
+func newFixtureNotify(t *testing.T, nc notify.Config) *fixture {
+	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
 	st, err := sqlite.Open(ctx, dir, sqlite.Options{Synchronous: "NORMAL"})
@@ -88,10 +96,17 @@ func newFixture(t *testing.T) *fixture {
 	}
 	clk := clock.New(clock.Event, nil)
 	eng := engine.New(engine.Config{}, clk, pol, st, st, bytes.Repeat([]byte{7}, 32))
+	if nc.Enabled() {
+		planner, err := notify.NewPlanner(nc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		eng.UseNotifications(planner)
+	}
 	logBuf := &lockedBuffer{}
 	log := slog.New(slog.NewTextHandler(logBuf, nil))
 	apiSrv := api.New(api.Config{BootstrapKey: apiSecret}, log, eng, st, nil)
-	dash, err := dashboard.New(dashboard.Config{Clock: clk.Now}, log, eng, st, st, keys)
+	dash, err := dashboard.New(dashboard.Config{Clock: clk.Now, Notify: nc}, log, eng, st, st, keys)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -304,9 +304,25 @@ func (s *Server) incidentPage(w http.ResponseWriter, r *http.Request) error {
 		}
 		groups[i].Sources = append(groups[i].Sources, src)
 	}
+	var atRisk, known int
+	for _, row := range rows {
+		if row.Known {
+			known++
+		}
+		if row.AtRisk {
+			atRisk++
+		}
+	}
+	bulk := s.bulkRows()
+	sent, err := s.sentActions(r.Context(), inc.ID)
+	if err != nil {
+		return err
+	}
 	s.render(w, r, http.StatusOK, "incident", map[string]any{
 		"Incident": inc, "Accounts": shown, "AccountTotal": len(rows), "Truncated": len(rows) > len(shown), "Outcomes": oc,
-		"SourceGroups": groups,
+		"SourceGroups": groups, "Bulk": bulk, "Batch": randomToken(), "Done": doneOf(r.URL.Query()),
+		"BulkEnabled": slices.ContainsFunc(bulk, func(b bulkRow) bool { return b.Enabled }),
+		"AtRiskTotal": atRisk, "KnownTotal": known, "Sent": sent,
 	})
 	return nil
 }

@@ -132,8 +132,8 @@ func (s *Store) useToken(ctx context.Context, token, purpose string, now time.Ti
 
 // freezeOrders freezes the account's orders that are not final yet
 // (accepted or held) and returns how many.
-func (s *Store) freezeOrders(ctx context.Context, accountID string) (int64, error) {
-	res, err := s.db.ExecContext(ctx, `UPDATE orders SET status = ? WHERE account_id = ? AND status IN (?, ?)`,
+func (s *Store) freezeOrders(ctx context.Context, ex execer, accountID string) (int64, error) {
+	res, err := ex.ExecContext(ctx, `UPDATE orders SET status = ? WHERE account_id = ? AND status IN (?, ?)`,
 		StatusFrozen, accountID, StatusAccepted, StatusHeld)
 	if err != nil {
 		return 0, fmt.Errorf("freezing orders: %w", err)
@@ -142,8 +142,8 @@ func (s *Store) freezeOrders(ctx context.Context, accountID string) (int64, erro
 }
 
 // endSessions deletes every session of the account and returns how many.
-func (s *Store) endSessions(ctx context.Context, accountID string) (int64, error) {
-	res, err := s.db.ExecContext(ctx, `DELETE FROM sessions WHERE account_id = ?`, accountID)
+func (s *Store) endSessions(ctx context.Context, ex execer, accountID string) (int64, error) {
+	res, err := ex.ExecContext(ctx, `DELETE FROM sessions WHERE account_id = ?`, accountID)
 	if err != nil {
 		return 0, fmt.Errorf("ending sessions: %w", err)
 	}
@@ -152,8 +152,8 @@ func (s *Store) endSessions(ctx context.Context, accountID string) (int64, error
 
 // forceReset makes the account's next login require a new password;
 // reset links then go to email.
-func (s *Store) forceReset(ctx context.Context, accountID, email string, now time.Time) error {
-	_, err := s.db.ExecContext(ctx, `INSERT INTO forced_resets (account_id, email, since) VALUES (?, ?, ?)
+func (s *Store) forceReset(ctx context.Context, ex execer, accountID, email string, now time.Time) error {
+	_, err := ex.ExecContext(ctx, `INSERT INTO forced_resets (account_id, email, since) VALUES (?, ?, ?)
 		ON CONFLICT (account_id) DO UPDATE SET email = excluded.email, since = excluded.since`, accountID, email, ms(now))
 	if err != nil {
 		return fmt.Errorf("forcing a password reset: %w", err)
@@ -231,6 +231,13 @@ func (s *Store) addMails(ctx context.Context, ex execer, mails []outMail) error 
 // addGuardNotice records notification id and its mails at once; it
 // reports false, writing nothing, when the id was received before.
 func (s *Store) addGuardNotice(ctx context.Context, id, kind, accountID string, now time.Time, mails []outMail) (bool, error) {
+	return s.addGuardAction(ctx, id, kind, accountID, now, nil, mails)
+}
+
+// addGuardAction records notification id, applies effect and writes the
+// mails, all in one transaction; it reports false, doing nothing, when
+// the id was received before. effect may be nil.
+func (s *Store) addGuardAction(ctx context.Context, id, kind, accountID string, now time.Time, effect func(execer) error, mails []outMail) (bool, error) {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return false, fmt.Errorf("recording notification: %w", err)
@@ -243,6 +250,11 @@ func (s *Store) addGuardNotice(ctx context.Context, id, kind, accountID string, 
 	}
 	if n, err := res.RowsAffected(); err != nil || n == 0 {
 		return false, err
+	}
+	if effect != nil {
+		if err := effect(tx); err != nil {
+			return false, err
+		}
 	}
 	if err := s.addMails(ctx, tx, mails); err != nil {
 		return false, err
@@ -293,7 +305,8 @@ func hookError(w http.ResponseWriter, status int, msg string) {
 // forged, altered or stale delivery is refused with 401 and changes
 // nothing; a body that is signed but not a notification is 400. Owner
 // notifications become mails to each address the guard named, the address
-// before a recent change first, each with its own "this wasn't me" link.
+// before a recent change first, each with its own "this wasn't me" link;
+// operator actions are carried out (receiveAction).
 // A notification received before (a retry) is acknowledged again without
 // a second mail; other kinds are acknowledged and ignored.
 func (s *Shop) receiveHook(w http.ResponseWriter, r *http.Request) {
@@ -316,6 +329,10 @@ func (s *Shop) receiveHook(w http.ResponseWriter, r *http.Request) {
 	var p notify.Payload
 	if err := json.Unmarshal(body, &p); err != nil || p.ID == "" || p.Kind == "" || len(p.ID) > 128 {
 		hookError(w, http.StatusBadRequest, "not a notification")
+		return
+	}
+	if strings.HasPrefix(p.Kind, "action.") {
+		s.receiveAction(w, r, p, now)
 		return
 	}
 	if !strings.HasPrefix(p.Kind, "owner.") || p.Account == "" {

@@ -66,15 +66,15 @@ func (s *Shop) notMe(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d := notMeData{Status: pageNotMeDone, Email: t.Email}
-	if d.OrdersFrozen, err = s.store.freezeOrders(ctx, t.AccountID); err != nil {
+	if d.OrdersFrozen, err = s.store.freezeOrders(ctx, s.store.db, t.AccountID); err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	if err := s.store.forceReset(ctx, t.AccountID, t.Email, now); err != nil {
+	if err := s.store.forceReset(ctx, s.store.db, t.AccountID, t.Email, now); err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	if d.SessionsEnded, err = s.store.endSessions(ctx, t.AccountID); err != nil {
+	if d.SessionsEnded, err = s.store.endSessions(ctx, s.store.db, t.AccountID); err != nil {
 		s.fail(w, r, err)
 		return
 	}
@@ -98,6 +98,16 @@ func (s *Shop) notMe(w http.ResponseWriter, r *http.Request) {
 // mailResetLink mails a new password reset link for the account to
 // email and returns its path.
 func (s *Shop) mailResetLink(r *http.Request, accountID, email string) (string, error) {
+	m, path := s.resetMail(r, accountID, email)
+	if err := s.store.addMails(r.Context(), s.store.db, []outMail{m}); err != nil {
+		return "", err
+	}
+	return path, nil
+}
+
+// resetMail is a mail of a new password reset link for the account to
+// email, and the link's path.
+func (s *Shop) resetMail(r *http.Request, accountID, email string) (outMail, string) {
 	now := s.now()
 	tok := randomToken(32)
 	path := "/reset-password/" + tok
@@ -113,10 +123,7 @@ Please set a new password with this link (valid until %s). Until then the accoun
 		Subject: "パスワードの再設定 / Set a new password", Body: body},
 		MailLink: MailLink{Source: "shop.password_reset", Link: link},
 		token:    tok, purpose: purposeReset, ttl: resetTTL}
-	if err := s.store.addMails(r.Context(), s.store.db, []outMail{m}); err != nil {
-		return "", err
-	}
-	return path, nil
+	return m, path
 }
 
 // honourForcedReset stops a login with the right password on an account
@@ -206,7 +213,7 @@ func (s *Shop) resetPassword(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	if _, err := s.store.endSessions(ctx, t.AccountID); err != nil {
+	if _, err := s.store.endSessions(ctx, s.store.db, t.AccountID); err != nil {
 		s.fail(w, r, err)
 		return
 	}

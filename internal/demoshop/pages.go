@@ -727,6 +727,8 @@ type outboxData struct {
 	Mails []Mail
 	Total int
 	Links map[int64]MailLink // the guard's notifications among Mails
+	// Actions are the latest guard operator actions carried out.
+	Actions []GuardAction
 }
 
 func (s *Shop) outboxPage(w http.ResponseWriter, r *http.Request) {
@@ -745,7 +747,12 @@ func (s *Shop) outboxPage(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	s.render(w, r, http.StatusOK, "outbox.html", outboxData{Mails: mails, Total: n, Links: links})
+	actions, err := s.store.GuardActions(r.Context(), "", 50)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.render(w, r, http.StatusOK, "outbox.html", outboxData{Mails: mails, Total: n, Links: links, Actions: actions})
 }
 
 // ---- rendering ----

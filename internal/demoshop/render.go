@@ -28,6 +28,8 @@ var funcs = template.FuncMap{
 	"paymentLabel":  paymentLabel,
 	"deliveryLabel": deliveryLabel,
 	"storeName":     storeName,
+	"statusLabel":   statusLabel,
+	"actionLabel":   actionLabel,
 	"jst":           func(t time.Time) string { return t.In(jst).Format("2006-01-02 15:04") },
 	"lines":         func(s string) []string { return strings.Split(s, "\n") },
 }

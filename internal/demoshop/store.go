@@ -179,7 +179,7 @@ func OpenStore(ctx context.Context, path string) (*Store, error) {
 	db.SetMaxOpenConns(1)
 	db.SetConnMaxLifetime(0)
 	db.SetConnMaxIdleTime(0)
-	if _, err := db.ExecContext(ctx, schema+noticeSchema); err != nil {
+	if _, err := db.ExecContext(ctx, schema+noticeSchema+actionSchema); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("creating shop schema: %w", err)
 	}

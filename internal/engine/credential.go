@@ -150,15 +150,20 @@ func (e *Engine) sprayTransition(st spray.State, b *store.Batch) {
 	switch {
 	case st.Opened:
 		inc := c.tracker.Open(spray.IncidentKind, st.Since)
+		first := e.claimIncident(c.tracker, &inc)
 		b.Incidents = append(b.Incidents, inc)
-		b.Notifications = append(b.Notifications, e.notes.IncidentOpened(inc, e.wall())...)
+		if first {
+			b.Notifications = append(b.Notifications, e.notes.IncidentOpened(inc, e.wall())...)
+		}
 		c.mu.Lock()
 		c.lastSave = st.Since
 		c.mu.Unlock()
 	case st.Closed:
 		if inc, ok := c.tracker.Close(st.Until); ok {
 			b.Incidents = append(b.Incidents, inc)
-			b.Notifications = append(b.Notifications, e.notes.IncidentClosed(inc, e.wall())...)
+			if e.releaseIncident(inc) {
+				b.Notifications = append(b.Notifications, e.notes.IncidentClosed(inc, e.wall())...)
+			}
 		}
 	}
 }

@@ -91,6 +91,9 @@ type Result struct {
 	// Actions ask the shop to do something besides the decision, e.g.
 	// ActionRequirePasswordChange; nil when none.
 	Actions []string
+
+	facts  familiarity.Facts // the account's familiarity, for the peers
+	passed bool              // an mfa.succeeded that passed its challenge
 }
 
 // Engine assesses events. It is safe for concurrent use.
@@ -112,6 +115,8 @@ type Engine struct {
 	wall     func() time.Time // wall time, for scheduling notifications
 	geo      Geo              // nil: no country or ASN facts
 	factors  Factors          // nil: challenges offer every configured method
+	peers    Peers            // nil: this instance is the only one
+	outage   *outage          // nil: records must be readable, never degraded
 
 	mu          sync.Mutex
 	lastIncSave time.Time // event time the open incident was last written
@@ -145,6 +150,21 @@ func New(cfg Config, clk *clock.Clock, pol *policy.Policy, records Records, w Wr
 // system, so familiarity also covers them. Call it before the first event.
 func (e *Engine) UseGeo(g Geo) { e.geo = g }
 
+// outage is how the engine answers while shared state is out of reach.
+type outage struct {
+	closed  bool        // fail closed: policy fact Guard.Degraded
+	hubDown func() bool // the hot layer is out of reach; nil: none
+}
+
+// UseOutage makes the engine answer events whose account records cannot
+// be read (shared records out of reach, writes journaled), without
+// familiarity, instead of failing them. With closed, such events and all
+// events while hubDown reports true have the policy fact Guard.Degraded.
+// Call it before the first event.
+func (e *Engine) UseOutage(closed bool, hubDown func() bool) {
+	e.outage = &outage{closed: closed, hubDown: hubDown}
+}
+
 // UseFactors makes challenges offer only the methods each user enrolled.
 // Call it before the first event.
 func (e *Engine) UseFactors(f Factors) { e.factors = f }
@@ -170,7 +190,7 @@ func (e *Engine) AssessBatch(ctx context.Context, evs []event.Event) ([]Result, 
 	var b store.Batch
 	received := time.Now().UTC()
 	for i := range evs {
-		r, err := e.assess(ctx, &evs[i], received, &b)
+		r, err := e.assess(ctx, &evs[i], received, &b, nil)
 		if err != nil {
 			return nil, err
 		}
@@ -179,6 +199,7 @@ func (e *Engine) AssessBatch(ctx context.Context, evs []event.Event) ([]Result, 
 	if err := e.writer.Write(ctx, b); err != nil {
 		return nil, fmt.Errorf("recording events: %w", err)
 	}
+	e.publish(evs, out, received)
 	return out, nil
 }
 
@@ -191,7 +212,10 @@ func loginHash(login string) uint64 {
 	return h.Sum64() | 1
 }
 
-func (e *Engine) assess(ctx context.Context, ev *event.Event, received time.Time, b *store.Batch) (Result, error) {
+// assess assesses one event into b. origin is nil for an event sent to
+// this instance; for a peer's event (Apply) it is the peer's result, which
+// stands: only the detectors and the open incidents learn from it.
+func (e *Engine) assess(ctx context.Context, ev *event.Event, received time.Time, b *store.Batch, origin *Result) (Result, error) {
 	now := e.clock.At(ev.OccurredAt)
 	keys := source.KeysOf(ev.Context)
 	fctx := familiarity.Context{Device: ev.Context.DeviceID, Network: keys.Prefix, Agent: familiarity.AgentFamily(ev.Context.UserAgent)}
@@ -205,10 +229,16 @@ func (e *Engine) assess(ctx context.Context, ev *event.Event, received time.Time
 	}
 
 	var facts familiarity.Facts
-	if ev.User.ID != "" {
+	unread := false // the account's records could not be read
+	if origin != nil {
+		facts = origin.facts
+	} else if ev.User.ID != "" {
 		f, err := e.familiar.Assess(ctx, ev.User.ID, fctx, now)
 		if err != nil {
-			return Result{}, err
+			if e.outage == nil {
+				return Result{}, err
+			}
+			unread = true // answer without familiarity
 		}
 		facts = f
 	}
@@ -255,6 +285,9 @@ func (e *Engine) assess(ctx context.Context, ev *event.Event, received time.Time
 	if !camp.Active {
 		in.Campaign.Metric = ""
 	}
+	if o := e.outage; o != nil && o.closed {
+		in.Guard.Degraded = unread || (o.hubDown != nil && o.hubDown())
+	}
 	sprayed, err := e.credentialFacts(ev, now, &in, b)
 	if err != nil {
 		return Result{}, err
@@ -264,26 +297,39 @@ func (e *Engine) assess(ctx context.Context, ev *event.Event, received time.Time
 	if err != nil {
 		return Result{}, err
 	}
-	pr, err := e.policy.Evaluate(&in)
-	if err != nil {
-		return Result{}, fmt.Errorf("evaluating policy: %w", err)
-	}
-	res := Result{
-		EventID: incident.NewID("ev", received), Decision: pr.Decision, Risk: pr.Risk,
-		Reasons: pr.Reasons, Rules: pr.Rules,
+	var res Result
+	if origin != nil {
+		res = Result{EventID: origin.EventID, Decision: origin.Decision, Risk: origin.Risk, Reasons: origin.Reasons}
+	} else {
+		pr, err := e.policy.Evaluate(&in)
+		if err != nil {
+			return Result{}, fmt.Errorf("evaluating policy: %w", err)
+		}
+		res = Result{
+			EventID: incident.NewID("ev", received), Decision: pr.Decision, Risk: pr.Risk,
+			Reasons: pr.Reasons, Rules: pr.Rules, facts: facts,
+		}
 	}
 	if res.Reasons == nil {
 		res.Reasons = []policy.Reason{}
 	}
-	if res.Decision == policy.Review && ev.Type == event.OrderAttempt && ev.Properties.Order != nil {
+	if origin == nil && res.Decision == policy.Review && ev.Type == event.OrderAttempt && ev.Properties.Order != nil {
 		res.ReviewID = incident.NewID("rv", received)
 	}
 
-	if res.Decision == policy.Challenge && ev.User.ID != "" {
+	if origin == nil && res.Decision == policy.Challenge && ev.User.ID != "" {
 		methods := e.cfg.ChallengeMethods
 		if e.factors != nil {
-			if methods, err = e.factors.Methods(ctx, ev.User.ID, methods); err != nil {
+			enrolled, err := e.factors.Methods(ctx, ev.User.ID, methods)
+			switch {
+			case err == nil:
+				methods = enrolled
+			case e.outage == nil:
 				return Result{}, fmt.Errorf("listing step-up methods: %w", err)
+			default:
+				// Shared records out of reach: offer what is configured;
+				// the answer is checked against the factors once they can
+				// be read.
 			}
 		}
 		ch := store.Challenge{
@@ -312,9 +358,17 @@ func (e *Engine) assess(ctx context.Context, ev *event.Event, received time.Time
 		e.maybeSaveIncident(now, b)
 	}
 	e.credentialOutcome(ev, sprayed, in.Credential, keys, unknown || !facts.Familiar(), now, &res, b)
+	if origin != nil {
+		e.replaySideEffects(ctx, ev, now, &in, origin, b)
+		return res, nil
+	}
 
-	if err := e.sideEffects(ctx, ev, fctx, now, res, b); err != nil {
-		return Result{}, err
+	if !unread {
+		passed, err := e.sideEffects(ctx, ev, fctx, now, res, b)
+		if err != nil {
+			return Result{}, err
+		}
+		res.passed = passed
 	}
 	if err := e.orderSideEffects(ctx, ev, now, &in, res, oc, b); err != nil {
 		return Result{}, err
@@ -344,15 +398,20 @@ func (e *Engine) campaignTransition(st campaign.State, b *store.Batch) {
 	switch {
 	case st.Opened:
 		inc := e.tracker.Open(incident.KindCredentialStuffing, st.Since)
+		first := e.claimIncident(e.tracker, &inc)
 		b.Incidents = append(b.Incidents, inc)
-		b.Notifications = append(b.Notifications, e.notes.IncidentOpened(inc, e.wall())...)
+		if first {
+			b.Notifications = append(b.Notifications, e.notes.IncidentOpened(inc, e.wall())...)
+		}
 		e.mu.Lock()
 		e.lastIncSave = st.Since
 		e.mu.Unlock()
 	case st.Closed:
 		if inc, ok := e.tracker.Close(st.Until); ok {
 			b.Incidents = append(b.Incidents, inc)
-			b.Notifications = append(b.Notifications, e.notes.IncidentClosed(inc, e.wall())...)
+			if e.releaseIncident(inc) {
+				b.Notifications = append(b.Notifications, e.notes.IncidentClosed(inc, e.wall())...)
+			}
 		}
 	}
 }
@@ -374,14 +433,16 @@ func (e *Engine) maybeSaveIncident(now time.Time, b *store.Batch) {
 	}
 }
 
-func (e *Engine) sideEffects(ctx context.Context, ev *event.Event, fctx familiarity.Context, now time.Time, res Result, b *store.Batch) error {
+// sideEffects learns from the event; passed reports an mfa.succeeded
+// that passed its challenge.
+func (e *Engine) sideEffects(ctx context.Context, ev *event.Event, fctx familiarity.Context, now time.Time, res Result, b *store.Batch) (passed bool, err error) {
 	uid := ev.User.ID
 	switch ev.Type {
 	case event.LoginSucceeded:
 		if res.Decision == policy.Allow {
 			p, err := e.familiar.Learn(ctx, uid, fctx, now)
 			if err != nil {
-				return err
+				return false, err
 			}
 			appendProfile(b, p)
 		}
@@ -391,7 +452,7 @@ func (e *Engine) sideEffects(ctx context.Context, ev *event.Event, fctx familiar
 		}
 		p, err := e.familiar.Learn(ctx, uid, fctx, now)
 		if err != nil {
-			return err
+			return false, err
 		}
 		appendProfile(b, p)
 	case event.MFASucceeded:
@@ -401,8 +462,9 @@ func (e *Engine) sideEffects(ctx context.Context, ev *event.Event, fctx familiar
 		// context familiar. The decision says so (mfa.weak_factor).
 		weak := policy.WeakMFAMethod(ev.Properties.Method)
 		if ch, ok, err := e.challengeOf(ctx, ev, now); err != nil {
-			return err
+			return false, err
 		} else if ok && !weak {
+			passed = true
 			ch.State = store.ChallengePassed
 			b.Challenges = append(b.Challenges, ch)
 			if a, ok := e.tracker.PassChallenge(uid, now); ok {
@@ -412,13 +474,13 @@ func (e *Engine) sideEffects(ctx context.Context, ev *event.Event, fctx familiar
 		if !weak {
 			p, err := e.familiar.Learn(ctx, uid, fctx, now)
 			if err != nil {
-				return err
+				return false, err
 			}
 			appendProfile(b, p)
 		}
 	case event.MFAFailed:
 		if ch, ok, err := e.challengeOf(ctx, ev, now); err != nil {
-			return err
+			return false, err
 		} else if ok {
 			ch.Attempts++
 			if ch.Attempts >= e.cfg.ChallengeMaxAttempts {
@@ -428,11 +490,11 @@ func (e *Engine) sideEffects(ctx context.Context, ev *event.Event, fctx familiar
 		}
 		p, err := e.familiar.MFAFailed(ctx, uid, now)
 		if err != nil {
-			return err
+			return false, err
 		}
 		b.Profiles = append(b.Profiles, p)
 	}
-	return nil
+	return passed, nil
 }
 
 // challengeOf returns the pending, unexpired challenge an mfa.* event

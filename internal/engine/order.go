@@ -194,26 +194,37 @@ func (e *Engine) orderFacts(ctx context.Context, ev *event.Event, now time.Time,
 	return oc, nil
 }
 
+// sessionOf is the session a login.succeeded begins.
+func sessionOf(uid string, now time.Time, in *policy.Input, res Result) session.State {
+	return session.State{
+		UserID: uid, LoginAt: now, LoginDecision: string(res.Decision), LoginRisk: res.Risk,
+		// Unfamiliar against a known history: a first login is new,
+		// not suspicious, by itself.
+		Unfamiliar: in.Account.HasHistory && !in.Account.Familiar, Challenged: res.Decision == policy.Challenge,
+	}
+}
+
+// stepUpSession is the session an mfa.* event is about: its own, or the
+// one of the challenge it answers, which is on record.
+func (e *Engine) stepUpSession(ctx context.Context, ev *event.Event) string {
+	sid := ev.SessionID
+	if sid == "" && ev.Properties.ChallengeID != "" {
+		if ch, err := e.records.GetChallenge(ctx, ev.Properties.ChallengeID); err == nil && ch.UserID == ev.User.ID {
+			sid = ch.SessionID
+		}
+	}
+	return sid
+}
+
 // orderSideEffects learns from allowed orders and contact changes, and
 // carries logins and step-ups into sessions.
 func (e *Engine) orderSideEffects(ctx context.Context, ev *event.Event, now time.Time, in *policy.Input, res Result, oc familiarity.OrderContext, b *store.Batch) error {
 	uid := ev.User.ID
 	switch ev.Type {
 	case event.LoginSucceeded:
-		e.orders.sessions.Login(ev.SessionID, session.State{
-			UserID: uid, LoginAt: now, LoginDecision: string(res.Decision), LoginRisk: res.Risk,
-			// Unfamiliar against a known history: a first login is new,
-			// not suspicious, by itself.
-			Unfamiliar: in.Account.HasHistory && !in.Account.Familiar, Challenged: res.Decision == policy.Challenge,
-		})
+		e.orders.sessions.Login(ev.SessionID, sessionOf(uid, now, in, res))
 	case event.MFASucceeded:
-		sid := ev.SessionID
-		if sid == "" && ev.Properties.ChallengeID != "" {
-			// The step-up answers a challenge; its session is on record.
-			if ch, err := e.records.GetChallenge(ctx, ev.Properties.ChallengeID); err == nil && ch.UserID == uid {
-				sid = ch.SessionID
-			}
-		}
+		sid := e.stepUpSession(ctx, ev)
 		if policy.WeakMFAMethod(ev.Properties.Method) {
 			e.orders.sessions.Weak(sid)
 		} else {

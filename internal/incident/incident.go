@@ -92,6 +92,26 @@ func (t *Tracker) Open(kind string, start time.Time) store.Incident {
 	return t.open.inc
 }
 
+// Adopt renames the open incident to id, started at start: another
+// instance of the guard opened the same campaign's incident first. What
+// this tracker counted so far stays; it returns the renamed incident and
+// false when none is open.
+func (t *Tracker) Adopt(id string, start time.Time) (store.Incident, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.open == nil {
+		return store.Incident{}, false
+	}
+	t.open.inc.ID = id
+	if !start.IsZero() && start.Before(t.open.inc.StartedAt) {
+		t.open.inc.StartedAt = start
+	}
+	for _, a := range t.open.accounts {
+		a.IncidentID = id
+	}
+	return t.snapshotLocked(), true
+}
+
 // Close ends the open incident at end and returns it; ok is false when
 // none was open.
 func (t *Tracker) Close(end time.Time) (store.Incident, bool) {

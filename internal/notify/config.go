@@ -67,7 +67,7 @@ type WebhookConfig struct {
 	// only secret.
 	Unsigned bool `yaml:"unsigned"`
 	// Kinds are the notification kinds sent here: any of Kinds(), or
-	// owner.*, operator.* or *.
+	// owner.*, operator.*, action.* or *.
 	Kinds []string `yaml:"kinds"`
 }
 
@@ -232,7 +232,7 @@ func (c Config) Problems() []error {
 		}
 		for _, k := range w.Kinds {
 			if !validKindPattern(k) {
-				bad("%s.kinds: %q is not a notification kind, owner.*, operator.* or *", at, k)
+				bad("%s.kinds: %q is not a notification kind, owner.*, operator.*, action.* or *", at, k)
 			}
 		}
 	}
@@ -261,7 +261,7 @@ func (c Config) Problems() []error {
 
 // validKindPattern reports whether p names a kind or a group of kinds.
 func validKindPattern(p string) bool {
-	return p == "*" || p == "owner.*" || p == "operator.*" || slices.Contains(Kinds(), p)
+	return p == "*" || p == "owner.*" || p == "operator.*" || p == "action.*" || slices.Contains(Kinds(), p)
 }
 
 // matchKind reports whether kind is selected by one of patterns.

@@ -121,7 +121,7 @@ func TestConfigValidate(t *testing.T) {
 		`notify.smtp.tls: "ssl" is not starttls, tls or none`,
 		`notify.smtp: username without password_file or password_env`,
 		`notify.time_zone: "Mars/Olympus" is not a known time zone`,
-		`notify.webhooks[0].kinds: "owner.everything" is not a notification kind, owner.*, operator.* or *`,
+		`notify.webhooks[0].kinds: "owner.everything" is not a notification kind, owner.*, operator.*, action.* or *`,
 		`notify.webhooks[0].url: not an http or https URL`,
 		`notify.webhooks[0]: secret_file or secret_env is required (or unsigned: true)`,
 		`notify.webhooks[1].name: "chat" is used twice`,

@@ -1,8 +1,10 @@
 // Package notify tells account owners and operators what atoguard saw: new
 // device logins, contact changes and orders to the owner (on the address on
 // file before any recent change), incident alerts to operators, by SMTP
-// email and signed webhooks, delivered from the store's persisted outbox
-// with retries.
+// email and signed webhooks, and the operators' bulk actions on the
+// accounts an incident reached (force a password reset, notify the owner,
+// freeze orders) to the shop by signed webhook, all delivered from the
+// store's persisted outbox with retries.
 //
 // The engine builds notifications with a Planner and writes them in the
 // same store.Batch as the decision they follow, so a notification owed is
@@ -30,9 +32,11 @@ const (
 	KindIncidentClosed = "operator.incident_closed"
 )
 
-// Kinds returns every notification kind.
+// Kinds returns every notification kind, the operator actions
+// (ActionKinds) last.
 func Kinds() []string {
-	return []string{KindNewDeviceLogin, KindContactChanged, KindOrder, KindIncidentOpened, KindIncidentClosed}
+	return append([]string{KindNewDeviceLogin, KindContactChanged, KindOrder, KindIncidentOpened, KindIncidentClosed},
+		ActionKinds()...)
 }
 
 // Payload is what a notification says: the JSON body of its webhook, and
@@ -42,10 +46,10 @@ type Payload struct {
 	Kind       string    `json:"kind"` // one of Kinds()
 	CreatedAt  time.Time `json:"created_at"`
 	OccurredAt time.Time `json:"occurred_at"`       // when what it reports happened
-	Account    string    `json:"account,omitempty"` // owner kinds: the user id
-	// To are the addresses the owner is told on (owner kinds): the one on
-	// file before any recent change first. A shop receiving owner kinds by
-	// webhook mails these itself.
+	Account    string    `json:"account,omitempty"` // owner and action kinds: the user id
+	// To are the addresses the owner is told on (owner and action kinds):
+	// the one on file before any recent change first. A shop receiving
+	// owner kinds by webhook mails these itself.
 	To      []string        `json:"to,omitempty"`
 	Subject string          `json:"subject"`
 	Text    string          `json:"text"` // plain text in Japanese then English; chat tools show it

@@ -18,6 +18,15 @@ type Input struct {
 	Order       OrderFacts   // order.attempt only
 	Session     SessionFacts // how the event's session began
 	Credential  CredentialFacts
+	Guard       GuardFacts // the guard's own state
+}
+
+// GuardFacts describe the guard itself.
+type GuardFacts struct {
+	// Degraded: the guard answers on its own state alone (Redis or the
+	// shared records out of reach) and is configured to fail closed
+	// (hot.on_outage: closed). Always false when failing open.
+	Degraded bool
 }
 
 // CredentialFacts describe the password the event carried

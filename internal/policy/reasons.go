@@ -28,6 +28,11 @@ func text(s string) func(*Input) string { return func(*Input) string { return s 
 // a code is reported only when it applies, so a reason never claims what
 // is not true of the event.
 var reasons = map[string]reasonDef{
+	"guard.degraded": {
+		doc:     "the guard is answering without Redis or its shared records and is configured to fail closed",
+		applies: func(in *Input) bool { return in.Guard.Degraded },
+		detail:  text("shared state out of reach; failing closed (hot.on_outage: closed)"),
+	},
 	"campaign.active": {
 		doc:     "a credential-stuffing campaign is in progress site-wide",
 		applies: func(in *Input) bool { return in.Campaign.Active },

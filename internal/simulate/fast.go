@@ -128,6 +128,7 @@ func scoreFast(b *pending, r shopclient.Result, p *planner, sc *scorer) {
 			p.abandoned(*ev, l, r.Challenge)
 		case l.Actor == traffic.ActorOwner && r.Decision == outChallenge:
 			p.passed(*ev, l, r.Challenge)
+			sc.stepUpPassed(l)
 		}
 	}
 }

@@ -10,12 +10,16 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/http/cookiejar"
+	"net/netip"
 	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/pquerna/otp"
+	"github.com/pquerna/otp/totp"
 
 	"github.com/atoguard/atoguard/internal/demoshop"
 	"github.com/atoguard/atoguard/internal/shopclient"
@@ -37,8 +41,18 @@ type Stack struct {
 	// the shop's occurred_at carries.
 	SetTime func(time.Time)
 	// Sweep runs the shop's step-up sweep: abandoned step-ups become
-	// mfa.failed.
+	// mfa.failed. Nil when the shop sweeps by itself (a running demo).
 	Sweep func(ctx context.Context) error
+	// OwnersEnrolTOTP: the shop verifies step-ups through the guard (its
+	// key also has the challenges and factors scopes). After the warm-up,
+	// every owner who logs in during the evaluated span enrols a TOTP
+	// factor through the guard's factor API, and owners answer the
+	// step-ups they are asked for on the shop's step-up page.
+	OwnersEnrolTOTP bool
+	// WarmupThroughShop plays the warm-up history through the shop's
+	// pages instead of sending it to the guard's API: each owner's device
+	// logs in once (see shopWarmup). For a guard whose key is not at hand.
+	WarmupThroughShop bool
 	// Stop shuts the stack down.
 	Stop func() error
 }
@@ -61,7 +75,9 @@ type liveRun struct {
 	transport http.RoundTripper
 	workers   int
 
-	mu       sync.Mutex // guards the maps, sc, p and r
+	mu       sync.Mutex        // guards the maps, now, sc, p and r
+	now      time.Time         // the simulated time of the chunk being played
+	totp     map[string]string // user id -> TOTP secret (base32), OwnersEnrolTOTP
 	devices  map[string]*browser
 	sessions map[string]*browser // generator session id -> the owner's logged-in browser
 	sc       *scorer
@@ -77,7 +93,7 @@ func runLive(ctx context.Context, items []item, st *Stack, accounts []demoshop.S
 	lr := &liveRun{
 		st: st, base: strings.TrimRight(st.ShopURL, "/"), key: key, workers: max(1, workers),
 		passwords: make(map[string]string, len(accounts)),
-		devices:   map[string]*browser{}, sessions: map[string]*browser{},
+		devices:   map[string]*browser{}, sessions: map[string]*browser{}, totp: map[string]string{},
 		sc: sc, p: p, r: rand.New(rand.NewPCG(uint64(seed), 0x6c697665)),
 	}
 	tr := http.DefaultTransport.(*http.Transport).Clone()
@@ -92,6 +108,11 @@ func runLive(ctx context.Context, items []item, st *Stack, accounts []demoshop.S
 	i, err := lr.warmup(ctx, items, progress)
 	if err != nil {
 		return err
+	}
+	if st.OwnersEnrolTOTP && st.Guard != nil && i > 0 {
+		if err := lr.enrolOwners(ctx, items[i:], items[i-1].ev.OccurredAt); err != nil {
+			return err
+		}
 	}
 	var lastSweep time.Time
 	for i < len(items) || len(p.q) > 0 {
@@ -121,10 +142,13 @@ func runLive(ctx context.Context, items []item, st *Stack, accounts []demoshop.S
 			}
 		}
 		st.SetTime(start)
+		lr.mu.Lock()
+		lr.now = start
+		lr.mu.Unlock()
 		if err := lr.runChunk(ctx, chunk); err != nil {
 			return err
 		}
-		if start.Sub(lastSweep) >= sweepEvery {
+		if st.Sweep != nil && start.Sub(lastSweep) >= sweepEvery {
 			lastSweep = start
 			if err := st.Sweep(ctx); err != nil {
 				return fmt.Errorf("sweeping step-ups: %w", err)
@@ -143,6 +167,9 @@ func (lr *liveRun) warmup(ctx context.Context, items []item, progress func(int))
 	n := 0
 	for n < len(items) && items[n].label.Phase == traffic.PhaseWarmup {
 		n++
+	}
+	if lr.st.WarmupThroughShop {
+		return n, lr.shopWarmup(ctx, items[:n], progress)
 	}
 	if lr.st.Guard == nil || n == 0 {
 		if progress != nil {
@@ -175,6 +202,124 @@ func (lr *liveRun) warmup(ctx context.Context, items []item, progress func(int))
 		}
 	}
 	return n, nil
+}
+
+// totpOpts are the guard's TOTP parameters (RFC 6238, what authenticator
+// apps use).
+var totpOpts = totp.ValidateOpts{Period: 30, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1}
+
+// enrolOwners enrols a TOTP factor for every owner who logs in during
+// evals, through the guard's factor API, as the shop's Security page
+// does; at is the guard's (event) clock. The guard offers a step-up only
+// the factors that existed before it, so they are enrolled up front.
+func (lr *liveRun) enrolOwners(ctx context.Context, evals []item, at time.Time) error {
+	var ids []string
+	emails := map[string]string{}
+	for _, it := range evals {
+		if u := it.ev.User; u != nil && it.label.Actor == traffic.ActorOwner && it.ev.Type == shopclient.LoginSucceeded && emails[u.ID] == "" {
+			emails[u.ID] = u.Email
+			ids = append(ids, u.ID)
+		}
+	}
+	g := lr.st.Guard
+	jobs := make(chan string)
+	errs := make(chan error, lr.workers)
+	var wg sync.WaitGroup
+	for range lr.workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for id := range jobs {
+				en, err := g.EnrolTOTP(ctx, id, "phone", emails[id])
+				if err == nil {
+					var code string
+					if code, err = totp.GenerateCodeCustom(en.Secret, at, totpOpts); err == nil {
+						err = g.ConfirmTOTP(ctx, id, en.FactorID, code)
+					}
+				}
+				if err != nil {
+					errs <- fmt.Errorf("enrolling the TOTP factor of %s: %w", id, err)
+					return
+				}
+				lr.mu.Lock()
+				lr.totp[id] = en.Secret
+				lr.mu.Unlock()
+			}
+		}()
+	}
+	var err error
+feed:
+	for _, id := range ids {
+		select {
+		case jobs <- id:
+		case err = <-errs:
+			break feed
+		}
+	}
+	close(jobs)
+	wg.Wait()
+	if err == nil && len(errs) > 0 {
+		err = <-errs
+	}
+	return err
+}
+
+// shopWarmup teaches the guard the owners' usual contexts through the
+// shop's login page, as fast as the shop answers: of the warm-up's
+// successful logins, each owner's first, then one for every other device
+// or network that is familiar by then (a device on the home network, the
+// home network from a new device). A context new on both counts would be
+// a success from an unfamiliar context to the guard's campaign detector,
+// and a burst of those looks like an attack, so it is left out: the guard
+// meets it in the evaluated span like any new device.
+func (lr *liveRun) shopWarmup(ctx context.Context, warm []item, progress func(int)) error {
+	type seen struct{ devices, networks map[string]bool }
+	owners := map[string]*seen{}
+	var play []pending
+	for k := range warm {
+		ev := &warm[k].ev
+		if ev.Type != shopclient.LoginSucceeded || ev.User == nil || warm[k].label.Actor != traffic.ActorOwner {
+			continue
+		}
+		dev, nw := ev.Context.DeviceID, networkOf(ev.Context.IP)
+		o := owners[ev.User.ID]
+		switch {
+		case o == nil:
+			o = &seen{devices: map[string]bool{}, networks: map[string]bool{}}
+			owners[ev.User.ID] = o
+		case o.devices[dev] && o.networks[nw]:
+			continue // nothing new
+		case !o.devices[dev] && !o.networks[nw]:
+			continue // unfamiliar on both counts
+		}
+		o.devices[dev], o.networks[nw] = true, true
+		play = append(play, pending{it: &warm[k]})
+	}
+	// One owner's logins in order, different owners at once.
+	for lo := 0; lo < len(play); lo += 4 * chunkEvents {
+		if err := lr.runChunk(ctx, play[lo:min(lo+4*chunkEvents, len(play))]); err != nil {
+			return fmt.Errorf("warm-up through the shop: %w", err)
+		}
+	}
+	if progress != nil {
+		progress(len(warm))
+	}
+	return nil
+}
+
+// networkOf is the network the guard's familiarity knows an address by:
+// its /24 (IPv4) or /64 (IPv6).
+func networkOf(ip string) string {
+	a, err := netip.ParseAddr(ip)
+	if err != nil {
+		return ip
+	}
+	bits := 64
+	if a.Unmap().Is4() {
+		a, bits = a.Unmap(), 24
+	}
+	p, _ := a.Prefix(bits)
+	return p.String()
 }
 
 // runChunk runs the events of a chunk: those of one browser in order,
@@ -311,10 +456,29 @@ func (lr *liveRun) play(ctx context.Context, b *browser, pe *pending) error {
 		if err != nil {
 			return err
 		}
+		passed := false
+		if out == outChallenge && l.Actor == traffic.ActorOwner && ev.User != nil {
+			// The owner answers the step-up with the authenticator app.
+			lr.mu.Lock()
+			secret, now := lr.totp[ev.User.ID], lr.now
+			lr.mu.Unlock()
+			if secret != "" {
+				code, err := totp.GenerateCodeCustom(secret, now, totpOpts)
+				if err != nil {
+					return fmt.Errorf("TOTP code: %w", err)
+				}
+				if passed, err = b.answerStepUp(ctx, shopclient.MethodTOTP, code); err != nil {
+					return err
+				}
+			}
+		}
 		lr.mu.Lock()
 		defer lr.mu.Unlock()
-		lr.sc.login(ev, l, out)
-		if ev.Type != shopclient.LoginSucceeded || (out != outAllow && out != outReview) {
+		lr.sc.login(ev, l, out) // a step-up passed is still a challenge: friction
+		if passed {
+			lr.sc.stepUpPassed(l)
+		}
+		if ev.Type != shopclient.LoginSucceeded || (out != outAllow && out != outReview && !passed) {
 			return nil
 		}
 		if l.Actor == traffic.ActorAttacker {
@@ -469,6 +633,19 @@ func (b *browser) login(ctx context.Context, login, password string) (string, er
 		return outFailed, nil
 	}
 	return "", fmt.Errorf("login: unexpected answer %d %q", r.status, r.dataStatus())
+}
+
+// answerStepUp answers the pending step-up of the login with method
+// and code, and reports whether the shop let the login through.
+func (b *browser) answerStepUp(ctx context.Context, method, code string) (bool, error) {
+	r, err := b.submit(ctx, "/stepup", "/stepup/verify", url.Values{"method": {method}, "code": {code}})
+	if errors.Is(err, errNoForm) {
+		return false, nil // expired or closed meanwhile
+	}
+	if err != nil {
+		return false, err
+	}
+	return r.status == http.StatusSeeOther && !strings.HasPrefix(r.location, "/stepup") && !strings.HasPrefix(r.location, "/login"), nil
 }
 
 // changeEmail submits the account form with a new email and every other

@@ -139,6 +139,7 @@ func (r *Report) Markdown(svg string) []byte {
 	row("**benign friction**: owners challenged or denied", "**"+withPct(off.OwnerChallenged+off.OwnerDenied, off.OwnerLogins)+"**",
 		"**"+withPct(on.OwnerChallenged+on.OwnerDenied, on.OwnerLogins)+"**")
 	row("… distinct owners", num(off.OwnersStopped), num(on.OwnersStopped))
+	row("… step-ups the owner passed (a challenge all the same)", num(off.OwnerStepUpsPassed), num(on.OwnerStepUpsPassed))
 	row("… of them owners whose password the attack had used", withPct(off.OwnerFrictionStolen, off.OwnerLoginsStolen), withPct(on.OwnerFrictionStolen, on.OwnerLoginsStolen))
 	row("… all other owners challenged or denied", withPct(off.OwnerChallenged+off.OwnerDenied-off.OwnerFrictionStolen, off.OwnerLogins-off.OwnerLoginsStolen),
 		withPct(on.OwnerChallenged+on.OwnerDenied-on.OwnerFrictionStolen, on.OwnerLogins-on.OwnerLoginsStolen))

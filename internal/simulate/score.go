@@ -49,11 +49,14 @@ type Summary struct {
 	FraudOrdersStopped   int   `json:"fraud_orders_stopped"` // challenge or deny
 	FraudValueAccepted   int64 `json:"fraud_value_accepted_jpy"`
 
-	OwnerLogins       int     `json:"owner_logins"` // owners' correct-password logins in the evaluated span
-	OwnerChallenged   int     `json:"owner_logins_challenged"`
-	OwnerDenied       int     `json:"owner_logins_denied"`
-	OwnerFrictionRate float64 `json:"owner_friction_rate"`
-	OwnersStopped     int     `json:"owners_challenged_or_denied"` // distinct owners
+	OwnerLogins     int `json:"owner_logins"` // owners' correct-password logins in the evaluated span
+	OwnerChallenged int `json:"owner_logins_challenged"`
+	OwnerDenied     int `json:"owner_logins_denied"`
+	// OwnerStepUpsPassed counts owners' challenged logins whose step-up
+	// the owner passed (part of OwnerChallenged: friction all the same).
+	OwnerStepUpsPassed int     `json:"owner_step_ups_passed"`
+	OwnerFrictionRate  float64 `json:"owner_friction_rate"`
+	OwnersStopped      int     `json:"owners_challenged_or_denied"` // distinct owners
 	// Owners of accounts whose password the attack had already used: their
 	// logins and how many of those were challenged or denied (part of the
 	// counts above). Stepping these up is protection, not a false alarm.
@@ -224,6 +227,13 @@ func (sc *scorer) jailed(ip string, at time.Time) bool {
 	}
 	sc.jail[ip] = ts[:k]
 	return k >= 5
+}
+
+// stepUpPassed scores an owner's step-up passed after a challenged login.
+func (sc *scorer) stepUpPassed(l traffic.Label) {
+	if l.Phase == traffic.PhaseEval {
+		sc.s.OwnerStepUpsPassed++
+	}
 }
 
 func (sc *scorer) ownerOrder(l traffic.Label, out string) {

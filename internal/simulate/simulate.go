@@ -213,7 +213,7 @@ func notes(mode string) []string {
 		"A takeover is an attacker login with a correct password. \"Allowed\" means let in without a step-up; a challenged or denied one is stopped.",
 		"After a takeover the attacker changes the contact email (half of the time), then orders the iPhone X for convenience-store pickup, paid by carrier billing.",
 		"Fraudulent orders accepted are the attacker's orders the guard let through (decision allow). An order held for review, challenged or denied is not accepted.",
-		"The shop reports a step-up nobody answered as mfa.failed when it expires, and the guard counts it as a failed step-up: for 24 hours the owner of that account is stepped up again on a new device. That is why owners whose password the attack used are counted apart.",
+		"The shop reports a step-up nobody answered as mfa.failed when it expires, and the guard counts it as a failed step-up: for 24 hours the owner of that account is stepped up again when logging in from a device and a network the account never used (policy rule after-failed-step-up) — mostly accounts the guard saw no login of in the warm-up. The guard cannot tell such a login from the attacker coming back with the password, so it is protection; it is still counted as friction, and the owners whose password the attack used are also shown apart.",
 		"The per-IP jail column is what a fail2ban-style rule (an IP with 5 failures in 10 minutes is blocked) would have let in, for scale.",
 	}
 	if mode == ModeFast {
@@ -223,7 +223,7 @@ func notes(mode string) []string {
 	} else {
 		n = append(n,
 			"Live mode drives the reference shop's real pages over HTTP (source addresses through trusted X-Forwarded-For from 127.0.0.1); the warm-up history goes to the guard's API directly. The shop's clock follows the simulated time in 5-second steps.",
-			"The simulated owners have no second factor enrolled at the shop (the shop verifies TOTP, passkeys and recovery codes through the guard, but the simulator does not enrol them), so a challenged login — owner or attacker — is abandoned and the shop reports mfa.failed when it expires. Challenged owners cannot order.",
+			"The shop verifies step-ups through the guard. After the warm-up every owner who logs in that day enrols a TOTP factor through the guard's factor API (as the shop's Security page does), and a challenged owner answers the step-up page with the authenticator's code: the login still counts as challenged, and the step-up teaches the guard that device and network. Attackers, holding only the password, abandon the step-up, and the shop reports mfa.failed when it expires.",
 			"Browsers run concurrently within each 5-second step, so two live runs can differ by a few counts (for instance whether an owner logs in just before or after the attacker changes the email); fast mode is exactly reproducible.",
 			"The shop gives every browser a device cookie, so attack attempts carry fresh device ids even where the generated traffic had none. The shop shows a refused login like a wrong password, so live mode counts denials only for correct passwords.",
 		)

@@ -200,12 +200,14 @@ func TestScorerJailAndFriction(t *testing.T) {
 	login(shopclient.LoginSucceeded, valid, "u-2", outChallenge) // stopped
 	owner := traffic.Label{Actor: traffic.ActorOwner, Phase: traffic.PhaseEval, AccountExists: true}
 	login(shopclient.LoginSucceeded, owner, "u-1", outChallenge) // the owner of a stolen account
+	sc.stepUpPassed(owner)                                       // … who passes the step-up
+	sc.stepUpPassed(traffic.Label{Actor: traffic.ActorOwner, Phase: traffic.PhaseWarmup})
 	login(shopclient.LoginSucceeded, owner, "u-3", outAllow)
 	login(shopclient.LoginSucceeded, owner, "u-4", outFailed) // live mode: refused
 	s := sc.finish(nil)
 	want := Summary{Guard: "on", AttackerAttempts: 7, AttackerValid: 2, TakeoversAllowed: 1, TakeoversChallenged: 1,
 		TakeoverAllowedRate: 0.5, PerIPJailTakeovers: 0, OwnerLogins: 3, OwnerChallenged: 1, OwnerDenied: 1,
-		OwnerFrictionRate: 0.6667, OwnersStopped: 2, OwnerLoginsStolen: 1, OwnerFrictionStolen: 1,
+		OwnerFrictionRate: 0.6667, OwnersStopped: 2, OwnerLoginsStolen: 1, OwnerFrictionStolen: 1, OwnerStepUpsPassed: 1,
 		AttackStart: from.Add(time.Second), AttackEnd: from.Add(7 * time.Second)}
 	if s != want {
 		t.Errorf("summary\n got %+v\nwant %+v", s, want)
@@ -445,5 +447,30 @@ func TestScenariosAndScale(t *testing.T) {
 	if got := population([]item{{ev: shopclient.Event{Type: shopclient.LoginSucceeded, User: &shopclient.User{ID: "u-1", Email: "a@example.jp"},
 		Credential: &shopclient.Credential{PasswordSHA1: shopclient.PasswordSHA1("123456")}}}}, []byte("k")); len(got) != 1 || got[0].Password != "123456" {
 		t.Errorf("a sprayed account's password: %+v", got)
+	}
+}
+
+func TestDemoEmailAndNetwork(t *testing.T) {
+	for _, c := range []struct {
+		id, want string
+		ok       bool
+	}{
+		{"u-000001", "user000001@example.jp", true},
+		{"u-012345", "user012345@example.jp", true},
+		{"u-000000", "", false},
+		{"u-12345", "", false},
+		{"x-000001", "", false},
+	} {
+		if got, ok := DemoEmail(c.id); got != c.want || ok != c.ok {
+			t.Errorf("DemoEmail(%q) = %q, %v; want %q, %v", c.id, got, ok, c.want, c.ok)
+		}
+	}
+	for ip, want := range map[string]string{
+		"203.0.113.7": "203.0.113.0/24", "::ffff:203.0.113.7": "203.0.113.0/24",
+		"2001:db8:1:2:3::4": "2001:db8:1:2::/64", "bogus": "bogus",
+	} {
+		if got := networkOf(ip); got != want {
+			t.Errorf("networkOf(%q) = %q, want %q", ip, got, want)
+		}
 	}
 }

@@ -210,8 +210,9 @@ func (c Config) Validate() error {
 
 // Service runs challenges and factor enrolment. It is safe for concurrent
 // use. Answers to one challenge, and enrolments of one user, are
-// serialized in this process; the store's conditional updates keep a TOTP
-// step and a recovery code single-use across processes too.
+// serialized in this process, and across the guard's instances with a
+// Locker (UseLocker); the store's conditional updates keep a TOTP step and
+// a recovery code single-use across processes too.
 type Service struct {
 	cfg      Config
 	settings engine.ChallengeSettings
@@ -226,7 +227,23 @@ type Service struct {
 
 	chLocks   [64]sync.Mutex
 	userLocks [64]sync.Mutex
+	locker    Locker // nil: this process only
 }
+
+// Locker serializes work across the guard's instances (package hot).
+type Locker interface {
+	// Lock takes the named lock, lapsing after ttl if never released, and
+	// returns the function that releases it.
+	Lock(ctx context.Context, name string, ttl time.Duration) (func(), error)
+}
+
+// UseLocker makes answers to a challenge, and enrolments of a user,
+// serialized across instances too. Call it before serving.
+func (s *Service) UseLocker(l Locker) { s.locker = l }
+
+// lockTTL bounds how long an instance that died holding a lock blocks the
+// others.
+const lockTTL = 10 * time.Second
 
 // New returns the service. hashKey is the secret for keyed hashes of
 // codes (the engine's key); keys seal factor secrets.
@@ -281,15 +298,28 @@ func stripe(id string) int {
 }
 
 func (s *Service) lockChallenge(id string) func() {
-	mu := &s.chLocks[stripe(id)]
-	mu.Lock()
-	return mu.Unlock
+	return s.lock(&s.chLocks[stripe(id)], "challenge:"+id)
 }
 
 func (s *Service) lockUser(id string) func() {
-	mu := &s.userLocks[stripe(id)]
+	return s.lock(&s.userLocks[stripe(id)], "user:"+id)
+}
+
+// lock takes mu, then the instances' lock name when there is a Locker. A
+// Locker out of reach leaves the work serialized in this process only
+// (the store's conditional updates still hold across instances); it is
+// logged.
+func (s *Service) lock(mu *sync.Mutex, name string) func() {
 	mu.Lock()
-	return mu.Unlock
+	if s.locker == nil {
+		return mu.Unlock
+	}
+	unlock, err := s.locker.Lock(context.Background(), "stepup:"+name, lockTTL)
+	if err != nil {
+		s.log.Warn("step-up lock across instances unavailable; serialized in this instance only", "lock", name, "err", err)
+		return mu.Unlock
+	}
+	return func() { unlock(); mu.Unlock() }
 }
 
 // checkID validates an identifier taken from the client.

@@ -1,5 +1,6 @@
 // atoguard dashboard: draws the campaign-rate charts of the overview with
-// uPlot (assets/uPlot.iife.min.js). Loaded as a file: the CSP allows no
+// uPlot (assets/uPlot.iife.min.js), and the quick-select buttons of the
+// incident page's bulk actions. Loaded as a file: the CSP allows no
 // inline script.
 "use strict";
 
@@ -76,4 +77,47 @@
       });
   }
   load();
+})();
+
+// Quick selection of the incident page's accounts for a bulk action: the
+// buttons tick the shown rows by outcome. Without script the checkboxes
+// and the "every account to reset" scope still work.
+(function () {
+  const bar = document.getElementById("quick-select");
+  if (!bar) {
+    return;
+  }
+  const boxes = Array.from(document.querySelectorAll('input[type=checkbox][name=account][form="bulk-form"]'));
+  const count = document.getElementById("selected-count");
+  const scope = document.querySelector('#bulk-form input[name=scope][value=selected]');
+  function update() {
+    const n = boxes.filter(function (b) { return b.checked; }).length;
+    count.textContent = n + " 件選択 selected";
+  }
+  bar.addEventListener("click", function (ev) {
+    const which = ev.target.dataset ? ev.target.dataset.select : undefined;
+    if (!which) {
+      return;
+    }
+    for (const b of boxes) {
+      if (which === "all") {
+        b.checked = true;
+      } else if (which === "none") {
+        b.checked = false;
+      } else if (which === "at-risk") {
+        b.checked = b.dataset.atRisk === "1";
+      } else {
+        b.checked = b.dataset.outcome === which;
+      }
+    }
+    if (scope) {
+      scope.checked = true;
+    }
+    update();
+  });
+  for (const b of boxes) {
+    b.addEventListener("change", update);
+  }
+  bar.hidden = false;
+  update();
 })();

@@ -174,6 +174,15 @@ func (d *Detector) get(ctx context.Context, account string) (*profile, error) {
 	return p, nil
 }
 
+// Forget drops account's cached profile: another instance of the guard
+// changed the stored one, which the next use reads again.
+func (d *Detector) Forget(account string) {
+	s := d.shard(account)
+	s.mu.Lock()
+	s.lru.Remove(account)
+	s.mu.Unlock()
+}
+
 // Assess says how familiar c is to account at now.
 func (d *Detector) Assess(ctx context.Context, account string, c Context, now time.Time) (Facts, error) {
 	p, err := d.get(ctx, account)

@@ -76,6 +76,10 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"ListNotifications", testListNotifications},
 		{"ConcurrentClaims", testConcurrentClaims},
 		{"NotificationCopies", testNotificationCopies},
+		// Dashboard operators (operators.go), for backends that keep them.
+		{"Operators", testOperators},
+		{"AdvanceOperatorTOTP", testAdvanceOperatorTOTP},
+		{"ConcurrentOperatorTOTP", testConcurrentOperatorTOTP},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

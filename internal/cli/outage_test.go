@@ -1,0 +1,181 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/atoguard/atoguard/internal/store"
+	"github.com/atoguard/atoguard/internal/store/postgres"
+	"github.com/atoguard/atoguard/internal/testserver"
+)
+
+// loadGen sends login events to guards in turn and remembers every event
+// id a guard acknowledged.
+type loadGen struct {
+	n     int
+	acked map[string]bool
+	t0    time.Time
+}
+
+func newLoadGen() *loadGen {
+	return &loadGen{acked: map[string]bool{}, t0: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)}
+}
+
+// send posts count events to g, each of which must be answered.
+func (l *loadGen) send(t *testing.T, g *runningGuard, count int) {
+	t.Helper()
+	for range count {
+		l.n++
+		typ, user := "login.failed", ""
+		if l.n%3 == 0 {
+			typ, user = "login.succeeded", fmt.Sprintf("u-%d", l.n%50)
+		}
+		ev := map[string]any{"type": typ, "occurred_at": l.t0.Add(time.Duration(l.n) * time.Second).Format(time.RFC3339Nano),
+			"login":   fmt.Sprintf("user%d@example.jp", l.n%50),
+			"context": map[string]any{"ip": fmt.Sprintf("198.51.100.%d", l.n%250+1), "user_agent": "Mozilla/5.0", "device_id": fmt.Sprintf("d-%d", l.n%50)}}
+		if user != "" {
+			ev["user"] = map[string]any{"id": user}
+		}
+		var out struct {
+			EventID  string `json:"event_id"`
+			Decision string `json:"decision"`
+		}
+		if code := call(t, "POST", g.URL+"/v1/events", ev, &out); code != 200 || out.EventID == "" {
+			t.Fatalf("event %d to %s: status %d %+v", l.n, g.URL, code, out)
+		}
+		l.acked[out.EventID] = true
+	}
+}
+
+// checkAudit checks that every acknowledged event is in the audit log of
+// the records at url, once.
+func (l *loadGen) checkAudit(t *testing.T, url string) {
+	t.Helper()
+	ctx := context.Background()
+	st, err := postgres.Open(ctx, url, postgres.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	recs, err := st.ListAudit(ctx, store.AuditQuery{Limit: 100_000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, r := range recs {
+		seen[r.EventID] = true
+	}
+	missing := 0
+	for id := range l.acked {
+		if !seen[id] {
+			missing++
+		}
+	}
+	if missing > 0 || len(recs) < len(l.acked) {
+		t.Errorf("%d of %d acknowledged events missing from the audit log (%d records)", missing, len(l.acked), len(recs))
+	}
+}
+
+type readyOut struct {
+	Status     string `json:"status"`
+	Components map[string]struct {
+		Status string          `json:"status"`
+		Detail json.RawMessage `json:"detail"`
+	} `json:"components"`
+}
+
+// waitReady waits until g's /readyz says status (ready or degraded), with
+// component part in state partStatus.
+func waitReady(t *testing.T, g *runningGuard, status, part, partStatus string) readyOut {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var r readyOut
+		code := call(t, "GET", g.URL+"/readyz", nil, &r)
+		if code == 200 && r.Status == status && r.Components[part].Status == partStatus {
+			return r
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s /readyz: %d %+v, want %s with %s %s", g.URL, code, r, status, part, partStatus)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestRedisOutage stops the guards' Redis mid-run: both keep answering,
+// /readyz says degraded, and when Redis is back they publish what they
+// queued, replay each other's events and say ready again. No acknowledged
+// event is missing from the audit log.
+func TestRedisOutage(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a private Redis and two guards")
+	}
+	rds := testserver.Redis(t)
+	records := testserver.PostgresSchema(t)
+	f := newFleet(t, records, rds.URL())
+	a, b := f.start(t, f.config(t)), f.start(t, f.config(t))
+	l := newLoadGen()
+
+	l.send(t, a, 30)
+	l.send(t, b, 30)
+	waitApplied(t, a, 30)
+	waitApplied(t, b, 30)
+
+	rds.Stop()
+	l.send(t, a, 40) // answered on a's own state
+	l.send(t, b, 40)
+	waitReady(t, a, "degraded", "redis", "degraded")
+	waitReady(t, b, "degraded", "redis", "degraded")
+	if st := a.hub.Status(); st.Backlog == 0 {
+		t.Errorf("a queued nothing during the outage: %+v", st)
+	}
+
+	rds.Start()
+	waitReady(t, a, "ready", "redis", "ok")
+	waitReady(t, b, "ready", "redis", "ok")
+	// What each queued during the outage reaches the other.
+	waitApplied(t, a, 70)
+	waitApplied(t, b, 70)
+	l.send(t, a, 10)
+	waitApplied(t, b, 80)
+	if st := a.hub.Status(); st.Backlog != 0 || st.Dropped != 0 {
+		t.Errorf("a after the outage: %+v", st)
+	}
+	l.checkAudit(t, records)
+}
+
+// TestPostgresOutage stops the guard's PostgreSQL mid-run: events are still
+// answered, their records journaled in the data directory, /readyz says
+// degraded; when PostgreSQL is back the journal is written and no
+// acknowledged event is missing from the audit log.
+func TestPostgresOutage(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a private PostgreSQL and a guard")
+	}
+	pg := testserver.Postgres(t)
+	f := newFleet(t, pg.URL(), "")
+	cfg := f.config(t)
+	cfg.Hot.URL = "" // records only
+	g := f.start(t, cfg)
+	l := newLoadGen()
+
+	l.send(t, g, 50)
+	pg.Stop()
+	l.send(t, g, 100) // journaled
+	r := waitReady(t, g, "degraded", "journal", "degraded")
+	var js struct {
+		Pending int `json:"pending"`
+	}
+	_ = json.Unmarshal(r.Components["journal"].Detail, &js)
+	if js.Pending == 0 {
+		t.Errorf("nothing journaled during the outage: %s", r.Components["journal"].Detail)
+	}
+
+	pg.Start()
+	waitReady(t, g, "ready", "journal", "ok")
+	l.send(t, g, 10)
+	l.checkAudit(t, pg.URL())
+}

@@ -1,0 +1,177 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/atoguard/atoguard/internal/event"
+	"github.com/atoguard/atoguard/internal/incident"
+	"github.com/atoguard/atoguard/internal/policy"
+	"github.com/atoguard/atoguard/internal/signal/familiarity"
+	"github.com/atoguard/atoguard/internal/store"
+)
+
+// Peers connect the guard's instances (package hot): each instance
+// publishes the events it assessed, with their decisions, and replays the
+// others' through Apply, so every instance's detectors see all the
+// traffic; and the instances agree on one incident per campaign.
+type Peers interface {
+	// Publish queues one assessed event for the other instances. It does
+	// not block.
+	Publish(data []byte)
+	// Claim makes id, started at since, the open incident of kind unless
+	// another instance claimed one first; it returns the incident in force.
+	Claim(ctx context.Context, kind, id string, since time.Time) (string, time.Time, error)
+	// Release ends the claim on kind's incident id; it reports whether
+	// this call ended it (the first instance to close it).
+	Release(ctx context.Context, kind, id string) (bool, error)
+}
+
+// UsePeers makes the engine share what it assesses with the guard's other
+// instances and replay theirs (Apply). Call it before the first event.
+func (e *Engine) UsePeers(p Peers) { e.peers = p }
+
+// peerEvent is an event as one instance tells the others: the event in
+// full (the hot layer encrypts it) and what the instance found and decided.
+type peerEvent struct {
+	Event    peerWire
+	Password []byte `json:",omitempty"` // the event's credential.password_sha1, when it had one
+	Received time.Time
+	EventID  string
+	Decision policy.Decision
+	Risk     int
+	Reasons  []policy.Reason
+	Facts    familiarity.Facts
+	Passed   bool `json:",omitempty"` // a step-up that passed its challenge
+}
+
+// peerWire is an event.Event without its credential, which marshals as
+// REDACTED and travels in peerEvent.Password.
+type peerWire struct {
+	Type       event.Type
+	OccurredAt time.Time
+	RequestID  string
+	Login      string
+	User       event.User
+	SessionID  string
+	Context    event.Context
+	Properties event.Properties
+}
+
+func (w peerWire) event() event.Event {
+	return event.Event{Type: w.Type, OccurredAt: w.OccurredAt, RequestID: w.RequestID, Login: w.Login,
+		User: w.User, SessionID: w.SessionID, Context: w.Context, Properties: w.Properties}
+}
+
+// publish tells the other instances about events whose records are
+// durable.
+func (e *Engine) publish(evs []event.Event, rs []Result, received time.Time) {
+	if e.peers == nil {
+		return
+	}
+	for i := range evs {
+		ev := &evs[i]
+		pe := peerEvent{
+			Event: peerWire{Type: ev.Type, OccurredAt: ev.OccurredAt, RequestID: ev.RequestID, Login: ev.Login,
+				User: ev.User, SessionID: ev.SessionID, Context: ev.Context, Properties: ev.Properties},
+			Received: received, EventID: rs[i].EventID, Decision: rs[i].Decision,
+			Risk: rs[i].Risk, Reasons: rs[i].Reasons, Facts: rs[i].facts, Passed: rs[i].passed,
+		}
+		if evs[i].Credential.HasPassword {
+			pe.Password = evs[i].Credential.PasswordSHA1[:]
+		}
+		data, err := json.Marshal(pe)
+		if err != nil {
+			continue // every field marshals; nothing to share otherwise
+		}
+		e.peers.Publish(data)
+	}
+}
+
+// Apply replays an event another instance assessed: this instance's
+// detectors count it as if it had come here, the open incidents attribute
+// it, and cached familiarity of its account is dropped, to be read again
+// from the shared records. Only what replaying changes is written (incident
+// transitions and accounts); the other instance wrote the event's records.
+func (e *Engine) Apply(ctx context.Context, data []byte) error {
+	var pe peerEvent
+	if err := json.Unmarshal(data, &pe); err != nil {
+		return fmt.Errorf("decoding a peer's event: %w", err)
+	}
+	ev := pe.Event.event()
+	if len(pe.Password) == len(ev.Credential.PasswordSHA1) {
+		copy(ev.Credential.PasswordSHA1[:], pe.Password)
+		ev.Credential.HasPassword = true
+	}
+	origin := Result{
+		EventID: pe.EventID, Decision: pe.Decision, Risk: pe.Risk, Reasons: pe.Reasons,
+		facts: pe.Facts, passed: pe.Passed,
+	}
+	var b store.Batch
+	if _, err := e.assess(ctx, &ev, pe.Received, &b, &origin); err != nil {
+		return err
+	}
+	if b.Empty() {
+		return nil
+	}
+	return e.writer.Write(ctx, b)
+}
+
+// replaySideEffects applies the in-memory part of a peer's event: sessions
+// and passed challenges; cached familiarity is dropped, not learned, since
+// the peer wrote what it learned.
+func (e *Engine) replaySideEffects(ctx context.Context, ev *event.Event, now time.Time, in *policy.Input, origin *Result, b *store.Batch) {
+	uid := ev.User.ID
+	if uid != "" {
+		e.familiar.Forget(uid)
+	}
+	switch ev.Type {
+	case event.LoginSucceeded:
+		e.orders.sessions.Login(ev.SessionID, sessionOf(uid, now, in, *origin))
+	case event.MFASucceeded:
+		sid := e.stepUpSession(ctx, ev)
+		if policy.WeakMFAMethod(ev.Properties.Method) {
+			e.orders.sessions.Weak(sid)
+			break
+		}
+		e.orders.sessions.Pass(sid)
+		if origin.passed {
+			if a, ok := e.tracker.PassChallenge(uid, now); ok {
+				b.IncidentAccounts = append(b.IncidentAccounts, a)
+			}
+		}
+	}
+}
+
+// claimIncident agrees on the incident just opened with the other
+// instances: the first to claim names it. It reports whether this
+// instance's incident stands (and is to be announced).
+func (e *Engine) claimIncident(t *incident.Tracker, inc *store.Incident) bool {
+	if e.peers == nil {
+		return true
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	id, since, err := e.peers.Claim(ctx, inc.Kind, inc.ID, inc.StartedAt)
+	if err != nil || id == inc.ID {
+		return true // alone while the peers are out of reach
+	}
+	if adopted, ok := t.Adopt(id, since); ok {
+		*inc = adopted
+	}
+	return false
+}
+
+// releaseIncident ends the claim on a closed incident; it reports whether
+// this instance is the one to announce the end.
+func (e *Engine) releaseIncident(inc store.Incident) bool {
+	if e.peers == nil {
+		return true
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	first, err := e.peers.Release(ctx, inc.Kind, inc.ID)
+	return err != nil || first
+}

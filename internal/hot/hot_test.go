@@ -1,0 +1,236 @@
+package hot
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"sync"
+	"testing"
+	"time"
+)
+
+var secret = []byte("0123456789abcdef0123456789abcdef")
+
+// redisURL is the Redis the tests use: ATOGUARD_TEST_REDIS, or this
+// machine's on 127.0.0.1:6379. Tests skip when it is not reachable.
+func redisURL(t *testing.T) string {
+	t.Helper()
+	addr := "127.0.0.1:6379"
+	if u := os.Getenv("ATOGUARD_TEST_REDIS"); u != "" {
+		return u
+	}
+	c, err := net.DialTimeout("tcp", addr, time.Second)
+	if err != nil {
+		t.Skipf("no Redis on %s (start it, or set ATOGUARD_TEST_REDIS): %v", addr, err)
+	}
+	c.Close()
+	return "redis://" + addr + "/0"
+}
+
+func openHub(t *testing.T, url, prefix string) *Hub {
+	t.Helper()
+	h, err := Open(context.Background(), Config{URL: url, Prefix: prefix}, secret, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { h.Close() })
+	return h
+}
+
+// collector records what a hub replays.
+type collector struct {
+	mu  sync.Mutex
+	got []string
+}
+
+func (c *collector) apply(_ context.Context, data []byte) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.got = append(c.got, string(data))
+	return nil
+}
+
+func (c *collector) len() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.got)
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestEventsReachTheOtherInstances(t *testing.T) {
+	url := redisURL(t)
+	prefix := fmt.Sprintf("atoguard-test-%d", time.Now().UnixNano())
+	a, b := openHub(t, url, prefix), openHub(t, url, prefix)
+	ctx, cancel := context.WithCancel(context.Background())
+	var ca, cb collector
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); a.Run(ctx, ca.apply) }()
+	go func() { defer wg.Done(); b.Run(ctx, cb.apply) }()
+	defer func() { cancel(); wg.Wait() }()
+	// Both read from the stream's end; let them get there.
+	time.Sleep(200 * time.Millisecond)
+
+	const n = 1500 // more than one pipeline and one read
+	for i := range n {
+		a.Publish([]byte(fmt.Sprintf("a%d", i)))
+	}
+	b.Publish([]byte("b0"))
+	waitFor(t, "b to replay a's events", func() bool { return cb.len() == n })
+	waitFor(t, "a to replay b's event", func() bool { return ca.len() == 1 })
+	cb.mu.Lock()
+	for i, got := range cb.got {
+		if want := fmt.Sprintf("a%d", i); got != want {
+			t.Fatalf("event %d: got %q, want %q (in order)", i, got, want)
+		}
+	}
+	cb.mu.Unlock()
+	if ca.got[0] != "b0" {
+		t.Errorf("a replayed %q, want b0 (and not its own)", ca.got[0])
+	}
+	st := a.Status()
+	if !st.Connected || st.Published != n || st.Backlog != 0 {
+		t.Errorf("a's status %+v", st)
+	}
+	// Pipelined: far fewer round trips than events.
+	if st.RoundTrips > n/10 {
+		t.Errorf("%d round trips for %d events", st.RoundTrips, n)
+	}
+}
+
+func TestSealedEvents(t *testing.T) {
+	url := redisURL(t)
+	h := openHub(t, url, "atoguard-test-seal")
+	other, err := Open(context.Background(), Config{URL: url, Prefix: "atoguard-test-seal"}, []byte("another secret of thirty-two b.."), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	h.Publish([]byte("password sha1 and all"))
+	sealed := h.backlog[0]
+	if string(sealed) == "password sha1 and all" {
+		t.Fatal("published in the clear")
+	}
+	if got, err := h.open(sealed); err != nil || string(got) != "password sha1 and all" {
+		t.Fatalf("open: %q, %v", got, err)
+	}
+	if _, err := other.open(sealed); err == nil {
+		t.Error("an instance with another secret opened the event")
+	}
+}
+
+func TestClaimOneIncident(t *testing.T) {
+	url := redisURL(t)
+	prefix := fmt.Sprintf("atoguard-test-%d", time.Now().UnixNano())
+	a, b := openHub(t, url, prefix), openHub(t, url, prefix)
+	ctx := context.Background()
+	t0 := time.Date(2026, 11, 25, 3, 0, 0, 0, time.UTC)
+
+	id, since, err := a.Claim(ctx, "credential_stuffing", "inc_a", t0)
+	if err != nil || id != "inc_a" || !since.Equal(t0) {
+		t.Fatalf("a's claim: %s %v %v", id, since, err)
+	}
+	id, since, err = b.Claim(ctx, "credential_stuffing", "inc_b", t0.Add(time.Second))
+	if err != nil || id != "inc_a" || !since.Equal(t0) {
+		t.Fatalf("b's claim: got %s %v %v, want inc_a", id, since, err)
+	}
+	if id, _, _ := b.Claim(ctx, "password_spraying", "inc_s", t0); id != "inc_s" {
+		t.Errorf("another kind: %s", id)
+	}
+	if ok, err := b.Release(ctx, "credential_stuffing", "inc_b"); ok || err != nil {
+		t.Errorf("releasing another's claim: %v %v", ok, err)
+	}
+	if ok, err := a.Release(ctx, "credential_stuffing", "inc_a"); !ok || err != nil {
+		t.Errorf("first release: %v %v", ok, err)
+	}
+	if ok, _ := b.Release(ctx, "credential_stuffing", "inc_a"); ok {
+		t.Error("second release also reported first")
+	}
+	if id, _, _ := b.Claim(ctx, "credential_stuffing", "inc_c", t0); id != "inc_c" {
+		t.Errorf("claim after release: %s", id)
+	}
+}
+
+func TestLock(t *testing.T) {
+	url := redisURL(t)
+	prefix := fmt.Sprintf("atoguard-test-%d", time.Now().UnixNano())
+	a, b := openHub(t, url, prefix), openHub(t, url, prefix)
+	ctx := context.Background()
+	unlock, err := a.Lock(ctx, "challenge:ch_1", 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	short, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+	defer cancel()
+	if _, err := b.Lock(short, "challenge:ch_1", 5*time.Second); err == nil {
+		t.Fatal("b took a lock a holds")
+	}
+	got := make(chan error, 1)
+	go func() {
+		u, err := b.Lock(ctx, "challenge:ch_1", 5*time.Second)
+		if err == nil {
+			u()
+		}
+		got <- err
+	}()
+	time.Sleep(50 * time.Millisecond)
+	unlock()
+	if err := <-got; err != nil {
+		t.Errorf("b after a released: %v", err)
+	}
+}
+
+func TestUnreachableRedis(t *testing.T) {
+	// A port nothing listens on.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	h := openHub(t, "redis://"+addr+"/0", "atoguard-test")
+	if !h.Degraded() {
+		t.Fatal("not degraded without Redis")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	h.Publish([]byte("kept"))
+	h.Run(ctx, func(context.Context, []byte) error { return nil })
+	st := h.Status()
+	if st.Connected || st.Backlog != 1 || st.LastError == "" {
+		t.Errorf("status %+v, want disconnected with the event kept", st)
+	}
+	if _, _, err := h.Claim(context.Background(), "credential_stuffing", "inc", time.Now()); err == nil {
+		t.Error("claim without Redis succeeded")
+	}
+}
+
+func TestConfig(t *testing.T) {
+	for _, tc := range []struct {
+		cfg Config
+		ok  bool
+	}{
+		{Config{}, true},
+		{Config{URL: "redis://127.0.0.1:6379/0", OnOutage: "closed"}, true},
+		{Config{URL: "redis://127.0.0.1:6379/0", OnOutage: "sometimes"}, false},
+		{Config{URL: "http://127.0.0.1/"}, false},
+		{Config{URL: "redis://127.0.0.1:6379/0", Backlog: -1}, false},
+	} {
+		if err := tc.cfg.Validate(); (err == nil) != tc.ok {
+			t.Errorf("%+v: %v", tc.cfg, err)
+		}
+	}
+}

@@ -1,0 +1,275 @@
+package simulate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/atoguard/atoguard/internal/shopclient"
+	"github.com/atoguard/atoguard/internal/traffic"
+)
+
+// DemoTarget is a running `atoguard demo`: its shop, which believes
+// X-Forwarded-For from loopback, seeded with DemoAccounts(Accounts, Key),
+// and its guard on the wall clock behind it.
+type DemoTarget struct {
+	ShopURL  string
+	Accounts int
+	Key      []byte
+	// Guard reads the guard's incidents (admin scope); nil when no key is
+	// at hand, and the run then cannot say when the incident opened.
+	Guard *shopclient.Client
+	// CampaignReady is when the guard's campaign detector has done
+	// learning: the attack does not start before (zero: at once).
+	CampaignReady time.Time
+}
+
+// DemoConfig configures a live run against a running demo.
+type DemoConfig struct {
+	Name     string
+	Scenario traffic.Scenario
+	Target   DemoTarget
+	// AttackSpan is the wall time the attack is played in (default 1m):
+	// the simulated time runs that much faster than the wall clock.
+	AttackSpan time.Duration
+	// Before and After are the simulated time of owners' traffic played
+	// before the attack starts and after it ends (default 45m and 15m).
+	Before, After time.Duration
+	Workers       int
+	FollowUps     FollowUps
+	// Progress receives progress bars (stderr); nil shows none.
+	Progress io.Writer
+	// Status receives a line when the run waits for the guard (stdout);
+	// nil says nothing.
+	Status io.Writer
+}
+
+// DemoResult is what a run against a demo saw.
+type DemoResult struct {
+	Summary Summary // the demo's guard, as the shop's pages showed it
+	// Speed is how many times faster than the wall clock the simulated
+	// time ran.
+	Speed float64
+	// AttackStart and AttackEnd are the wall times of the attack's first
+	// and last simulated minute.
+	AttackStart, AttackEnd time.Time
+	// Incident is the first incident the guard opened at or after the
+	// attack's start (nil: none, or no Guard to ask).
+	Incident *shopclient.Incident
+	// Asked says whether the guard was asked for its incidents.
+	Asked bool
+	// AlreadyOpen: no incident opened during the attack because one that
+	// earlier traffic opened was still open; Incident is that one.
+	AlreadyOpen bool
+	Took        time.Duration
+}
+
+// DemoEmail is the email of demo account id (u-000123 →
+// user000123@example.jp), as DemoAccounts makes them.
+func DemoEmail(id string) (string, bool) {
+	n, ok := demoIndex(id)
+	if !ok {
+		return "", false
+	}
+	return fmt.Sprintf("user%06d@example.jp", n), true
+}
+
+func demoIndex(id string) (int, bool) {
+	s, ok := strings.CutPrefix(id, "u-")
+	if !ok || len(s) != 6 {
+		return 0, false
+	}
+	n, err := strconv.Atoi(s)
+	return n, err == nil && n > 0
+}
+
+// RunDemo plays the scenario's attack, and the owners' traffic around it,
+// through a running demo's shop pages on the wall clock, compressed so
+// that the attack takes AttackSpan, with the demo's own guard on. The
+// generated owners u-NNNNNN are the demo's accounts of that id (the
+// scenario may not have more owners than the demo has accounts); first
+// their usual devices log in through the shop, so that the guard knows
+// them (see shopWarmup).
+//
+// Unlike Run it plays once (the demo's guard is on) and only the span
+// around the attack, and the shop's clock is the wall clock: step-ups
+// expire in wall minutes, after the run. Its figures show the demo at
+// work; the reports of Run are the measured ones.
+func RunDemo(ctx context.Context, cfg DemoConfig) (*DemoResult, error) {
+	t := cfg.Target
+	if t.ShopURL == "" || len(t.Key) == 0 {
+		return nil, errors.New("simulate: no demo shop to run against")
+	}
+	if cfg.Scenario.Owners.Accounts > t.Accounts {
+		return nil, fmt.Errorf("the scenario has %d owners, the demo only %d accounts: use a smaller --scale", cfg.Scenario.Owners.Accounts, t.Accounts)
+	}
+	if cfg.AttackSpan <= 0 {
+		cfg.AttackSpan = time.Minute
+	}
+	if cfg.Before <= 0 {
+		cfg.Before = 45 * time.Minute
+	}
+	if cfg.After <= 0 {
+		cfg.After = 15 * time.Minute
+	}
+	labeled, err := traffic.Generate(cfg.Scenario)
+	if err != nil {
+		return nil, err
+	}
+	all, err := parseStream(labeled)
+	if err != nil {
+		return nil, err
+	}
+	var attackFrom, attackTo time.Time
+	for _, it := range all {
+		if it.label.Actor == traffic.ActorAttacker && it.label.Phase == traffic.PhaseEval && it.ev.Type != shopclient.OrderAttempt {
+			at := it.ev.OccurredAt
+			if attackFrom.IsZero() || at.Before(attackFrom) {
+				attackFrom = at
+			}
+			if at.After(attackTo) {
+				attackTo = at
+			}
+		}
+	}
+	if attackFrom.IsZero() {
+		return nil, errors.New("the scenario has no attack to play")
+	}
+	from, to := attackFrom.Add(-cfg.Before), attackTo.Add(cfg.After)
+
+	// The warm-up, then the evaluated events of [from, to), with the
+	// generated emails replaced by the demo's.
+	var items []item
+	for _, it := range all {
+		if it.label.Phase == traffic.PhaseEval && (it.ev.OccurredAt.Before(from) || !it.ev.OccurredAt.Before(to)) {
+			continue
+		}
+		if it.label.Actor != traffic.ActorOwner && it.label.Actor != traffic.ActorAttacker {
+			continue
+		}
+		if u := it.ev.User; u != nil {
+			email, ok := DemoEmail(u.ID)
+			if !ok {
+				return nil, fmt.Errorf("account %q: not one of the demo's", u.ID)
+			}
+			cp := *u
+			cp.Email = email
+			it.ev.User = &cp
+			it.ev.Login = email
+		}
+		items = append(items, it)
+	}
+	accounts := population(items, t.Key)
+	for i := range accounts {
+		// The demo's password, also where a spray found a common one in
+		// the generated traffic: the demo's accounts use none.
+		accounts[i].Password = OwnerPassword(t.Key, accounts[i].ID)
+	}
+
+	attackWall := max(attackTo.Sub(attackFrom), time.Minute)
+	speed := float64(attackWall) / float64(cfg.AttackSpan)
+	var (
+		mu       sync.Mutex
+		wall0    time.Time
+		attackAt time.Time
+	)
+	wallOf := func(sim time.Time) time.Time {
+		return wall0.Add(time.Duration(float64(sim.Sub(from)) / speed))
+	}
+	st := &Stack{
+		ShopURL: t.ShopURL, WarmupThroughShop: true,
+		// The shop runs on the wall clock: pace the simulated time.
+		SetTime: func(sim time.Time) {
+			mu.Lock()
+			if wall0.IsZero() {
+				// Before the detector is ready an attack would teach it
+				// that attacks are normal: start late enough.
+				wall0 = time.Now()
+				if ready := t.CampaignReady.Add(2 * time.Second).Add(-time.Duration(float64(attackFrom.Sub(from)) / speed)); ready.After(wall0) {
+					wall0 = ready
+					if cfg.Status != nil {
+						fmt.Fprintf(cfg.Status, "the guard's campaign detector learns the shop's traffic until %s (demo --learn): waiting for it\n", t.CampaignReady.Local().Format("15:04:05"))
+					}
+				}
+			}
+			due := wallOf(sim)
+			mu.Unlock()
+			if d := time.Until(due); d > 0 {
+				select {
+				case <-time.After(d):
+				case <-ctx.Done():
+				}
+			}
+			mu.Lock()
+			if attackAt.IsZero() && !sim.Before(attackFrom.Add(-chunkSpan)) {
+				attackAt = time.Now()
+			}
+			mu.Unlock()
+		},
+		Stop: func() error { return nil },
+	}
+	step := max(time.Minute, (to.Sub(from) / 60).Round(time.Minute))
+	sc := newScorer("on", from, to, step)
+	p := newPlanner(cfg.FollowUps, cfg.Scenario.Seed)
+	workers := cfg.Workers
+	if workers <= 0 {
+		workers = 8
+	}
+	bar := newBar(cfg.Progress, len(items), "demo, guard on")
+	started := time.Now()
+	err = runLive(ctx, items, st, accounts, t.Key, workers, cfg.Scenario.Seed, p, sc, barFunc(bar))
+	if bar != nil {
+		_ = bar.Finish()
+		fmt.Fprintln(cfg.Progress)
+	}
+	if err != nil {
+		return nil, err
+	}
+	res := &DemoResult{Speed: speed, Took: time.Since(started)}
+	mu.Lock()
+	res.AttackStart, res.AttackEnd = attackAt, attackAt.Add(time.Duration(float64(attackTo.Sub(attackFrom))/speed))
+	mu.Unlock()
+	var incs []shopclient.Incident
+	if t.Guard != nil {
+		listed, err := t.Guard.Incidents(ctx, "")
+		if err != nil {
+			return nil, fmt.Errorf("reading the guard's incidents: %w", err)
+		}
+		res.Asked = true
+		var open *shopclient.Incident
+		for i := range listed {
+			// Earlier runs' incidents are not this one's; a second of
+			// slack for the two clocks' reading.
+			if !listed[i].StartedAt.Before(res.AttackStart.Add(-time.Second)) {
+				incs = append(incs, listed[i])
+			} else if listed[i].EndedAt == nil || !listed[i].EndedAt.Before(res.AttackStart) {
+				open = &listed[i]
+			}
+		}
+		if len(incs) == 0 && open != nil {
+			res.AlreadyOpen, res.Incident = true, open
+		}
+	}
+	res.Summary = sc.finish(nil)
+	res.Summary.Incidents = len(incs)
+	for i := range incs {
+		if res.Incident == nil || incs[i].StartedAt.Before(res.Incident.StartedAt) {
+			res.Incident = &incs[i]
+		}
+	}
+	if res.Incident != nil && !res.AlreadyOpen {
+		d := res.Incident.StartedAt.Sub(res.AttackStart)
+		res.Summary.IncidentAfter = d.Round(100 * time.Millisecond).String()
+		secs := d.Seconds()
+		res.Summary.IncidentSeconds = &secs
+		st := res.Incident.StartedAt.UTC()
+		res.Summary.IncidentStart = &st
+		res.Summary.IncidentReached, res.Summary.IncidentCompr = res.Incident.AccountsTargeted, res.Incident.AccountsCompromised
+	}
+	return res, nil
+}

@@ -1,0 +1,161 @@
+package storetest
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/atoguard/atoguard/internal/store"
+)
+
+// operators is what a backend that keeps dashboard operators provides
+// besides store.Store (the SQLite and PostgreSQL backends do; the memory
+// backend does not). The operator tests skip a store without it.
+type operators interface {
+	CreateOperator(ctx context.Context, o store.Operator) error
+	GetOperator(ctx context.Context, name string) (store.Operator, error)
+	ListOperators(ctx context.Context) ([]store.Operator, error)
+	AdvanceOperatorTOTP(ctx context.Context, name string, step int64) (bool, error)
+}
+
+// operatorStore returns s as an operators or skips t.
+func operatorStore(t *testing.T, s store.Store) operators {
+	t.Helper()
+	ops, ok := s.(operators)
+	if !ok {
+		t.Skipf("%T keeps no dashboard operators", s)
+	}
+	return ops
+}
+
+// operator returns an operator with every field set.
+func operator(name string, created time.Time) store.Operator {
+	return store.Operator{
+		Name:         name,
+		PasswordHash: "$argon2id$v=19$m=65536,t=3,p=4$c2FsdA$" + name,
+		TOTPSecret:   []byte("sealed-\x00\xff-" + name),
+		TOTPLastStep: 0,
+		CreatedAt:    created,
+		Disabled:     false,
+	}
+}
+
+func createOperator(t *testing.T, s operators, o store.Operator) {
+	t.Helper()
+	if err := s.CreateOperator(t.Context(), o); err != nil {
+		t.Fatalf("CreateOperator(%q): %v", o.Name, err)
+	}
+}
+
+func testOperators(t *testing.T, base store.Store) {
+	s := operatorStore(t, base)
+	ctx := t.Context()
+	if got, err := s.ListOperators(ctx); err != nil || len(got) != 0 {
+		t.Errorf("ListOperators on an empty store = %v, %v; want none", got, err)
+	}
+	bob := operator("bob", at(time.Hour))
+	bob.Disabled = true
+	bob.TOTPLastStep = 42
+	alice := operator("alice", t0())
+	noSecret := operator("carol", time.Time{})
+	noSecret.TOTPSecret = nil
+	for _, o := range []store.Operator{bob, alice, noSecret} {
+		createOperator(t, s, o)
+	}
+
+	dup := operator("alice", at(2*time.Hour))
+	dup.PasswordHash = "other"
+	if err := s.CreateOperator(ctx, dup); !errors.Is(err, store.ErrExists) {
+		t.Errorf("CreateOperator(taken name) error = %v, want ErrExists", err)
+	}
+	got, err := s.GetOperator(ctx, "alice")
+	if err != nil {
+		t.Fatalf("GetOperator: %v", err)
+	}
+	diff(t, "GetOperator after a duplicate create", got, alice)
+
+	all, err := s.ListOperators(ctx)
+	if err != nil {
+		t.Fatalf("ListOperators: %v", err)
+	}
+	diff(t, "ListOperators", all, []store.Operator{alice, bob, noSecret})
+
+	if _, err := s.GetOperator(ctx, "nobody"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("GetOperator(unknown) error = %v, want ErrNotFound", err)
+	}
+	if _, err := s.GetOperator(ctx, "Alice"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("GetOperator(other case) error = %v, want ErrNotFound", err)
+	}
+}
+
+func testAdvanceOperatorTOTP(t *testing.T, base store.Store) {
+	s := operatorStore(t, base)
+	ctx := t.Context()
+	createOperator(t, s, operator("alice", t0()))
+	createOperator(t, s, operator("bob", t0()))
+	steps := []struct {
+		step int64
+		want bool
+	}{
+		{59000000, true},
+		{59000000, false}, // the same code again: a replay
+		{58999999, false}, // an older code
+		{59000001, true},
+		{59000003, true},
+	}
+	for _, step := range steps {
+		got, err := s.AdvanceOperatorTOTP(ctx, "alice", step.step)
+		if err != nil {
+			t.Fatalf("AdvanceOperatorTOTP(%d): %v", step.step, err)
+		}
+		if got != step.want {
+			t.Errorf("AdvanceOperatorTOTP(%d) = %v, want %v", step.step, got, step.want)
+		}
+	}
+	want := operator("alice", t0())
+	want.TOTPLastStep = 59000003
+	got, err := s.GetOperator(ctx, "alice")
+	if err != nil {
+		t.Fatalf("GetOperator: %v", err)
+	}
+	diff(t, "GetOperator", got, want)
+	if got, err := s.GetOperator(ctx, "bob"); err != nil || got.TOTPLastStep != 0 {
+		t.Errorf("the other operator: TOTPLastStep %d, %v; want 0", got.TOTPLastStep, err)
+	}
+	if ok, err := s.AdvanceOperatorTOTP(ctx, "nobody", 1); err != nil || ok {
+		t.Errorf("AdvanceOperatorTOTP(unknown) = %v, %v; want false, nil", ok, err)
+	}
+}
+
+// testConcurrentOperatorTOTP checks that of many concurrent uses of one
+// operator TOTP step exactly one succeeds.
+func testConcurrentOperatorTOTP(t *testing.T, base store.Store) {
+	s := operatorStore(t, base)
+	createOperator(t, s, operator("alice", t0()))
+	const n = 16
+	var accepted atomic.Int32
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for range n {
+		wg.Go(func() {
+			ok, err := s.AdvanceOperatorTOTP(t.Context(), "alice", 7)
+			if err != nil {
+				errs <- err
+			}
+			if ok {
+				accepted.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if accepted.Load() != 1 {
+		t.Errorf("%d concurrent uses of one step: %d accepted, want 1", n, accepted.Load())
+	}
+}
