@@ -254,7 +254,8 @@ const (
 			attempts = excluded.attempts, created_at = excluded.created_at,
 			expires_at = excluded.expires_at, event_id = excluded.event_id,
 			incident_id = excluded.incident_id, ip = excluded.ip,
-			device_id = excluded.device_id, user_agent = excluded.user_agent`
+			device_id = excluded.device_id, user_agent = excluded.user_agent
+		WHERE challenges.state = 'pending' AND (excluded.state <> 'pending' OR excluded.attempts >= challenges.attempts)`
 
 	keyColumns = `id, name, hash, scopes, created_at, disabled`
 	putKeySQL  = `INSERT INTO api_keys (` + keyColumns + `) VALUES ($1, $2, $3, $4, $5, $6)

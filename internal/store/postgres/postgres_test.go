@@ -506,3 +506,50 @@ func testText(t *testing.T, opts postgres.Options) {
 		t.Errorf("CountAudit after a failed batch = %d, %v; want 0 (the batch is atomic)", n, err)
 	}
 }
+
+// TestStaleChallengeNeverReopens: instances journal their writes while
+// PostgreSQL is away and replay them when it returns, in any order across
+// instances: a pending challenge written late never reopens one that was
+// passed or locked meanwhile, nor takes back attempts.
+func TestStaleChallengeNeverReopens(t *testing.T) {
+	ctx := context.Background()
+	s := open(t, freshDSN(t), postgres.Options{})
+	at := time.Date(2026, 11, 25, 3, 0, 0, 0, time.UTC)
+	ch := store.Challenge{ID: "ch_1", UserID: "u-1", Purpose: "login.succeeded", Methods: []string{"totp"},
+		State: store.ChallengePending, CreatedAt: at, ExpiresAt: at.Add(5 * time.Minute)}
+	write := func(c store.Challenge) {
+		t.Helper()
+		if err := s.Write(ctx, store.Batch{Challenges: []store.Challenge{c}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	get := func() store.Challenge {
+		t.Helper()
+		c, err := s.GetChallenge(ctx, "ch_1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	write(ch)
+	two := ch
+	two.Attempts = 2
+	write(two)
+	write(ch) // a stale write with fewer attempts
+	if got := get(); got.Attempts != 2 {
+		t.Errorf("attempts %d after a stale write, want 2", got.Attempts)
+	}
+	passed := two
+	passed.State = store.ChallengePassed
+	write(passed)
+	write(two) // the stale pending one
+	if got := get(); got.State != store.ChallengePassed {
+		t.Errorf("state %s after a stale pending write, want passed", got.State)
+	}
+	locked := passed
+	locked.State = store.ChallengeLocked
+	write(locked)
+	if got := get(); got.State != store.ChallengePassed {
+		t.Errorf("state %s: a final state changed", got.State)
+	}
+}
