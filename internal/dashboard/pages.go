@@ -215,10 +215,15 @@ func (s *Server) incident(r *http.Request) (store.Incident, error) {
 	return inc, nil
 }
 
-// compromised reports whether an outcome means the attacker got in, or
-// may have: those accounts need a password reset.
+// compromised reports whether an outcome means the attacker used the
+// account's password: let in (allowed), stepped up (challenged: only a
+// correct password is challenged, a wrong one is "failed") or through a
+// step-up (challenge_passed). Those accounts need a password reset, as
+// the incident's accounts_compromised counts them. A denied login may
+// have had the right password too; the record does not say, so it is
+// not listed (the CSV and "every known account" cover it).
 func compromised(outcome string) bool {
-	return outcome == store.OutcomeAllowed || outcome == store.OutcomeChallengePassed
+	return outcome == store.OutcomeAllowed || outcome == store.OutcomeChallenged || outcome == store.OutcomeChallengePassed
 }
 
 type accountRow struct {
