@@ -446,6 +446,15 @@ func (e *Engine) sideEffects(ctx context.Context, ev *event.Event, fctx familiar
 			}
 			appendProfile(b, p)
 		}
+	case event.PasswordChanged:
+		if res.Decision == policy.Deny {
+			break // refused (e.g. a breached password): the old one stands
+		}
+		p, err := e.familiar.PasswordChanged(ctx, uid, now)
+		if err != nil {
+			return false, err
+		}
+		appendProfile(b, p)
 	case event.Registration:
 		if res.Decision == policy.Deny {
 			break // refused (e.g. a breached password): nothing to learn

@@ -115,3 +115,47 @@ func TestSMSStepUpIsWeak(t *testing.T) {
 		t.Errorf("locked challenge became %s", got.State)
 	}
 }
+
+// TestPasswordChangeEndsFailedStepUps: an attacker with u-1's password
+// fails a step-up; u-1's next login from a new device is stepped up again
+// (after-failed-step-up) until the password changes, which makes the
+// stolen one worthless.
+func TestPasswordChangeEndsFailedStepUps(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name    string
+		changed bool
+		want    policy.Decision
+	}{
+		{"password unchanged", false, policy.Challenge},
+		{"password changed", true, policy.Allow},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			st := memory.New()
+			e := newEngine(t, "", st)
+			for d := range 5 {
+				if _, err := e.Assess(ctx, login(t, "login.succeeded", "u-1", "203.0.113.7", "d-home", t0.Add(time.Duration(d)*24*time.Hour))); err != nil {
+					t.Fatal(err)
+				}
+			}
+			at := t0.Add(5 * 24 * time.Hour)
+			if _, err := e.Assess(ctx, decode(t, `{"type": "mfa.failed", "occurred_at": %q, "user": {"id": "u-1"},
+				"context": {"ip": "198.51.100.66", "device_id": "d-attacker"}, "properties": {"method": "totp"}}`, at.Format(time.RFC3339))); err != nil {
+				t.Fatal(err)
+			}
+			if tc.changed {
+				if _, err := e.Assess(ctx, decode(t, `{"type": "password.changed", "occurred_at": %q, "user": {"id": "u-1"},
+					"context": {"ip": "203.0.113.7", "device_id": "d-home"}}`, at.Add(time.Hour).Format(time.RFC3339))); err != nil {
+					t.Fatal(err)
+				}
+			}
+			r, err := e.Assess(ctx, login(t, "login.succeeded", "u-1", "192.0.2.44", "d-new-phone", at.Add(2*time.Hour)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.Decision != tc.want {
+				t.Errorf("owner's new phone: %s %v, want %s", r.Decision, codes(r.Reasons), tc.want)
+			}
+		})
+	}
+}

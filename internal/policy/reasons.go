@@ -75,7 +75,7 @@ var reasons = map[string]reasonDef{
 		detail:  text("no good session on record for this account"),
 	},
 	"account.mfa_failures": {
-		doc:     "step-ups of this account failed in the last 24 hours",
+		doc:     "step-ups of this account failed in the last 24 hours, since its password last changed",
 		applies: func(in *Input) bool { return in.Account.MFAFailures > 0 },
 		detail: func(in *Input) string {
 			return fmt.Sprintf("%d failed step-ups in the last 24 hours", in.Account.MFAFailures)

@@ -266,6 +266,25 @@ func (d *Detector) MFAFailed(ctx context.Context, account string, now time.Time)
 	return d.encodeLocked(account, p, now)
 }
 
+// PasswordChanged forgets account's failed step-ups: they counted because
+// someone else likely knew the password, and that password no longer
+// works. It returns the profile to persist, or the zero Profile when
+// there was nothing to forget.
+func (d *Detector) PasswordChanged(ctx context.Context, account string, now time.Time) (store.Profile, error) {
+	p, err := d.get(ctx, account)
+	if err != nil {
+		return store.Profile{}, err
+	}
+	s := d.shard(account)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(p.MFAFails) == 0 {
+		return store.Profile{}, nil
+	}
+	p.MFAFails = nil
+	return d.encodeLocked(account, p, now)
+}
+
 func (d *Detector) encodeLocked(account string, p *profile, now time.Time) (store.Profile, error) {
 	p.saved = now.Unix()
 	data, err := json.Marshal(p)
