@@ -24,9 +24,20 @@ func (e *Engine) UseNotifications(p *notify.Planner) { e.notes = p }
 // without NUL).
 func contactsKey(userID string) string { return "contacts\x00" + userID }
 
-func (e *Engine) loadContacts(ctx context.Context, userID string) (notify.ContactHistory, error) {
+// loadContacts returns the account's contact history: as an earlier event
+// of the same batch left it (not yet written), else as stored.
+func (e *Engine) loadContacts(ctx context.Context, userID string, b *store.Batch) (notify.ContactHistory, error) {
 	var h notify.ContactHistory
-	rec, err := e.records.GetProfile(ctx, contactsKey(userID))
+	key := contactsKey(userID)
+	for i := len(b.Profiles) - 1; i >= 0; i-- {
+		if b.Profiles[i].Account == key {
+			if err := json.Unmarshal(b.Profiles[i].Data, &h); err != nil {
+				return h, fmt.Errorf("decoding contact history of %q: %w", userID, err)
+			}
+			return h, nil
+		}
+	}
+	rec, err := e.records.GetProfile(ctx, key)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return h, nil
@@ -52,7 +63,7 @@ func (e *Engine) notifyOwner(ctx context.Context, ev *event.Event, now, received
 	if ev.User.Email == "" && ev.Type != event.ProfileUpdated && ev.Type != event.OrderAttempt && !unfamiliarLogin {
 		return nil
 	}
-	h, err := e.loadContacts(ctx, uid)
+	h, err := e.loadContacts(ctx, uid, b)
 	if err != nil {
 		return err
 	}

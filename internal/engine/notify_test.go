@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/atoguard/atoguard/internal/event"
 	"github.com/atoguard/atoguard/internal/notify"
 	"github.com/atoguard/atoguard/internal/store"
 	"github.com/atoguard/atoguard/internal/store/memory"
@@ -13,8 +14,17 @@ import (
 
 // TestOwnerIsToldOnTheOldAddress follows the 2018 pattern: the attacker
 // logs in, changes the email and orders; every notice reaches the address
-// the owner had before the change.
+// the owner had before the change, whether the shop sends the events one
+// by one or in one batch.
 func TestOwnerIsToldOnTheOldAddress(t *testing.T) {
+	for _, batch := range []bool{false, true} {
+		t.Run(map[bool]string{false: "one by one", true: "one batch"}[batch], func(t *testing.T) {
+			ownerIsToldOnTheOldAddress(t, batch)
+		})
+	}
+}
+
+func ownerIsToldOnTheOldAddress(t *testing.T, batch bool) {
 	ctx := context.Background()
 	st := memory.New()
 	e := newEngine(t, "", st)
@@ -24,13 +34,24 @@ func TestOwnerIsToldOnTheOldAddress(t *testing.T) {
 	}
 	e.UseNotifications(p)
 	at := func(d time.Duration) string { return t0.Add(d).Format(time.RFC3339) }
+	var evs []event.Event
 	for _, js := range []string{
 		`{"type": "login.succeeded", "occurred_at": "` + at(0) + `", "login": "hanako@example.jp", "user": {"id": "u-7", "email": "hanako@example.jp"}, "session_id": "s-1", "context": {"ip": "203.0.113.50", "device_id": "d-own", "accept_language": "ja", "user_agent": "Mozilla/5.0 (iPhone; CPU iPhone OS 17_6 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.6 Mobile/15E148 Safari/604.1"}}`,
 		`{"type": "login.succeeded", "occurred_at": "` + at(24*time.Hour) + `", "login": "hanako@example.jp", "user": {"id": "u-7", "email": "hanako@example.jp"}, "session_id": "s-2", "context": {"ip": "198.51.100.23", "accept_language": "ja", "user_agent": "Mozilla/5.0 (iPhone; CPU iPhone OS 17_6 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.6 Mobile/15E148 Safari/604.1"}}`,
 		`{"type": "profile.updated", "occurred_at": "` + at(24*time.Hour+time.Minute) + `", "user": {"id": "u-7", "email": "drop123@example.net"}, "session_id": "s-2", "context": {"ip": "198.51.100.23"}, "properties": {"fields": ["email"]}}`,
 		`{"type": "order.attempt", "occurred_at": "` + at(24*time.Hour+3*time.Minute) + `", "user": {"id": "u-7", "email": "drop123@example.net"}, "session_id": "s-2", "context": {"ip": "198.51.100.23"}, "properties": {"order": {"id": "o-2", "amount": 131800, "currency": "JPY", "items": [{"sku": "iphone-x-256-silver", "quantity": 1, "unit_price": 131800}], "payment": {"method": "carrier_billing"}, "delivery": {"method": "convenience_store", "pickup_store": "famima-1"}}}}`,
 	} {
-		if _, err := e.Assess(ctx, decode(t, "%s", js)); err != nil {
+		ev := decode(t, "%s", js)
+		if batch {
+			evs = append(evs, ev)
+			continue
+		}
+		if _, err := e.Assess(ctx, ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if batch {
+		if _, err := e.AssessBatch(ctx, evs); err != nil {
 			t.Fatal(err)
 		}
 	}
