@@ -66,6 +66,9 @@ func newFleet(t *testing.T, records, redis string) *fleet {
 	dir := t.TempDir()
 	f := &fleet{records: records, redis: redis, prefix: "atoguard-test-" + randHex(t, 6),
 		secretFile: filepath.Join(dir, "secret.key"), factorFile: filepath.Join(dir, "factor.keys")}
+	if redis != "" {
+		testserver.DeleteRedisKeys(t, redis, f.prefix)
+	}
 	secret := make([]byte, 32)
 	_, _ = rand.Read(secret)
 	if err := os.WriteFile(f.secretFile, secret, 0o600); err != nil {

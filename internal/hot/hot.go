@@ -59,7 +59,8 @@ type Config struct {
 	// guard share it.
 	Prefix string `yaml:"prefix"`
 	// StreamMax is about the number of events the stream keeps (default
-	// 1,000,000); an instance away longer than that misses the oldest.
+	// 100,000, about 100 MB in Redis); an instance that falls further
+	// behind misses the oldest.
 	StreamMax int64 `yaml:"stream_max"`
 	// Backlog is the number of events queued for publishing while Redis is
 	// out of reach (default 200,000).
@@ -93,7 +94,7 @@ func (c Config) withDefaults() Config {
 		c.Prefix = "atoguard"
 	}
 	if c.StreamMax == 0 {
-		c.StreamMax = 1_000_000
+		c.StreamMax = 100_000
 	}
 	if c.Backlog == 0 {
 		c.Backlog = 200_000

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/atoguard/atoguard/internal/testserver"
 )
 
 var secret = []byte("0123456789abcdef0123456789abcdef")
@@ -37,6 +39,7 @@ func openHub(t *testing.T, url, prefix string) *Hub {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { h.Close() })
+	testserver.DeleteRedisKeys(t, url, prefix)
 	return h
 }
 

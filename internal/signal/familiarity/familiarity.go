@@ -217,53 +217,40 @@ const refreshEvery = time.Hour
 // profile already knew and it was written less than refreshEvery ago
 // (losing such a refresh in a crash loses nothing that decides).
 func (d *Detector) Learn(ctx context.Context, account string, c Context, now time.Time) (store.Profile, error) {
-	p, err := d.get(ctx, account)
-	if err != nil {
-		return store.Profile{}, err
-	}
-	s := d.shard(account)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	t := now.Unix()
-	if p.First == 0 {
-		p.First = t
-	}
-	p.Logins++
-	grew := p.Logins == 1
-	learn := func(ms []mark, kind, v string) []mark {
-		if v == "" {
-			return ms
+	return d.change(ctx, account, now, func(p *profile) bool {
+		t := now.Unix()
+		if p.First == 0 {
+			p.First = t
 		}
-		h := d.hash(kind, v)
-		grew = grew || !has(ms, h)
-		return d.touch(ms, h, t)
-	}
-	p.Devices = learn(p.Devices, "d", c.Device)
-	p.Networks = learn(p.Networks, "n", c.Network)
-	p.Agents = learn(p.Agents, "a", c.Agent)
-	p.Countries = learn(p.Countries, "c", c.Country)
-	p.ASNs = learn(p.ASNs, "s", c.ASN)
-	if !grew && p.saved != 0 && t-p.saved < int64(refreshEvery/time.Second) {
-		return store.Profile{}, nil
-	}
-	return d.encodeLocked(account, p, now)
+		p.Logins++
+		grew := p.Logins == 1
+		learn := func(ms []mark, kind, v string) []mark {
+			if v == "" {
+				return ms
+			}
+			h := d.hash(kind, v)
+			grew = grew || !has(ms, h)
+			return d.touch(ms, h, t)
+		}
+		p.Devices = learn(p.Devices, "d", c.Device)
+		p.Networks = learn(p.Networks, "n", c.Network)
+		p.Agents = learn(p.Agents, "a", c.Agent)
+		p.Countries = learn(p.Countries, "c", c.Country)
+		p.ASNs = learn(p.ASNs, "s", c.ASN)
+		return grew || p.saved == 0 || t-p.saved >= int64(refreshEvery/time.Second)
+	})
 }
 
 // MFAFailed records a failed step-up for account and returns the profile
 // to persist.
 func (d *Detector) MFAFailed(ctx context.Context, account string, now time.Time) (store.Profile, error) {
-	p, err := d.get(ctx, account)
-	if err != nil {
-		return store.Profile{}, err
-	}
-	s := d.shard(account)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	p.MFAFails = append(p.MFAFails, now.Unix())
-	if len(p.MFAFails) > maxMFAFails {
-		p.MFAFails = p.MFAFails[len(p.MFAFails)-maxMFAFails:]
-	}
-	return d.encodeLocked(account, p, now)
+	return d.change(ctx, account, now, func(p *profile) bool {
+		p.MFAFails = append(p.MFAFails, now.Unix())
+		if len(p.MFAFails) > maxMFAFails {
+			p.MFAFails = p.MFAFails[len(p.MFAFails)-maxMFAFails:]
+		}
+		return true
+	})
 }
 
 // PasswordChanged forgets account's failed step-ups: they counted because
@@ -271,6 +258,17 @@ func (d *Detector) MFAFailed(ctx context.Context, account string, now time.Time)
 // works. It returns the profile to persist, or the zero Profile when
 // there was nothing to forget.
 func (d *Detector) PasswordChanged(ctx context.Context, account string, now time.Time) (store.Profile, error) {
+	return d.change(ctx, account, now, func(p *profile) bool {
+		forgot := len(p.MFAFails) > 0
+		p.MFAFails = nil
+		return forgot
+	})
+}
+
+// change applies f to account's profile, loaded if not cached, under its
+// shard's lock, and returns the profile to persist: the zero Profile when
+// f reports nothing worth writing.
+func (d *Detector) change(ctx context.Context, account string, now time.Time, f func(p *profile) bool) (store.Profile, error) {
 	p, err := d.get(ctx, account)
 	if err != nil {
 		return store.Profile{}, err
@@ -278,10 +276,9 @@ func (d *Detector) PasswordChanged(ctx context.Context, account string, now time
 	s := d.shard(account)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if len(p.MFAFails) == 0 {
+	if !f(p) {
 		return store.Profile{}, nil
 	}
-	p.MFAFails = nil
 	return d.encodeLocked(account, p, now)
 }
 
@@ -370,42 +367,32 @@ func (d *Detector) AssessOrder(ctx context.Context, account string, o OrderConte
 // LearnOrder records o as a good order of account and returns the profile
 // to persist.
 func (d *Detector) LearnOrder(ctx context.Context, account string, o OrderContext, now time.Time) (store.Profile, error) {
-	p, err := d.get(ctx, account)
-	if err != nil {
-		return store.Profile{}, err
-	}
-	s := d.shard(account)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	t := now.Unix()
-	p.Orders++
-	if o.Address != "" {
-		p.Addresses = d.touch(p.Addresses, d.hash("ad", o.Address), t)
-	}
-	if o.PickupStore != "" {
-		p.Stores = d.touch(p.Stores, d.hash("ps", o.PickupStore), t)
-	}
-	if o.Payment != "" {
-		p.Payments = d.touch(p.Payments, d.hash("pm", o.Payment), t)
-	}
-	return d.encodeLocked(account, p, now)
+	return d.change(ctx, account, now, func(p *profile) bool {
+		t := now.Unix()
+		p.Orders++
+		if o.Address != "" {
+			p.Addresses = d.touch(p.Addresses, d.hash("ad", o.Address), t)
+		}
+		if o.PickupStore != "" {
+			p.Stores = d.touch(p.Stores, d.hash("ps", o.PickupStore), t)
+		}
+		if o.Payment != "" {
+			p.Payments = d.touch(p.Payments, d.hash("pm", o.Payment), t)
+		}
+		return true
+	})
 }
 
 // ContactChanged records that fields of account's contact data changed at
 // now and returns the profile to persist.
 func (d *Detector) ContactChanged(ctx context.Context, account string, fields []string, now time.Time) (store.Profile, error) {
-	p, err := d.get(ctx, account)
-	if err != nil {
-		return store.Profile{}, err
-	}
-	s := d.shard(account)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if p.Changes == nil {
-		p.Changes = map[string]int64{}
-	}
-	for _, f := range fields {
-		p.Changes[f] = max(p.Changes[f], now.Unix())
-	}
-	return d.encodeLocked(account, p, now)
+	return d.change(ctx, account, now, func(p *profile) bool {
+		if p.Changes == nil {
+			p.Changes = map[string]int64{}
+		}
+		for _, f := range fields {
+			p.Changes[f] = max(p.Changes[f], now.Unix())
+		}
+		return true
+	})
 }
