@@ -101,7 +101,10 @@ func newFixture(t *testing.T, o options) *fixture {
 	if o.records != nil {
 		records = o.records
 	}
-	eng := engine.New(engine.Config{}, clock.New(clock.Event, nil), pol, st, w, bytes.Repeat([]byte{7}, 32))
+	eng, err := engine.New(engine.Config{}, engine.Deps{Clock: clock.New(clock.Event, nil), Policy: pol, Records: st, Writer: w, Key: bytes.Repeat([]byte{7}, 32)})
+	if err != nil {
+		t.Fatal(err)
+	}
 	var ready atomic.Bool
 	ready.Store(true)
 	logBuf := &lockedBuffer{}
@@ -650,50 +653,75 @@ func TestPasswordNeverReachesAudit(t *testing.T) {
 // the API.
 func TestIncidentEndToEnd(t *testing.T) {
 	f := newFixture(t, options{cfg: api.Config{BootstrapKey: bootstrapSecret}})
-	const users = 20
-	userEvent := func(i int, at time.Time) obj {
-		return obj{
-			"type": "login.succeeded", "occurred_at": at.Format(time.RFC3339Nano),
-			"login": fmt.Sprintf("user%d@example.jp", i), "user": obj{"id": fmt.Sprintf("u-%d", i)},
-			"session_id": fmt.Sprintf("s-%d-%d", i, at.Unix()),
-			"context": obj{
-				"ip": fmt.Sprintf("198.18.%d.10", i), "device_id": fmt.Sprintf("d-%d", i),
-				"user_agent":      "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0",
-				"accept_language": "ja-JP,ja;q=0.9",
-			},
-		}
-	}
-	postBatch := func(evs []obj) []resultJSON {
-		t.Helper()
-		raw := make([]string, len(evs))
-		for i, e := range evs {
-			raw[i] = mustJSON(e)
-		}
-		rec := f.do(t, request{"POST", "/v1/events:batch", bearer(eventsSecret), batchJSON(raw...)})
-		if rec.Code != 200 {
-			t.Fatalf("batch: status %d, body %s", rec.Code, rec.Body)
-		}
-		out := decodeJSON[struct {
-			Results []resultJSON `json:"results"`
-		}](t, rec)
-		return out.Results
-	}
+	f.postBenignLogins(t)
+	start := t0.Add(30 * time.Minute)
+	inBurst := f.postStuffingBurst(t, start)
+	f.postStolenLogin(t, start, inBurst)
+	inc := f.checkOpenIncident(t, start, inBurst)
+	f.checkIncidentAccounts(t, inc)
 
-	// 300 good logins over 30 minutes, each user from its own device.
+	// The metrics see the open incident.
+	rec := f.do(t, request{"GET", "/metrics", map[string]string{}, ""})
+	if !strings.Contains(rec.Body.String(), "atoguard_open_incidents 1") {
+		t.Errorf("metrics lack atoguard_open_incidents 1")
+	}
+}
+
+// userLoginEvent is user i's successful login at at, from its own device
+// and network.
+func userLoginEvent(i int, at time.Time) obj {
+	return obj{
+		"type": "login.succeeded", "occurred_at": at.Format(time.RFC3339Nano),
+		"login": fmt.Sprintf("user%d@example.jp", i), "user": obj{"id": fmt.Sprintf("u-%d", i)},
+		"session_id": fmt.Sprintf("s-%d-%d", i, at.Unix()),
+		"context": obj{
+			"ip": fmt.Sprintf("198.18.%d.10", i), "device_id": fmt.Sprintf("d-%d", i),
+			"user_agent":      "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0",
+			"accept_language": "ja-JP,ja;q=0.9",
+		},
+	}
+}
+
+// postBatch sends evs to /v1/events:batch and returns the results.
+func (f *fixture) postBatch(t *testing.T, evs []obj) []resultJSON {
+	t.Helper()
+	raw := make([]string, len(evs))
+	for i, e := range evs {
+		raw[i] = mustJSON(e)
+	}
+	rec := f.do(t, request{"POST", "/v1/events:batch", bearer(eventsSecret), batchJSON(raw...)})
+	if rec.Code != 200 {
+		t.Fatalf("batch: status %d, body %s", rec.Code, rec.Body)
+	}
+	out := decodeJSON[struct {
+		Results []resultJSON `json:"results"`
+	}](t, rec)
+	return out.Results
+}
+
+// postBenignLogins sends 300 good logins over 30 minutes from t0, each
+// user from its own device: all are allowed, none is in an incident.
+func (f *fixture) postBenignLogins(t *testing.T) {
+	t.Helper()
+	const users = 20
 	var benign []obj
 	for n := range 300 {
-		benign = append(benign, userEvent(n%users, t0.Add(time.Duration(n)*6*time.Second)))
+		benign = append(benign, userLoginEvent(n%users, t0.Add(time.Duration(n)*6*time.Second)))
 	}
 	for i := 0; i < len(benign); i += 100 {
-		for _, r := range postBatch(benign[i : i+100]) {
+		for _, r := range f.postBatch(t, benign[i:i+100]) {
 			if r.Decision != "allow" || r.IncidentID != "" {
 				t.Fatalf("benign login: decision %q, incident %q", r.Decision, r.IncidentID)
 			}
 		}
 	}
+}
 
-	// 200 failed logins for unknown accounts from many IPs in 50 seconds.
-	start := t0.Add(30 * time.Minute)
+// postStuffingBurst sends 200 failed logins for unknown accounts from many
+// IPs in 50 seconds from start, and returns the incident they were
+// attributed to.
+func (f *fixture) postStuffingBurst(t *testing.T, start time.Time) string {
+	t.Helper()
 	var burst []obj
 	for n := range 200 {
 		burst = append(burst, obj{
@@ -708,7 +736,7 @@ func TestIncidentEndToEnd(t *testing.T) {
 	}
 	var inBurst string
 	for i := 0; i < len(burst); i += 50 {
-		for _, r := range postBatch(burst[i : i+50]) {
+		for _, r := range f.postBatch(t, burst[i:i+50]) {
 			if r.IncidentID != "" {
 				inBurst = r.IncidentID
 			}
@@ -717,9 +745,14 @@ func TestIncidentEndToEnd(t *testing.T) {
 	if inBurst == "" {
 		t.Fatal("no burst event was attributed to an incident")
 	}
+	return inBurst
+}
 
-	// The owner's password, used from a new device and a new network.
-	stolen := userEvent(3, start.Add(55*time.Second))
+// postStolenLogin sends u-3's password, used from a new device and a new
+// network during the burst: it is challenged as part of incident inBurst.
+func (f *fixture) postStolenLogin(t *testing.T, start time.Time, inBurst string) {
+	t.Helper()
+	stolen := userLoginEvent(3, start.Add(55*time.Second))
 	stolen["context"].(obj)["ip"] = "192.0.2.77"
 	stolen["context"].(obj)["device_id"] = "d-attacker"
 	rec := f.do(t, request{"POST", "/v1/events", bearer(eventsSecret), mustJSON(stolen)})
@@ -741,25 +774,32 @@ func TestIncidentEndToEnd(t *testing.T) {
 	if res.IncidentID != inBurst {
 		t.Errorf("stolen login: incident %q, want %q", res.IncidentID, inBurst)
 	}
+}
 
+// incidentJSON is an incident as GET /v1/incidents lists it.
+type incidentJSON struct {
+	ID               string          `json:"id"`
+	Kind             string          `json:"kind"`
+	State            string          `json:"state"`
+	StartedAt        time.Time       `json:"started_at"`
+	EndedAt          *time.Time      `json:"ended_at"`
+	Attempts         int64           `json:"attempts"`
+	DistinctIPs      int64           `json:"distinct_ips"`
+	AccountsTargeted int64           `json:"accounts_targeted"`
+	Compromised      int64           `json:"accounts_compromised"`
+	TopSources       json.RawMessage `json:"top_sources"`
+}
+
+// checkOpenIncident checks the burst's incident inBurst is the one open
+// incident, with one account targeted and compromised, and returns it.
+func (f *fixture) checkOpenIncident(t *testing.T, start time.Time, inBurst string) incidentJSON {
+	t.Helper()
 	admin := bearer(adminSecret)
-	rec = f.do(t, request{"GET", "/v1/incidents?state=open", admin, ""})
+	rec := f.do(t, request{"GET", "/v1/incidents?state=open", admin, ""})
 	if rec.Code != 200 {
 		t.Fatalf("incidents: status %d, body %s", rec.Code, rec.Body)
 	}
-	type incJSON struct {
-		ID               string          `json:"id"`
-		Kind             string          `json:"kind"`
-		State            string          `json:"state"`
-		StartedAt        time.Time       `json:"started_at"`
-		EndedAt          *time.Time      `json:"ended_at"`
-		Attempts         int64           `json:"attempts"`
-		DistinctIPs      int64           `json:"distinct_ips"`
-		AccountsTargeted int64           `json:"accounts_targeted"`
-		Compromised      int64           `json:"accounts_compromised"`
-		TopSources       json.RawMessage `json:"top_sources"`
-	}
-	incs := decodeJSON[[]incJSON](t, rec)
+	incs := decodeJSON[[]incidentJSON](t, rec)
 	if len(incs) != 1 {
 		t.Fatalf("open incidents = %d, want 1: %s", len(incs), rec.Body)
 	}
@@ -777,29 +817,38 @@ func TestIncidentEndToEnd(t *testing.T) {
 	if rec := f.do(t, request{"GET", "/v1/incidents/" + inc.ID, admin, ""}); rec.Code != 200 || !strings.Contains(rec.Body.String(), inc.ID) {
 		t.Errorf("GET incident: %d %s", rec.Code, rec.Body)
 	}
+	return inc
+}
 
-	rec = f.do(t, request{"GET", "/v1/incidents/" + inc.ID + "/accounts", admin, ""})
+// incidentAccountJSON is an account as GET /v1/incidents/{id}/accounts
+// lists it.
+type incidentAccountJSON struct {
+	Account  string `json:"account"`
+	Known    bool   `json:"known"`
+	Outcome  string `json:"outcome"`
+	Attempts int64  `json:"attempts"`
+}
+
+// checkIncidentAccounts checks inc's accounts: the burst's unknown
+// victims and u-3, challenged, each with an outcome and attempts.
+func (f *fixture) checkIncidentAccounts(t *testing.T, inc incidentJSON) {
+	t.Helper()
+	rec := f.do(t, request{"GET", "/v1/incidents/" + inc.ID + "/accounts", bearer(adminSecret), ""})
 	if rec.Code != 200 {
 		t.Fatalf("incident accounts: status %d, body %s", rec.Code, rec.Body)
 	}
-	type accountJSON struct {
-		Account  string `json:"account"`
-		Known    bool   `json:"known"`
-		Outcome  string `json:"outcome"`
-		Attempts int64  `json:"attempts"`
-	}
-	accts := decodeJSON[[]accountJSON](t, rec)
+	accts := decodeJSON[[]incidentAccountJSON](t, rec)
 	if len(accts) < 2 {
 		t.Fatalf("incident accounts = %s, want the victims and u-3", rec.Body)
 	}
-	got := map[string]accountJSON{}
+	got := map[string]incidentAccountJSON{}
 	for _, a := range accts {
 		if a.Outcome == "" || a.Attempts <= 0 {
 			t.Errorf("account %+v has no outcome or attempts", a)
 		}
 		got[a.Account] = a
 	}
-	if diff := cmp.Diff(accountJSON{Account: "u-3", Known: true, Outcome: "challenged", Attempts: 1}, got["u-3"]); diff != "" {
+	if diff := cmp.Diff(incidentAccountJSON{Account: "u-3", Known: true, Outcome: "challenged", Attempts: 1}, got["u-3"]); diff != "" {
 		t.Errorf("stolen account (-want +got):\n%s", diff)
 	}
 	if a, ok := got["victim199@example.jp"]; !ok || a.Known {
@@ -807,12 +856,6 @@ func TestIncidentEndToEnd(t *testing.T) {
 	}
 	if int64(len(accts)) > inc.Attempts {
 		t.Errorf("%d accounts but only %d attempts", len(accts), inc.Attempts)
-	}
-
-	// The metrics see the open incident.
-	rec = f.do(t, request{"GET", "/metrics", map[string]string{}, ""})
-	if !strings.Contains(rec.Body.String(), "atoguard_open_incidents 1") {
-		t.Errorf("metrics lack atoguard_open_incidents 1")
 	}
 }
 
@@ -868,7 +911,10 @@ func TestReadyzDegraded(t *testing.T) {
 			if tc.recordsDown {
 				records = pingless{st}
 			}
-			eng := engine.New(engine.Config{}, clock.New(clock.Event, nil), pol, st, st, bytes.Repeat([]byte{7}, 32))
+			eng, err := engine.New(engine.Config{}, engine.Deps{Clock: clock.New(clock.Event, nil), Policy: pol, Records: st, Writer: st, Key: bytes.Repeat([]byte{7}, 32)})
+			if err != nil {
+				t.Fatal(err)
+			}
 			srv := api.New(api.Config{}, slog.New(slog.DiscardHandler), eng, records, nil)
 			srv.SetRecordsOptional()
 			srv.ServeHealth("redis", func(context.Context) (bool, any) {

@@ -81,13 +81,17 @@ func newStepFixture(t *testing.T) *stepFixture {
 	}
 	clk := clock.New(clock.Event, nil)
 	key := bytes.Repeat([]byte{7}, 32)
-	eng := engine.New(engine.Config{}, clk, pol, st, st, key)
+	waCfg := stepup.Config{WebAuthn: stepup.WebAuthnConfig{RPID: "shop.example.jp", Origins: []string{"https://shop.example.jp"}}}
+	eng, err := engine.New(engine.Config{}, engine.Deps{Clock: clk, Policy: pol, Records: st, Writer: st, Key: key,
+		Factors: stepup.NewEnrolled(waCfg, st, true)})
+	if err != nil {
+		t.Fatal(err)
+	}
 	keys, err := stepup.ParseKeys(stepup.NewKeyEntry("k1"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc, err := stepup.New(stepup.Config{WebAuthn: stepup.WebAuthnConfig{RPID: "shop.example.jp", Origins: []string{"https://shop.example.jp"}}},
-		clk, st, eng, keys, key, nil)
+	svc, err := stepup.New(waCfg, eng.ChallengeSettings(), clk, st, eng, keys, key, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,7 +101,6 @@ func newStepFixture(t *testing.T) *stepFixture {
 		t.Fatal(err)
 	}
 	svc.UseMailer(m)
-	eng.UseFactors(svc)
 	logBuf := &lockedBuffer{}
 	srv := api.New(api.Config{BootstrapKey: bootstrapSecret}, slog.New(slog.NewTextHandler(logBuf, nil)), eng, st, nil)
 	srv.ServeStepUp(svc)
@@ -197,8 +200,33 @@ func TestAttackerWithOnlyThePasswordCannotPass(t *testing.T) {
 	if got := fmt.Sprint(res.Challenge.Methods); got != "[totp email_otp recovery_code]" {
 		t.Errorf("methods %s, want what u-1 enrolled", got)
 	}
-	verify := "/v1/challenges/" + ch + "/verify"
+	f.attackerCannotAnswer(t, ch)
+	f.attackerGuessesUntilLocked(t, ch, secret, recovery)
+	// The attacker's device was never learned: the next try is challenged.
+	if res := f.login(t, at.Add(time.Minute), "u-1", "198.51.100.66", "d-attacker"); res.Decision != "challenge" {
+		t.Errorf("attacker's next login: %s, want challenge", res.Decision)
+	}
 
+	// The owner, on a new laptop, passes with the authenticator app.
+	f.ownerPassesOnANewLaptop(t, at.Add(2*time.Minute), secret)
+	// The audit log has both step-ups as mfa events naming the challenge.
+	recs, _ := f.store.ListAudit(context.Background(), store.AuditQuery{Account: "u-1", Limit: 50})
+	var mfa []string
+	for _, r := range recs {
+		if strings.HasPrefix(r.Type, "mfa.") {
+			mfa = append(mfa, r.Type)
+		}
+	}
+	if len(mfa) != 6 || mfa[0] != "mfa.succeeded" {
+		t.Errorf("audited step-ups (newest first) %v, want mfa.succeeded then 5 mfa.failed", mfa)
+	}
+}
+
+// attackerCannotAnswer checks the ways to challenge ch that need more
+// than the password: an emailed code goes to the owner's mailbox, and
+// there is no passkey.
+func (f *stepFixture) attackerCannotAnswer(t *testing.T, ch string) {
+	t.Helper()
 	// The attacker cannot read the owner's mail: a code sent goes there.
 	if code, out := f.call(t, shopSecret, "POST", "/v1/challenges/"+ch+"/send", obj{"method": "email_otp"}); code != 200 || out["to"] != "t***@example.jp" {
 		t.Fatalf("send: %d %v", code, out)
@@ -210,6 +238,14 @@ func TestAttackerWithOnlyThePasswordCannotPass(t *testing.T) {
 	if code, out := f.call(t, shopSecret, "POST", "/v1/challenges/"+ch+"/webauthn/options", nil); code != 409 || out["type"] != "about:blank#method-unavailable" {
 		t.Errorf("webauthn options: %d %v", code, out)
 	}
+}
+
+// attackerGuessesUntilLocked answers challenge ch wrongly five times,
+// each failing and the last locking it; then even the right answer (one of
+// recovery) is refused.
+func (f *stepFixture) attackerGuessesUntilLocked(t *testing.T, ch, secret string, recovery []string) {
+	t.Helper()
+	verify := "/v1/challenges/" + ch + "/verify"
 	// Guesses: a TOTP code, an email code, a recovery code, a replayed
 	// TOTP code (the one the owner used to confirm), one more guess.
 	guesses := []obj{
@@ -234,15 +270,15 @@ func TestAttackerWithOnlyThePasswordCannotPass(t *testing.T) {
 	if code != 409 || out["type"] != "about:blank#challenge-locked" {
 		t.Errorf("right answer on a locked challenge: %d %v, want 409 challenge-locked", code, out)
 	}
-	// The attacker's device was never learned: the next try is challenged.
-	if res := f.login(t, at.Add(time.Minute), "u-1", "198.51.100.66", "d-attacker"); res.Decision != "challenge" {
-		t.Errorf("attacker's next login: %s, want challenge", res.Decision)
-	}
+}
 
-	// The owner, on a new laptop, passes with the authenticator app.
-	at = at.Add(2 * time.Minute)
-	res = f.login(t, at, "u-1", "203.0.113.7", "d-laptop")
-	code, out = f.call(t, shopSecret, "POST", "/v1/challenges/"+res.Challenge.ID+"/verify", obj{"method": "totp", "code": totpCode(t, secret, at)})
+// ownerPassesOnANewLaptop logs u-1 in from a new laptop at at and passes
+// the challenge with the authenticator app: the laptop is then allowed,
+// and the challenge cannot be answered twice.
+func (f *stepFixture) ownerPassesOnANewLaptop(t *testing.T, at time.Time, secret string) {
+	t.Helper()
+	res := f.login(t, at, "u-1", "203.0.113.7", "d-laptop")
+	code, out := f.call(t, shopSecret, "POST", "/v1/challenges/"+res.Challenge.ID+"/verify", obj{"method": "totp", "code": totpCode(t, secret, at)})
 	if code != 200 || out["status"] != "passed" || out["decision"] != "allow" {
 		t.Fatalf("owner's answer: %d %v", code, out)
 	}
@@ -252,17 +288,6 @@ func TestAttackerWithOnlyThePasswordCannotPass(t *testing.T) {
 	// Used once.
 	if code, out := f.call(t, shopSecret, "POST", "/v1/challenges/"+res.Challenge.ID+"/verify", obj{"method": "totp", "code": totpCode(t, secret, at)}); code != 409 || out["type"] != "about:blank#challenge-used" {
 		t.Errorf("second answer: %d %v, want 409 challenge-used", code, out)
-	}
-	// The audit log has both step-ups as mfa events naming the challenge.
-	recs, _ := f.store.ListAudit(context.Background(), store.AuditQuery{Account: "u-1", Limit: 50})
-	var mfa []string
-	for _, r := range recs {
-		if strings.HasPrefix(r.Type, "mfa.") {
-			mfa = append(mfa, r.Type)
-		}
-	}
-	if len(mfa) != 6 || mfa[0] != "mfa.succeeded" {
-		t.Errorf("audited step-ups (newest first) %v, want mfa.succeeded then 5 mfa.failed", mfa)
 	}
 }
 

@@ -46,8 +46,11 @@ func rangeServer(t *testing.T, lines ...string) http.Handler {
 		t.Fatal(err)
 	}
 	st := memory.New()
-	eng := engine.New(engine.Config{}, clock.New(clock.Event, nil), pol, st, st, bytes.Repeat([]byte{7}, 32))
-	eng.UseBreached(corpus)
+	eng, err := engine.New(engine.Config{}, engine.Deps{Clock: clock.New(clock.Event, nil), Policy: pol, Records: st, Writer: st,
+		Key: bytes.Repeat([]byte{7}, 32), Breached: corpus})
+	if err != nil {
+		t.Fatal(err)
+	}
 	srv := api.New(api.Config{}, slog.New(slog.NewTextHandler(io.Discard, nil)), eng, st, nil)
 	srv.ServeRanges(corpus)
 	return srv.Handler()

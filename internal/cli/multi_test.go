@@ -223,7 +223,11 @@ func TestTwoGuardsActAsOne(t *testing.T) {
 		t.Fatal(err)
 	}
 	mem := memory.New()
-	one := engine.New(engine.Config{}, clock.New(clock.Event, nil), pol, mem, mem, []byte("0123456789abcdef0123456789abcdef"))
+	one, err := engine.New(engine.Config{}, engine.Deps{Clock: clock.New(clock.Event, nil), Policy: pol, Records: mem, Writer: mem,
+		Key: []byte("0123456789abcdef0123456789abcdef")})
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	// Batches go to a and b in turn, as a load balancer would spread them;
 	// each waits until the other guard has replayed the previous one.

@@ -248,32 +248,53 @@ func startGuard(ctx context.Context, cfg config.Config, bootstrap string, ln net
 		return nil, err
 	}
 	clk := clock.New(mode, nil)
-	eng := engine.New(cfg.Engine, clk, pol, st, committer, key)
+	deps := engine.Deps{Clock: clk, Policy: pol, Records: st, Writer: committer, Key: key,
+		Factors: stepup.NewEnrolled(cfg.StepUp, st, stepUpMail(cfg).Host != "")}
 	corpus, err := openCorpus(ctx, cfg, log)
 	if err != nil {
 		return nil, err
 	}
 	cleanup = append(cleanup, corpus.Close)
-	eng.UseBreached(corpus)
+	deps.Breached = corpus
 	if cfg.GeoIP.CountryDB != "" || cfg.GeoIP.ASNDB != "" {
 		g, err := geo.Open(cfg.GeoIP)
 		if err != nil {
 			return nil, err
 		}
 		cleanup = append(cleanup, g.Close)
-		eng.UseGeo(g)
-	}
-	if err := eng.Restore(ctx); err != nil {
-		return nil, err
+		deps.Geo = g
 	}
 	var hub *hot.Hub
-	stopHub := func() {}
 	if cfg.Hot.URL != "" {
 		if hub, err = hot.Open(ctx, cfg.Hot, key, log); err != nil {
 			return nil, err
 		}
 		cleanup = append(cleanup, hub.Close)
-		eng.UsePeers(hub)
+		deps.Peers = hub
+	}
+	var planner *notify.Planner
+	if cfg.Notify.Enabled() {
+		if planner, err = notify.NewPlanner(cfg.Notify); err != nil {
+			return nil, err
+		}
+		deps.Notifications = planner
+	}
+	if cfg.Records != "" {
+		// Shared records: answer through their outages (journal).
+		deps.Outage = &engine.Outage{Closed: cfg.Hot.OnOutage == hot.FailClosed}
+		if hub != nil {
+			deps.Outage.HubDown = hub.Degraded
+		}
+	}
+	eng, err := engine.New(cfg.Engine, deps)
+	if err != nil {
+		return nil, err
+	}
+	if err := eng.Restore(ctx); err != nil {
+		return nil, err
+	}
+	stopHub := func() {}
+	if hub != nil {
 		hctx, cancel := context.WithCancel(ctx)
 		stopped := make(chan struct{})
 		go func() {
@@ -284,12 +305,7 @@ func startGuard(ctx context.Context, cfg config.Config, bootstrap string, ln net
 		stopHub = func() { once.Do(func() { cancel(); <-stopped }) }
 		cleanup = append(cleanup, func() error { stopHub(); return nil })
 	}
-	if cfg.Notify.Enabled() {
-		planner, err := notify.NewPlanner(cfg.Notify)
-		if err != nil {
-			return nil, err
-		}
-		eng.UseNotifications(planner)
+	if planner != nil {
 		// Delivers the notification outbox until the guard stops; the
 		// store is closed only after it has.
 		disp, err := notify.NewDispatcher(cfg.Notify, st, log)
@@ -303,14 +319,6 @@ func startGuard(ctx context.Context, cfg config.Config, bootstrap string, ln net
 			_ = disp.Run(dctx) // returns nil once dctx is done
 		}()
 		cleanup = append(cleanup, func() error { stop(); <-stopped; return nil })
-	}
-	if cfg.Records != "" {
-		// Shared records: answer through their outages (journal).
-		var hubDown func() bool
-		if hub != nil {
-			hubDown = hub.Degraded
-		}
-		eng.UseOutage(cfg.Hot.OnOutage == hot.FailClosed, hubDown)
 	}
 	var ready atomic.Bool
 	apiCfg := cfg.API
@@ -418,17 +426,11 @@ func serveStepUp(ctx context.Context, cfg config.Config, clk *clock.Clock, eng *
 		log.Warn("created the factor key file in the data directory; keep a copy apart from backups of the database (stepup.encryption_key_file)",
 			"file", filepath.Join(cfg.Data, stepup.KeyFileName))
 	}
-	svc, err := stepup.New(cfg.StepUp, clk, st, eng, keys, key, log)
+	svc, err := stepup.New(cfg.StepUp, eng.ChallengeSettings(), clk, st, eng, keys, key, log)
 	if err != nil {
 		return err
 	}
-	mc := cfg.StepUp.SMTP
-	if mc.Host == "" && cfg.Notify.SMTP.Host != "" {
-		n := cfg.Notify.SMTP
-		mc = mailer.Config{Host: n.Host, Port: n.Port, TLS: n.TLS, CAFile: n.CAFile, Username: n.Username,
-			PasswordFile: n.PasswordFile, PasswordEnv: n.PasswordEnv, From: n.From}
-	}
-	if mc.Host != "" {
+	if mc := stepUpMail(cfg); mc.Host != "" {
 		m, err := mailer.New(mc, os.Getenv)
 		if err != nil {
 			return err
@@ -438,7 +440,6 @@ func serveStepUp(ctx context.Context, cfg config.Config, clk *clock.Clock, eng *
 	if locker != nil {
 		svc.UseLocker(locker)
 	}
-	eng.UseFactors(svc)
 	srv.ServeStepUp(svc)
 	// Reseal factor secrets sealed with a key that is no longer current.
 	go func() {
@@ -449,6 +450,18 @@ func serveStepUp(ctx context.Context, cfg config.Config, clk *clock.Clock, eng *
 		}
 	}()
 	return nil
+}
+
+// stepUpMail is the mail server email codes go through: stepup.smtp, else
+// notify.smtp; no host: no email codes.
+func stepUpMail(cfg config.Config) mailer.Config {
+	mc := cfg.StepUp.SMTP
+	if mc.Host == "" && cfg.Notify.SMTP.Host != "" {
+		n := cfg.Notify.SMTP
+		mc = mailer.Config{Host: n.Host, Port: n.Port, TLS: n.TLS, CAFile: n.CAFile, Username: n.Username,
+			PasswordFile: n.PasswordFile, PasswordEnv: n.PasswordEnv, From: n.From}
+	}
+	return mc
 }
 
 // withDashboard serves the operators' dashboard (package dashboard) under

@@ -78,3 +78,7 @@ func (c *Clock) Now() time.Time {
 	}
 	return c.high.UTC()
 }
+
+// Wall returns the wall time, whatever the mode: when a request arrived,
+// when a notification is due.
+func (c *Clock) Wall() time.Time { return c.wall().UTC() }

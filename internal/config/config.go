@@ -17,6 +17,7 @@ import (
 
 	"github.com/atoguard/atoguard/internal/api"
 	"github.com/atoguard/atoguard/internal/breach"
+	"github.com/atoguard/atoguard/internal/challenge"
 	"github.com/atoguard/atoguard/internal/clock"
 	"github.com/atoguard/atoguard/internal/engine"
 	"github.com/atoguard/atoguard/internal/geo"
@@ -135,7 +136,7 @@ func (c Config) Validate() error {
 		errs = append(errs, fmt.Errorf("engine.campaign.alpha: %v is not within [0, 1)", e.Campaign.Alpha))
 	}
 	for _, m := range e.ChallengeMethods {
-		if !slices.Contains([]string{"webauthn", "totp", "email_otp", "recovery_code"}, m) {
+		if !challenge.IsMethod(m) {
 			errs = append(errs, fmt.Errorf("engine.challenge_methods: %q is not webauthn, totp, email_otp or recovery_code", m))
 		}
 	}

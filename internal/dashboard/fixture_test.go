@@ -95,13 +95,15 @@ func newFixtureNotify(t *testing.T, nc notify.Config) *fixture {
 		t.Fatal(err)
 	}
 	clk := clock.New(clock.Event, nil)
-	eng := engine.New(engine.Config{}, clk, pol, st, st, bytes.Repeat([]byte{7}, 32))
+	deps := engine.Deps{Clock: clk, Policy: pol, Records: st, Writer: st, Key: bytes.Repeat([]byte{7}, 32)}
 	if nc.Enabled() {
-		planner, err := notify.NewPlanner(nc)
-		if err != nil {
+		if deps.Notifications, err = notify.NewPlanner(nc); err != nil {
 			t.Fatal(err)
 		}
-		eng.UseNotifications(planner)
+	}
+	eng, err := engine.New(engine.Config{}, deps)
+	if err != nil {
+		t.Fatal(err)
 	}
 	logBuf := &lockedBuffer{}
 	log := slog.New(slog.NewTextHandler(logBuf, nil))

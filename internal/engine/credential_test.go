@@ -5,6 +5,7 @@ import (
 	"crypto/sha1"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -77,8 +78,7 @@ func TestBreachedPasswords(t *testing.T) {
 func TestUseBreached(t *testing.T) {
 	ctx := context.Background()
 	custom := breach.NewList([]breach.Entry{{SHA1: sha1.Sum([]byte("hunter2")), Count: 7}})
-	e := newEngine(t, "", memory.New())
-	e.UseBreached(custom)
+	e := newEngine(t, "", memory.New(), func(d *Deps) { d.Breached = custom })
 	r, err := e.Assess(ctx, withPassword(t, "registration", "u-1", "a@example.jp", "203.0.113.7", "hunter2", t0))
 	if err != nil {
 		t.Fatal(err)
@@ -90,7 +90,7 @@ func TestUseBreached(t *testing.T) {
 	if r.Decision != policy.Allow {
 		t.Errorf("a password only the built-in list has: %s, want allow (the custom corpus replaces it)", r.Decision)
 	}
-	e.UseBreached(nil)
+	e = newEngine(t, "", memory.New(), func(d *Deps) { d.Breached = NoBreachCheck{} })
 	r, _ = e.Assess(ctx, withPassword(t, "registration", "u-3", "c@example.jp", "203.0.113.7", "hunter2", t0))
 	if r.Decision != policy.Allow {
 		t.Errorf("check off: %s, want allow", r.Decision)
@@ -169,15 +169,34 @@ func TestPasswordSprayingOpensAnIncident(t *testing.T) {
 	}
 }
 
-func TestSprayKeys(t *testing.T) {
+func TestNewRejects(t *testing.T) {
 	p, err := policy.Default()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer func() {
-		if recover() == nil {
-			t.Error("a short spray key did not panic")
-		}
-	}()
-	New(Config{Spray: spray.Config{Key: []byte("short")}}, clock.New(clock.Event, nil), p, memory.New(), memory.New(), key)
+	st := memory.New()
+	ok := Deps{Clock: clock.New(clock.Event, nil), Policy: p, Records: st, Writer: st, Key: key}
+	for _, tc := range []struct {
+		name string
+		cfg  Config
+		deps func(d Deps) Deps
+		want string
+	}{
+		{"short spray key", Config{Spray: spray.Config{Key: []byte("short")}}, func(d Deps) Deps { return d }, "engine: spray"},
+		{"no clock", Config{}, func(d Deps) Deps { d.Clock = nil; return d }, "engine: no clock"},
+		{"no policy", Config{}, func(d Deps) Deps { d.Policy = nil; return d }, "engine: no policy"},
+		{"no records", Config{}, func(d Deps) Deps { d.Records = nil; return d }, "engine: no records"},
+		{"no writer", Config{}, func(d Deps) Deps { d.Writer = nil; return d }, "engine: no writer"},
+		{"no key", Config{}, func(d Deps) Deps { d.Key = nil; return d }, "engine: no key"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := New(tc.cfg, tc.deps(ok))
+			if err == nil || !strings.HasPrefix(err.Error(), tc.want) {
+				t.Errorf("New: %v, want an error starting %q", err, tc.want)
+			}
+		})
+	}
+	if _, err := New(Config{}, ok); err != nil {
+		t.Errorf("New with every dependency: %v", err)
+	}
 }

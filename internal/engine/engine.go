@@ -1,32 +1,32 @@
-// Package engine assesses events: it derives the signals of each event,
-// applies the policy, and records the decision with its side effects
-// (learning, incidents, challenges, the audit log) in one durable write.
+// Package engine assesses events in three phases that data flows through
+// one way: observe feeds the event to the detectors and reads what is on
+// record about it (observe.go), decide applies the policy (decide.go), and
+// record turns the decision into what the detectors learn and the one
+// batch of records written for it (record.go). Events another instance of
+// the guard assessed are observed the same way and replayed, never decided
+// again (peers.go).
 package engine
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"net/netip"
-	"strconv"
 	"sync"
 	"time"
 
+	"github.com/atoguard/atoguard/internal/breach"
+	"github.com/atoguard/atoguard/internal/challenge"
 	"github.com/atoguard/atoguard/internal/clock"
 	"github.com/atoguard/atoguard/internal/event"
 	"github.com/atoguard/atoguard/internal/geo"
 	"github.com/atoguard/atoguard/internal/incident"
 	"github.com/atoguard/atoguard/internal/notify"
 	"github.com/atoguard/atoguard/internal/policy"
-	"github.com/atoguard/atoguard/internal/signal/bot"
 	"github.com/atoguard/atoguard/internal/signal/campaign"
 	"github.com/atoguard/atoguard/internal/signal/familiarity"
 	"github.com/atoguard/atoguard/internal/signal/source"
 	"github.com/atoguard/atoguard/internal/signal/spray"
-	"github.com/atoguard/atoguard/internal/signal/window"
 	"github.com/atoguard/atoguard/internal/store"
 )
 
@@ -49,6 +49,26 @@ type Writer interface {
 	Write(ctx context.Context, b store.Batch) error
 }
 
+// Factors tells which step-up methods a user can answer (package stepup).
+type Factors interface {
+	// Methods returns those of offered that userID can answer, in order,
+	// plus recovery_code when the user has recovery codes left.
+	Methods(ctx context.Context, userID string, offered []string) ([]string, error)
+}
+
+// Breached tells how often a password digest was seen in breaches
+// (package breach). The error is a technical failure, never "not found".
+type Breached interface {
+	Count(sha1 [20]byte) (n int64, ok bool, err error)
+}
+
+// NoBreachCheck is a Breached that knows no password: it turns the breach
+// check off.
+type NoBreachCheck struct{}
+
+// Count reports every password as not breached.
+func (NoBreachCheck) Count([20]byte) (int64, bool, error) { return 0, false, nil }
+
 // Config tunes the engine's detectors. Zero values take defaults.
 type Config struct {
 	Sources          source.Config      `yaml:"sources"`
@@ -64,18 +84,46 @@ type Config struct {
 	ChallengeMaxAttempts int `yaml:"challenge_max_attempts"`
 }
 
-// Factors tells which step-up methods a user can answer (package stepup).
-type Factors interface {
-	// Methods returns those of offered that userID can answer, in order,
-	// plus recovery_code when the user has recovery codes left.
-	Methods(ctx context.Context, userID string, offered []string) ([]string, error)
+// Challenges returns how the engine makes challenges.
+func (c Config) Challenges() challenge.Settings {
+	return challenge.Settings{TTL: c.ChallengeTTL, Methods: c.ChallengeMethods, MaxAttempts: c.ChallengeMaxAttempts}.WithDefaults()
 }
 
-// ChallengeSettings are how the engine makes challenges.
-type ChallengeSettings struct {
-	TTL         time.Duration
-	Methods     []string // offered before filtering by what the user enrolled
-	MaxAttempts int      // wrong answers that lock a challenge
+// Outage is how the engine answers while shared state is out of reach:
+// events whose account records cannot be read (shared records out of
+// reach, writes journaled) are answered without familiarity instead of
+// failing. With Closed, such events and all events while HubDown reports
+// true have the policy fact Guard.Degraded.
+type Outage struct {
+	Closed  bool
+	HubDown func() bool // the hot layer is out of reach; nil: never
+}
+
+// Deps are what an engine works with. Clock, Policy, Records, Writer and
+// Key are required; the others are optional.
+type Deps struct {
+	// Clock gives event time (clock.At) and wall time (clock.Wall, when
+	// an event was received and when notifications are due).
+	Clock   *clock.Clock
+	Policy  *policy.Policy
+	Records Records
+	Writer  Writer
+	// Key is the secret for keyed hashes (password digests, familiarity
+	// marks); it must stay the same across restarts, and be at least
+	// spray.MinKeyBytes long unless Config.Spray has a key of its own.
+	Key []byte
+
+	Geo           Geo             // nil: no country or ASN facts
+	Factors       Factors         // nil: challenges offer every configured method
+	Peers         Peers           // nil: this instance is the only one
+	Notifications *notify.Planner // nil: no notifications
+	// Breached is the breach corpus passwords are checked against; nil:
+	// the built-in list of common passwords (breach.Builtin);
+	// NoBreachCheck{}: none.
+	Breached Breached
+	// Outage, when set, answers events whose records cannot be read;
+	// nil: such events fail.
+	Outage *Outage
 }
 
 // Result is the answer to one event.
@@ -94,16 +142,20 @@ type Result struct {
 
 	facts  familiarity.Facts // the account's familiarity, for the peers
 	passed bool              // an mfa.succeeded that passed its challenge
+	// answered is the challenge an mfa.* event answered, as the answer
+	// left it; nil when it named no open challenge of the user.
+	answered *store.Challenge
 }
 
 // Engine assesses events. It is safe for concurrent use.
 type Engine struct {
-	cfg     Config
-	clock   *clock.Clock
-	policy  *policy.Policy
-	records Records
-	writer  Writer
-	key     []byte
+	cfg        Config
+	challenges challenge.Settings
+	clock      *clock.Clock
+	policy     *policy.Policy
+	records    Records
+	writer     Writer
+	key        []byte
 
 	sources  *source.Detector
 	familiar *familiarity.Detector
@@ -111,67 +163,57 @@ type Engine struct {
 	tracker  *incident.Tracker
 	creds    *credentials // breached passwords, password spraying
 	orders   *orderSignals
-	notes    *notify.Planner  // nil: no notifications
-	wall     func() time.Time // wall time, for scheduling notifications
-	geo      Geo              // nil: no country or ASN facts
-	factors  Factors          // nil: challenges offer every configured method
-	peers    Peers            // nil: this instance is the only one
-	outage   *outage          // nil: records must be readable, never degraded
+	notes    *notify.Planner // nil: no notifications
+	geo      Geo             // nil: no country or ASN facts
+	factors  Factors         // nil: challenges offer every configured method
+	peers    Peers           // nil: this instance is the only one
+	outage   *Outage         // nil: records must be readable, never degraded
 
 	mu          sync.Mutex
 	lastIncSave time.Time // event time the open incident was last written
 }
 
-// New returns an engine. key is the secret for keyed hashes (password
-// digests, familiarity marks); it must stay the same across restarts.
-func New(cfg Config, clk *clock.Clock, pol *policy.Policy, records Records, w Writer, key []byte) *Engine {
-	if cfg.ChallengeTTL <= 0 {
-		cfg.ChallengeTTL = 5 * time.Minute
+// New returns an engine assessing events with deps, or an error naming
+// what is missing or wrong.
+func New(cfg Config, deps Deps) (*Engine, error) {
+	var errs []error
+	for _, m := range []struct {
+		name    string
+		missing bool
+	}{
+		{"clock", deps.Clock == nil}, {"policy", deps.Policy == nil}, {"records", deps.Records == nil},
+		{"writer", deps.Writer == nil}, {"key", len(deps.Key) == 0},
+	} {
+		if m.missing {
+			errs = append(errs, fmt.Errorf("engine: no %s", m.name))
+		}
 	}
-	if len(cfg.ChallengeMethods) == 0 {
-		cfg.ChallengeMethods = []string{"webauthn", "totp", "email_otp"}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
 	}
-	if cfg.ChallengeMaxAttempts <= 0 {
-		cfg.ChallengeMaxAttempts = 5
+	creds, err := newCredentials(cfg, deps.Key, deps.Breached)
+	if err != nil {
+		return nil, fmt.Errorf("engine: %w", err)
 	}
 	return &Engine{
-		cfg: cfg, clock: clk, policy: pol, records: records, writer: w, key: key,
+		cfg: cfg, challenges: cfg.Challenges(), clock: deps.Clock, policy: deps.Policy,
+		records: deps.Records, writer: deps.Writer, key: deps.Key,
 		sources:  source.New(cfg.Sources),
-		familiar: familiarity.New(cfg.Familiarity, key, records),
+		familiar: familiarity.New(cfg.Familiarity, deps.Key, profiles{deps.Records}),
 		campaign: campaign.New(cfg.Campaign),
 		tracker:  incident.New(cfg.Incidents),
-		creds:    newCredentials(cfg, key),
+		creds:    creds,
 		orders:   newOrderSignals(cfg.Orders),
-		wall:     func() time.Time { return time.Now().UTC() },
-	}
+		notes:    deps.Notifications, geo: deps.Geo, factors: deps.Factors,
+		peers: deps.Peers, outage: deps.Outage,
+	}, nil
 }
-
-// UseGeo makes the engine look up each event's country and autonomous
-// system, so familiarity also covers them. Call it before the first event.
-func (e *Engine) UseGeo(g Geo) { e.geo = g }
-
-// outage is how the engine answers while shared state is out of reach.
-type outage struct {
-	closed  bool        // fail closed: policy fact Guard.Degraded
-	hubDown func() bool // the hot layer is out of reach; nil: none
-}
-
-// UseOutage makes the engine answer events whose account records cannot
-// be read (shared records out of reach, writes journaled), without
-// familiarity, instead of failing them. With closed, such events and all
-// events while hubDown reports true have the policy fact Guard.Degraded.
-// Call it before the first event.
-func (e *Engine) UseOutage(closed bool, hubDown func() bool) {
-	e.outage = &outage{closed: closed, hubDown: hubDown}
-}
-
-// UseFactors makes challenges offer only the methods each user enrolled.
-// Call it before the first event.
-func (e *Engine) UseFactors(f Factors) { e.factors = f }
 
 // ChallengeSettings returns how the engine makes challenges.
-func (e *Engine) ChallengeSettings() ChallengeSettings {
-	return ChallengeSettings{TTL: e.cfg.ChallengeTTL, Methods: append([]string(nil), e.cfg.ChallengeMethods...), MaxAttempts: e.cfg.ChallengeMaxAttempts}
+func (e *Engine) ChallengeSettings() challenge.Settings {
+	s := e.challenges
+	s.Methods = append([]string(nil), s.Methods...)
+	return s
 }
 
 // Assess assesses one event and returns once its record is durable.
@@ -183,14 +225,29 @@ func (e *Engine) Assess(ctx context.Context, ev event.Event) (Result, error) {
 	return rs[0], nil
 }
 
+// RecordAnswer assesses an answer to a step-up challenge (an mfa.succeeded
+// or mfa.failed event naming it) and returns, once durable, the event's id
+// and the challenge as the answer left it.
+func (e *Engine) RecordAnswer(ctx context.Context, ev event.Event) (challenge.Answered, error) {
+	res, err := e.Assess(ctx, ev)
+	if err != nil {
+		return challenge.Answered{}, err
+	}
+	out := challenge.Answered{EventID: res.EventID}
+	if res.answered != nil {
+		out.Challenge = *res.answered
+	}
+	return out, nil
+}
+
 // AssessBatch assesses events in order and writes all their records in
 // one durable write.
 func (e *Engine) AssessBatch(ctx context.Context, evs []event.Event) ([]Result, error) {
 	out := make([]Result, len(evs))
 	var b store.Batch
-	received := time.Now().UTC()
+	pend := pending{received: e.clock.Wall()}
 	for i := range evs {
-		r, err := e.assess(ctx, &evs[i], received, &b, nil)
+		r, err := e.assess(ctx, &evs[i], &pend, &b)
 		if err != nil {
 			return nil, err
 		}
@@ -199,372 +256,40 @@ func (e *Engine) AssessBatch(ctx context.Context, evs []event.Event) ([]Result, 
 	if err := e.writer.Write(ctx, b); err != nil {
 		return nil, fmt.Errorf("recording events: %w", err)
 	}
-	e.publish(evs, out, received)
+	e.publish(evs, out, pend.received)
 	return out, nil
 }
 
-func loginHash(login string) uint64 {
-	if login == "" {
-		return 0
+// assess runs one event through the phases: observe, decide, learn from
+// the decision, and record it into the batch of its request.
+func (e *Engine) assess(ctx context.Context, ev *event.Event, pend *pending, b *store.Batch) (Result, error) {
+	obs := e.newObservation(ev, e.clock.At(ev.OccurredAt))
+	if err := e.accountFacts(ctx, ev, &obs); err != nil {
+		return Result{}, err
 	}
-	h := fnv.New64a()
-	h.Write([]byte(login))
-	return h.Sum64() | 1
-}
-
-// assess assesses one event into b. origin is nil for an event sent to
-// this instance; for a peer's event (Apply) it is the peer's result, which
-// stands: only the detectors and the open incidents learn from it.
-func (e *Engine) assess(ctx context.Context, ev *event.Event, received time.Time, b *store.Batch, origin *Result) (Result, error) {
-	now := e.clock.At(ev.OccurredAt)
-	keys := source.KeysOf(ev.Context)
-	fctx := familiarity.Context{Device: ev.Context.DeviceID, Network: keys.Prefix, Agent: familiarity.AgentFamily(ev.Context.UserAgent)}
-	var place geo.Info
-	if e.geo != nil {
-		place = e.geo.Lookup(ev.Context.IP)
-		fctx.Country = place.Country
-		if place.ASN != 0 {
-			fctx.ASN = strconv.FormatUint(uint64(place.ASN), 10)
-		}
+	if err := e.observe(ctx, ev, &obs); err != nil {
+		return Result{}, err
 	}
-
-	var facts familiarity.Facts
-	unread := false // the account's records could not be read
-	if origin != nil {
-		facts = origin.facts
-	} else if ev.User.ID != "" {
-		f, err := e.familiar.Assess(ctx, ev.User.ID, fctx, now)
-		if err != nil {
-			if e.outage == nil {
-				return Result{}, err
-			}
-			unread = true // answer without familiarity
-		}
-		facts = f
-	}
-
-	succeeded, failed := ev.Type == event.LoginSucceeded, ev.Type == event.LoginFailed
-	unknown := ev.UnknownAccount()
-	var src source.Stats
-	var camp campaign.State
-	if succeeded || failed {
-		src = e.sources.Observe(keys, now, window.Obs{Failed: failed, Unknown: unknown, Succeeded: succeeded, Login: loginHash(ev.Login)})
-		camp = e.campaign.Observe(now, campaign.Obs{
-			Failed: failed, Unknown: unknown,
-			UnfamiliarSucceeded: succeeded && facts.HasHistory && !facts.Familiar(),
-		})
-	} else {
-		src = e.sources.Peek(keys, now)
-		camp = e.campaign.Tick(now)
-	}
-	e.campaignTransition(camp, b)
-	incID := ""
-	if camp.Active {
-		incID = e.tracker.OpenID()
-	}
-
-	hints := bot.Inspect(ev.Context.UserAgent, ev.Context.AcceptLanguage, ev.Context.Headers)
-	in := policy.Input{
-		Event: policy.EventFacts{
-			Type: string(ev.Type), IsLogin: ev.Type.IsLogin(), Attempt: ev.Type == event.LoginAttempt,
-			Succeeded: succeeded, Failed: failed, UnknownAccount: unknown,
-			HasDevice: ev.Context.DeviceID != "", MFAMethod: ev.Properties.Method,
-		},
-		IP: sourceFacts(src.IP), Prefix: sourceFacts(src.Prefix), Device: sourceFacts(src.Device),
-		UserAgent: sourceFacts(src.UserAgent), Fingerprint: sourceFacts(src.Fingerprint),
-		Account: policy.AccountFacts{
-			Known: ev.User.ID != "", HasHistory: facts.HasHistory, Logins: facts.Logins,
-			DeviceKnown: facts.DeviceKnown, NetworkKnown: facts.NetworkKnown, AgentKnown: facts.AgentKnown,
-			CountryKnown: facts.CountryKnown, ASNKnown: facts.ASNKnown, Familiar: facts.Familiar(),
-			MFAFailures: facts.MFAFailures,
-		},
-		Campaign: policy.CampaignFacts{Active: camp.Active, IncidentID: incID, Metric: camp.Metric.String()},
-		Bot:      policy.BotFacts{AutomationUA: hints.AutomationUA, Tool: hints.Tool, MissingHeaders: hints.MissingHeaders},
-		Geo:      policy.GeoFacts{Country: place.Country, ASN: int(place.ASN), ASOrg: place.ASOrg},
-	}
-	if !camp.Active {
-		in.Campaign.Metric = ""
-	}
-	if o := e.outage; o != nil && o.closed {
-		in.Guard.Degraded = unread || (o.hubDown != nil && o.hubDown())
-	}
-	sprayed, err := e.credentialFacts(ev, now, &in, b)
+	res, err := e.decide(ctx, ev, &obs, pend.received)
 	if err != nil {
 		return Result{}, err
 	}
-	e.orders.sessionFacts(ev, now, &in)
-	oc, err := e.orderFacts(ctx, ev, now, &in)
+	l, err := e.learn(ctx, ev, &obs, &res, pend)
 	if err != nil {
 		return Result{}, err
 	}
-	var res Result
-	if origin != nil {
-		res = Result{EventID: origin.EventID, Decision: origin.Decision, Risk: origin.Risk, Reasons: origin.Reasons}
-	} else {
-		pr, err := e.policy.Evaluate(&in)
-		if err != nil {
-			return Result{}, fmt.Errorf("evaluating policy: %w", err)
-		}
-		res = Result{
-			EventID: incident.NewID("ev", received), Decision: pr.Decision, Risk: pr.Risk,
-			Reasons: pr.Reasons, Rules: pr.Rules, facts: facts,
-		}
-	}
-	if res.Reasons == nil {
-		res.Reasons = []policy.Reason{}
-	}
-	if origin == nil && res.Decision == policy.Review && ev.Type == event.OrderAttempt && ev.Properties.Order != nil {
-		res.ReviewID = incident.NewID("rv", received)
-	}
-
-	if origin == nil && res.Decision == policy.Challenge && ev.User.ID != "" {
-		methods := e.cfg.ChallengeMethods
-		if e.factors != nil {
-			enrolled, err := e.factors.Methods(ctx, ev.User.ID, methods)
-			switch {
-			case err == nil:
-				methods = enrolled
-			case e.outage == nil:
-				return Result{}, fmt.Errorf("listing step-up methods: %w", err)
-			default:
-				// Shared records out of reach: offer what is configured;
-				// the answer is checked against the factors once they can
-				// be read.
-			}
-		}
-		ch := store.Challenge{
-			ID: incident.NewID("ch", received), UserID: ev.User.ID, SessionID: ev.SessionID,
-			Purpose: string(ev.Type), Methods: methods, State: store.ChallengePending,
-			CreatedAt: now, ExpiresAt: now.Add(e.cfg.ChallengeTTL), EventID: res.EventID, IncidentID: incID,
-			DeviceID: ev.Context.DeviceID, UserAgent: ev.Context.UserAgent,
-		}
-		if ev.Context.IP.IsValid() {
-			ch.IP = ev.Context.IP.String()
-		}
-		res.Challenge = &ch
-		b.Challenges = append(b.Challenges, ch)
-	}
-
-	// Attribute campaign-like login traffic to the open incident.
-	if incID != "" && (succeeded || failed) && (unknown || !facts.Familiar()) {
-		res.IncidentID = incID
-		hit := incident.Hit{
-			Account: ev.Account(), Known: ev.User.ID != "", Succeeded: succeeded,
-			IP: keys.IP, Prefix: keys.Prefix, UserAgent: ev.Context.UserAgent, Outcome: outcome(ev.Type, res.Decision),
-		}
-		if a, ok := e.tracker.Record(hit, now); ok {
-			b.IncidentAccounts = append(b.IncidentAccounts, a)
-		}
-		e.maybeSaveIncident(now, b)
-	}
-	e.credentialOutcome(ev, sprayed, in.Credential, keys, unknown || !facts.Familiar(), now, &res, b)
-	if origin != nil {
-		e.replaySideEffects(ctx, ev, now, &in, origin, b)
-		return res, nil
-	}
-
-	if !unread {
-		passed, err := e.sideEffects(ctx, ev, fctx, now, res, b)
-		if err != nil {
-			return Result{}, err
-		}
-		res.passed = passed
-	}
-	if err := e.orderSideEffects(ctx, ev, now, &in, res, oc, b); err != nil {
-		return Result{}, err
-	}
-	if err := e.notifyOwner(ctx, ev, now, received, &in, res, b); err != nil {
-		return Result{}, err
-	}
-	b.Audit = append(b.Audit, e.audit(ev, received, res, ev.Account()))
+	*b = e.record(*b, ev, &obs, res, l, pend.received)
 	return res, nil
 }
 
-func outcome(t event.Type, d policy.Decision) string {
-	switch {
-	case d == policy.Deny:
-		return store.OutcomeDenied
-	case t == event.LoginFailed:
-		return "failed"
-	case d == policy.Challenge || d == policy.Review:
-		return store.OutcomeChallenged
-	}
-	return store.OutcomeAllowed
-}
-
-// campaignTransition opens or closes the incident as the campaign state
-// changes.
-func (e *Engine) campaignTransition(st campaign.State, b *store.Batch) {
-	switch {
-	case st.Opened:
-		inc := e.tracker.Open(incident.KindCredentialStuffing, st.Since)
-		first := e.claimIncident(e.tracker, &inc)
-		b.Incidents = append(b.Incidents, inc)
-		if first {
-			b.Notifications = append(b.Notifications, e.notes.IncidentOpened(inc, e.wall())...)
-		}
-		e.mu.Lock()
-		e.lastIncSave = st.Since
-		e.mu.Unlock()
-	case st.Closed:
-		if inc, ok := e.tracker.Close(st.Until); ok {
-			b.Incidents = append(b.Incidents, inc)
-			if e.releaseIncident(inc) {
-				b.Notifications = append(b.Notifications, e.notes.IncidentClosed(inc, e.wall())...)
-			}
-		}
-	}
-}
-
-// maybeSaveIncident writes the open incident's counters at most once per
-// second of event time; Flush writes them on demand.
-func (e *Engine) maybeSaveIncident(now time.Time, b *store.Batch) {
-	e.mu.Lock()
-	due := now.Sub(e.lastIncSave) >= time.Second
-	if due {
-		e.lastIncSave = now
-	}
-	e.mu.Unlock()
-	if !due {
-		return
-	}
-	if inc, ok := e.tracker.Snapshot(); ok {
-		b.Incidents = append(b.Incidents, inc)
-	}
-}
-
-// sideEffects learns from the event; passed reports an mfa.succeeded
-// that passed its challenge.
-func (e *Engine) sideEffects(ctx context.Context, ev *event.Event, fctx familiarity.Context, now time.Time, res Result, b *store.Batch) (passed bool, err error) {
-	uid := ev.User.ID
-	switch ev.Type {
-	case event.LoginSucceeded:
-		if res.Decision == policy.Allow {
-			p, err := e.familiar.Learn(ctx, uid, fctx, now)
-			if err != nil {
-				return false, err
-			}
-			appendProfile(b, p)
-		}
-	case event.PasswordChanged:
-		if res.Decision == policy.Deny {
-			break // refused (e.g. a breached password): the old one stands
-		}
-		p, err := e.familiar.PasswordChanged(ctx, uid, now)
-		if err != nil {
-			return false, err
-		}
-		appendProfile(b, p)
-	case event.Registration:
-		if res.Decision == policy.Deny {
-			break // refused (e.g. a breached password): nothing to learn
-		}
-		p, err := e.familiar.Learn(ctx, uid, fctx, now)
-		if err != nil {
-			return false, err
-		}
-		appendProfile(b, p)
-	case event.MFASucceeded:
-		// SMS and voice codes are weak factors (phishable, SIM-swappable;
-		// NIST SP 800-63B: restricted): passing one neither passes the
-		// guard's challenge, which asked for a strong factor, nor makes the
-		// context familiar. The decision says so (mfa.weak_factor).
-		weak := policy.WeakMFAMethod(ev.Properties.Method)
-		if ch, ok, err := e.challengeOf(ctx, ev, now); err != nil {
-			return false, err
-		} else if ok && !weak {
-			passed = true
-			ch.State = store.ChallengePassed
-			b.Challenges = append(b.Challenges, ch)
-			if a, ok := e.tracker.PassChallenge(uid, now); ok {
-				b.IncidentAccounts = append(b.IncidentAccounts, a)
-			}
-		}
-		if !weak {
-			p, err := e.familiar.Learn(ctx, uid, fctx, now)
-			if err != nil {
-				return false, err
-			}
-			appendProfile(b, p)
-		}
-	case event.MFAFailed:
-		if ch, ok, err := e.challengeOf(ctx, ev, now); err != nil {
-			return false, err
-		} else if ok {
-			ch.Attempts++
-			if ch.Attempts >= e.cfg.ChallengeMaxAttempts {
-				ch.State = store.ChallengeLocked
-			}
-			b.Challenges = append(b.Challenges, ch)
-		}
-		p, err := e.familiar.MFAFailed(ctx, uid, now)
-		if err != nil {
-			return false, err
-		}
-		b.Profiles = append(b.Profiles, p)
-	}
-	return passed, nil
-}
-
-// challengeOf returns the pending, unexpired challenge an mfa.* event
-// answers, if it names one of this user's.
-func (e *Engine) challengeOf(ctx context.Context, ev *event.Event, now time.Time) (store.Challenge, bool, error) {
-	id := ev.Properties.ChallengeID
-	if id == "" {
-		return store.Challenge{}, false, nil
-	}
-	ch, err := e.records.GetChallenge(ctx, id)
-	if errors.Is(err, store.ErrNotFound) {
-		return store.Challenge{}, false, nil
-	}
-	if err != nil {
-		return store.Challenge{}, false, fmt.Errorf("loading challenge: %w", err)
-	}
-	if ch.UserID != ev.User.ID || ch.State != store.ChallengePending || !now.Before(ch.ExpiresAt) {
-		return store.Challenge{}, false, nil
-	}
-	return ch, true, nil
-}
-
-func (e *Engine) audit(ev *event.Event, received time.Time, res Result, account string) store.AuditRecord {
-	rec := store.AuditRecord{
-		EventID: res.EventID, ReceivedAt: received, OccurredAt: ev.OccurredAt, Type: string(ev.Type),
-		Account: account, Login: ev.Login, IP: ev.Context.IP.String(), SessionID: ev.SessionID,
-		RequestID: ev.RequestID, Decision: string(res.Decision), Risk: res.Risk, IncidentID: res.IncidentID,
-	}
-	for _, r := range res.Reasons {
-		rec.Reasons = append(rec.Reasons, r.Code)
-	}
-	if res.Challenge != nil {
-		rec.ChallengeID = res.Challenge.ID
-	}
-	if ev.Credential.HasPassword {
-		m := hmac.New(sha256.New, e.key)
-		m.Write([]byte("password-sha1\x00"))
-		m.Write(ev.Credential.PasswordSHA1[:])
-		rec.PasswordHMAC = m.Sum(nil)[:16]
-	}
-	if data, err := ev.MarshalRedacted(); err == nil {
-		rec.Event = data
-	}
-	return rec
-}
-
-func sourceFacts(s window.Stats) policy.SourceFacts {
-	return policy.SourceFacts{
-		Attempts1m: s.Attempts1m, Attempts10m: s.Attempts10m, Attempts1h: s.Attempts1h,
-		Failures10m: s.Failures10m, Failures1h: s.Failures1h, Unknown1h: s.Unknown1h,
-		Successes1h: s.Successes1h, DistinctLogins1h: s.DistinctLogins1h,
-		FailureRatio: s.FailureRatio(), UnknownRatio: s.UnknownRatio(),
-	}
-}
-
-// Tick moves the campaign detector to the clock's now, closing a campaign
-// whose traffic stopped. Serve calls it periodically.
+// Tick moves the campaign and spray detectors to the clock's now, closing
+// an episode whose traffic stopped. Serve calls it periodically.
 func (e *Engine) Tick(ctx context.Context) error {
-	var b store.Batch
-	e.campaignTransition(e.campaign.Tick(e.clock.Now()), &b)
-	e.sprayTransition(e.creds.spray.Tick(e.clock.Now()), &b)
+	now := e.clock.Now()
+	var t transitions
+	e.campaignTransition(ctx, e.campaign.Tick(now), &t)
+	e.sprayTransition(ctx, e.creds.spray.Tick(now), &t)
+	b := t.record(store.Batch{}, e.notes, e.clock.Wall())
 	if b.Empty() {
 		return nil
 	}
@@ -606,68 +331,21 @@ func (e *Engine) Rates() []campaign.Rate { return e.campaign.Rates(e.clock.Now()
 // Policy returns the policy in force.
 func (e *Engine) Policy() *policy.Policy { return e.policy }
 
-const (
-	stateCampaign = "campaign"
-	stateIncident = "incident"
-)
-
-// Save persists what the engine learned that is not written per event
-// (the campaign baseline, the open incident's state), for a restart.
-func (e *Engine) Save(ctx context.Context) error {
-	if err := e.Flush(ctx); err != nil {
-		return err
+// defaultBreached is the corpus used when Deps.Breached is nil.
+func defaultBreached(b Breached) Breached {
+	if b == nil {
+		return breach.Builtin()
 	}
-	if err := e.saveCredentials(ctx); err != nil {
-		return err
-	}
-	snap, err := e.campaign.Snapshot()
-	if err != nil {
-		return err
-	}
-	if err := e.records.PutState(ctx, stateCampaign, snap); err != nil {
-		return fmt.Errorf("saving campaign baseline: %w", err)
-	}
-	inc, err := e.tracker.Save()
-	if err != nil {
-		return err
-	}
-	if err := e.records.PutState(ctx, stateIncident, inc); err != nil {
-		return fmt.Errorf("saving incident state: %w", err)
-	}
-	return nil
+	return b
 }
 
-// Restore loads what Save persisted; a fresh store has nothing to load.
-func (e *Engine) Restore(ctx context.Context) error {
-	if err := e.restoreCredentials(ctx); err != nil {
-		return err
-	}
-	snap, err := e.records.GetState(ctx, stateCampaign)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		return nil
-	case err != nil:
-		return fmt.Errorf("loading campaign baseline: %w", err)
-	}
-	if err := e.campaign.Restore(snap); err != nil {
-		return err
-	}
-	data, err := e.records.GetState(ctx, stateIncident)
-	if errors.Is(err, store.ErrNotFound) || len(data) == 0 {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("loading incident state: %w", err)
-	}
-	return e.tracker.Restore(data, func(id string) ([]store.IncidentAccount, error) {
-		return e.records.ListIncidentAccounts(ctx, id)
-	})
-}
+// profiles read the familiarity profiles on record.
+type profiles struct{ records Records }
 
-// appendProfile adds p to the batch unless there is nothing to write (the
-// zero Profile).
-func appendProfile(b *store.Batch, p store.Profile) {
-	if p.Account != "" {
-		b.Profiles = append(b.Profiles, p)
+func (p profiles) LoadProfile(ctx context.Context, account string) (familiarity.Record, error) {
+	rec, err := p.records.GetProfile(ctx, account)
+	if errors.Is(err, store.ErrNotFound) {
+		return familiarity.Record{}, fmt.Errorf("%w: %w", familiarity.ErrNoProfile, err)
 	}
+	return familiarity.Record(rec), err
 }

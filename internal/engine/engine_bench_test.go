@@ -123,7 +123,11 @@ func newBenchEngine(b *testing.B, records engine.Records, w engine.Writer) *engi
 	if err != nil {
 		b.Fatal(err)
 	}
-	return engine.New(engine.Config{}, clock.New(clock.Event, nil), pol, records, w, benchKey)
+	eng, err := engine.New(engine.Config{}, engine.Deps{Clock: clock.New(clock.Event, nil), Policy: pol, Records: records, Writer: w, Key: benchKey})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return eng
 }
 
 // warm assesses one round of the pool so that owners have history, as

@@ -61,7 +61,7 @@ rules:
 func newEngine(t testing.TB, pol string, st interface {
 	Records
 	Writer
-}) *Engine {
+}, with ...func(*Deps)) *Engine {
 	t.Helper()
 	p, err := policy.Default()
 	if pol != "" {
@@ -70,7 +70,15 @@ func newEngine(t testing.TB, pol string, st interface {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return New(Config{}, clock.New(clock.Event, nil), p, st, st, key)
+	deps := Deps{Clock: clock.New(clock.Event, nil), Policy: p, Records: st, Writer: st, Key: key}
+	for _, f := range with {
+		f(&deps)
+	}
+	e, err := New(Config{}, deps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
 }
 
 func TestChallengeAndStepUp(t *testing.T) {
@@ -247,8 +255,7 @@ func (fakeGeo) Lookup(ip netip.Addr) geo.Info {
 
 func TestGeoFamiliarity(t *testing.T) {
 	ctx := context.Background()
-	e := newEngine(t, "", memory.New())
-	e.UseGeo(fakeGeo{})
+	e := newEngine(t, "", memory.New(), func(d *Deps) { d.Geo = fakeGeo{} })
 	if _, err := e.Assess(ctx, login(t, "login.succeeded", "u-1", "203.0.113.7", "d-home", t0)); err != nil {
 		t.Fatal(err)
 	}

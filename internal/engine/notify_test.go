@@ -27,12 +27,11 @@ func TestOwnerIsToldOnTheOldAddress(t *testing.T) {
 func ownerIsToldOnTheOldAddress(t *testing.T, batch bool) {
 	ctx := context.Background()
 	st := memory.New()
-	e := newEngine(t, "", st)
 	p, err := notify.NewPlanner(notify.Config{SMTP: notify.SMTPConfig{Host: "127.0.0.1", From: "Shop <security@example.jp>"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.UseNotifications(p)
+	e := newEngine(t, "", st, func(d *Deps) { d.Notifications = p })
 	at := func(d time.Duration) string { return t0.Add(d).Format(time.RFC3339) }
 	var evs []event.Event
 	for _, js := range []string{
@@ -78,12 +77,11 @@ func ownerIsToldOnTheOldAddress(t *testing.T, batch bool) {
 func TestOrderCarryingANewEmailOwesBoth(t *testing.T) {
 	ctx := context.Background()
 	st := memory.New()
-	e := newEngine(t, "", st)
 	p, err := notify.NewPlanner(notify.Config{SMTP: notify.SMTPConfig{Host: "127.0.0.1", From: "Shop <security@example.jp>"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.UseNotifications(p)
+	e := newEngine(t, "", st, func(d *Deps) { d.Notifications = p })
 	ua := "Mozilla/5.0 (iPhone; CPU iPhone OS 17_6 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.6 Mobile/15E148 Safari/604.1"
 	for _, js := range []string{
 		`{"type": "login.succeeded", "occurred_at": "` + t0.Format(time.RFC3339) + `", "login": "ken@example.jp", "user": {"id": "u-9", "email": "ken@example.jp"}, "session_id": "s-1", "context": {"ip": "203.0.113.50", "device_id": "d-own", "accept_language": "ja", "user_agent": "` + ua + `"}}`,

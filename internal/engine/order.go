@@ -2,8 +2,6 @@ package engine
 
 import (
 	"context"
-	"path"
-	"slices"
 	"time"
 
 	"github.com/atoguard/atoguard/internal/address"
@@ -12,7 +10,6 @@ import (
 	"github.com/atoguard/atoguard/internal/signal/familiarity"
 	"github.com/atoguard/atoguard/internal/signal/order"
 	"github.com/atoguard/atoguard/internal/signal/session"
-	"github.com/atoguard/atoguard/internal/store"
 )
 
 // OrderConfig tunes order screening. Zero values take defaults.
@@ -110,90 +107,6 @@ func orderContext(o *event.Order) familiarity.OrderContext {
 	return oc
 }
 
-// sessionFacts fills in how the event's session began.
-func (os *orderSignals) sessionFacts(ev *event.Event, now time.Time, in *policy.Input) {
-	st, ok := os.sessions.Get(ev.SessionID)
-	if !ok || (ev.User.ID != "" && st.UserID != ev.User.ID) {
-		return
-	}
-	in.Session = policy.SessionFacts{
-		Known: true, LoginDecision: st.LoginDecision, LoginRisk: st.LoginRisk, Unfamiliar: st.Unfamiliar,
-		Challenged: st.Challenged, ChallengePassed: st.ChallengePassed, WeakFactor: st.WeakFactor,
-		MinutesSinceLogin: now.Sub(st.LoginAt).Minutes(),
-	}
-}
-
-// orderFacts fills in the facts of an order.attempt and returns what to
-// learn if the order is allowed.
-func (e *Engine) orderFacts(ctx context.Context, ev *event.Event, now time.Time, in *policy.Input) (familiarity.OrderContext, error) {
-	o := ev.Properties.Order
-	if ev.Type != event.OrderAttempt || o == nil {
-		return familiarity.OrderContext{}, nil
-	}
-	cfg := e.orders.cfg
-	oc := orderContext(o)
-	f := policy.OrderFacts{
-		Present: true, Amount: o.Amount, Currency: o.Currency,
-		Pickup:                  isPickup(o.Delivery),
-		CarrierBilling:          o.Payment.Method == payCarrier,
-		ConvenienceStorePayment: o.Payment.Method == payConvenience,
-		HoursSinceContactChange: -1,
-	}
-	for _, it := range o.Items {
-		if slices.ContainsFunc(cfg.RiskySKUs, func(p string) bool { ok, _ := path.Match(p, it.SKU); return ok }) {
-			f.RiskyItem = true
-		}
-	}
-	if limit, ok := cfg.HighValue[o.Currency]; ok && o.Amount >= limit {
-		f.HighValue = true
-	}
-	f.HighValue = f.HighValue || f.RiskyItem
-
-	of, err := e.familiar.AssessOrder(ctx, ev.User.ID, oc)
-	if err != nil {
-		return oc, err
-	}
-	f.FirstOrder = of.Orders == 0
-	if f.Pickup {
-		f.NewPickupStore = oc.PickupStore == "" || !of.StoreKnown
-	} else {
-		f.NewAddress = o.Shipping.NewForUser || (oc.Address != "" && !of.AddressKnown)
-	}
-	f.NewPayment = o.Payment.NewForUser || (oc.Payment != "" && !of.PaymentKnown && !f.FirstOrder)
-	for field, at := range of.Changes {
-		age := now.Sub(at)
-		if age < 0 || age >= cfg.ContactCooldown {
-			continue
-		}
-		f.ContactChangedRecently = true
-		if field == "email" {
-			f.EmailChangedRecently = true
-		}
-		if h := age.Hours(); f.HoursSinceContactChange < 0 || h < f.HoursSinceContactChange {
-			f.HoursSinceContactChange = h
-		}
-	}
-
-	risky := (in.Session.Known && in.Session.Unfamiliar && !in.Session.ChallengePassed) || !in.Account.Familiar || f.NewAddress
-	// A home address shared by several accounts is a drop point. A
-	// convenience store serves many honest customers, so only orders from
-	// risky contexts count there. Recipient names are not counted: common
-	// names are shared by many honest accounts.
-	f.DropPointAccounts = e.orders.drops.Observe(oc.Address, ev.User.ID, now)
-	if risky {
-		f.DropPointAccounts = max(f.DropPointAccounts, e.orders.drops.Observe(oc.PickupStore, ev.User.ID, now))
-	}
-
-	for _, it := range o.Items {
-		st := e.orders.surge.Observe(it.SKU, risky, now)
-		if st.Surging && st.RiskyShare >= f.SurgeRiskyShare {
-			f.Surge, f.SurgeRiskyShare = true, st.RiskyShare
-		}
-	}
-	in.Order = f
-	return oc, nil
-}
-
 // sessionOf is the session a login.succeeded begins.
 func sessionOf(uid string, now time.Time, in *policy.Input, res Result) session.State {
 	return session.State{
@@ -214,47 +127,4 @@ func (e *Engine) stepUpSession(ctx context.Context, ev *event.Event) string {
 		}
 	}
 	return sid
-}
-
-// orderSideEffects learns from allowed orders and contact changes, and
-// carries logins and step-ups into sessions.
-func (e *Engine) orderSideEffects(ctx context.Context, ev *event.Event, now time.Time, in *policy.Input, res Result, oc familiarity.OrderContext, b *store.Batch) error {
-	uid := ev.User.ID
-	switch ev.Type {
-	case event.LoginSucceeded:
-		e.orders.sessions.Login(ev.SessionID, sessionOf(uid, now, in, res))
-	case event.MFASucceeded:
-		sid := e.stepUpSession(ctx, ev)
-		if policy.WeakMFAMethod(ev.Properties.Method) {
-			e.orders.sessions.Weak(sid)
-		} else {
-			e.orders.sessions.Pass(sid)
-		}
-	case event.ProfileUpdated:
-		p, err := e.familiar.ContactChanged(ctx, uid, ev.Properties.Fields, now)
-		if err != nil {
-			return err
-		}
-		b.Profiles = append(b.Profiles, p)
-	case event.OrderAttempt:
-		if o := ev.Properties.Order; o != nil && res.Decision == policy.Review {
-			rv := store.Review{
-				ID: res.ReviewID, EventID: res.EventID, UserID: uid, SessionID: ev.SessionID, OrderID: o.ID,
-				Amount: o.Amount, Currency: o.Currency, IncidentID: in.Campaign.IncidentID,
-				State: store.ReviewPending, CreatedAt: now,
-			}
-			for _, r := range res.Reasons {
-				rv.Reasons = append(rv.Reasons, r.Code)
-			}
-			b.Reviews = append(b.Reviews, rv)
-		}
-		if res.Decision == policy.Allow && ev.Properties.Order != nil {
-			p, err := e.familiar.LearnOrder(ctx, uid, oc, now)
-			if err != nil {
-				return err
-			}
-			b.Profiles = append(b.Profiles, p)
-		}
-	}
-	return nil
 }

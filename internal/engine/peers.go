@@ -29,10 +29,6 @@ type Peers interface {
 	Release(ctx context.Context, kind, id string) (bool, error)
 }
 
-// UsePeers makes the engine share what it assesses with the guard's other
-// instances and replay theirs (Apply). Call it before the first event.
-func (e *Engine) UsePeers(p Peers) { e.peers = p }
-
 // peerEvent is an event as one instance tells the others: the event in
 // full (the hot layer encrypts it) and what the instance found and decided.
 type peerEvent struct {
@@ -91,10 +87,12 @@ func (e *Engine) publish(evs []event.Event, rs []Result, received time.Time) {
 }
 
 // Apply replays an event another instance assessed: this instance's
-// detectors count it as if it had come here, the open incidents attribute
-// it, and cached familiarity of its account is dropped, to be read again
-// from the shared records. Only what replaying changes is written (incident
-// transitions and accounts); the other instance wrote the event's records.
+// detectors observe it as if it had come here (with the familiarity the
+// other instance found), the open incidents attribute it as the other
+// instance decided, and cached familiarity of its account is dropped, to
+// be read again from the shared records. Only what replaying changes is
+// written (incident transitions and accounts); the other instance wrote
+// the event's records.
 func (e *Engine) Apply(ctx context.Context, data []byte) error {
 	var pe peerEvent
 	if err := json.Unmarshal(data, &pe); err != nil {
@@ -105,54 +103,54 @@ func (e *Engine) Apply(ctx context.Context, data []byte) error {
 		copy(ev.Credential.PasswordSHA1[:], pe.Password)
 		ev.Credential.HasPassword = true
 	}
-	origin := Result{
-		EventID: pe.EventID, Decision: pe.Decision, Risk: pe.Risk, Reasons: pe.Reasons,
-		facts: pe.Facts, passed: pe.Passed,
-	}
-	var b store.Batch
-	if _, err := e.assess(ctx, &ev, pe.Received, &b, &origin); err != nil {
+	obs := e.newObservation(&ev, e.clock.At(ev.OccurredAt))
+	obs.facts = pe.Facts
+	if err := e.observe(ctx, &ev, &obs); err != nil {
 		return err
 	}
+	res := Result{EventID: pe.EventID, Decision: pe.Decision, Risk: pe.Risk, Reasons: pe.Reasons}
+	l := e.replay(ctx, &ev, &obs, &res, pe.Passed)
+	b := obs.trans.record(store.Batch{}, e.notes, e.clock.Wall())
+	b.IncidentAccounts = append(b.IncidentAccounts, l.accounts...)
+	b.Incidents = append(b.Incidents, l.incidents...)
 	if b.Empty() {
 		return nil
 	}
 	return e.writer.Write(ctx, b)
 }
 
-// replaySideEffects applies the in-memory part of a peer's event: sessions
-// and passed challenges; cached familiarity is dropped, not learned, since
-// the peer wrote what it learned.
-func (e *Engine) replaySideEffects(ctx context.Context, ev *event.Event, now time.Time, in *policy.Input, origin *Result, b *store.Batch) {
+// replay applies the in-memory part of a peer's decided event: incident
+// attribution, sessions and passed challenges. Cached familiarity is
+// dropped, not learned, since the peer wrote what it learned.
+func (e *Engine) replay(ctx context.Context, ev *event.Event, obs *observation, res *Result, passed bool) learned {
+	var l learned
+	e.attribute(ev, obs, res, &l)
 	uid := ev.User.ID
 	if uid != "" {
 		e.familiar.Forget(uid)
 	}
 	switch ev.Type {
 	case event.LoginSucceeded:
-		e.orders.sessions.Login(ev.SessionID, sessionOf(uid, now, in, *origin))
+		e.orders.sessions.Login(ev.SessionID, sessionOf(uid, obs.now, &obs.in, *res))
 	case event.MFASucceeded:
-		sid := e.stepUpSession(ctx, ev)
-		if policy.WeakMFAMethod(ev.Properties.Method) {
-			e.orders.sessions.Weak(sid)
-			break
-		}
-		e.orders.sessions.Pass(sid)
-		if origin.passed {
-			if a, ok := e.tracker.PassChallenge(uid, now); ok {
-				b.IncidentAccounts = append(b.IncidentAccounts, a)
+		e.stepUpSessions(ctx, ev)
+		if passed && !policy.WeakMFAMethod(ev.Properties.Method) {
+			if a, ok := e.tracker.PassChallenge(uid, obs.now); ok {
+				l.accounts = append(l.accounts, a)
 			}
 		}
 	}
+	return l
 }
 
 // claimIncident agrees on the incident just opened with the other
 // instances: the first to claim names it. It reports whether this
 // instance's incident stands (and is to be announced).
-func (e *Engine) claimIncident(t *incident.Tracker, inc *store.Incident) bool {
+func (e *Engine) claimIncident(ctx context.Context, t *incident.Tracker, inc *store.Incident) bool {
 	if e.peers == nil {
 		return true
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	id, since, err := e.peers.Claim(ctx, inc.Kind, inc.ID, inc.StartedAt)
 	if err != nil || id == inc.ID {
@@ -166,11 +164,11 @@ func (e *Engine) claimIncident(t *incident.Tracker, inc *store.Incident) bool {
 
 // releaseIncident ends the claim on a closed incident; it reports whether
 // this instance is the one to announce the end.
-func (e *Engine) releaseIncident(inc store.Incident) bool {
+func (e *Engine) releaseIncident(ctx context.Context, inc store.Incident) bool {
 	if e.peers == nil {
 		return true
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	first, err := e.peers.Release(ctx, inc.Kind, inc.ID)
 	return err != nil || first

@@ -89,16 +89,7 @@ func (p peer) Release(_ context.Context, kind, id string) (bool, error) {
 func TestTwoInstancesActAsOne(t *testing.T) {
 	labeled := loadCase(t, "testdata/scenarios/distributed")
 	ctx := context.Background()
-
-	alone := memory.New()
-	one := newEngine(t, "", alone)
-
-	shared := memory.New()
-	h := &hub{claims: map[string]claim{}}
-	a, b := newEngine(t, "", shared), newEngine(t, "", shared)
-	h.engines = []*Engine{a, b}
-	a.UsePeers(peer{h, 0})
-	b.UsePeers(peer{h, 1})
+	p := newInstancePair(t)
 
 	differ := 0
 	for i := range labeled {
@@ -106,16 +97,7 @@ func TestTwoInstancesActAsOne(t *testing.T) {
 		if err != nil {
 			t.Fatalf("event %d: %v", i, err)
 		}
-		want, err := one.Assess(ctx, ev)
-		if err != nil {
-			t.Fatal(err)
-		}
-		inst := []*Engine{a, b}[i%2]
-		got, err := inst.Assess(ctx, ev)
-		if err != nil {
-			t.Fatal(err)
-		}
-		h.deliver(t)
+		got, want := p.assess(ctx, t, i, ev)
 		if got.Decision != want.Decision {
 			differ++
 			if differ <= 5 {
@@ -125,34 +107,82 @@ func TestTwoInstancesActAsOne(t *testing.T) {
 		}
 		// A step-up the owner passes, answered on the other instance.
 		if labeled[i].Label.Actor == "owner" && got.Challenge != nil {
-			pass := decode(t, `{"type": "mfa.succeeded", "occurred_at": %q, "user": {"id": %q}, "session_id": %q,
-				"context": {"ip": %q}, "properties": {"challenge_id": %q, "method": "totp"}}`,
-				ev.OccurredAt.Add(20*time.Second).Format(time.RFC3339Nano), ev.User.ID, ev.SessionID,
-				ev.Context.IP, got.Challenge.ID)
-			if _, err := []*Engine{b, a}[i%2].Assess(ctx, pass); err != nil {
-				t.Fatal(err)
-			}
-			h.deliver(t)
-			if ch, err := shared.GetChallenge(ctx, got.Challenge.ID); err != nil || ch.State != store.ChallengePassed {
-				t.Fatalf("challenge made on one instance, answered on the other: state %q, err %v", ch.State, err)
-			}
-			if want.Challenge != nil {
-				passAlone := pass
-				passAlone.Properties.ChallengeID = want.Challenge.ID
-				if _, err := one.Assess(ctx, passAlone); err != nil {
-					t.Fatal(err)
-				}
-			}
+			p.passOnTheOther(ctx, t, i, ev, got, want)
 		}
 	}
 	if differ > 0 {
 		t.Errorf("%d of %d decisions differ", differ, len(labeled))
 	}
-	for _, e := range []*Engine{one, a, b} {
+	for _, e := range []*Engine{p.one, p.a, p.b} {
 		if err := e.Flush(ctx); err != nil {
 			t.Fatal(err)
 		}
 	}
+	compareIncidents(ctx, t, p.shared, p.alone)
+}
+
+// instancePair is one engine alone on its store, and two engines a and b
+// sharing another store and a hub.
+type instancePair struct {
+	alone, shared *memory.Store
+	one, a, b     *Engine
+	h             *hub
+}
+
+func newInstancePair(t *testing.T) *instancePair {
+	t.Helper()
+	p := &instancePair{alone: memory.New(), shared: memory.New(), h: &hub{claims: map[string]claim{}}}
+	p.one = newEngine(t, "", p.alone)
+	p.a = newEngine(t, "", p.shared, func(d *Deps) { d.Peers = peer{p.h, 0} })
+	p.b = newEngine(t, "", p.shared, func(d *Deps) { d.Peers = peer{p.h, 1} })
+	p.h.engines = []*Engine{p.a, p.b}
+	return p
+}
+
+// assess sends event i to the lone engine (want) and to a or b in turn
+// (got), then delivers what the instances told each other.
+func (p *instancePair) assess(ctx context.Context, t *testing.T, i int, ev event.Event) (got, want Result) {
+	t.Helper()
+	want, err := p.one.Assess(ctx, ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err = []*Engine{p.a, p.b}[i%2].Assess(ctx, ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.h.deliver(t)
+	return got, want
+}
+
+// passOnTheOther answers the owner's challenge on the instance that did
+// not make it, and the lone engine's challenge on that engine.
+func (p *instancePair) passOnTheOther(ctx context.Context, t *testing.T, i int, ev event.Event, got, want Result) {
+	t.Helper()
+	pass := decode(t, `{"type": "mfa.succeeded", "occurred_at": %q, "user": {"id": %q}, "session_id": %q,
+		"context": {"ip": %q}, "properties": {"challenge_id": %q, "method": "totp"}}`,
+		ev.OccurredAt.Add(20*time.Second).Format(time.RFC3339Nano), ev.User.ID, ev.SessionID,
+		ev.Context.IP, got.Challenge.ID)
+	if _, err := []*Engine{p.b, p.a}[i%2].Assess(ctx, pass); err != nil {
+		t.Fatal(err)
+	}
+	p.h.deliver(t)
+	if ch, err := p.shared.GetChallenge(ctx, got.Challenge.ID); err != nil || ch.State != store.ChallengePassed {
+		t.Fatalf("challenge made on one instance, answered on the other: state %q, err %v", ch.State, err)
+	}
+	if want.Challenge != nil {
+		passAlone := pass
+		passAlone.Properties.ChallengeID = want.Challenge.ID
+		if _, err := p.one.Assess(ctx, passAlone); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// compareIncidents checks the two instances' store has the incidents the
+// lone engine's has, with the same totals and as many accounts.
+func compareIncidents(ctx context.Context, t *testing.T, shared, alone *memory.Store) {
+	t.Helper()
 	wantIncs, err := alone.ListIncidents(ctx, "")
 	if err != nil {
 		t.Fatal(err)
@@ -229,10 +259,11 @@ func TestOutage(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			st := &downRecords{Store: memory.New()}
-			e := newEngine(t, "", st)
-			if tc.use {
-				e.UseOutage(tc.closed, func() bool { return tc.hubDown })
-			}
+			e := newEngine(t, "", st, func(d *Deps) {
+				if tc.use {
+					d.Outage = &Outage{Closed: tc.closed, HubDown: func() bool { return tc.hubDown }}
+				}
+			})
 			// u-1 logs in from home for a week (familiar), then from a new
 			// phone on a new network.
 			for d := range 7 {

@@ -113,27 +113,14 @@ func TestScenarios(t *testing.T) {
 }
 
 func runScenario(t *testing.T, dir string) {
-	var exp expectation
-	data, err := os.ReadFile(filepath.Join(dir, "expected.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	dec := yaml.NewDecoder(strings.NewReader(string(data)))
-	dec.KnownFields(true)
-	if err := dec.Decode(&exp); err != nil {
-		t.Fatalf("expected.yaml: %v", err)
-	}
+	exp := loadExpectation(t, dir)
 	labeled := loadCase(t, dir)
 
 	ctx := context.Background()
 	st := memory.New()
 	e := newEngine(t, "", st)
-	var s summary
-	var attackStart time.Time
-	j := &jail{fails: map[string][]time.Time{}}
-	victims := map[string]bool{} // accounts whose contact data an attacker changed
+	run := newScenarioRun()
 	for i := range labeled {
-		l := labeled[i].Label
 		ev, err := event.Decode(labeled[i].Event)
 		if err != nil {
 			t.Fatalf("event %d: %v", i, err)
@@ -144,69 +131,10 @@ func runScenario(t *testing.T, dir string) {
 		}
 		// Owners have a factor and pass the step-ups they are asked for;
 		// attackers, holding only the password, cannot.
-		if l.Actor == traffic.ActorOwner && r.Challenge != nil {
-			pass := decode(t, `{"type": "mfa.succeeded", "occurred_at": %q, "user": {"id": %q}, "session_id": %q,
-				"context": {"ip": %q, "device_id": %q, "user_agent": %q}, "properties": {"challenge_id": %q, "method": "totp"}}`,
-				ev.OccurredAt.Add(20*time.Second).Format(time.RFC3339Nano), ev.User.ID, ev.SessionID,
-				ev.Context.IP, ev.Context.DeviceID, ev.Context.UserAgent, r.Challenge.ID)
-			if _, err := e.Assess(ctx, pass); err != nil {
-				t.Fatal(err)
-			}
+		if labeled[i].Label.Actor == traffic.ActorOwner && r.Challenge != nil {
+			passStepUp(ctx, t, e, ev, r.Challenge.ID)
 		}
-		s.Events++
-		stopped := r.Decision == policy.Challenge || r.Decision == policy.Deny
-		ip := ev.Context.IP.String()
-		jailed := j.blocked(ip, ev.OccurredAt)
-		if ev.Type == event.LoginFailed {
-			j.fail(ip, ev.OccurredAt)
-		}
-		switch {
-		case ev.Type == event.ProfileUpdated && l.Actor == traffic.ActorAttacker:
-			victims[ev.User.ID] = true
-		case ev.Type == event.OrderAttempt && l.Actor == traffic.ActorOwner && victims[ev.User.ID]:
-			s.VictimOrders++
-			if r.Decision != policy.Allow {
-				s.VictimOrdersHeld++
-			}
-		case ev.Type == event.OrderAttempt && l.Actor == traffic.ActorAttacker:
-			s.AttackerOrders++
-			if r.Decision == policy.Allow {
-				s.AttackerOrdersAccepted++
-			}
-		case ev.Type == event.OrderAttempt && l.Phase == traffic.PhaseEval:
-			s.OwnerOrders++
-			if r.Decision != policy.Allow {
-				s.OwnerOrdersHeld++
-			}
-		case l.Actor == traffic.ActorAttacker && ev.Type.IsLogin():
-			if attackStart.IsZero() {
-				attackStart = ev.OccurredAt
-			}
-			s.AttackerLogins++
-			if r.Decision == policy.Deny {
-				s.AttackerLoginsDenied++
-			}
-			if l.ValidCredential {
-				s.AttackerValid++
-				if !stopped {
-					s.AttackerValidAllowed++
-				}
-				if !jailed {
-					s.JailValidAllowed++
-				}
-			}
-		case l.Actor == traffic.ActorOwner && l.Phase == traffic.PhaseEval && ev.Type == event.LoginSucceeded:
-			s.OwnerSuccesses++
-			if stopped {
-				s.OwnerChallenged++
-			}
-			if l.NewDevice {
-				s.OwnerNewDevice++
-				if stopped {
-					s.OwnerNewDeviceChallenged++
-				}
-			}
-		}
+		run.tally(labeled[i].Label, ev, r)
 	}
 	if err := e.Flush(ctx); err != nil {
 		t.Fatal(err)
@@ -215,10 +143,143 @@ func runScenario(t *testing.T, dir string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	s := run.finish(incs)
+	logOutcome(t, s, incs)
+	checkExpectations(t, exp, s, incs, run.attackStart)
+	checkGolden(t, filepath.Join(dir, "summary.golden.json"), s)
+}
+
+// loadExpectation reads a scenario's expected.yaml, refusing unknown keys.
+func loadExpectation(t *testing.T, dir string) expectation {
+	t.Helper()
+	var exp expectation
+	data, err := os.ReadFile(filepath.Join(dir, "expected.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dec := yaml.NewDecoder(strings.NewReader(string(data)))
+	dec.KnownFields(true)
+	if err := dec.Decode(&exp); err != nil {
+		t.Fatalf("expected.yaml: %v", err)
+	}
+	return exp
+}
+
+// passStepUp answers the challenge ev was given with a TOTP code, as the
+// owner would, twenty seconds later from the same context.
+func passStepUp(ctx context.Context, t *testing.T, e *Engine, ev event.Event, challengeID string) {
+	t.Helper()
+	pass := decode(t, `{"type": "mfa.succeeded", "occurred_at": %q, "user": {"id": %q}, "session_id": %q,
+		"context": {"ip": %q, "device_id": %q, "user_agent": %q}, "properties": {"challenge_id": %q, "method": "totp"}}`,
+		ev.OccurredAt.Add(20*time.Second).Format(time.RFC3339Nano), ev.User.ID, ev.SessionID,
+		ev.Context.IP, ev.Context.DeviceID, ev.Context.UserAgent, challengeID)
+	if _, err := e.Assess(ctx, pass); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// scenarioRun tallies a scenario's summary as its events are assessed.
+type scenarioRun struct {
+	s           summary
+	attackStart time.Time
+	jail        *jail
+	victims     map[string]bool // accounts whose contact data an attacker changed
+}
+
+func newScenarioRun() *scenarioRun {
+	return &scenarioRun{jail: &jail{fails: map[string][]time.Time{}}, victims: map[string]bool{}}
+}
+
+// tally counts one assessed event in the summary.
+func (run *scenarioRun) tally(l traffic.Label, ev event.Event, r Result) {
+	run.s.Events++
+	stopped := r.Decision == policy.Challenge || r.Decision == policy.Deny
+	ip := ev.Context.IP.String()
+	jailed := run.jail.blocked(ip, ev.OccurredAt)
+	if ev.Type == event.LoginFailed {
+		run.jail.fail(ip, ev.OccurredAt)
+	}
+	switch {
+	case ev.Type == event.ProfileUpdated && l.Actor == traffic.ActorAttacker:
+		run.victims[ev.User.ID] = true
+	case ev.Type == event.OrderAttempt:
+		run.tallyOrder(l, ev, r)
+	case l.Actor == traffic.ActorAttacker && ev.Type.IsLogin():
+		run.tallyAttackerLogin(l, ev, r, stopped, jailed)
+	case l.Actor == traffic.ActorOwner && l.Phase == traffic.PhaseEval && ev.Type == event.LoginSucceeded:
+		run.tallyOwnerLogin(l, stopped)
+	}
+}
+
+// tallyOrder counts an order: a victim's own, an attacker's, or an
+// owner's in the evaluation phase.
+func (run *scenarioRun) tallyOrder(l traffic.Label, ev event.Event, r Result) {
+	s := &run.s
+	switch {
+	case l.Actor == traffic.ActorOwner && run.victims[ev.User.ID]:
+		s.VictimOrders++
+		if r.Decision != policy.Allow {
+			s.VictimOrdersHeld++
+		}
+	case l.Actor == traffic.ActorAttacker:
+		s.AttackerOrders++
+		if r.Decision == policy.Allow {
+			s.AttackerOrdersAccepted++
+		}
+	case l.Phase == traffic.PhaseEval:
+		s.OwnerOrders++
+		if r.Decision != policy.Allow {
+			s.OwnerOrdersHeld++
+		}
+	}
+}
+
+// tallyAttackerLogin counts an attacker's login, and what the engine and
+// the per-IP jail let through of those with a valid password.
+func (run *scenarioRun) tallyAttackerLogin(l traffic.Label, ev event.Event, r Result, stopped, jailed bool) {
+	s := &run.s
+	if run.attackStart.IsZero() {
+		run.attackStart = ev.OccurredAt
+	}
+	s.AttackerLogins++
+	if r.Decision == policy.Deny {
+		s.AttackerLoginsDenied++
+	}
+	if !l.ValidCredential {
+		return
+	}
+	s.AttackerValid++
+	if !stopped {
+		s.AttackerValidAllowed++
+	}
+	if !jailed {
+		s.JailValidAllowed++
+	}
+}
+
+// tallyOwnerLogin counts an owner's successful login in the evaluation
+// phase, and whether it was stopped.
+func (run *scenarioRun) tallyOwnerLogin(l traffic.Label, stopped bool) {
+	s := &run.s
+	s.OwnerSuccesses++
+	if stopped {
+		s.OwnerChallenged++
+	}
+	if l.NewDevice {
+		s.OwnerNewDevice++
+		if stopped {
+			s.OwnerNewDeviceChallenged++
+		}
+	}
+}
+
+// finish completes the summary with the incidents and the shares.
+func (run *scenarioRun) finish(incs []store.Incident) summary {
+	s := run.s
 	s.Incidents = len(incs)
-	if len(incs) > 0 && !attackStart.IsZero() {
+	if len(incs) > 0 && !run.attackStart.IsZero() {
 		first := incs[len(incs)-1] // newest first
-		s.FirstIncidentAfterAttack = first.StartedAt.Sub(attackStart).Round(time.Second).String()
+		s.FirstIncidentAfterAttack = first.StartedAt.Sub(run.attackStart).Round(time.Second).String()
 	}
 	if s.AttackerValid > 0 {
 		s.AttackerValidStoppedShare = round4(1 - float64(s.AttackerValidAllowed)/float64(s.AttackerValid))
@@ -226,13 +287,16 @@ func runScenario(t *testing.T, dir string) {
 	if s.OwnerSuccesses > 0 {
 		s.OwnerChallengedShare = round4(float64(s.OwnerChallenged) / float64(s.OwnerSuccesses))
 	}
+	return s
+}
+
+func logOutcome(t *testing.T, s summary, incs []store.Incident) {
+	t.Helper()
 	t.Logf("summary: %+v", s)
 	for _, inc := range incs {
 		t.Logf("incident %s %s %v..%v attempts=%d ips=%d targeted=%d compromised=%d", inc.ID, inc.State,
 			inc.StartedAt.Format(time.RFC3339), inc.EndedAt.Format(time.RFC3339), inc.Attempts, inc.DistinctIPs, inc.AccountsTargeted, inc.AccountsCompromised)
 	}
-	checkExpectations(t, exp, s, incs, attackStart)
-	checkGolden(t, filepath.Join(dir, "summary.golden.json"), s)
 }
 
 func round4(x float64) float64 { return float64(int(x*10000+0.5)) / 10000 }

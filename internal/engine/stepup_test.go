@@ -27,8 +27,7 @@ func (f fakeFactors) Methods(_ context.Context, userID string, offered []string)
 func TestChallengeCarriesContextAndEnrolledMethods(t *testing.T) {
 	ctx := context.Background()
 	st := memory.New()
-	e := newEngine(t, stepUpNewDevices, st)
-	e.UseFactors(fakeFactors{"u-1": {"totp"}})
+	e := newEngine(t, stepUpNewDevices, st, func(d *Deps) { d.Factors = fakeFactors{"u-1": {"totp"}} })
 	if _, err := e.Assess(ctx, login(t, "login.succeeded", "u-1", "203.0.113.7", "d-home", t0)); err != nil {
 		t.Fatal(err)
 	}
@@ -51,7 +50,7 @@ func TestSMSStepUpIsWeak(t *testing.T) {
 	ctx := context.Background()
 	st := memory.New()
 	e := newEngine(t, "", st) // the built-in policy
-	e.cfg.ChallengeMaxAttempts = 2
+	e.challenges.MaxAttempts = 2
 	pol, err := policy.Parse([]byte(stepUpNewDevices + `  - id: step-up-weak
     when: Event.Type == "mfa.succeeded" && Event.MFAMethod in ["sms", "voice"]
     decision: allow

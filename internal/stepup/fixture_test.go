@@ -79,7 +79,6 @@ func newFixture(t testing.TB, o fixtureOptions) *fixture {
 		t.Fatal(err)
 	}
 	hashKey := bytes.Repeat([]byte{7}, 32)
-	f.eng = engine.New(o.engine, clk, pol, f.st, f.st, hashKey)
 	if o.keys == "" {
 		o.keys = NewKeyEntry("k1")
 	}
@@ -90,7 +89,12 @@ func newFixture(t testing.TB, o fixtureOptions) *fixture {
 	if cfg.WebAuthn.RPID == "" {
 		cfg.WebAuthn = WebAuthnConfig{RPID: testRPID, Origins: []string{testOrigin}}
 	}
-	if f.svc, err = New(cfg, clk, f.st, f.eng, f.keys, hashKey, nil); err != nil {
+	f.eng, err = engine.New(o.engine, engine.Deps{Clock: clk, Policy: pol, Records: f.st, Writer: f.st, Key: hashKey,
+		Factors: NewEnrolled(cfg, f.st, true)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.svc, err = New(cfg, o.engine.Challenges(), clk, f.st, f.eng, f.keys, hashKey, nil); err != nil {
 		t.Fatal(err)
 	}
 	f.sink = mailtest.Start(t, mailtest.Options{TLS: "starttls"})
@@ -100,7 +104,6 @@ func newFixture(t testing.TB, o fixtureOptions) *fixture {
 		t.Fatal(err)
 	}
 	f.svc.UseMailer(m)
-	f.eng.UseFactors(f.svc)
 	return f
 }
 

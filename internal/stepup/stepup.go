@@ -28,20 +28,19 @@ import (
 
 	"github.com/go-webauthn/webauthn/webauthn"
 
+	"github.com/atoguard/atoguard/internal/challenge"
 	"github.com/atoguard/atoguard/internal/clock"
-	"github.com/atoguard/atoguard/internal/engine"
 	"github.com/atoguard/atoguard/internal/event"
-	"github.com/atoguard/atoguard/internal/incident"
 	"github.com/atoguard/atoguard/internal/mailer"
 	"github.com/atoguard/atoguard/internal/store"
 )
 
 // Step-up methods, as named in challenges and answers.
 const (
-	MethodWebAuthn     = "webauthn"
-	MethodTOTP         = "totp"
-	MethodEmailOTP     = "email_otp"
-	MethodRecoveryCode = "recovery_code"
+	MethodWebAuthn     = challenge.MethodWebAuthn
+	MethodTOTP         = challenge.MethodTOTP
+	MethodEmailOTP     = challenge.MethodEmailOTP
+	MethodRecoveryCode = challenge.MethodRecoveryCode
 )
 
 // Outcomes of an answer (Outcome.Status).
@@ -85,10 +84,10 @@ type Store interface {
 	Write(ctx context.Context, b store.Batch) error
 }
 
-// Assessor is the engine: it records an answer as an mfa.* event.
-type Assessor interface {
-	Assess(ctx context.Context, ev event.Event) (engine.Result, error)
-	ChallengeSettings() engine.ChallengeSettings
+// Recorder records an answer to a challenge as an mfa.* event and
+// applies it to the challenge (the engine).
+type Recorder interface {
+	RecordAnswer(ctx context.Context, ev event.Event) (challenge.Answered, error)
 }
 
 // Mailer sends an email (package mailer).
@@ -215,10 +214,10 @@ func (c Config) Validate() error {
 // a recovery code single-use across processes too.
 type Service struct {
 	cfg      Config
-	settings engine.ChallengeSettings
+	settings challenge.Settings
 	clock    *clock.Clock
 	store    Store
-	engine   Assessor
+	engine   Recorder
 	keys     *Keyring
 	macKey   []byte
 	log      *slog.Logger
@@ -245,9 +244,10 @@ func (s *Service) UseLocker(l Locker) { s.locker = l }
 // others.
 const lockTTL = 10 * time.Second
 
-// New returns the service. hashKey is the secret for keyed hashes of
-// codes (the engine's key); keys seal factor secrets.
-func New(cfg Config, clk *clock.Clock, st Store, eng Assessor, keys *Keyring, hashKey []byte, log *slog.Logger) (*Service, error) {
+// New returns the service. Challenges are made as settings say (the
+// engine's); answers are recorded by rec. hashKey is the secret for keyed
+// hashes of codes (the engine's key); keys seal factor secrets.
+func New(cfg Config, settings challenge.Settings, clk *clock.Clock, st Store, rec Recorder, keys *Keyring, hashKey []byte, log *slog.Logger) (*Service, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -264,7 +264,7 @@ func New(cfg Config, clk *clock.Clock, st Store, eng Assessor, keys *Keyring, ha
 	m := hmac.New(sha256.New, hashKey)
 	m.Write([]byte("atoguard stepup v1"))
 	s := &Service{
-		cfg: cfg, settings: eng.ChallengeSettings(), clock: clk, store: st, engine: eng, keys: keys,
+		cfg: cfg, settings: settings.WithDefaults(), clock: clk, store: st, engine: rec, keys: keys,
 		macKey: m.Sum(nil), log: log,
 	}
 	if cfg.WebAuthn.RPID != "" {
@@ -353,18 +353,48 @@ func checkName(v, def string) (string, error) {
 	return v, nil
 }
 
-// Methods returns those of offered that userID can answer now, in order,
-// then recovery_code when the user has unused recovery codes: TOTP and
-// WebAuthn when a confirmed factor of the kind is enrolled (and WebAuthn
-// is configured), email_otp for a confirmed address when email is
-// configured. It implements engine.Factors.
+// Methods returns those of offered that userID can answer now (see
+// Enrolled.Methods).
 func (s *Service) Methods(ctx context.Context, userID string, offered []string) ([]string, error) {
 	return s.methods(ctx, userID, offered, time.Time{})
 }
 
 // methods is Methods counting only what existed at before (zero: now).
 func (s *Service) methods(ctx context.Context, userID string, offered []string, before time.Time) ([]string, error) {
-	fs, err := s.store.ListFactors(ctx, userID)
+	return Enrolled{store: s.store, webauthn: s.wa != nil, email: s.mailer != nil}.methods(ctx, userID, offered, before)
+}
+
+// Enrolled tells which step-up methods users can answer, from the factors
+// they enrolled and the methods configured. The engine asks it which
+// methods a challenge offers.
+type Enrolled struct {
+	store    factorLister
+	webauthn bool // WebAuthn is configured
+	email    bool // email codes can be sent
+}
+
+type factorLister interface {
+	ListFactors(ctx context.Context, userID string) ([]store.Factor, error)
+	ListRecoveryCodes(ctx context.Context, userID string) ([]store.RecoveryCode, error)
+}
+
+// NewEnrolled returns what users of st can answer under cfg; email
+// reports that a mail server for email codes is configured.
+func NewEnrolled(cfg Config, st store.FactorStore, email bool) Enrolled {
+	return Enrolled{store: st, webauthn: cfg.WebAuthn.RPID != "", email: email}
+}
+
+// Methods returns those of offered that userID can answer now, in order,
+// then recovery_code when the user has unused recovery codes: TOTP and
+// WebAuthn when a confirmed factor of the kind is enrolled (and WebAuthn
+// is configured), email_otp for a confirmed address when email is
+// configured.
+func (en Enrolled) Methods(ctx context.Context, userID string, offered []string) ([]string, error) {
+	return en.methods(ctx, userID, offered, time.Time{})
+}
+
+func (en Enrolled) methods(ctx context.Context, userID string, offered []string, before time.Time) ([]string, error) {
+	fs, err := en.store.ListFactors(ctx, userID)
 	if err != nil {
 		return nil, fmt.Errorf("listing factors: %w", err)
 	}
@@ -377,12 +407,12 @@ func (s *Service) methods(ctx context.Context, userID string, offered []string, 
 		case store.FactorTOTP:
 			has[MethodTOTP] = true
 		case store.FactorWebAuthn:
-			has[MethodWebAuthn] = s.wa != nil && !f.CloneWarning || has[MethodWebAuthn]
+			has[MethodWebAuthn] = en.webauthn && !f.CloneWarning || has[MethodWebAuthn]
 		case store.FactorEmail:
-			has[MethodEmailOTP] = s.mailer != nil
+			has[MethodEmailOTP] = en.email
 		}
 	}
-	codes, err := s.store.ListRecoveryCodes(ctx, userID)
+	codes, err := en.store.ListRecoveryCodes(ctx, userID)
 	if err != nil {
 		return nil, fmt.Errorf("listing recovery codes: %w", err)
 	}
@@ -457,11 +487,11 @@ func (s *Service) createChallenge(ctx context.Context, req ChallengeRequest, now
 	if err != nil {
 		return store.Challenge{}, err
 	}
-	ch := store.Challenge{
-		ID: incident.NewID("ch", now), UserID: req.UserID, SessionID: req.SessionID, Purpose: req.Purpose,
-		Methods: methods, State: store.ChallengePending, CreatedAt: now, ExpiresAt: now.Add(s.settings.TTL),
-		IP: req.IP, DeviceID: req.DeviceID, UserAgent: req.UserAgent,
-	}
+	ip, _ := netip.ParseAddr(req.IP) // checked above
+	ch := challenge.New(challenge.Request{
+		UserID: req.UserID, SessionID: req.SessionID, Purpose: req.Purpose, Methods: methods,
+		IP: ip, DeviceID: req.DeviceID, UserAgent: req.UserAgent,
+	}, s.settings, now)
 	if err := s.store.Write(ctx, store.Batch{Challenges: []store.Challenge{ch}}); err != nil {
 		return store.Challenge{}, fmt.Errorf("recording challenge: %w", err)
 	}
@@ -627,13 +657,17 @@ func (s *Service) record(ctx context.Context, ch store.Challenge, method string,
 	if ip, err := netip.ParseAddr(ch.IP); err == nil {
 		ev.Context.IP = ip
 	}
-	res, err := s.engine.Assess(ctx, ev)
+	res, err := s.engine.RecordAnswer(ctx, ev)
 	if err != nil {
 		return Outcome{}, fmt.Errorf("recording the answer: %w", err)
 	}
-	after, err := s.load(ctx, ch.ID)
-	if err != nil {
-		return Outcome{}, err
+	after := res.Challenge
+	if after.ID != ch.ID {
+		// The answer did not reach the challenge (its records could not
+		// be read): say what state it is in on record.
+		if after, err = s.load(ctx, ch.ID); err != nil {
+			return Outcome{}, err
+		}
 	}
 	out := Outcome{AttemptsLeft: s.attemptsLeft(after), EventID: res.EventID}
 	switch {

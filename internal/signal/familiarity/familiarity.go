@@ -21,8 +21,6 @@ import (
 	"time"
 
 	"github.com/hashicorp/golang-lru/v2/simplelru"
-
-	"github.com/atoguard/atoguard/internal/store"
 )
 
 // Config bounds the detector. Zero fields take the defaults.
@@ -57,9 +55,24 @@ type Facts struct {
 // account has used before.
 func (f Facts) Familiar() bool { return f.DeviceKnown || f.NetworkKnown }
 
+// Record is a profile as it is stored: the account, its encoded profile
+// and when it was encoded. The zero Record means there is nothing to
+// write.
+type Record struct {
+	Account   string
+	Data      []byte
+	UpdatedAt time.Time
+}
+
+// ErrNoProfile is what a Loader returns for an account with no stored
+// profile.
+var ErrNoProfile = errors.New("no stored profile")
+
 // Loader reads stored profiles.
 type Loader interface {
-	GetProfile(ctx context.Context, account string) (store.Profile, error)
+	// LoadProfile returns account's stored profile, or an error that
+	// wraps ErrNoProfile when there is none.
+	LoadProfile(ctx context.Context, account string) (Record, error)
 }
 
 const shards = 32
@@ -153,9 +166,9 @@ func (d *Detector) get(ctx context.Context, account string) (*profile, error) {
 	if ok {
 		return p, nil
 	}
-	rec, err := d.loader.GetProfile(ctx, account)
+	rec, err := d.loader.LoadProfile(ctx, account)
 	switch {
-	case errors.Is(err, store.ErrNotFound):
+	case errors.Is(err, ErrNoProfile):
 		p = &profile{}
 	case err != nil:
 		return nil, fmt.Errorf("loading profile: %w", err)
@@ -216,7 +229,7 @@ const refreshEvery = time.Hour
 // persist — or the zero Profile when the login only refreshed what the
 // profile already knew and it was written less than refreshEvery ago
 // (losing such a refresh in a crash loses nothing that decides).
-func (d *Detector) Learn(ctx context.Context, account string, c Context, now time.Time) (store.Profile, error) {
+func (d *Detector) Learn(ctx context.Context, account string, c Context, now time.Time) (Record, error) {
 	return d.change(ctx, account, now, func(p *profile) bool {
 		t := now.Unix()
 		if p.First == 0 {
@@ -243,7 +256,7 @@ func (d *Detector) Learn(ctx context.Context, account string, c Context, now tim
 
 // MFAFailed records a failed step-up for account and returns the profile
 // to persist.
-func (d *Detector) MFAFailed(ctx context.Context, account string, now time.Time) (store.Profile, error) {
+func (d *Detector) MFAFailed(ctx context.Context, account string, now time.Time) (Record, error) {
 	return d.change(ctx, account, now, func(p *profile) bool {
 		p.MFAFails = append(p.MFAFails, now.Unix())
 		if len(p.MFAFails) > maxMFAFails {
@@ -257,7 +270,7 @@ func (d *Detector) MFAFailed(ctx context.Context, account string, now time.Time)
 // someone else likely knew the password, and that password no longer
 // works. It returns the profile to persist, or the zero Profile when
 // there was nothing to forget.
-func (d *Detector) PasswordChanged(ctx context.Context, account string, now time.Time) (store.Profile, error) {
+func (d *Detector) PasswordChanged(ctx context.Context, account string, now time.Time) (Record, error) {
 	return d.change(ctx, account, now, func(p *profile) bool {
 		forgot := len(p.MFAFails) > 0
 		p.MFAFails = nil
@@ -268,27 +281,27 @@ func (d *Detector) PasswordChanged(ctx context.Context, account string, now time
 // change applies f to account's profile, loaded if not cached, under its
 // shard's lock, and returns the profile to persist: the zero Profile when
 // f reports nothing worth writing.
-func (d *Detector) change(ctx context.Context, account string, now time.Time, f func(p *profile) bool) (store.Profile, error) {
+func (d *Detector) change(ctx context.Context, account string, now time.Time, f func(p *profile) bool) (Record, error) {
 	p, err := d.get(ctx, account)
 	if err != nil {
-		return store.Profile{}, err
+		return Record{}, err
 	}
 	s := d.shard(account)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !f(p) {
-		return store.Profile{}, nil
+		return Record{}, nil
 	}
 	return d.encodeLocked(account, p, now)
 }
 
-func (d *Detector) encodeLocked(account string, p *profile, now time.Time) (store.Profile, error) {
+func (d *Detector) encodeLocked(account string, p *profile, now time.Time) (Record, error) {
 	p.saved = now.Unix()
 	data, err := json.Marshal(p)
 	if err != nil {
-		return store.Profile{}, fmt.Errorf("encoding profile: %w", err)
+		return Record{}, fmt.Errorf("encoding profile: %w", err)
 	}
-	return store.Profile{Account: account, Data: data, UpdatedAt: now}, nil
+	return Record{Account: account, Data: data, UpdatedAt: now}, nil
 }
 
 func has(ms []mark, h uint64) bool {
@@ -366,7 +379,7 @@ func (d *Detector) AssessOrder(ctx context.Context, account string, o OrderConte
 
 // LearnOrder records o as a good order of account and returns the profile
 // to persist.
-func (d *Detector) LearnOrder(ctx context.Context, account string, o OrderContext, now time.Time) (store.Profile, error) {
+func (d *Detector) LearnOrder(ctx context.Context, account string, o OrderContext, now time.Time) (Record, error) {
 	return d.change(ctx, account, now, func(p *profile) bool {
 		t := now.Unix()
 		p.Orders++
@@ -385,7 +398,7 @@ func (d *Detector) LearnOrder(ctx context.Context, account string, o OrderContex
 
 // ContactChanged records that fields of account's contact data changed at
 // now and returns the profile to persist.
-func (d *Detector) ContactChanged(ctx context.Context, account string, fields []string, now time.Time) (store.Profile, error) {
+func (d *Detector) ContactChanged(ctx context.Context, account string, fields []string, now time.Time) (Record, error) {
 	return d.change(ctx, account, now, func(p *profile) bool {
 		if p.Changes == nil {
 			p.Changes = map[string]int64{}

@@ -7,16 +7,14 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-
-	"github.com/atoguard/atoguard/internal/store"
 )
 
-type fakeLoader map[string]store.Profile
+type fakeLoader map[string]Record
 
-func (f fakeLoader) GetProfile(_ context.Context, account string) (store.Profile, error) {
+func (f fakeLoader) LoadProfile(_ context.Context, account string) (Record, error) {
 	p, ok := f[account]
 	if !ok {
-		return store.Profile{}, store.ErrNotFound
+		return Record{}, ErrNoProfile
 	}
 	return p, nil
 }

@@ -1,0 +1,291 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"hash/fnv"
+	"path"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/atoguard/atoguard/internal/event"
+	"github.com/atoguard/atoguard/internal/geo"
+	"github.com/atoguard/atoguard/internal/policy"
+	"github.com/atoguard/atoguard/internal/signal/bot"
+	"github.com/atoguard/atoguard/internal/signal/campaign"
+	"github.com/atoguard/atoguard/internal/signal/familiarity"
+	"github.com/atoguard/atoguard/internal/signal/source"
+	"github.com/atoguard/atoguard/internal/signal/spray"
+	"github.com/atoguard/atoguard/internal/signal/window"
+)
+
+// observation is what the observe phase found about one event: the facts
+// the policy decides on, and what the later phases need.
+type observation struct {
+	now    time.Time
+	keys   source.Keys
+	fctx   familiarity.Context
+	place  geo.Info
+	facts  familiarity.Facts
+	unread bool // the account's records could not be read
+	in     policy.Input
+	spray  spray.Result
+	order  familiarity.OrderContext // what to learn if the order is allowed
+	// trans are the incidents the detectors opened or closed.
+	trans transitions
+}
+
+// newObservation starts the observation of an event assessed at now: its
+// sources and the context familiarity judges.
+func (e *Engine) newObservation(ev *event.Event, now time.Time) observation {
+	keys := source.KeysOf(ev.Context)
+	obs := observation{now: now, keys: keys}
+	obs.fctx = familiarity.Context{Device: ev.Context.DeviceID, Network: keys.Prefix, Agent: familiarity.AgentFamily(ev.Context.UserAgent)}
+	if e.geo != nil {
+		obs.place = e.geo.Lookup(ev.Context.IP)
+		obs.fctx.Country = obs.place.Country
+		if obs.place.ASN != 0 {
+			obs.fctx.ASN = strconv.FormatUint(uint64(obs.place.ASN), 10)
+		}
+	}
+	return obs
+}
+
+// accountFacts sets how familiar the event's context is to its account.
+// An account whose records could not be read is marked unread and judged
+// without familiarity while the engine rides out an outage.
+func (e *Engine) accountFacts(ctx context.Context, ev *event.Event, obs *observation) error {
+	if ev.User.ID == "" {
+		return nil
+	}
+	f, err := e.familiar.Assess(ctx, ev.User.ID, obs.fctx, obs.now)
+	if err != nil && e.outage == nil {
+		return err
+	}
+	obs.facts, obs.unread = f, err != nil
+	return nil
+}
+
+// observe feeds the event to the detectors and gathers the facts the
+// policy decides on, into obs (newObservation, with the account's
+// familiarity: this instance's own from accountFacts, or what the instance
+// that assessed the event found).
+func (e *Engine) observe(ctx context.Context, ev *event.Event, obs *observation) error {
+	now := obs.now
+	src, camp := e.observeSources(ev, now, obs.keys, obs.facts)
+	e.campaignTransition(ctx, camp, &obs.trans)
+	incID := ""
+	if camp.Active {
+		incID = e.tracker.OpenID()
+	}
+	obs.in = policyInput(ev, obs.facts, src, camp, incID, obs.place)
+	if o := e.outage; o != nil && o.Closed {
+		obs.in.Guard.Degraded = obs.unread || (o.HubDown != nil && o.HubDown())
+	}
+	var err error
+	if obs.spray, err = e.credentialFacts(ctx, ev, now, &obs.in, &obs.trans); err != nil {
+		return err
+	}
+	e.orders.sessionFacts(ev, now, &obs.in)
+	if obs.order, err = e.orderFacts(ctx, ev, now, &obs.in); err != nil {
+		return err
+	}
+	return nil
+}
+
+// observeSources counts a login at its sources and in the campaign
+// detector; other events only read them.
+func (e *Engine) observeSources(ev *event.Event, now time.Time, keys source.Keys, facts familiarity.Facts) (source.Stats, campaign.State) {
+	succeeded, failed := ev.Type == event.LoginSucceeded, ev.Type == event.LoginFailed
+	if !succeeded && !failed {
+		return e.sources.Peek(keys, now), e.campaign.Tick(now)
+	}
+	unknown := ev.UnknownAccount()
+	src := e.sources.Observe(keys, now, window.Obs{Failed: failed, Unknown: unknown, Succeeded: succeeded, Login: loginHash(ev.Login)})
+	camp := e.campaign.Observe(now, campaign.Obs{
+		Failed: failed, Unknown: unknown,
+		UnfamiliarSucceeded: succeeded && facts.HasHistory && !facts.Familiar(),
+	})
+	return src, camp
+}
+
+// policyInput is the policy's view of an event and its sources.
+func policyInput(ev *event.Event, facts familiarity.Facts, src source.Stats, camp campaign.State, incID string, place geo.Info) policy.Input {
+	hints := bot.Inspect(ev.Context.UserAgent, ev.Context.AcceptLanguage, ev.Context.Headers)
+	in := policy.Input{
+		Event: policy.EventFacts{
+			Type: string(ev.Type), IsLogin: ev.Type.IsLogin(), Attempt: ev.Type == event.LoginAttempt,
+			Succeeded: ev.Type == event.LoginSucceeded, Failed: ev.Type == event.LoginFailed, UnknownAccount: ev.UnknownAccount(),
+			HasDevice: ev.Context.DeviceID != "", MFAMethod: ev.Properties.Method,
+		},
+		IP: sourceFacts(src.IP), Prefix: sourceFacts(src.Prefix), Device: sourceFacts(src.Device),
+		UserAgent: sourceFacts(src.UserAgent), Fingerprint: sourceFacts(src.Fingerprint),
+		Account: policy.AccountFacts{
+			Known: ev.User.ID != "", HasHistory: facts.HasHistory, Logins: facts.Logins,
+			DeviceKnown: facts.DeviceKnown, NetworkKnown: facts.NetworkKnown, AgentKnown: facts.AgentKnown,
+			CountryKnown: facts.CountryKnown, ASNKnown: facts.ASNKnown, Familiar: facts.Familiar(),
+			MFAFailures: facts.MFAFailures,
+		},
+		Campaign: policy.CampaignFacts{Active: camp.Active, IncidentID: incID},
+		Bot:      policy.BotFacts{AutomationUA: hints.AutomationUA, Tool: hints.Tool, MissingHeaders: hints.MissingHeaders},
+		Geo:      policy.GeoFacts{Country: place.Country, ASN: int(place.ASN), ASOrg: place.ASOrg},
+	}
+	if camp.Active {
+		in.Campaign.Metric = camp.Metric.String()
+	}
+	return in
+}
+
+func sourceFacts(s window.Stats) policy.SourceFacts {
+	return policy.SourceFacts{
+		Attempts1m: s.Attempts1m, Attempts10m: s.Attempts10m, Attempts1h: s.Attempts1h,
+		Failures10m: s.Failures10m, Failures1h: s.Failures1h, Unknown1h: s.Unknown1h,
+		Successes1h: s.Successes1h, DistinctLogins1h: s.DistinctLogins1h,
+		FailureRatio: s.FailureRatio(), UnknownRatio: s.UnknownRatio(),
+	}
+}
+
+func loginHash(login string) uint64 {
+	if login == "" {
+		return 0
+	}
+	h := fnv.New64a()
+	h.Write([]byte(login))
+	return h.Sum64() | 1
+}
+
+// credentialFacts fills in.Credential: the breach count of the event's
+// password (login.succeeded, registration, password.changed) and how many
+// accounts it failed on site-wide (logins). It opens or closes the
+// password_spraying incident as the spray detector says.
+func (e *Engine) credentialFacts(ctx context.Context, ev *event.Event, now time.Time, in *policy.Input, t *transitions) (spray.Result, error) {
+	c := e.creds
+	var r spray.Result
+	if !ev.Credential.HasPassword {
+		r.State = c.spray.Tick(now)
+		e.sprayTransition(ctx, r.State, t)
+		return r, nil
+	}
+	f := &in.Credential
+	f.Present = true
+	switch ev.Type {
+	case event.LoginSucceeded, event.Registration, event.PasswordChanged:
+		n, ok, err := c.breached.Count(ev.Credential.PasswordSHA1)
+		if err != nil {
+			return r, fmt.Errorf("checking breached passwords: %w", err)
+		}
+		f.Breached, f.BreachCount = ok, int(n)
+	}
+	if ev.Type.IsLogin() {
+		acct := ev.Login
+		if acct == "" {
+			acct = ev.User.ID
+		}
+		r = c.spray.Observe(now, spray.Obs{SHA1: ev.Credential.PasswordSHA1, Account: loginHash(acct), Failed: ev.Type == event.LoginFailed})
+		f.SprayAccounts, f.Sprayed = r.Accounts, r.Hot
+	} else {
+		r.State = c.spray.Tick(now)
+	}
+	f.SprayActive = r.State.Active
+	e.sprayTransition(ctx, r.State, t)
+	return r, nil
+}
+
+// sessionFacts fills in how the event's session began.
+func (os *orderSignals) sessionFacts(ev *event.Event, now time.Time, in *policy.Input) {
+	st, ok := os.sessions.Get(ev.SessionID)
+	if !ok || (ev.User.ID != "" && st.UserID != ev.User.ID) {
+		return
+	}
+	in.Session = policy.SessionFacts{
+		Known: true, LoginDecision: st.LoginDecision, LoginRisk: st.LoginRisk, Unfamiliar: st.Unfamiliar,
+		Challenged: st.Challenged, ChallengePassed: st.ChallengePassed, WeakFactor: st.WeakFactor,
+		MinutesSinceLogin: now.Sub(st.LoginAt).Minutes(),
+	}
+}
+
+// orderFacts fills in the facts of an order.attempt and returns what to
+// learn if the order is allowed.
+func (e *Engine) orderFacts(ctx context.Context, ev *event.Event, now time.Time, in *policy.Input) (familiarity.OrderContext, error) {
+	o := ev.Properties.Order
+	if ev.Type != event.OrderAttempt || o == nil {
+		return familiarity.OrderContext{}, nil
+	}
+	oc := orderContext(o)
+	f := e.orders.staticFacts(o)
+	of, err := e.familiar.AssessOrder(ctx, ev.User.ID, oc)
+	if err != nil {
+		return oc, err
+	}
+	f.FirstOrder = of.Orders == 0
+	if f.Pickup {
+		f.NewPickupStore = oc.PickupStore == "" || !of.StoreKnown
+	} else {
+		f.NewAddress = o.Shipping.NewForUser || (oc.Address != "" && !of.AddressKnown)
+	}
+	f.NewPayment = o.Payment.NewForUser || (oc.Payment != "" && !of.PaymentKnown && !f.FirstOrder)
+	e.orders.contactChanges(&f, of.Changes, now)
+
+	risky := (in.Session.Known && in.Session.Unfamiliar && !in.Session.ChallengePassed) || !in.Account.Familiar || f.NewAddress
+	e.orders.crossAccount(&f, ev, oc, risky, now)
+	in.Order = f
+	return oc, nil
+}
+
+// staticFacts are the facts of an order that need no history: its value,
+// items, delivery and payment.
+func (os *orderSignals) staticFacts(o *event.Order) policy.OrderFacts {
+	f := policy.OrderFacts{
+		Present: true, Amount: o.Amount, Currency: o.Currency,
+		Pickup:                  isPickup(o.Delivery),
+		CarrierBilling:          o.Payment.Method == payCarrier,
+		ConvenienceStorePayment: o.Payment.Method == payConvenience,
+		HoursSinceContactChange: -1,
+	}
+	for _, it := range o.Items {
+		if slices.ContainsFunc(os.cfg.RiskySKUs, func(p string) bool { ok, _ := path.Match(p, it.SKU); return ok }) {
+			f.RiskyItem = true
+		}
+	}
+	if limit, ok := os.cfg.HighValue[o.Currency]; ok && o.Amount >= limit {
+		f.HighValue = true
+	}
+	f.HighValue = f.HighValue || f.RiskyItem
+	return f
+}
+
+// contactChanges fills in how recently the account's contact data changed.
+func (os *orderSignals) contactChanges(f *policy.OrderFacts, changes map[string]time.Time, now time.Time) {
+	for field, at := range changes {
+		age := now.Sub(at)
+		if age < 0 || age >= os.cfg.ContactCooldown {
+			continue
+		}
+		f.ContactChangedRecently = true
+		if field == "email" {
+			f.EmailChangedRecently = true
+		}
+		if h := age.Hours(); f.HoursSinceContactChange < 0 || h < f.HoursSinceContactChange {
+			f.HoursSinceContactChange = h
+		}
+	}
+}
+
+// crossAccount counts the order at its drop point and its items' surges.
+// A home address shared by several accounts is a drop point. A convenience
+// store serves many honest customers, so only orders from risky contexts
+// count there. Recipient names are not counted: common names are shared
+// by many honest accounts.
+func (os *orderSignals) crossAccount(f *policy.OrderFacts, ev *event.Event, oc familiarity.OrderContext, risky bool, now time.Time) {
+	f.DropPointAccounts = os.drops.Observe(oc.Address, ev.User.ID, now)
+	if risky {
+		f.DropPointAccounts = max(f.DropPointAccounts, os.drops.Observe(oc.PickupStore, ev.User.ID, now))
+	}
+	for _, it := range ev.Properties.Order.Items {
+		st := os.surge.Observe(it.SKU, risky, now)
+		if st.Surging && st.RiskyShare >= f.SurgeRiskyShare {
+			f.Surge, f.SurgeRiskyShare = true, st.RiskyShare
+		}
+	}
+}

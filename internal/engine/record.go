@@ -1,0 +1,476 @@
+package engine
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/atoguard/atoguard/internal/event"
+	"github.com/atoguard/atoguard/internal/incident"
+	"github.com/atoguard/atoguard/internal/notify"
+	"github.com/atoguard/atoguard/internal/policy"
+	"github.com/atoguard/atoguard/internal/signal/familiarity"
+	"github.com/atoguard/atoguard/internal/store"
+)
+
+// pending is what the events of one batch have learned that is not
+// written yet: later events of the batch read it before the store.
+type pending struct {
+	received time.Time                        // when the batch arrived
+	contacts map[string]notify.ContactHistory // by user id
+}
+
+// learned is what the detectors learned from a decided event: the records
+// that change with it.
+type learned struct {
+	profiles  []store.Profile         // familiarity profiles
+	accounts  []store.IncidentAccount // accounts the open incidents reached
+	incidents []store.Incident        // open incidents' counters, when due
+	challenge *store.Challenge        // the challenge an mfa.* event answered, changed
+	contacts  contactsUpdate
+}
+
+// contactsUpdate is the account's contact history as the event left it.
+type contactsUpdate struct {
+	owner    bool // the event owes its owner notices: h is loaded
+	h        notify.ContactHistory
+	oldEmail string // the address on file before the event
+	changed  bool   // the event changed the address on file
+	write    bool   // h is new or changed: write it
+}
+
+// learn applies a decided event to the engine's state: the open incidents
+// attribute it, the account's familiarity and sessions learn from it, and
+// its owner's contact history follows it. It returns the records that
+// changed and sets res's incident.
+func (e *Engine) learn(ctx context.Context, ev *event.Event, obs *observation, res *Result, pend *pending) (learned, error) {
+	var l learned
+	e.attribute(ev, obs, res, &l)
+	if !obs.unread {
+		if err := e.learnAccount(ctx, ev, obs, res, &l); err != nil {
+			return l, err
+		}
+	}
+	if err := e.learnOrder(ctx, ev, obs, *res, &l); err != nil {
+		return l, err
+	}
+	c, err := e.learnContacts(ctx, ev, obs, pend)
+	l.contacts = c
+	return l, err
+}
+
+// attribute adds campaign-like login traffic to the open incidents: the
+// credential-stuffing campaign's, and the password-spraying one's for
+// logins with a password being sprayed, or a correct breached password
+// while the spraying goes on (a spray reaches its first accounts before
+// its password counts as sprayed).
+func (e *Engine) attribute(ev *event.Event, obs *observation, res *Result, l *learned) {
+	succeeded, failed := ev.Type == event.LoginSucceeded, ev.Type == event.LoginFailed
+	if !succeeded && !failed {
+		return
+	}
+	unfamiliar := ev.UnknownAccount() || !obs.facts.Familiar()
+	hit := incident.Hit{
+		Account: ev.Account(), Known: ev.User.ID != "", Succeeded: succeeded,
+		IP: obs.keys.IP, Prefix: obs.keys.Prefix, UserAgent: ev.Context.UserAgent, Outcome: outcome(ev.Type, res.Decision),
+	}
+	if id := obs.in.Campaign.IncidentID; id != "" && unfamiliar {
+		res.IncidentID = id
+		e.tracked(e.tracker, &e.mu, &e.lastIncSave, hit, obs.now, l)
+	}
+	cf := obs.in.Credential
+	if !(obs.spray.Hot || succeeded && cf.SprayActive && cf.Breached) || !unfamiliar {
+		return
+	}
+	c := e.creds
+	id := c.tracker.OpenID()
+	if id == "" {
+		return
+	}
+	if res.IncidentID == "" {
+		res.IncidentID = id
+	}
+	e.tracked(c.tracker, &c.mu, &c.lastSave, hit, obs.now, l)
+}
+
+// tracked records hit in t's open incident, and the incident's counters
+// at most once per second of event time (lastSave, guarded by mu).
+func (e *Engine) tracked(t *incident.Tracker, mu interface {
+	Lock()
+	Unlock()
+}, lastSave *time.Time, hit incident.Hit, now time.Time, l *learned) {
+	if a, ok := t.Record(hit, now); ok {
+		l.accounts = append(l.accounts, a)
+	}
+	mu.Lock()
+	due := now.Sub(*lastSave) >= time.Second
+	if due {
+		*lastSave = now
+	}
+	mu.Unlock()
+	if !due {
+		return
+	}
+	if inc, ok := t.Snapshot(); ok {
+		l.incidents = append(l.incidents, inc)
+	}
+}
+
+// learnAccount learns the account's good contexts and failed step-ups,
+// and applies an answer to a challenge.
+func (e *Engine) learnAccount(ctx context.Context, ev *event.Event, obs *observation, res *Result, l *learned) error {
+	uid, now := ev.User.ID, obs.now
+	var p familiarity.Record
+	var err error
+	switch ev.Type {
+	case event.LoginSucceeded:
+		if res.Decision == policy.Allow {
+			p, err = e.familiar.Learn(ctx, uid, obs.fctx, now)
+		}
+	case event.PasswordChanged, event.Registration:
+		// A refused one (e.g. a breached password): nothing to learn, the
+		// old password stands.
+		if res.Decision == policy.Deny {
+			break
+		}
+		if ev.Type == event.PasswordChanged {
+			p, err = e.familiar.PasswordChanged(ctx, uid, now)
+		} else {
+			p, err = e.familiar.Learn(ctx, uid, obs.fctx, now)
+		}
+	case event.MFASucceeded:
+		p, err = e.passChallenge(ctx, ev, obs, res, l)
+	case event.MFAFailed:
+		p, err = e.failChallenge(ctx, ev, obs, res, l)
+	}
+	if err != nil {
+		return err
+	}
+	if p.Account != "" {
+		l.profiles = append(l.profiles, store.Profile(p))
+	}
+	return nil
+}
+
+// passChallenge applies an mfa.succeeded. SMS and voice codes are weak
+// factors (phishable, SIM-swappable; NIST SP 800-63B: restricted): passing
+// one neither passes the guard's challenge, which asked for a strong
+// factor, nor makes the context familiar. The decision says so
+// (mfa.weak_factor).
+func (e *Engine) passChallenge(ctx context.Context, ev *event.Event, obs *observation, res *Result, l *learned) (familiarity.Record, error) {
+	weak := policy.WeakMFAMethod(ev.Properties.Method)
+	ch, open, err := e.challengeOf(ctx, ev, obs.now)
+	if err != nil {
+		return familiarity.Record{}, err
+	}
+	res.answered = ch
+	if open && !weak {
+		res.passed = true
+		passed := *ch
+		passed.State = store.ChallengePassed
+		l.challenge, res.answered = &passed, &passed
+		if a, ok := e.tracker.PassChallenge(ev.User.ID, obs.now); ok {
+			l.accounts = append(l.accounts, a)
+		}
+	}
+	if weak {
+		return familiarity.Record{}, nil
+	}
+	return e.familiar.Learn(ctx, ev.User.ID, obs.fctx, obs.now)
+}
+
+// failChallenge applies an mfa.failed: a wrong answer counts against the
+// challenge, locking it after the last allowed one, and against the
+// account.
+func (e *Engine) failChallenge(ctx context.Context, ev *event.Event, obs *observation, res *Result, l *learned) (familiarity.Record, error) {
+	ch, open, err := e.challengeOf(ctx, ev, obs.now)
+	if err != nil {
+		return familiarity.Record{}, err
+	}
+	res.answered = ch
+	if open {
+		failed := *ch
+		failed.Attempts++
+		if failed.Attempts >= e.challenges.MaxAttempts {
+			failed.State = store.ChallengeLocked
+		}
+		l.challenge, res.answered = &failed, &failed
+	}
+	return e.familiar.MFAFailed(ctx, ev.User.ID, obs.now)
+}
+
+// challengeOf returns the challenge an mfa.* event names, if it is one of
+// this user's, and whether it is open (pending and unexpired).
+func (e *Engine) challengeOf(ctx context.Context, ev *event.Event, now time.Time) (*store.Challenge, bool, error) {
+	id := ev.Properties.ChallengeID
+	if id == "" {
+		return nil, false, nil
+	}
+	ch, err := e.records.GetChallenge(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("loading challenge: %w", err)
+	}
+	if ch.UserID != ev.User.ID {
+		return nil, false, nil
+	}
+	return &ch, ch.State == store.ChallengePending && now.Before(ch.ExpiresAt), nil
+}
+
+// learnOrder carries logins and step-ups into sessions, and learns from
+// contact changes and allowed orders.
+func (e *Engine) learnOrder(ctx context.Context, ev *event.Event, obs *observation, res Result, l *learned) error {
+	uid, now := ev.User.ID, obs.now
+	var p familiarity.Record
+	var err error
+	switch ev.Type {
+	case event.LoginSucceeded:
+		e.orders.sessions.Login(ev.SessionID, sessionOf(uid, now, &obs.in, res))
+		return nil
+	case event.MFASucceeded:
+		e.stepUpSessions(ctx, ev)
+		return nil
+	case event.ProfileUpdated:
+		p, err = e.familiar.ContactChanged(ctx, uid, ev.Properties.Fields, now)
+	case event.OrderAttempt:
+		if res.Decision != policy.Allow || ev.Properties.Order == nil {
+			return nil
+		}
+		p, err = e.familiar.LearnOrder(ctx, uid, obs.order, now)
+	default:
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	l.profiles = append(l.profiles, store.Profile(p))
+	return nil
+}
+
+// stepUpSessions marks the session an mfa.succeeded is about as having
+// passed a step-up, or a weak one.
+func (e *Engine) stepUpSessions(ctx context.Context, ev *event.Event) {
+	sid := e.stepUpSession(ctx, ev)
+	if policy.WeakMFAMethod(ev.Properties.Method) {
+		e.orders.sessions.Weak(sid)
+	} else {
+		e.orders.sessions.Pass(sid)
+	}
+}
+
+// learnContacts tracks the account's email addresses, for the notices
+// its owner is owed: a new device or network login, a contact change,
+// every order — on the addresses on file before any recent change, so an
+// attacker who changes the email cannot silence it.
+func (e *Engine) learnContacts(ctx context.Context, ev *event.Event, obs *observation, pend *pending) (contactsUpdate, error) {
+	var c contactsUpdate
+	uid := ev.User.ID
+	if e.notes == nil || uid == "" {
+		return c, nil
+	}
+	if ev.User.Email == "" && ev.Type != event.ProfileUpdated && ev.Type != event.OrderAttempt && !unfamiliarLogin(ev, &obs.in) {
+		return c, nil
+	}
+	h, ok := pend.contacts[uid]
+	if !ok {
+		var err error
+		if h, err = e.loadContacts(ctx, uid); err != nil {
+			return c, err
+		}
+	}
+	c.owner, c.oldEmail = true, h.Email
+	c.changed = ev.User.Email != "" && h.Observe(ev.User.Email, obs.now)
+	c.h = h
+	if h.Email != c.oldEmail { // the first address seen, or a change
+		c.write = true
+		if pend.contacts == nil {
+			pend.contacts = map[string]notify.ContactHistory{}
+		}
+		pend.contacts[uid] = h
+	}
+	return c, nil
+}
+
+// unfamiliarLogin reports a login from a device or network the account
+// has not used: its owner is told.
+func unfamiliarLogin(ev *event.Event, in *policy.Input) bool {
+	return ev.Type == event.LoginSucceeded && in.Account.HasHistory && (!in.Account.DeviceKnown || !in.Account.NetworkKnown)
+}
+
+// contactsKey is where an account's contact history is kept: a profile
+// record under a key no user id can take (user ids are valid UTF-8
+// without NUL).
+func contactsKey(userID string) string { return "contacts\x00" + userID }
+
+// loadContacts returns the account's stored contact history.
+func (e *Engine) loadContacts(ctx context.Context, userID string) (notify.ContactHistory, error) {
+	var h notify.ContactHistory
+	rec, err := e.records.GetProfile(ctx, contactsKey(userID))
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return h, nil
+	case err != nil:
+		return h, fmt.Errorf("loading contact history: %w", err)
+	}
+	if err := json.Unmarshal(rec.Data, &h); err != nil {
+		return h, fmt.Errorf("decoding contact history of %q: %w", userID, err)
+	}
+	return h, nil
+}
+
+// record appends to dst every record the event's decision writes: the
+// incidents its detectors opened or closed, the challenge made or
+// answered, what the detectors learned, a held order's review, the
+// notices owed and the audit record. It does no I/O.
+func (e *Engine) record(dst store.Batch, ev *event.Event, obs *observation, res Result, l learned, received time.Time) store.Batch {
+	dst = obs.trans.record(dst, e.notes, received)
+	if res.Challenge != nil {
+		dst.Challenges = append(dst.Challenges, *res.Challenge)
+	}
+	if l.challenge != nil {
+		dst.Challenges = append(dst.Challenges, *l.challenge)
+	}
+	dst.IncidentAccounts = append(dst.IncidentAccounts, l.accounts...)
+	dst.Incidents = append(dst.Incidents, l.incidents...)
+	dst.Profiles = append(dst.Profiles, l.profiles...)
+	if rv, ok := review(ev, obs, res); ok {
+		dst.Reviews = append(dst.Reviews, rv)
+	}
+	if l.contacts.write {
+		if data, err := json.Marshal(l.contacts.h); err == nil { // a ContactHistory always marshals
+			dst.Profiles = append(dst.Profiles, store.Profile{Account: contactsKey(ev.User.ID), Data: data, UpdatedAt: obs.now})
+		}
+	}
+	if l.contacts.owner {
+		dst.Notifications = append(dst.Notifications, e.ownerNotices(ev, obs, res, l.contacts, received)...)
+	}
+	dst.Audit = append(dst.Audit, e.audit(ev, received, res))
+	return dst
+}
+
+// review is the review of an order the decision held.
+func review(ev *event.Event, obs *observation, res Result) (store.Review, bool) {
+	o := ev.Properties.Order
+	if ev.Type != event.OrderAttempt || o == nil || res.Decision != policy.Review {
+		return store.Review{}, false
+	}
+	rv := store.Review{
+		ID: res.ReviewID, EventID: res.EventID, UserID: ev.User.ID, SessionID: ev.SessionID, OrderID: o.ID,
+		Amount: o.Amount, Currency: o.Currency, IncidentID: obs.in.Campaign.IncidentID,
+		State: store.ReviewPending, CreatedAt: obs.now,
+	}
+	for _, r := range res.Reasons {
+		rv.Reasons = append(rv.Reasons, r.Code)
+	}
+	return rv, true
+}
+
+// ownerNotices are the notices an event owes its account's owner: an
+// event can owe several (an order that first carries a new address owes
+// the contact change and the order).
+func (e *Engine) ownerNotices(ev *event.Event, obs *observation, res Result, c contactsUpdate, received time.Time) []store.Notification {
+	owner := notify.Owner{Account: ev.User.ID, Contacts: c.h}
+	agent := familiarity.AgentFamily(ev.Context.UserAgent)
+	ip := ""
+	if ev.Context.IP.IsValid() {
+		ip = ev.Context.IP.String()
+	}
+	var ns []store.Notification
+	if ev.Type == event.ProfileUpdated || (c.changed && c.oldEmail != "") {
+		cu := notify.ContactUpdate{Ref: res.EventID, At: obs.now, Fields: ev.Properties.Fields, IP: ip, Agent: agent}
+		if c.changed && c.oldEmail != "" {
+			cu.OldEmail, cu.NewEmail = c.oldEmail, ev.User.Email
+			if len(cu.Fields) == 0 {
+				cu.Fields = []string{"email"}
+			}
+		}
+		ns = append(ns, e.notes.ContactChanged(owner, cu, received)...)
+	}
+	if in := &obs.in; unfamiliarLogin(ev, in) {
+		ns = append(ns, e.notes.NewDeviceLogin(owner, notify.Login{
+			Ref: res.EventID, At: obs.now, Decision: string(res.Decision), NewDevice: !in.Account.DeviceKnown,
+			NewNetwork: !in.Account.NetworkKnown, IP: ip, Country: in.Geo.Country, Agent: agent,
+		}, received)...)
+	}
+	if ev.Type == event.OrderAttempt && ev.Properties.Order != nil {
+		ns = append(ns, e.notes.OrderPlaced(owner, notify.Order{Ref: res.EventID, At: obs.now, Decision: string(res.Decision), Order: *ev.Properties.Order}, received)...)
+	}
+	return ns
+}
+
+// audit is the event's audit record: the redacted event, its decision and
+// a keyed digest of its password.
+func (e *Engine) audit(ev *event.Event, received time.Time, res Result) store.AuditRecord {
+	rec := store.AuditRecord{
+		EventID: res.EventID, ReceivedAt: received, OccurredAt: ev.OccurredAt, Type: string(ev.Type),
+		Account: ev.Account(), Login: ev.Login, IP: ev.Context.IP.String(), SessionID: ev.SessionID,
+		RequestID: ev.RequestID, Decision: string(res.Decision), Risk: res.Risk, IncidentID: res.IncidentID,
+	}
+	for _, r := range res.Reasons {
+		rec.Reasons = append(rec.Reasons, r.Code)
+	}
+	if res.Challenge != nil {
+		rec.ChallengeID = res.Challenge.ID
+	}
+	if ev.Credential.HasPassword {
+		m := hmac.New(sha256.New, e.key)
+		m.Write([]byte("password-sha1\x00"))
+		m.Write(ev.Credential.PasswordSHA1[:])
+		rec.PasswordHMAC = m.Sum(nil)[:16]
+	}
+	if data, err := ev.MarshalRedacted(); err == nil {
+		rec.Event = data
+	}
+	return rec
+}
+
+// transitions are the incidents the detectors opened or closed while
+// observing: written with the event, and announced by the instance that
+// opened or closed them first.
+type transitions struct {
+	incidents []store.Incident
+	opened    []store.Incident // to announce
+	closed    []store.Incident // to announce
+}
+
+// record appends the incidents and their announcements to dst; wall is
+// when the announcements are due.
+func (t *transitions) record(dst store.Batch, notes *notify.Planner, wall time.Time) store.Batch {
+	dst.Incidents = append(dst.Incidents, t.incidents...)
+	for _, inc := range t.opened {
+		dst.Notifications = append(dst.Notifications, notes.IncidentOpened(inc, wall)...)
+	}
+	for _, inc := range t.closed {
+		dst.Notifications = append(dst.Notifications, notes.IncidentClosed(inc, wall)...)
+	}
+	return dst
+}
+
+// track opens or closes an incident of t's as a detector's episode
+// changed, agreeing on it with the other instances.
+func (e *Engine) track(ctx context.Context, t *incident.Tracker, kind string, opened, closed bool, since, until time.Time, tr *transitions) (openedNow bool) {
+	switch {
+	case opened:
+		inc := t.Open(kind, since)
+		first := e.claimIncident(ctx, t, &inc)
+		tr.incidents = append(tr.incidents, inc)
+		if first {
+			tr.opened = append(tr.opened, inc)
+		}
+		return true
+	case closed:
+		if inc, ok := t.Close(until); ok {
+			tr.incidents = append(tr.incidents, inc)
+			if e.releaseIncident(ctx, inc) {
+				tr.closed = append(tr.closed, inc)
+			}
+		}
+	}
+	return false
+}

@@ -1,0 +1,115 @@
+package engine
+
+import (
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/atoguard/atoguard/internal/notify"
+	"github.com/atoguard/atoguard/internal/policy"
+	"github.com/atoguard/atoguard/internal/store"
+	"github.com/atoguard/atoguard/internal/store/memory"
+)
+
+// counts is the shape of a batch: how many records of each kind.
+type counts struct {
+	Audit, Challenges, Incidents, Accounts, Profiles, Reviews, Notifications int
+}
+
+func countsOf(b store.Batch) counts {
+	return counts{len(b.Audit), len(b.Challenges), len(b.Incidents), len(b.IncidentAccounts), len(b.Profiles), len(b.Reviews), len(b.Notifications)}
+}
+
+// TestRecord checks the record phase alone: what it writes for a decided
+// event, with fixed times and no I/O.
+func TestRecord(t *testing.T) {
+	p, err := notify.NewPlanner(notify.Config{SMTP: notify.SMTPConfig{Host: "127.0.0.1", From: "Shop <security@example.jp>"},
+		OperatorEmails: []string{"soc@example.jp"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newEngine(t, "", memory.New(), func(d *Deps) { d.Notifications = p })
+	received := t0.Add(time.Second)
+	order := decode(t, `{"type": "order.attempt", "occurred_at": %q, "user": {"id": "u-1"}, "session_id": "s-1", "context": {"ip": "203.0.113.7"},
+		"properties": {"order": {"id": "o-1", "amount": 120000, "currency": "JPY", "items": [{"sku": "iphone-16", "quantity": 1, "unit_price": 120000}]}}}`, t0.Format(time.RFC3339))
+	ch := store.Challenge{ID: "ch_1", UserID: "u-1", State: store.ChallengePending}
+	inc := store.Incident{ID: "inc_1", Kind: "credential_stuffing", State: store.IncidentOpen, StartedAt: t0}
+	for _, tc := range []struct {
+		name  string
+		ev    string // "login" or "order"
+		res   Result
+		obs   observation
+		l     learned
+		want  counts
+		check func(t *testing.T, b store.Batch)
+	}{
+		{
+			name: "allowed login: the audit record only",
+			ev:   "login", res: Result{EventID: "ev_1", Decision: policy.Allow, Reasons: []policy.Reason{}},
+			want: counts{Audit: 1},
+			check: func(t *testing.T, b store.Batch) {
+				got := b.Audit[0]
+				if got.EventID != "ev_1" || got.Decision != "allow" || !got.ReceivedAt.Equal(received) || !got.OccurredAt.Equal(t0) || len(got.PasswordHMAC) != 16 {
+					t.Errorf("audit record %+v", got)
+				}
+			},
+		},
+		{
+			name: "challenged login: the challenge, its id in the audit record",
+			ev:   "login", res: Result{EventID: "ev_2", Decision: policy.Challenge, Challenge: &ch},
+			want: counts{Audit: 1, Challenges: 1},
+			check: func(t *testing.T, b store.Batch) {
+				if b.Audit[0].ChallengeID != "ch_1" || b.Challenges[0].ID != "ch_1" {
+					t.Errorf("challenge %+v, audit %+v", b.Challenges[0], b.Audit[0])
+				}
+			},
+		},
+		{
+			name: "an incident opened and an account reached: written and announced",
+			ev:   "login", res: Result{EventID: "ev_3", Decision: policy.Deny, IncidentID: "inc_1"},
+			obs:  observation{trans: transitions{incidents: []store.Incident{inc}, opened: []store.Incident{inc}}},
+			l:    learned{accounts: []store.IncidentAccount{{IncidentID: "inc_1", Account: "u-1"}}},
+			want: counts{Audit: 1, Incidents: 1, Accounts: 1, Notifications: 1},
+		},
+		{
+			name: "held order: a review carrying the reasons, and the owner's notice",
+			ev:   "order", res: Result{EventID: "ev_4", ReviewID: "rv_1", Decision: policy.Review, Reasons: []policy.Reason{{Code: "order.high_value"}}},
+			l:    learned{contacts: contactsUpdate{owner: true, write: true, h: notify.ContactHistory{Email: "a@example.jp"}}},
+			want: counts{Audit: 1, Reviews: 1, Profiles: 1, Notifications: 1},
+			check: func(t *testing.T, b store.Batch) {
+				want := store.Review{ID: "rv_1", EventID: "ev_4", UserID: "u-1", SessionID: "s-1", OrderID: "o-1", Amount: 120000,
+					Currency: "JPY", State: store.ReviewPending, CreatedAt: t0, Reasons: []string{"order.high_value"}}
+				if diff := cmp.Diff(want, b.Reviews[0]); diff != "" {
+					t.Errorf("review (-want +got):\n%s", diff)
+				}
+				var h notify.ContactHistory
+				if err := json.Unmarshal(b.Profiles[0].Data, &h); err != nil || b.Profiles[0].Account != contactsKey("u-1") || h.Email != "a@example.jp" {
+					t.Errorf("contact history %+v (%v)", b.Profiles[0], err)
+				}
+			},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ev := login(t, "login.succeeded", "u-1", "203.0.113.7", "d-1", t0)
+			ev.Credential.HasPassword = true
+			if tc.ev == "order" {
+				ev = order
+			}
+			tc.obs.now = t0
+			b := e.record(store.Batch{}, &ev, &tc.obs, tc.res, tc.l, received)
+			if got := countsOf(b); got != tc.want {
+				t.Fatalf("records %+v, want %+v", got, tc.want)
+			}
+			if tc.check != nil {
+				tc.check(t, b)
+			}
+			// Appending keeps what dst held.
+			again := e.record(b, &ev, &tc.obs, tc.res, tc.l, received)
+			if got, want := countsOf(again).Audit, 2*tc.want.Audit; got != want {
+				t.Errorf("after a second record: %d audit records, want %d", got, want)
+			}
+		})
+	}
+}
