@@ -48,8 +48,10 @@ func rangeServer(t *testing.T, lines ...string) http.Handler {
 	st := memory.New()
 	eng := engine.New(engine.Config{}, clock.New(clock.Event, nil), pol, st, st, bytes.Repeat([]byte{7}, 32))
 	eng.UseBreached(corpus)
-	srv := api.New(api.Config{}, slog.New(slog.NewTextHandler(io.Discard, nil)), eng, st, nil)
-	srv.ServeRanges(corpus)
+	srv, err := api.New(api.Config{}, api.Deps{Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Engine: eng, Records: st, Ranges: corpus})
+	if err != nil {
+		t.Fatal(err)
+	}
 	return srv.Handler()
 }
 

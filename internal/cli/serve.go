@@ -312,23 +312,29 @@ func startGuard(ctx context.Context, cfg config.Config, bootstrap string, ln net
 		}
 		eng.UseOutage(cfg.Hot.OnOutage == hot.FailClosed, hubDown)
 	}
-	var ready atomic.Bool
-	apiCfg := cfg.API
-	apiCfg.BootstrapKey = bootstrap
-	srv := api.New(apiCfg, log, eng, st, ready.Load)
-	if jnl != nil {
-		srv.SetRecordsOptional()
-		srv.ServeHealth("journal", func(context.Context) (bool, any) { st := jnl.State(); return !st.Degraded, st })
-	}
-	if hub != nil {
-		srv.ServeHealth("redis", func(context.Context) (bool, any) { return !hub.Degraded(), hub.Status() })
-	}
-	srv.ServeRanges(corpus)
 	var locker stepup.Locker
 	if hub != nil {
 		locker = hub
 	}
-	if err := serveStepUp(ctx, cfg, clk, eng, st, key, srv, locker, log); err != nil {
+	svc, err := serveStepUp(ctx, cfg, clk, eng, st, key, locker, log)
+	if err != nil {
+		return nil, err
+	}
+	var ready atomic.Bool
+	apiCfg := cfg.API
+	apiCfg.BootstrapKey = bootstrap
+	deps := api.Deps{Log: log, Engine: eng, Records: st, Ready: ready.Load, StepUp: svc, Ranges: corpus}
+	if jnl != nil {
+		deps.RecordsOptional = true
+		deps.Health = append(deps.Health, api.HealthCheck{Name: "journal",
+			Check: func(context.Context) (bool, any) { st := jnl.State(); return !st.Degraded, st }})
+	}
+	if hub != nil {
+		deps.Health = append(deps.Health, api.HealthCheck{Name: "redis",
+			Check: func(context.Context) (bool, any) { return !hub.Degraded(), hub.Status() }})
+	}
+	srv, err := api.New(apiCfg, deps)
+	if err != nil {
 		return nil, err
 	}
 	handler, err := withDashboard(ctx, cfg, log, clk, eng, st, srv.Handler())
@@ -406,13 +412,13 @@ func runGuard(ctx context.Context, cfg config.Config, log *slog.Logger, eng *eng
 }
 
 // serveStepUp wires step-up verification (package stepup): factor keys,
-// the mail server for email codes, the engine's choice of methods per user,
-// and the challenge and factor endpoints.
+// the mail server for email codes and the engine's choice of methods per
+// user; the API serves the challenge and factor endpoints through it.
 func serveStepUp(ctx context.Context, cfg config.Config, clk *clock.Clock, eng *engine.Engine, st guardStore,
-	key []byte, srv *api.Server, locker stepup.Locker, log *slog.Logger) error {
+	key []byte, locker stepup.Locker, log *slog.Logger) (*stepup.Service, error) {
 	keys, created, err := stepup.LoadKeys(cfg.StepUp.EncryptionKeyFile, os.Getenv(stepup.EnvFactorKey), cfg.Data)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if created {
 		log.Warn("created the factor key file in the data directory; keep a copy apart from backups of the database (stepup.encryption_key_file)",
@@ -420,7 +426,7 @@ func serveStepUp(ctx context.Context, cfg config.Config, clk *clock.Clock, eng *
 	}
 	svc, err := stepup.New(cfg.StepUp, clk, st, eng, keys, key, log)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	mc := cfg.StepUp.SMTP
 	if mc.Host == "" && cfg.Notify.SMTP.Host != "" {
@@ -431,7 +437,7 @@ func serveStepUp(ctx context.Context, cfg config.Config, clk *clock.Clock, eng *
 	if mc.Host != "" {
 		m, err := mailer.New(mc, os.Getenv)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		svc.UseMailer(m)
 	}
@@ -439,7 +445,6 @@ func serveStepUp(ctx context.Context, cfg config.Config, clk *clock.Clock, eng *
 		svc.UseLocker(locker)
 	}
 	eng.UseFactors(svc)
-	srv.ServeStepUp(svc)
 	// Reseal factor secrets sealed with a key that is no longer current.
 	go func() {
 		if n, err := svc.Rekey(ctx); err != nil {
@@ -448,7 +453,7 @@ func serveStepUp(ctx context.Context, cfg config.Config, clk *clock.Clock, eng *
 			log.Info("resealed factor secrets with the current key", "key", keys.Current(), "factors", n)
 		}
 	}()
-	return nil
+	return svc, nil
 }
 
 // withDashboard serves the operators' dashboard (package dashboard) under

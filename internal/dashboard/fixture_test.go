@@ -105,7 +105,10 @@ func newFixtureNotify(t *testing.T, nc notify.Config) *fixture {
 	}
 	logBuf := &lockedBuffer{}
 	log := slog.New(slog.NewTextHandler(logBuf, nil))
-	apiSrv := api.New(api.Config{BootstrapKey: apiSecret}, log, eng, st, nil)
+	apiSrv, err := api.New(api.Config{BootstrapKey: apiSecret}, api.Deps{Log: log, Engine: eng, Records: st})
+	if err != nil {
+		t.Fatal(err)
+	}
 	dash, err := dashboard.New(dashboard.Config{Clock: clk.Now, Notify: nc}, log, eng, st, st, keys)
 	if err != nil {
 		t.Fatal(err)
