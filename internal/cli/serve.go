@@ -465,7 +465,7 @@ func withDashboard(ctx context.Context, cfg config.Config, log *slog.Logger, clk
 	if err != nil {
 		return nil, err
 	}
-	dash, err := dashboard.New(dashboard.Config{Clock: clk.Now, Notify: cfg.Notify}, log, eng, st, st, keys)
+	dash, err := dashboard.New(dashboard.Config{Notify: cfg.Notify}, dashboard.Deps{Log: log, Clock: clk, Engine: eng, Records: st, Operators: st, Opener: keys})
 	if err != nil {
 		return nil, err
 	}

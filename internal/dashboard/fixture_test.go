@@ -109,7 +109,19 @@ func newFixtureNotify(t *testing.T, nc notify.Config) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dash, err := dashboard.New(dashboard.Config{Clock: clk.Now, Notify: nc}, log, eng, st, st, keys)
+	deps := dashboard.Deps{Log: log, Clock: clk, Engine: eng, Records: st, Operators: st, Opener: keys}
+	for name, drop := range map[string]func(*dashboard.Deps){
+		"logger": func(d *dashboard.Deps) { d.Log = nil }, "clock": func(d *dashboard.Deps) { d.Clock = nil },
+		"engine": func(d *dashboard.Deps) { d.Engine = nil }, "records": func(d *dashboard.Deps) { d.Records = nil },
+		"operators": func(d *dashboard.Deps) { d.Operators = nil }, "opener": func(d *dashboard.Deps) { d.Opener = nil },
+	} {
+		d := deps
+		drop(&d)
+		if _, err := dashboard.New(dashboard.Config{}, d); err == nil || !strings.Contains(err.Error(), name) {
+			t.Fatalf("dashboard.New without a %s: %v, want an error naming it", name, err)
+		}
+	}
+	dash, err := dashboard.New(dashboard.Config{Notify: nc}, deps)
 	if err != nil {
 		t.Fatal(err)
 	}
