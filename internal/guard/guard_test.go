@@ -83,6 +83,10 @@ func TestStartFailsCleanly(t *testing.T) {
 			c.SecretKeyFile = filepath.Join(c.Data, "short.key")
 			_ = os.WriteFile(c.SecretKeyFile, []byte("short"), 0o600)
 		}, opts: Options{Log: log}, want: "want at least 32"},
+		"short spray key": {edit: func(c *config.Config) {
+			c.Engine.Spray.KeyFile = filepath.Join(c.Data, "spray.key")
+			_ = os.WriteFile(c.Engine.Spray.KeyFile, []byte("too short"), 0o600)
+		}, opts: Options{Log: log}, want: "engine.spray.key_file"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			cfg := config.Default()
