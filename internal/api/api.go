@@ -64,8 +64,8 @@ type Server struct {
 	quota   *quotas
 	ready   func() bool
 	mux     *http.ServeMux
-	stepup  *stepup.Service // nil until ServeStepUp
-	health  []healthCheck
+	stepup  *stepup.Service // nil: no step-up routes
+	health  []HealthCheck
 	// recordsOptional: an unreachable store degrades /readyz (journaled)
 	recordsOptional bool
 
@@ -74,20 +74,65 @@ type Server struct {
 	latency   prometheus.Histogram
 }
 
-// New returns the API server. ready reports whether the guard takes
-// events (for /readyz); nil means always.
-func New(cfg Config, log *slog.Logger, eng Assessor, records Records, ready func() bool) *Server {
+// Deps are what the API serves from, given at construction. Log, Engine
+// and Records are required; the rest are optional.
+type Deps struct {
+	Log     *slog.Logger
+	Engine  Assessor
+	Records Records
+	// Ready reports whether the guard takes events (for /readyz); nil
+	// means always.
+	Ready func() bool
+	// StepUp serves the step-up challenge and factor enrolment endpoints
+	// of API.md; nil: those routes answer 404.
+	StepUp *stepup.Service
+	// Ranges answers GET /range/{prefix} like the Pwned Passwords
+	// k-anonymity API (no API key, like that API), so HIBP clients can
+	// point at the guard; nil: the route answers 404.
+	Ranges breach.Ranger
+	// Health are the parts the guard can answer without (Redis joining
+	// the instances, the journal standing in for PostgreSQL): when one's
+	// check says it is not ok, /readyz answers 200 with status "degraded"
+	// and the part's detail.
+	Health []HealthCheck
+	// RecordsOptional makes an unreachable store degrade /readyz instead
+	// of failing it: the guard journals its records meanwhile (package
+	// journal).
+	RecordsOptional bool
+}
+
+// HealthCheck is a part of the guard /readyz reports on; one that is not
+// ok leaves the guard answering, degraded.
+type HealthCheck struct {
+	Name  string
+	Check func(ctx context.Context) (ok bool, detail any)
+}
+
+// New returns the API server of cfg on deps, or an error when a required
+// dependency is missing.
+func New(cfg Config, deps Deps) (*Server, error) {
+	switch {
+	case deps.Log == nil:
+		return nil, errors.New("api: no logger")
+	case deps.Engine == nil:
+		return nil, errors.New("api: no engine")
+	case deps.Records == nil:
+		return nil, errors.New("api: no records")
+	}
+	ready := deps.Ready
+	if ready == nil {
+		ready = func() bool { return true }
+	}
+	log, eng, records := deps.Log, deps.Engine, deps.Records
 	if cfg.MaxBodyBytes <= 0 {
 		cfg.MaxBodyBytes = 64 << 10
 	}
 	if cfg.MaxBatch <= 0 {
 		cfg.MaxBatch = 1000
 	}
-	if ready == nil {
-		ready = func() bool { return true }
-	}
 	s := &Server{
 		cfg: cfg, log: log, engine: eng, records: records, ready: ready,
+		health: deps.Health, recordsOptional: deps.RecordsOptional,
 		keys:  newKeyring(cfg.BootstrapKey, records),
 		quota: newQuotas(cfg.QuotaPerSecond, cfg.QuotaBurst),
 		mux:   http.NewServeMux(),
@@ -127,13 +172,17 @@ func New(cfg Config, log *slog.Logger, eng Assessor, records Records, ready func
 	})
 	s.mux.Handle("GET /readyz", h(s.readyz))
 	s.mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	return s
+	if deps.Ranges != nil {
+		s.serveRanges(deps.Ranges)
+	}
+	if deps.StepUp != nil {
+		s.serveStepUp(deps.StepUp)
+	}
+	return s, nil
 }
 
-// ServeRanges answers GET /range/{prefix} from src like the Pwned Passwords
-// k-anonymity API (no API key, like that API), so HIBP clients can point
-// at the guard. Call it before serving.
-func (s *Server) ServeRanges(src breach.Ranger) {
+// serveRanges answers GET /range/{prefix} from src (Deps.Ranges).
+func (s *Server) serveRanges(src breach.Ranger) {
 	rh := &breach.RangeHandler{Source: src}
 	s.mux.Handle("GET /range/{prefix}", adapt(s.log, func(w http.ResponseWriter, r *http.Request) error {
 		err := rh.Serve(w, r)
@@ -162,25 +211,6 @@ func (c *sizeCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
-// healthCheck is a part of the guard /readyz reports on; one that is not
-// ok leaves the guard answering, degraded.
-type healthCheck struct {
-	name  string
-	check func(ctx context.Context) (ok bool, detail any)
-}
-
-// ServeHealth adds a part the guard can answer without (Redis joining the
-// instances, the journal standing in for PostgreSQL) to /readyz: when
-// check says it is not ok, /readyz answers 200 with status "degraded" and
-// the part's detail.
-func (s *Server) ServeHealth(name string, check func(ctx context.Context) (ok bool, detail any)) {
-	s.health = append(s.health, healthCheck{name, check})
-}
-
-// SetRecordsOptional makes an unreachable store degrade /readyz instead of
-// failing it: the guard journals its records meanwhile (package journal).
-func (s *Server) SetRecordsOptional() { s.recordsOptional = true }
-
 type componentStatus struct {
 	Status string `json:"status"` // ok or degraded
 	Detail any    `json:"detail,omitempty"`
@@ -204,7 +234,7 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
 		parts = map[string]componentStatus{"records": {Status: "degraded", Detail: "store unreachable; records are journaled locally"}}
 	}
 	for _, h := range s.health {
-		ok, detail := h.check(ctx)
+		ok, detail := h.Check(ctx)
 		if parts == nil {
 			parts = map[string]componentStatus{}
 		}
@@ -212,7 +242,7 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
 		if !ok {
 			cs.Status, status = "degraded", "degraded"
 		}
-		parts[h.name] = cs
+		parts[h.Name] = cs
 	}
 	body := map[string]any{"status": status}
 	if parts != nil {

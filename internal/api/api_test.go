@@ -108,7 +108,10 @@ func newFixture(t *testing.T, o options) *fixture {
 	var ready atomic.Bool
 	ready.Store(true)
 	logBuf := &lockedBuffer{}
-	srv := api.New(o.cfg, slog.New(slog.NewTextHandler(logBuf, nil)), eng, records, ready.Load)
+	srv, err := api.New(o.cfg, api.Deps{Log: slog.New(slog.NewTextHandler(logBuf, nil)), Engine: eng, Records: records, Ready: ready.Load})
+	if err != nil {
+		t.Fatal(err)
+	}
 	return &fixture{handler: srv.Handler(), store: st, ready: &ready, log: logBuf}
 }
 
@@ -915,14 +918,17 @@ func TestReadyzDegraded(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			srv := api.New(api.Config{}, slog.New(slog.DiscardHandler), eng, records, nil)
-			srv.SetRecordsOptional()
-			srv.ServeHealth("redis", func(context.Context) (bool, any) {
+			redis := func(context.Context) (bool, any) {
 				if tc.redisUp {
 					return true, nil
 				}
 				return false, "away"
-			})
+			}
+			srv, err := api.New(api.Config{}, api.Deps{Log: slog.New(slog.DiscardHandler), Engine: eng, Records: records,
+				RecordsOptional: true, Health: []api.HealthCheck{{Name: "redis", Check: redis}}})
+			if err != nil {
+				t.Fatal(err)
+			}
 			rec := httptest.NewRecorder()
 			srv.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/readyz", nil))
 			if rec.Code != 200 {
@@ -934,5 +940,32 @@ func TestReadyzDegraded(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestNewRequiresDeps: a missing required dependency is an error, not a
+// panic at the first request.
+func TestNewRequiresDeps(t *testing.T) {
+	st := memory.New()
+	pol, err := policy.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng, err := engine.New(engine.Config{}, engine.Deps{Clock: clock.New(clock.Event, nil), Policy: pol, Records: st, Writer: st, Key: bytes.Repeat([]byte{7}, 32)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.DiscardHandler)
+	for name, deps := range map[string]api.Deps{
+		"logger":  {Engine: eng, Records: st},
+		"engine":  {Log: log, Records: st},
+		"records": {Log: log, Engine: eng},
+	} {
+		if _, err := api.New(api.Config{}, deps); err == nil || !strings.Contains(err.Error(), name) {
+			t.Errorf("without a %s: %v, want an error naming it", name, err)
+		}
+	}
+	if _, err := api.New(api.Config{}, api.Deps{Log: log, Engine: eng, Records: st}); err != nil {
+		t.Errorf("with every required dependency: %v", err)
 	}
 }

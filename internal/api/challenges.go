@@ -14,10 +14,9 @@ import (
 	"github.com/atoguard/atoguard/internal/store"
 )
 
-// ServeStepUp serves the step-up challenge and factor enrolment endpoints
-// of API.md through svc. Call it before serving; without it those routes
-// answer 404.
-func (s *Server) ServeStepUp(svc *stepup.Service) {
+// serveStepUp serves the step-up challenge and factor enrolment endpoints
+// of API.md through svc (Deps.StepUp).
+func (s *Server) serveStepUp(svc *stepup.Service) {
 	s.stepup = svc
 	h := func(scope string, f handlerFunc) http.Handler { return adapt(s.log, s.requireScope(scope, f)) }
 	c, f := store.ScopeChallenges, store.ScopeFactors

@@ -102,8 +102,10 @@ func newStepFixture(t *testing.T) *stepFixture {
 	}
 	svc.UseMailer(m)
 	logBuf := &lockedBuffer{}
-	srv := api.New(api.Config{BootstrapKey: bootstrapSecret}, slog.New(slog.NewTextHandler(logBuf, nil)), eng, st, nil)
-	srv.ServeStepUp(svc)
+	srv, err := api.New(api.Config{BootstrapKey: bootstrapSecret}, api.Deps{Log: slog.New(slog.NewTextHandler(logBuf, nil)), Engine: eng, Records: st, StepUp: svc})
+	if err != nil {
+		t.Fatal(err)
+	}
 	var ready atomic.Bool
 	ready.Store(true)
 	return &stepFixture{fixture: &fixture{handler: srv.Handler(), store: st, ready: &ready, log: logBuf}, sink: sink, clk: clk}

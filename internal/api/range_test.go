@@ -51,8 +51,10 @@ func rangeServer(t *testing.T, lines ...string) http.Handler {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := api.New(api.Config{}, slog.New(slog.NewTextHandler(io.Discard, nil)), eng, st, nil)
-	srv.ServeRanges(corpus)
+	srv, err := api.New(api.Config{}, api.Deps{Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Engine: eng, Records: st, Ranges: corpus})
+	if err != nil {
+		t.Fatal(err)
+	}
 	return srv.Handler()
 }
 

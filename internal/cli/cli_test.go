@@ -408,22 +408,6 @@ func TestServeSmoke(t *testing.T) {
 	if strings.Contains(s.stderr.String(), bootstrap) || strings.Contains(strings.ToLower(s.stderr.String()), "5baa61e4") {
 		t.Errorf("log holds a secret:\n%s", s.stderr)
 	}
-	for _, f := range []string{"secret.key", sqlite.FileName} {
-		if _, err := os.Stat(filepath.Join(data, f)); err != nil {
-			t.Errorf("data directory: %v", err)
-		}
-	}
-
-	// A restart on the same data directory finds the acknowledged event.
-	ctx := context.Background()
-	st, err := sqlite.Open(ctx, data, sqlite.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	if n, err := st.CountAudit(ctx); err != nil || n != 1 {
-		t.Errorf("CountAudit after restart = %d, %v; want 1", n, err)
-	}
 }
 
 // TestServeZeroTickEvery: a config file may give 0 for tick_every, which

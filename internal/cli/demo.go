@@ -21,6 +21,7 @@ import (
 
 	"github.com/atoguard/atoguard/internal/config"
 	"github.com/atoguard/atoguard/internal/demoshop"
+	"github.com/atoguard/atoguard/internal/guard"
 	"github.com/atoguard/atoguard/internal/shopclient"
 	"github.com/atoguard/atoguard/internal/simulate"
 	"github.com/atoguard/atoguard/internal/stepup"
@@ -183,7 +184,7 @@ func runDemo(ctx context.Context, f demoFlags, apiKey string, stdout, stderr io.
 	if err != nil {
 		return fmt.Errorf("listening for the guard: %w", err)
 	}
-	g, err := startGuard(ctx, cfg, apiKey, gln, log)
+	g, err := guard.Start(ctx, cfg, guard.Options{Log: log, Listener: gln, BootstrapKey: apiKey})
 	if err != nil {
 		return err
 	}
@@ -193,7 +194,7 @@ func runDemo(ctx context.Context, f demoFlags, apiKey string, stdout, stderr io.
 		_ = g.Wait()
 	}()
 
-	client, err := shopclient.New(shopclient.Config{BaseURL: g.URL, APIKey: apiKey, FailMode: mode})
+	client, err := shopclient.New(shopclient.Config{BaseURL: g.URL(), APIKey: apiKey, FailMode: mode})
 	if err != nil {
 		return err
 	}
@@ -259,11 +260,11 @@ func runDemo(ctx context.Context, f demoFlags, apiKey string, stdout, stderr io.
 		return err
 	}
 	defer removeState()
-	printDemo(stdout, shellQuote(f.data), ss.URL, g.URL, apiKey, comboPath, combo, n, accounts[0], shop, time.Since(started))
+	printDemo(stdout, shellQuote(f.data), ss.URL, g.URL(), apiKey, comboPath, combo, n, accounts[0], shop, time.Since(started))
 	fmt.Fprintf(stdout, `
 Operator dashboard: %s/ui/   (sign in as %s / %s with a TOTP code:
   oathtool --totp -b %s   or add the secret to an authenticator app; kept in %s)
-`, g.URL, op.Name, op.Password, op.TOTPSecret, filepath.Join(f.data, "operator.txt"))
+`, g.URL(), op.Name, op.Password, op.TOTPSecret, filepath.Join(f.data, "operator.txt"))
 
 	select {
 	case <-ctx.Done():

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -19,7 +18,6 @@ import (
 
 	"github.com/atoguard/atoguard/internal/breach"
 	"github.com/atoguard/atoguard/internal/config"
-	"github.com/atoguard/atoguard/internal/signal/spray"
 )
 
 func newPasswords(stdout, stderr io.Writer) *cobra.Command {
@@ -234,55 +232,4 @@ func (b *importBar) finish() {
 		_ = b.bar.Finish()
 		b.bar = nil
 	}
-}
-
-// loadSprayKeys reads the password-spraying HMAC keys named in the
-// configuration.
-func loadSprayKeys(c *spray.Config) error {
-	for _, k := range []struct {
-		name, path string
-		dst        *[]byte
-	}{{"engine.spray.key_file", c.KeyFile, &c.Key}, {"engine.spray.previous_key_file", c.PreviousKeyFile, &c.PreviousKey}} {
-		if k.path == "" {
-			continue
-		}
-		b, err := os.ReadFile(k.path)
-		if err != nil {
-			return fmt.Errorf("%s: %w", k.name, err)
-		}
-		if len(b) < spray.MinKeyBytes {
-			return fmt.Errorf("%s: %s holds %d bytes, want at least %d", k.name, k.path, len(b), spray.MinKeyBytes)
-		}
-		*k.dst = b
-	}
-	return nil
-}
-
-// openCorpus opens the breached-password corpus for the guard and keeps
-// it current: an import finished while the guard runs is picked up within
-// a minute.
-func openCorpus(ctx context.Context, cfg config.Config, log *slog.Logger) (*breach.Corpus, error) {
-	c, err := breach.OpenCorpus(cfg.Passwords.DirOf(cfg.Data), !cfg.Passwords.DisableBuiltin)
-	if err != nil {
-		return nil, err
-	}
-	in := c.Info()
-	log.Info("breached passwords", "imported", in.Imported, "builtin", in.Builtin)
-	go func() {
-		t := time.NewTicker(time.Minute)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				if changed, err := c.Refresh(); err != nil {
-					log.Error("reloading breached passwords", "err", err)
-				} else if changed {
-					log.Info("breached passwords reloaded", "imported", c.Info().Imported)
-				}
-			}
-		}
-	}()
-	return c, nil
 }

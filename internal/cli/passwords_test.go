@@ -58,13 +58,3 @@ func TestPasswordsImportLookupInfo(t *testing.T) {
 		t.Errorf("bad line: exit %d, %s", code, errOut)
 	}
 }
-
-func TestServeChecksSprayKeys(t *testing.T) {
-	data := t.TempDir()
-	short := writeFile(t, "spray.key", "too short")
-	cfg := writeFile(t, "atoguard.yaml", "listen: 127.0.0.1:0\ndata: "+data+"\nengine:\n  spray:\n    key_file: "+short+"\n")
-	code, _, errOut := run(t, "serve", "--config", cfg)
-	if code == 0 || !strings.Contains(errOut, "engine.spray.key_file") || !strings.Contains(errOut, "want at least 32") {
-		t.Errorf("serve with a short spray key: exit %d, %s", code, errOut)
-	}
-}

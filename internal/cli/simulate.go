@@ -19,6 +19,7 @@ import (
 
 	"github.com/atoguard/atoguard/internal/config"
 	"github.com/atoguard/atoguard/internal/demoshop"
+	"github.com/atoguard/atoguard/internal/guard"
 	"github.com/atoguard/atoguard/internal/shopclient"
 	"github.com/atoguard/atoguard/internal/simulate"
 )
@@ -279,22 +280,12 @@ func inProcessGuard(ctx context.Context, tmp string, log *slog.Logger) (*shopcli
 	if err != nil {
 		return nil, nil, fmt.Errorf("listening for the guard: %w", err)
 	}
-	gctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	g, err := startGuard(gctx, cfg, key, ln, log)
+	g, err := guard.Start(context.WithoutCancel(ctx), cfg, guard.Options{Log: log, Listener: ln, BootstrapKey: key})
 	if err != nil {
-		cancel()
 		return nil, nil, err
 	}
-	var once sync.Once
-	var stopErr error
-	stop := func() error {
-		once.Do(func() {
-			cancel()
-			stopErr = g.Wait()
-		})
-		return stopErr
-	}
-	c, err := shopclient.New(shopclient.Config{BaseURL: g.URL, APIKey: key, Timeout: time.Minute, FailMode: shopclient.FailOpen})
+	stop := g.Stop
+	c, err := shopclient.New(shopclient.Config{BaseURL: g.URL(), APIKey: key, Timeout: time.Minute, FailMode: shopclient.FailOpen})
 	if err != nil {
 		stop()
 		return nil, nil, err

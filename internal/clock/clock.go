@@ -65,6 +65,11 @@ func (c *Clock) At(occurred time.Time) time.Time {
 	return occurred.UTC()
 }
 
+// Wall returns the wall time whatever the mode, for what happens on
+// people's time rather than the events' (sessions, sign-in limits, TOTP
+// codes).
+func (c *Clock) Wall() time.Time { return c.wall().UTC() }
+
 // Now returns the current time: the wall time, or on the event clock the
 // latest event time seen (the wall time before any event arrives).
 func (c *Clock) Now() time.Time {
@@ -79,6 +84,3 @@ func (c *Clock) Now() time.Time {
 	return c.high.UTC()
 }
 
-// Wall returns the wall time, whatever the mode: when a request arrived,
-// when a notification is due.
-func (c *Clock) Wall() time.Time { return c.wall().UTC() }

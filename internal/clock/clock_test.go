@@ -34,6 +34,9 @@ func TestClock(t *testing.T) {
 			if got := c.Now(); !got.Equal(tt.wantNow) {
 				t.Errorf("Now() = %v, want %v", got, tt.wantNow)
 			}
+			if got := c.Wall(); !got.Equal(wall) {
+				t.Errorf("Wall() = %v, want %v", got, wall)
+			}
 		})
 	}
 }

@@ -257,7 +257,7 @@ func (s *Server) requireSession(h handlerFunc) handlerFunc {
 		if c, err := r.Cookie(sessionCookie); err == nil {
 			id = c.Value
 		}
-		sess, ok := s.sessions.get(id, s.now())
+		sess, ok := s.sessions.get(id, s.clock.Wall())
 		if !ok {
 			target := "/ui/login"
 			if r.Method == http.MethodGet && r.URL.Path != "/ui/" {
@@ -343,7 +343,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 	name := strings.TrimSpace(r.PostForm.Get("name"))
 	password := r.PostForm.Get("password")
 	code := strings.TrimSpace(r.PostForm.Get("code"))
-	now := s.now()
+	now := s.clock.Wall()
 	ip := clientIP(r)
 	if len(name) > 200 {
 		name = name[:200]

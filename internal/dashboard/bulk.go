@@ -154,8 +154,8 @@ func (s *Server) bulkAct(w http.ResponseWriter, r *http.Request) error {
 		batch = randomToken()
 	}
 	op := sessionOf(r).operator
-	a := notify.Action{Kind: act.Kind, Operator: op, Incident: inc.ID, Batch: batch, Accounts: len(targets), At: s.clock().UTC()}
-	now := s.now().UTC()
+	a := notify.Action{Kind: act.Kind, Operator: op, Incident: inc.ID, Batch: batch, Accounts: len(targets), At: s.clock.Now().UTC()}
+	now := s.clock.Wall().UTC()
 	var b store.Batch
 	for _, t := range targets {
 		h, err := s.contacts(r.Context(), t.Account)

@@ -66,6 +66,27 @@ type Opener interface {
 	Open(sealed, context []byte) (plaintext []byte, stale bool, err error)
 }
 
+// Clock tells the dashboard the time (clock.Clock).
+type Clock interface {
+	// Now is the guard's time, which stamps the rates chart's samples and
+	// the bulk actions: event time under --clock event.
+	Now() time.Time
+	// Wall is the wall time whatever the guard's clock: sessions, sign-in
+	// limits, TOTP codes, decisions on held orders.
+	Wall() time.Time
+}
+
+// Deps are what the dashboard serves from, given at construction; all are
+// required.
+type Deps struct {
+	Log       *slog.Logger
+	Clock     Clock
+	Engine    Engine
+	Records   Records
+	Operators Operators
+	Opener    Opener // opens the operators' sealed TOTP secrets
+}
+
 // Config tunes the dashboard. Zero values take defaults.
 type Config struct {
 	SessionIdle time.Duration // a session unused this long ends (default 30m)
@@ -77,9 +98,6 @@ type Config struct {
 	// separately one operator name, may make per minute (default 5,
 	// with a burst of the same size).
 	LoginPerMinute int
-	// Clock stamps the samples of the rates chart; nil means the wall
-	// clock. Give the engine's clock so that event time lines up.
-	Clock func() time.Time
 	// Notify is the guard's notify section. The incident page's bulk
 	// actions (force password reset, notify owners, freeze orders) go to
 	// the webhooks that take their kinds (action.*); the zero value, or
@@ -95,8 +113,7 @@ type Server struct {
 	records Records
 	ops     Operators
 	opener  Opener
-	now     func() time.Time
-	clock   func() time.Time
+	clock   Clock
 	history history
 	planner *notify.Planner // nil: no bulk actions
 
@@ -113,8 +130,18 @@ var templateFS embed.FS
 //go:embed assets
 var assetFS embed.FS
 
-// New returns the dashboard.
-func New(cfg Config, log *slog.Logger, eng Engine, records Records, ops Operators, opener Opener) (*Server, error) {
+// New returns the dashboard of cfg on deps, or an error when a dependency
+// is missing.
+func New(cfg Config, deps Deps) (*Server, error) {
+	for _, d := range []struct {
+		name    string
+		missing bool
+	}{{"logger", deps.Log == nil}, {"clock", deps.Clock == nil}, {"engine", deps.Engine == nil},
+		{"records", deps.Records == nil}, {"operators", deps.Operators == nil}, {"opener", deps.Opener == nil}} {
+		if d.missing {
+			return nil, fmt.Errorf("dashboard: no %s", d.name)
+		}
+	}
 	if cfg.SessionIdle <= 0 {
 		cfg.SessionIdle = 30 * time.Minute
 	}
@@ -123,9 +150,6 @@ func New(cfg Config, log *slog.Logger, eng Engine, records Records, ops Operator
 	}
 	if cfg.LoginPerMinute <= 0 {
 		cfg.LoginPerMinute = 5
-	}
-	if cfg.Clock == nil {
-		cfg.Clock = time.Now
 	}
 	pages, err := parsePages()
 	if err != nil {
@@ -142,7 +166,7 @@ func New(cfg Config, log *slog.Logger, eng Engine, records Records, ops Operator
 		return nil, fmt.Errorf("dashboard assets: %w", err)
 	}
 	s := &Server{
-		cfg: cfg, log: log, eng: eng, records: records, ops: ops, opener: opener, now: time.Now, clock: cfg.Clock,
+		cfg: cfg, log: deps.Log, eng: deps.Engine, records: deps.Records, ops: deps.Operators, opener: deps.Opener, clock: deps.Clock,
 		planner:  planner,
 		sessions: newSessions(cfg.SessionIdle, cfg.SessionMax),
 		limiter:  newLoginLimiter(cfg.LoginPerMinute),

@@ -95,20 +95,35 @@ func newFixtureNotify(t *testing.T, nc notify.Config) *fixture {
 		t.Fatal(err)
 	}
 	clk := clock.New(clock.Event, nil)
-	deps := engine.Deps{Clock: clk, Policy: pol, Records: st, Writer: st, Key: bytes.Repeat([]byte{7}, 32)}
+	ed := engine.Deps{Clock: clk, Policy: pol, Records: st, Writer: st, Key: bytes.Repeat([]byte{7}, 32)}
 	if nc.Enabled() {
-		if deps.Notifications, err = notify.NewPlanner(nc); err != nil {
+		if ed.Notifications, err = notify.NewPlanner(nc); err != nil {
 			t.Fatal(err)
 		}
 	}
-	eng, err := engine.New(engine.Config{}, deps)
+	eng, err := engine.New(engine.Config{}, ed)
 	if err != nil {
 		t.Fatal(err)
 	}
 	logBuf := &lockedBuffer{}
 	log := slog.New(slog.NewTextHandler(logBuf, nil))
-	apiSrv := api.New(api.Config{BootstrapKey: apiSecret}, log, eng, st, nil)
-	dash, err := dashboard.New(dashboard.Config{Clock: clk.Now, Notify: nc}, log, eng, st, st, keys)
+	apiSrv, err := api.New(api.Config{BootstrapKey: apiSecret}, api.Deps{Log: log, Engine: eng, Records: st})
+	if err != nil {
+		t.Fatal(err)
+	}
+	deps := dashboard.Deps{Log: log, Clock: clk, Engine: eng, Records: st, Operators: st, Opener: keys}
+	for name, drop := range map[string]func(*dashboard.Deps){
+		"logger": func(d *dashboard.Deps) { d.Log = nil }, "clock": func(d *dashboard.Deps) { d.Clock = nil },
+		"engine": func(d *dashboard.Deps) { d.Engine = nil }, "records": func(d *dashboard.Deps) { d.Records = nil },
+		"operators": func(d *dashboard.Deps) { d.Operators = nil }, "opener": func(d *dashboard.Deps) { d.Opener = nil },
+	} {
+		d := deps
+		drop(&d)
+		if _, err := dashboard.New(dashboard.Config{}, d); err == nil || !strings.Contains(err.Error(), name) {
+			t.Fatalf("dashboard.New without a %s: %v, want an error naming it", name, err)
+		}
+	}
+	dash, err := dashboard.New(dashboard.Config{Notify: nc}, deps)
 	if err != nil {
 		t.Fatal(err)
 	}

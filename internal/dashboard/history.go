@@ -74,7 +74,7 @@ func (h *history) list() []rateSample {
 // Sample records the campaign detector's current rates for the overview
 // chart, at the guard's clock (event time under --clock event).
 func (s *Server) Sample() {
-	at := s.clock()
+	at := s.clock.Now()
 	if at.IsZero() {
 		return // an event clock before the first event
 	}

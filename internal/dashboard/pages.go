@@ -167,7 +167,7 @@ func (s *Server) overview(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return fmt.Errorf("listing reviews: %w", err)
 	}
-	now := s.now()
+	now := s.clock.Wall()
 	hour, err := s.records.DecisionCounts(ctx, now.Add(-time.Hour))
 	if err != nil {
 		return err
@@ -410,7 +410,7 @@ func (s *Server) decideReview(w http.ResponseWriter, r *http.Request) error {
 	}
 	id := r.PathValue("id")
 	op := sessionOf(r).operator
-	ok, err := s.records.DecideReview(r.Context(), id, state, "operator:"+op, note, s.now().UTC())
+	ok, err := s.records.DecideReview(r.Context(), id, state, "operator:"+op, note, s.clock.Wall().UTC())
 	if errors.Is(err, store.ErrNotFound) {
 		return &httpError{status: http.StatusNotFound, msg: "no such review / 保留注文がありません"}
 	}

@@ -21,7 +21,7 @@ func TestPasskeyInTheBrowser(t *testing.T) {
 	b := browsertest.Open(t, browsertest.Options{Width: 1200, Height: 900,
 		UserAgent: "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/142.0.0.0 Safari/537.36"})
 	ctx := b.Ctx
-	base := startGuardedDemo(t)
+	base := startGuardedShop(t)
 
 	if _, err := chromedp.Call(ctx, webauthn.Enable, webauthn.EnableParams{}); err != nil {
 		t.Fatalf("WebAuthn.enable: %v", err)

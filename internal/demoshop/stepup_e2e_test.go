@@ -5,6 +5,7 @@ import (
 	"context"
 	"html"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/cookiejar"
@@ -19,12 +20,16 @@ import (
 
 	"github.com/pquerna/otp/totp"
 
-	"github.com/atoguard/atoguard/internal/cli"
+	"github.com/atoguard/atoguard/internal/config"
+	"github.com/atoguard/atoguard/internal/demoshop"
+	"github.com/atoguard/atoguard/internal/guard"
+	"github.com/atoguard/atoguard/internal/shopclient"
+	"github.com/atoguard/atoguard/internal/stepup"
 )
 
-// These tests run `atoguard demo` — the real guard and the shop, wired as
-// the demo wires them — with testdata/challenge-every-login.yaml as the
-// guard's policy, so every correct password leads to the step-up page.
+// These tests run the shop in front of a real guard (package guard) with
+// testdata/challenge-every-login.yaml as the guard's policy, so every
+// correct password leads to the step-up page.
 
 type syncBuffer struct {
 	mu sync.Mutex
@@ -43,57 +48,66 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-func freePort(t *testing.T) int {
+// startGuardedShop starts a guard on the wall clock and the shop in front
+// of it, wired as the demo wires them; it returns the shop's URL at
+// http://localhost:PORT, the name passkeys work at. Both stop when the
+// test ends.
+func startGuardedShop(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	const apiKey = "stepup-test-key"
+	sln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
-// startGuardedDemo runs the demo and returns the shop's URL at
-// http://localhost:PORT, the name passkeys work at.
-func startGuardedDemo(t *testing.T) string {
-	t.Helper()
-	shopPort := freePort(t)
-	guard := "127.0.0.1:" + strconv.Itoa(freePort(t))
-	shop := "127.0.0.1:" + strconv.Itoa(shopPort)
-	stdout, stderr := &syncBuffer{}, &syncBuffer{}
-	done := make(chan int, 1)
-	ctx, cancel := context.WithCancel(context.Background())
-	args := []string{"demo", "--data", t.TempDir(), "--guard-listen", guard, "--shop-listen", shop,
-		"--accounts", "2", "--combo-lines", "2", "--policy", filepath.Join("testdata", "challenge-every-login.yaml")}
-	getenv := func(k string) string {
-		if k == "ATOGUARD_API_KEY" {
-			return "stepup-test-key"
-		}
-		return ""
+	port := sln.Addr().(*net.TCPAddr).Port
+	cfg := config.Default()
+	cfg.Data, cfg.Listen = t.TempDir(), "127.0.0.1:0"
+	cfg.Policy = filepath.Join("testdata", "challenge-every-login.yaml")
+	cfg.StepUp.WebAuthn = stepup.WebAuthnConfig{RPID: "localhost", Origins: []string{"http://localhost:" + strconv.Itoa(port)}}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
 	}
-	go func() { done <- cli.Main(ctx, args, stdout, stderr, getenv) }()
+	logs := &syncBuffer{}
+	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	g, err := guard.Start(context.Background(), cfg, guard.Options{Log: log, BootstrapKey: apiKey})
+	if err != nil {
+		sln.Close()
+		t.Fatal(err)
+	}
 	t.Cleanup(func() {
-		cancel()
-		select {
-		case <-done:
-		case <-time.After(20 * time.Second):
-			t.Error("demo did not stop")
+		if err := g.Stop(); err != nil {
+			t.Errorf("the guard stopped: %v", err)
+		}
+		if t.Failed() {
+			t.Logf("log:\n%s", logs)
 		}
 	})
-	deadline := time.Now().Add(60 * time.Second)
-	for !strings.Contains(stdout.String(), "Ctrl-C stops the demo") {
-		select {
-		case code := <-done:
-			done <- code
-			t.Fatalf("demo exited with %d\nstdout: %s\nstderr: %s", code, stdout, stderr)
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("demo not up after 60 s\nstderr: %s", stderr)
-		}
-		time.Sleep(50 * time.Millisecond)
+	client, err := shopclient.New(shopclient.Config{BaseURL: g.URL(), APIKey: apiKey})
+	if err != nil {
+		t.Fatal(err)
 	}
-	return "http://localhost:" + strconv.Itoa(shopPort)
+	st, err := demoshop.OpenStore(context.Background(), filepath.Join(t.TempDir(), "shop.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	shop, err := demoshop.New(demoshop.Options{Store: st, Secret: bytes.Repeat([]byte{9}, 32), Guard: client,
+		StepUp: demoshop.GuardStepUp{Client: client}, Hasher: demoshop.Argon2id{P: demoshop.DemoParams}, Log: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	srv := &http.Server{Handler: shop.Handler(), ReadHeaderTimeout: 5 * time.Second}
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); _ = srv.Serve(sln) }()
+	go func() { defer wg.Done(); shop.Run(ctx, 30*time.Second) }()
+	t.Cleanup(func() {
+		cancel()
+		_ = srv.Close()
+		wg.Wait()
+	})
+	return "http://localhost:" + strconv.Itoa(port)
 }
 
 // client is a cookie-keeping HTTP client of the shop that does not follow
@@ -178,9 +192,9 @@ var (
 // page, and guessing ends the login. No browser: plain HTTP.
 func TestTOTPAndRecoveryCodeStepUp(t *testing.T) {
 	if testing.Short() {
-		t.Skip("runs the demo")
+		t.Skip("runs a guard and the shop")
 	}
-	base := startGuardedDemo(t)
+	base := startGuardedShop(t)
 	c := newClient(t, base)
 	const email, pw = "totp.owner@example.jp", "a long enough secret"
 	if r := c.post("/register", "/register", url.Values{"email": {email}, "name": {"山田 花子"}, "password": {pw}}); r.status != http.StatusSeeOther || r.location != "/account" {

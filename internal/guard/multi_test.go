@@ -1,4 +1,4 @@
-package cli
+package guard
 
 import (
 	"bytes"
@@ -93,7 +93,7 @@ func (f *fleet) config(t *testing.T) config.Config {
 }
 
 // start starts one guard of the fleet; it stops when the test ends.
-func (f *fleet) start(t *testing.T, cfg config.Config) *runningGuard {
+func (f *fleet) start(t *testing.T, cfg config.Config) *Guard {
 	t.Helper()
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
@@ -102,20 +102,17 @@ func (f *fleet) start(t *testing.T, cfg config.Config) *runningGuard {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
 	logs := &syncBuffer{}
-	g, err := startGuard(ctx, cfg, multiBootstrap, ln, slog.New(slog.NewTextHandler(logs, nil)))
+	g, err := Start(context.Background(), cfg, Options{Log: slog.New(slog.NewTextHandler(logs, nil)), Listener: ln, BootstrapKey: multiBootstrap})
 	if err != nil {
-		cancel()
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		cancel()
-		if err := g.Wait(); err != nil {
-			t.Errorf("guard %s stopped: %v", g.URL, err)
+		if err := g.Stop(); err != nil {
+			t.Errorf("guard %s stopped: %v", g.URL(), err)
 		}
 		if t.Failed() {
-			t.Logf("log of guard %s:\n%s", g.URL, logs.String())
+			t.Logf("log of guard %s:\n%s", g.URL(), logs.String())
 		}
 	})
 	return g
@@ -185,12 +182,12 @@ type incidentOut struct {
 }
 
 // waitApplied waits until g has replayed n of its peers' events.
-func waitApplied(t *testing.T, g *runningGuard, n int64) {
+func waitApplied(t *testing.T, g *Guard, n int64) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for g.hub.Status().Applied < n {
 		if time.Now().After(deadline) {
-			t.Fatalf("%s replayed %d of its peers' events, want %d (%+v)", g.URL, g.hub.Status().Applied, n, g.hub.Status())
+			t.Fatalf("%s replayed %d of its peers' events, want %d (%+v)", g.URL(), g.hub.Status().Applied, n, g.hub.Status())
 		}
 		time.Sleep(2 * time.Millisecond)
 	}
@@ -232,8 +229,8 @@ func TestTwoGuardsActAsOne(t *testing.T) {
 	// Batches go to a and b in turn, as a load balancer would spread them;
 	// each waits until the other guard has replayed the previous one.
 	const batch = 40
-	sent := map[*runningGuard]int64{}
-	guards := []*runningGuard{a, b}
+	sent := map[*Guard]int64{}
+	guards := []*Guard{a, b}
 	var last time.Time
 	for i := 0; i*batch < len(labeled); i++ {
 		part := labeled[i*batch : min((i+1)*batch, len(labeled))]
@@ -255,8 +252,8 @@ func TestTwoGuardsActAsOne(t *testing.T) {
 				Decision string `json:"decision"`
 			} `json:"results"`
 		}
-		if code := call(t, "POST", to.URL+"/v1/events:batch", map[string]any{"events": raw}, &out); code != 200 || len(out.Results) != len(part) {
-			t.Fatalf("batch %d to %s: %d, %d results", i, to.URL, code, len(out.Results))
+		if code := call(t, "POST", to.URL()+"/v1/events:batch", map[string]any{"events": raw}, &out); code != 200 || len(out.Results) != len(part) {
+			t.Fatalf("batch %d to %s: %d, %d results", i, to.URL(), code, len(out.Results))
 		}
 		sent[to] += int64(len(part))
 		waitApplied(t, other, sent[to])
@@ -270,10 +267,10 @@ func TestTwoGuardsActAsOne(t *testing.T) {
 	}
 
 	var fromA, fromB []incidentOut
-	if code := call(t, "GET", a.URL+"/v1/incidents", nil, &fromA); code != 200 {
+	if code := call(t, "GET", a.URL()+"/v1/incidents", nil, &fromA); code != 200 {
 		t.Fatalf("incidents from a: %d", code)
 	}
-	if code := call(t, "GET", b.URL+"/v1/incidents", nil, &fromB); code != 200 {
+	if code := call(t, "GET", b.URL()+"/v1/incidents", nil, &fromB); code != 200 {
 		t.Fatalf("incidents from b: %d", code)
 	}
 	if len(fromA) != 1 || len(fromB) != 1 || fromA[0] != fromB[0] {
@@ -289,11 +286,11 @@ func TestTwoGuardsActAsOne(t *testing.T) {
 	// Step-up across the guards. Event time: each event sent moves both
 	// guards' clocks (the other replays it).
 	at := last.Add(time.Hour).Truncate(30 * time.Second)
-	tick := func(to *runningGuard, at time.Time) {
+	tick := func(to *Guard, at time.Time) {
 		t.Helper()
 		ev := map[string]any{"type": "login.failed", "occurred_at": at.Format(time.RFC3339Nano), "login": "clock@example.jp",
 			"context": map[string]any{"ip": "192.0.2.1", "user_agent": "Mozilla/5.0"}}
-		if code := call(t, "POST", to.URL+"/v1/events", ev, nil); code != 200 {
+		if code := call(t, "POST", to.URL()+"/v1/events", ev, nil); code != 200 {
 			t.Fatalf("clock event: %d", code)
 		}
 		sent[to]++
@@ -315,13 +312,13 @@ func TestTwoGuardsActAsOne(t *testing.T) {
 		FactorID string `json:"factor_id"`
 		Secret   string `json:"secret"`
 	}
-	if c := call(t, "POST", a.URL+"/v1/users/u-multi/factors/totp", map[string]any{"name": "phone", "account_name": "multi@example.jp"}, &enrol); c != 200 {
+	if c := call(t, "POST", a.URL()+"/v1/users/u-multi/factors/totp", map[string]any{"name": "phone", "account_name": "multi@example.jp"}, &enrol); c != 200 {
 		t.Fatalf("enrol on a: %d", c)
 	}
 	var confirmed struct {
 		Confirmed bool `json:"confirmed"`
 	}
-	if c := call(t, "POST", b.URL+"/v1/users/u-multi/factors/totp/confirm", map[string]any{"factor_id": enrol.FactorID, "code": code(enrol.Secret, at)}, &confirmed); c != 200 || !confirmed.Confirmed {
+	if c := call(t, "POST", b.URL()+"/v1/users/u-multi/factors/totp/confirm", map[string]any{"factor_id": enrol.FactorID, "code": code(enrol.Secret, at)}, &confirmed); c != 200 || !confirmed.Confirmed {
 		t.Fatalf("confirm on b of a factor enrolled on a: %d %+v", c, confirmed)
 	}
 
@@ -330,7 +327,7 @@ func TestTwoGuardsActAsOne(t *testing.T) {
 	var ch1, ch2 struct {
 		ID string `json:"id"`
 	}
-	if c := call(t, "POST", a.URL+"/v1/challenges", map[string]any{"user_id": "u-multi", "purpose": "login"}, &ch1); c != 200 || ch1.ID == "" {
+	if c := call(t, "POST", a.URL()+"/v1/challenges", map[string]any{"user_id": "u-multi", "purpose": "login"}, &ch1); c != 200 || ch1.ID == "" {
 		t.Fatalf("challenge on a: %d", c)
 	}
 	type verdict struct {
@@ -338,20 +335,20 @@ func TestTwoGuardsActAsOne(t *testing.T) {
 		Decision string `json:"decision"`
 	}
 	var v verdict
-	if c := call(t, "POST", b.URL+"/v1/challenges/"+ch1.ID+"/verify", map[string]any{"method": "totp", "code": code(enrol.Secret, at)}, &v); c != 200 || v.Status != "passed" {
+	if c := call(t, "POST", b.URL()+"/v1/challenges/"+ch1.ID+"/verify", map[string]any{"method": "totp", "code": code(enrol.Secret, at)}, &v); c != 200 || v.Status != "passed" {
 		t.Fatalf("challenge made on a, answered on b: %d %+v, want passed", c, v)
 	}
-	if c := call(t, "POST", b.URL+"/v1/challenges", map[string]any{"user_id": "u-multi", "purpose": "login"}, &ch2); c != 200 || ch2.ID == "" {
+	if c := call(t, "POST", b.URL()+"/v1/challenges", map[string]any{"user_id": "u-multi", "purpose": "login"}, &ch2); c != 200 || ch2.ID == "" {
 		t.Fatalf("challenge on b: %d", c)
 	}
 	v = verdict{}
-	if c := call(t, "POST", a.URL+"/v1/challenges/"+ch2.ID+"/verify", map[string]any{"method": "totp", "code": code(enrol.Secret, at)}, &v); c != 200 || v.Status != "failed" {
+	if c := call(t, "POST", a.URL()+"/v1/challenges/"+ch2.ID+"/verify", map[string]any{"method": "totp", "code": code(enrol.Secret, at)}, &v); c != 200 || v.Status != "failed" {
 		t.Fatalf("the TOTP code used on b, replayed on a: %d %+v, want failed", c, v)
 	}
 	at = at.Add(30 * time.Second)
 	tick(a, at)
 	v = verdict{}
-	if c := call(t, "POST", a.URL+"/v1/challenges/"+ch2.ID+"/verify", map[string]any{"method": "totp", "code": code(enrol.Secret, at)}, &v); c != 200 || v.Status != "passed" {
+	if c := call(t, "POST", a.URL()+"/v1/challenges/"+ch2.ID+"/verify", map[string]any{"method": "totp", "code": code(enrol.Secret, at)}, &v); c != 200 || v.Status != "passed" {
 		t.Fatalf("the next code on a: %d %+v, want passed", c, v)
 	}
 
@@ -361,7 +358,7 @@ func TestTwoGuardsActAsOne(t *testing.T) {
 			Status string `json:"status"`
 		} `json:"components"`
 	}
-	if c := call(t, "GET", a.URL+"/readyz", nil, &ready); c != 200 || ready.Status != "ready" || ready.Components["redis"].Status != "ok" {
+	if c := call(t, "GET", a.URL()+"/readyz", nil, &ready); c != 200 || ready.Status != "ready" || ready.Components["redis"].Status != "ok" {
 		t.Errorf("readyz: %d %+v", c, ready)
 	}
 }

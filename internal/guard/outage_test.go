@@ -1,4 +1,4 @@
-package cli
+package guard
 
 import (
 	"context"
@@ -25,7 +25,7 @@ func newLoadGen() *loadGen {
 }
 
 // send posts count events to g, each of which must be answered.
-func (l *loadGen) send(t *testing.T, g *runningGuard, count int) {
+func (l *loadGen) send(t *testing.T, g *Guard, count int) {
 	t.Helper()
 	for range count {
 		l.n++
@@ -43,8 +43,8 @@ func (l *loadGen) send(t *testing.T, g *runningGuard, count int) {
 			EventID  string `json:"event_id"`
 			Decision string `json:"decision"`
 		}
-		if code := call(t, "POST", g.URL+"/v1/events", ev, &out); code != 200 || out.EventID == "" {
-			t.Fatalf("event %d to %s: status %d %+v", l.n, g.URL, code, out)
+		if code := call(t, "POST", g.URL()+"/v1/events", ev, &out); code != 200 || out.EventID == "" {
+			t.Fatalf("event %d to %s: status %d %+v", l.n, g.URL(), code, out)
 		}
 		l.acked[out.EventID] = true
 	}
@@ -89,17 +89,17 @@ type readyOut struct {
 
 // waitReady waits until g's /readyz says status (ready or degraded), with
 // component part in state partStatus.
-func waitReady(t *testing.T, g *runningGuard, status, part, partStatus string) readyOut {
+func waitReady(t *testing.T, g *Guard, status, part, partStatus string) readyOut {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		var r readyOut
-		code := call(t, "GET", g.URL+"/readyz", nil, &r)
+		code := call(t, "GET", g.URL()+"/readyz", nil, &r)
 		if code == 200 && r.Status == status && r.Components[part].Status == partStatus {
 			return r
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%s /readyz: %d %+v, want %s with %s %s", g.URL, code, r, status, part, partStatus)
+			t.Fatalf("%s /readyz: %d %+v, want %s with %s %s", g.URL(), code, r, status, part, partStatus)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

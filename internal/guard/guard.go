@@ -1,0 +1,308 @@
+// Package guard assembles a running guard from its configuration: store,
+// engine, step-up, notifications, peers, API, dashboard and background loops.
+package guard
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/atoguard/atoguard/internal/api"
+	"github.com/atoguard/atoguard/internal/breach"
+	"github.com/atoguard/atoguard/internal/clock"
+	"github.com/atoguard/atoguard/internal/config"
+	"github.com/atoguard/atoguard/internal/engine"
+	"github.com/atoguard/atoguard/internal/hot"
+	"github.com/atoguard/atoguard/internal/policy"
+	"github.com/atoguard/atoguard/internal/stepup"
+	"github.com/atoguard/atoguard/internal/store/groupcommit"
+	"github.com/atoguard/atoguard/internal/store/journal"
+)
+
+// Options are what a guard is given besides its configuration.
+type Options struct {
+	// Log is the guard's logger; required.
+	Log *slog.Logger
+	// Listener is where the guard serves; Start owns it from then on
+	// (and closes it when it fails). Nil: Start listens on cfg.Listen.
+	Listener net.Listener
+	// BootstrapKey (ATOGUARD_API_KEY) is a key with every scope; empty:
+	// only the keys in the records.
+	BootstrapKey string
+	// Getenv reads the environment (the factor key, SMTP passwords); nil
+	// means os.Getenv.
+	Getenv func(string) string
+}
+
+// Guard is a guard serving its API and dashboard, started by Start.
+type Guard struct {
+	addr net.Addr
+	mode clock.Mode
+	hub  *hot.Hub // nil: alone
+	stop context.CancelFunc
+	done chan struct{} // closed once the guard has stopped
+	err  error         // why it stopped; set before done is closed
+}
+
+// Addr returns the address the guard serves on.
+func (g *Guard) Addr() net.Addr { return g.addr }
+
+// URL returns the guard's base URL, http://host:port.
+func (g *Guard) URL() string { return "http://" + g.addr.String() }
+
+// Mode returns the clock the guard runs on.
+func (g *Guard) Mode() clock.Mode { return g.mode }
+
+// Wait blocks until the guard has stopped (its context is done, Stop was
+// called, or serving failed) and returns why it stopped; nil after a clean
+// shutdown.
+func (g *Guard) Wait() error {
+	<-g.done
+	return g.err
+}
+
+// Stop shuts the guard down and returns what Wait returns.
+func (g *Guard) Stop() error {
+	g.stop()
+	return g.Wait()
+}
+
+// Start starts the guard of cfg (validated) and returns once it takes
+// events. When ctx is done, or Stop is called, it shuts down: it stops
+// serving, saves what the detectors learned and closes the store; Wait
+// returns then. On an error everything Start opened is closed again.
+func Start(ctx context.Context, cfg config.Config, opts Options) (_ *Guard, err error) {
+	if opts.Log == nil {
+		if opts.Listener != nil {
+			_ = opts.Listener.Close()
+		}
+		return nil, errors.New("guard: no logger")
+	}
+	log, getenv := opts.Log, opts.Getenv
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	ln := opts.Listener
+	if ln == nil {
+		if ln, err = net.Listen("tcp", cfg.Listen); err != nil {
+			return nil, fmt.Errorf("listening: %w", err)
+		}
+	}
+	ctx, stop := context.WithCancel(ctx)
+	var cleanup []func() error // in reverse order, when the guard stops or fails to start
+	closeAll := func() {
+		for i := len(cleanup) - 1; i >= 0; i-- {
+			_ = cleanup[i]()
+		}
+	}
+	cleanup = append(cleanup, ln.Close)
+	defer func() {
+		if err != nil {
+			closeAll()
+			stop()
+		}
+	}()
+
+	pol, err := policy.Default()
+	if cfg.Policy != "" {
+		pol, err = policy.Load(cfg.Policy)
+	}
+	if err != nil {
+		return nil, err
+	}
+	mode, _ := clock.ParseMode(cfg.Clock) // validated
+	key, err := secretKey(cfg)
+	if err != nil {
+		return nil, err
+	}
+	st, err := openStore(ctx, cfg, getenv)
+	if err != nil {
+		return nil, err
+	}
+	cleanup = append(cleanup, st.Close)
+	writer, jnl, err := journaled(cfg, st, log)
+	if err != nil {
+		return nil, err
+	}
+	if jnl != nil {
+		cleanup = append(cleanup, jnl.Close)
+	}
+	committer := groupcommit.New(writer, groupcommit.Options{})
+	if err := loadSprayKeys(&cfg.Engine.Spray); err != nil {
+		return nil, err
+	}
+	clk := clock.New(mode, nil)
+	corpus, err := openCorpus(ctx, cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	cleanup = append(cleanup, corpus.Close)
+	ed := engineDeps{clk: clk, pol: pol, records: st, factors: st, writer: committer, key: key, breached: corpus}
+	if ed.geo, err = openGeo(cfg); err != nil {
+		return nil, err
+	}
+	if ed.geo != nil {
+		cleanup = append(cleanup, ed.geo.Close)
+	}
+	if cfg.Hot.URL != "" {
+		if ed.peers, err = hot.Open(ctx, cfg.Hot, key, log); err != nil {
+			return nil, err
+		}
+		cleanup = append(cleanup, ed.peers.Close)
+	}
+	if ed.planner, err = newPlanner(cfg); err != nil {
+		return nil, err
+	}
+	eng, err := newEngine(cfg, ed)
+	if err != nil {
+		return nil, err
+	}
+	if err := eng.Restore(ctx); err != nil {
+		return nil, err
+	}
+	hub := ed.peers
+	stopHub := func() {}
+	if hub != nil {
+		stopHub = runInBackground(ctx, func(ctx context.Context) { _ = hub.Run(ctx, eng.Apply) }) // returns once ctx is done
+		cleanup = append(cleanup, func() error { stopHub(); return nil })
+	}
+	if ed.planner != nil {
+		// Delivers the notification outbox until the guard stops; the
+		// store is closed only after it has.
+		stopDispatch, err := dispatchNotifications(ctx, cfg, st, log)
+		if err != nil {
+			return nil, err
+		}
+		cleanup = append(cleanup, func() error { stopDispatch(); return nil })
+	}
+	keys, err := loadFactorKeys(cfg, getenv, log)
+	if err != nil {
+		return nil, err
+	}
+	var locker stepup.Locker
+	if hub != nil {
+		locker = hub
+	}
+	svc, err := newStepUp(cfg, clk, st, eng, keys, key, locker, log, getenv)
+	if err != nil {
+		return nil, err
+	}
+	go rekeyFactors(ctx, svc, keys, log)
+	var ready atomic.Bool
+	srv, err := newAPI(cfg, opts.BootstrapKey, log, eng, st, ready.Load, svc, corpus, jnl, hub)
+	if err != nil {
+		return nil, err
+	}
+	handler, err := withDashboard(ctx, cfg, log, clk, eng, st, keys, srv.Handler())
+	if err != nil {
+		return nil, err
+	}
+
+	hs := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	served := make(chan error, 1)
+	go func() { served <- hs.Serve(ln) }()
+	ready.Store(true)
+	g := &Guard{addr: ln.Addr(), mode: mode, hub: hub, stop: stop, done: make(chan struct{})}
+	go func() {
+		defer close(g.done)
+		defer closeAll()
+		g.err = run(ctx, cfg, log, eng, committer, hs, served, &ready, stopHub)
+	}()
+	return g, nil
+}
+
+// runInBackground runs f in a goroutine on a context of its own under ctx
+// and returns the function that cancels it and waits for f to return
+// (once; later calls return at once).
+func runInBackground(ctx context.Context, f func(ctx context.Context)) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		f(ctx)
+	}()
+	var once sync.Once
+	return func() { once.Do(func() { cancel(); <-stopped }) }
+}
+
+// run ticks the engine and saves its state until ctx is done or serving
+// fails, then shuts the guard down.
+func run(ctx context.Context, cfg config.Config, log *slog.Logger, eng *engine.Engine, committer *groupcommit.Committer,
+	hs *http.Server, served <-chan error, ready *atomic.Bool, stopHub func()) error {
+	tick := cfg.TickEvery
+	if tick <= 0 { // zero means the default (config.Config)
+		tick = config.Default().TickEvery
+	}
+	ticker := time.NewTicker(tick)
+	defer ticker.Stop()
+	lastSave := time.Now()
+	for {
+		select {
+		case err := <-served:
+			return fmt.Errorf("serving: %w", err)
+		case <-ticker.C:
+			if err := eng.Tick(ctx); err != nil {
+				log.Error("tick", "err", err)
+			}
+			if time.Since(lastSave) >= time.Minute {
+				lastSave = time.Now()
+				if err := eng.Save(ctx); err != nil {
+					log.Error("saving state", "err", err)
+				}
+			}
+		case <-ctx.Done():
+			log.Info("shutting down")
+			ready.Store(false)
+			sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if err := hs.Shutdown(sctx); err != nil {
+				log.Error("shutting down HTTP", "err", err)
+			}
+			stopHub() // no more peers' events to replay
+			// Every acknowledged event is already durable; save what the
+			// detectors learned, then drain the committer.
+			err := eng.Save(sctx)
+			if cerr := committer.Close(); cerr != nil {
+				log.Error("closing committer", "err", cerr)
+			}
+			if err != nil {
+				return fmt.Errorf("saving state: %w", err)
+			}
+			return nil
+		}
+	}
+}
+
+// newAPI is the guard's HTTP API: events, incidents, reviews, step-up,
+// breached-password ranges, health and metrics.
+func newAPI(cfg config.Config, bootstrap string, log *slog.Logger, eng *engine.Engine, st guardStore, ready func() bool,
+	svc *stepup.Service, ranges *breach.Corpus, jnl *journal.Journal, hub *hot.Hub) (*api.Server, error) {
+	apiCfg := cfg.API
+	apiCfg.BootstrapKey = bootstrap
+	deps := api.Deps{Log: log, Engine: eng, Records: st, Ready: ready, StepUp: svc, Ranges: ranges}
+	if jnl != nil {
+		deps.RecordsOptional = true
+		deps.Health = append(deps.Health, api.HealthCheck{Name: "journal",
+			Check: func(context.Context) (bool, any) { st := jnl.State(); return !st.Degraded, st }})
+	}
+	if hub != nil {
+		deps.Health = append(deps.Health, api.HealthCheck{Name: "redis",
+			Check: func(context.Context) (bool, any) { return !hub.Degraded(), hub.Status() }})
+	}
+	return api.New(apiCfg, deps)
+}
