@@ -424,9 +424,7 @@ func serveStepUp(ctx context.Context, cfg config.Config, clk *clock.Clock, eng *
 	}
 	mc := cfg.StepUp.SMTP
 	if mc.Host == "" && cfg.Notify.SMTP.Host != "" {
-		n := cfg.Notify.SMTP
-		mc = mailer.Config{Host: n.Host, Port: n.Port, TLS: n.TLS, CAFile: n.CAFile, Username: n.Username,
-			PasswordFile: n.PasswordFile, PasswordEnv: n.PasswordEnv, From: n.From}
+		mc = mailer.Config{Server: cfg.Notify.SMTP}
 	}
 	if mc.Host != "" {
 		m, err := mailer.New(mc, os.Getenv)
