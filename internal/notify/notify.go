@@ -19,7 +19,7 @@ import (
 	_ "time/tzdata" // time_zone works on hosts without a zone database
 
 	"github.com/atoguard/atoguard/internal/event"
-	"github.com/atoguard/atoguard/internal/incident"
+	"github.com/atoguard/atoguard/internal/ids"
 	"github.com/atoguard/atoguard/internal/store"
 )
 
@@ -236,7 +236,7 @@ func (p *Planner) operator(kind, ref string, at, now time.Time, m message) []sto
 
 func (p *Planner) build(kind, ref, channel, recipient, account string, to []string, at, now time.Time, m message) store.Notification {
 	now = now.UTC()
-	id := incident.NewID("ntf", now)
+	id := ids.New("ntf", now)
 	dedupe := id
 	if ref != "" {
 		dedupe = strings.Join([]string{kind, account, ref, channel, recipient}, "\x1f")

@@ -31,7 +31,7 @@ import (
 	"github.com/atoguard/atoguard/internal/clock"
 	"github.com/atoguard/atoguard/internal/engine"
 	"github.com/atoguard/atoguard/internal/event"
-	"github.com/atoguard/atoguard/internal/incident"
+	"github.com/atoguard/atoguard/internal/ids"
 	"github.com/atoguard/atoguard/internal/mailer"
 	"github.com/atoguard/atoguard/internal/store"
 )
@@ -458,7 +458,7 @@ func (s *Service) createChallenge(ctx context.Context, req ChallengeRequest, now
 		return store.Challenge{}, err
 	}
 	ch := store.Challenge{
-		ID: incident.NewID("ch", now), UserID: req.UserID, SessionID: req.SessionID, Purpose: req.Purpose,
+		ID: ids.New("ch", now), UserID: req.UserID, SessionID: req.SessionID, Purpose: req.Purpose,
 		Methods: methods, State: store.ChallengePending, CreatedAt: now, ExpiresAt: now.Add(s.settings.TTL),
 		IP: req.IP, DeviceID: req.DeviceID, UserAgent: req.UserAgent,
 	}
