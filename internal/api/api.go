@@ -20,6 +20,8 @@ import (
 	"github.com/atoguard/atoguard/internal/breach"
 	"github.com/atoguard/atoguard/internal/engine"
 	"github.com/atoguard/atoguard/internal/event"
+	"github.com/atoguard/atoguard/internal/incident"
+	"github.com/atoguard/atoguard/internal/incidentview"
 	"github.com/atoguard/atoguard/internal/stepup"
 	"github.com/atoguard/atoguard/internal/store"
 )
@@ -359,36 +361,6 @@ func resultJSON(r engine.Result) result {
 	return out
 }
 
-type incidentJSON struct {
-	ID                  string         `json:"id"`
-	Kind                string         `json:"kind"`
-	State               string         `json:"state"`
-	StartedAt           time.Time      `json:"started_at"`
-	EndedAt             *time.Time     `json:"ended_at"`
-	Attempts            int64          `json:"attempts"`
-	DistinctIPs         int64          `json:"distinct_ips"`
-	DistinctPrefixes    int64          `json:"distinct_prefixes"`
-	AccountsTargeted    int64          `json:"accounts_targeted"`
-	AccountsCompromised int64          `json:"accounts_compromised"`
-	TopSources          []store.Source `json:"top_sources"`
-}
-
-func toIncidentJSON(in store.Incident) incidentJSON {
-	out := incidentJSON{
-		ID: in.ID, Kind: in.Kind, State: in.State, StartedAt: in.StartedAt, Attempts: in.Attempts,
-		DistinctIPs: in.DistinctIPs, DistinctPrefixes: in.DistinctPrefixes, AccountsTargeted: in.AccountsTargeted,
-		AccountsCompromised: in.AccountsCompromised, TopSources: in.TopSources,
-	}
-	if !in.EndedAt.IsZero() {
-		t := in.EndedAt
-		out.EndedAt = &t
-	}
-	if out.TopSources == nil {
-		out.TopSources = []store.Source{}
-	}
-	return out
-}
-
 func (s *Server) listIncidents(w http.ResponseWriter, r *http.Request) error {
 	state := r.URL.Query().Get("state")
 	if state != "" && state != store.IncidentOpen && state != store.IncidentClosed {
@@ -403,9 +375,9 @@ func (s *Server) listIncidents(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return fmt.Errorf("listing incidents: %w", err)
 	}
-	out := make([]incidentJSON, len(incs))
+	out := make([]incidentview.Incident, len(incs))
 	for i := range incs {
-		out[i] = toIncidentJSON(incs[i])
+		out[i] = incident.View(incs[i])
 	}
 	return writeJSON(w, http.StatusOK, out)
 }
@@ -429,7 +401,7 @@ func (s *Server) getIncident(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, toIncidentJSON(inc))
+	return writeJSON(w, http.StatusOK, incident.View(inc))
 }
 
 type accountJSON struct {

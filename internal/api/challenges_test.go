@@ -96,7 +96,7 @@ func newStepFixture(t *testing.T) *stepFixture {
 		t.Fatal(err)
 	}
 	sink := mailtest.Start(t, mailtest.Options{TLS: "starttls"})
-	m, err := mailer.New(mailer.Config{Host: sink.Host, Port: sink.Port, CAFile: sink.CAFile, From: "shop@example.jp", Timeout: 5 * time.Second}, func(string) string { return "" })
+	m, err := mailer.New(mailer.Config{Server: mailer.Server{Host: sink.Host, Port: sink.Port, CAFile: sink.CAFile, From: "shop@example.jp"}, Timeout: 5 * time.Second}, func(string) string { return "" })
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,7 +9,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/atoguard/atoguard/internal/incident"
+	"github.com/atoguard/atoguard/internal/ids"
 	"github.com/atoguard/atoguard/internal/store"
 )
 
@@ -75,7 +75,7 @@ func New(r Request, s Settings, now time.Time) store.Challenge {
 		idAt = now
 	}
 	ch := store.Challenge{
-		ID: incident.NewID("ch", idAt), UserID: r.UserID, SessionID: r.SessionID,
+		ID: ids.New("ch", idAt), UserID: r.UserID, SessionID: r.SessionID,
 		Purpose: r.Purpose, Methods: r.Methods, State: store.ChallengePending,
 		CreatedAt: now, ExpiresAt: now.Add(s.TTL), EventID: r.EventID, IncidentID: r.IncidentID,
 		DeviceID: r.DeviceID, UserAgent: r.UserAgent,

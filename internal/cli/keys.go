@@ -12,7 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/atoguard/atoguard/internal/incident"
+	"github.com/atoguard/atoguard/internal/ids"
 	"github.com/atoguard/atoguard/internal/store"
 )
 
@@ -69,7 +69,7 @@ func newKeys(stdout io.Writer, getenv func(string) string) *cobra.Command {
 			secret := newSecret()
 			sum := sha256.Sum256([]byte(secret))
 			now := time.Now().UTC()
-			k := store.APIKey{ID: incident.NewID("key", now), Name: name, Hash: sum[:], Scopes: sc, CreatedAt: now}
+			k := store.APIKey{ID: ids.New("key", now), Name: name, Hash: sum[:], Scopes: sc, CreatedAt: now}
 			if err := st.PutKey(cmd.Context(), k); err != nil {
 				return fmt.Errorf("storing key: %w", err)
 			}

@@ -53,6 +53,17 @@ func TestLoad(t *testing.T) {
 				c.Engine.Sources.MaxIPs = 500
 			},
 		},
+		{
+			name: "mail servers",
+			file: "stepup:\n  smtp:\n    host: mail.example.jp\n    port: 2525\n    from: a@example.jp\n    timeout: 5s\n" +
+				"notify:\n  smtp:\n    host: relay.example.jp\n    tls: tls\n    username: guard\n    password_env: PW\n    from: b@example.jp\n",
+			want: func(c *config.Config) {
+				c.StepUp.SMTP.Host, c.StepUp.SMTP.Port, c.StepUp.SMTP.From = "mail.example.jp", 2525, "a@example.jp"
+				c.StepUp.SMTP.Timeout = 5 * time.Second
+				n := &c.Notify.SMTP
+				n.Host, n.TLS, n.Username, n.PasswordEnv, n.From = "relay.example.jp", "tls", "guard", "PW", "b@example.jp"
+			},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -87,6 +98,7 @@ func TestLoadErrors(t *testing.T) {
 		{"bad duration", "data: x\ntick_every: soon\n", []string{"line 2", "soon", "time.Duration"}},
 		{"wrong type", "api:\n  max_batch: lots\n", []string{"lots"}},
 		{"not a mapping", "- listen\n", []string{"config"}},
+		{"timeout is stepup.smtp's only", "notify:\n  smtp:\n    timeout: 5s\n", []string{"timeout", "not found"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

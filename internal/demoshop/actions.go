@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/atoguard/atoguard/internal/notify"
+	"github.com/atoguard/atoguard/internal/webhook"
 )
 
 // The guard operators' bulk actions (the dashboard's incident page),
@@ -52,12 +52,6 @@ type GuardAction struct {
 	ReceivedAt     time.Time
 }
 
-// actionPayload is the part of an action's data the shop reads.
-type actionPayload struct {
-	Operator string `json:"operator"`
-	Incident string `json:"incident"`
-}
-
 // GuardActions returns the latest operator actions carried out on the
 // account, newest first; every account's when accountID is empty.
 func (s *Store) GuardActions(ctx context.Context, accountID string, n int) ([]GuardAction, error) {
@@ -90,13 +84,13 @@ func (s *Store) GuardActions(ctx context.Context, accountID string, n int) ([]Gu
 // receiveAction carries out an operator action for p.Account, once per
 // notification id. An action on an account the shop does not have, or of
 // a kind it does not know, is acknowledged and recorded without effect.
-func (s *Shop) receiveAction(w http.ResponseWriter, r *http.Request, p notify.Payload, now time.Time) {
+func (s *Shop) receiveAction(w http.ResponseWriter, r *http.Request, p webhook.Payload, now time.Time) {
 	ctx := r.Context()
 	if p.Account == "" {
 		hookError(w, http.StatusBadRequest, "an action needs an account")
 		return
 	}
-	var d actionPayload
+	var d webhook.ActionData
 	_ = json.Unmarshal(p.Data, &d) // best effort: who asked is for the record
 	acct, err := s.store.AccountByID(ctx, p.Account)
 	known := err == nil
@@ -123,7 +117,7 @@ func (s *Shop) receiveAction(w http.ResponseWriter, r *http.Request, p notify.Pa
 	switch {
 	case !known:
 		done = "no such account"
-	case p.Kind == notify.KindForcePasswordReset:
+	case p.Kind == webhook.KindForcePasswordReset:
 		m, _ := s.resetMail(r, acct.ID, email)
 		m.Source = limit(p.Kind, 64)
 		m.Note = "atoguard 運用者の依頼 / asked by an atoguard operator"
@@ -136,14 +130,14 @@ func (s *Shop) receiveAction(w http.ResponseWriter, r *http.Request, p notify.Pa
 			done = fmt.Sprintf("password reset required, %d sessions ended, reset link to %s", n, email)
 			return err
 		}
-	case p.Kind == notify.KindNotifyOwner:
+	case p.Kind == webhook.KindNotifyOwner:
 		if mails, err = s.ownerMails(r, p, now); err != nil {
 			s.log.Error("webhook: building mails", "id", p.ID, "err", err)
 			hookError(w, http.StatusInternalServerError, "try again")
 			return
 		}
 		done = fmt.Sprintf("%d mails", len(mails))
-	case p.Kind == notify.KindFreezeOrders:
+	case p.Kind == webhook.KindFreezeOrders:
 		effect = func(ex execer) error {
 			n, err := s.store.freezeOrders(ctx, ex, acct.ID)
 			done = fmt.Sprintf("%d orders frozen", n)
@@ -194,9 +188,9 @@ func statusLabel(status string) string {
 }
 
 var actionLabels = map[string]string{
-	notify.KindForcePasswordReset: "パスワードの強制リセット / Force password reset",
-	notify.KindNotifyOwner:        "所有者に通知 / Notify owner",
-	notify.KindFreezeOrders:       "注文の凍結 / Freeze orders",
+	webhook.KindForcePasswordReset: "パスワードの強制リセット / Force password reset",
+	webhook.KindNotifyOwner:        "所有者に通知 / Notify owner",
+	webhook.KindFreezeOrders:       "注文の凍結 / Freeze orders",
 }
 
 // actionLabel names an operator action kind.

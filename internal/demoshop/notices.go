@@ -10,8 +10,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/atoguard/atoguard/internal/notify"
 	"github.com/atoguard/atoguard/internal/notify/signature"
+	"github.com/atoguard/atoguard/internal/webhook"
 )
 
 // The guard's owner notifications, received by webhook (POST HookPath)
@@ -326,7 +326,7 @@ func (s *Shop) receiveHook(w http.ResponseWriter, r *http.Request) {
 		hookError(w, http.StatusBadRequest, "unreadable body")
 		return
 	}
-	var p notify.Payload
+	var p webhook.Payload
 	if err := json.Unmarshal(body, &p); err != nil || p.ID == "" || p.Kind == "" || len(p.ID) > 128 {
 		hookError(w, http.StatusBadRequest, "not a notification")
 		return
@@ -366,7 +366,7 @@ func (s *Shop) publicURL(r *http.Request) string {
 }
 
 // ownerMails turns an owner notification into one mail per recipient.
-func (s *Shop) ownerMails(r *http.Request, p notify.Payload, now time.Time) ([]outMail, error) {
+func (s *Shop) ownerMails(r *http.Request, p webhook.Payload, now time.Time) ([]outMail, error) {
 	acct, err := s.store.AccountByID(r.Context(), p.Account)
 	known := err == nil
 	if err != nil && !errors.Is(err, ErrNotFound) {

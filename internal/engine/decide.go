@@ -7,7 +7,7 @@ import (
 
 	"github.com/atoguard/atoguard/internal/challenge"
 	"github.com/atoguard/atoguard/internal/event"
-	"github.com/atoguard/atoguard/internal/incident"
+	"github.com/atoguard/atoguard/internal/ids"
 	"github.com/atoguard/atoguard/internal/policy"
 	"github.com/atoguard/atoguard/internal/store"
 )
@@ -27,14 +27,14 @@ func (e *Engine) decide(ctx context.Context, ev *event.Event, obs *observation, 
 		return Result{}, fmt.Errorf("evaluating policy: %w", err)
 	}
 	res := Result{
-		EventID: incident.NewID("ev", received), Decision: pr.Decision, Risk: pr.Risk,
+		EventID: ids.New("ev", received), Decision: pr.Decision, Risk: pr.Risk,
 		Reasons: pr.Reasons, Rules: pr.Rules, facts: obs.facts,
 	}
 	if res.Reasons == nil {
 		res.Reasons = []policy.Reason{}
 	}
 	if res.Decision == policy.Review && ev.Type == event.OrderAttempt && ev.Properties.Order != nil {
-		res.ReviewID = incident.NewID("rv", received)
+		res.ReviewID = ids.New("rv", received)
 	}
 	if res.Decision == policy.Challenge && ev.User.ID != "" {
 		methods, err := e.methods(ctx, ev.User.ID)

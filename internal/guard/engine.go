@@ -58,9 +58,7 @@ func newEngine(cfg config.Config, d engineDeps) (*engine.Engine, error) {
 func stepUpMail(cfg config.Config) mailer.Config {
 	mc := cfg.StepUp.SMTP
 	if mc.Host == "" && cfg.Notify.SMTP.Host != "" {
-		n := cfg.Notify.SMTP
-		mc = mailer.Config{Host: n.Host, Port: n.Port, TLS: n.TLS, CAFile: n.CAFile, Username: n.Username,
-			PasswordFile: n.PasswordFile, PasswordEnv: n.PasswordEnv, From: n.From}
+		mc = mailer.Config{Server: cfg.Notify.SMTP}
 	}
 	return mc
 }

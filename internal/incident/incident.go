@@ -4,7 +4,6 @@
 package incident
 
 import (
-	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"sort"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/axiomhq/hyperloglog"
 
+	"github.com/atoguard/atoguard/internal/ids"
 	"github.com/atoguard/atoguard/internal/store"
 )
 
@@ -67,14 +67,6 @@ func New(cfg Config) *Tracker {
 	return &Tracker{cfg: cfg}
 }
 
-// NewID returns a new identifier with the given prefix: the prefix, the
-// time in milliseconds and 64 random bits, so ids sort by time.
-func NewID(prefix string, now time.Time) string {
-	var b [8]byte
-	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails
-	return fmt.Sprintf("%s_%012x%x", prefix, now.UnixMilli(), b)
-}
-
 // Open starts an incident at start and returns it.
 func (t *Tracker) Open(kind string, start time.Time) store.Incident {
 	t.mu.Lock()
@@ -82,7 +74,7 @@ func (t *Tracker) Open(kind string, start time.Time) store.Incident {
 	ips, _ := hyperloglog.NewSketch(14, true)
 	prefixes, _ := hyperloglog.NewSketch(14, true)
 	t.open = &tracked{
-		inc:      store.Incident{ID: NewID("inc", start), Kind: kind, State: store.IncidentOpen, StartedAt: start, UpdatedAt: start},
+		inc:      store.Incident{ID: ids.New("inc", start), Kind: kind, State: store.IncidentOpen, StartedAt: start, UpdatedAt: start},
 		ips:      ips,
 		prefixes: prefixes,
 		accounts: map[string]*store.IncidentAccount{},

@@ -1,5 +1,6 @@
-// Package mailer sends email over SMTP: STARTTLS or implicit TLS, with
-// optional authentication and an extra trusted CA.
+// Package mailer sends plain-text email over SMTP (STARTTLS or implicit
+// TLS, optional authentication, an extra trusted CA) for step-up codes and
+// notifications alike.
 package mailer
 
 import (
@@ -28,18 +29,24 @@ const (
 	TLSNone     = "none"     // no encryption: only for a relay on the same host
 )
 
-// Config is the mail server email goes through. Host empty means no
-// email.
+// Server is a mail server and the sender address used on it: the keys
+// notify.smtp and stepup.smtp share. Host empty means no email.
+type Server struct {
+	Host         string `yaml:"host"`
+	Port         int    `yaml:"port"`          // 0: New's default, 587, or 465 with tls: tls
+	TLS          string `yaml:"tls"`           // starttls (default), tls or none
+	Username     string `yaml:"username"`      // empty: no authentication
+	PasswordFile string `yaml:"password_file"` // a file holding the password; or
+	PasswordEnv  string `yaml:"password_env"`  // an environment variable holding it (New's default: ATOGUARD_SMTP_PASSWORD)
+	From         string `yaml:"from"`          // e.g. "Shop <no-reply@shop.example.jp>"
+	CAFile       string `yaml:"ca_file"`       // PEM CA certificates to trust besides the system's
+}
+
+// Config is the mail server email goes through, with how long one
+// message may take. Host empty means no email.
 type Config struct {
-	Host         string        `yaml:"host"`
-	Port         int           `yaml:"port"`          // default 587, or 465 with tls: tls
-	TLS          string        `yaml:"tls"`           // starttls (default), tls or none
-	Username     string        `yaml:"username"`      // empty: no authentication
-	PasswordFile string        `yaml:"password_file"` // a file holding the password; or
-	PasswordEnv  string        `yaml:"password_env"`  // an environment variable holding it (default ATOGUARD_SMTP_PASSWORD)
-	From         string        `yaml:"from"`          // e.g. "Shop <no-reply@shop.example.jp>"
-	CAFile       string        `yaml:"ca_file"`       // PEM CA certificates to trust besides the system's
-	Timeout      time.Duration `yaml:"timeout"`       // per message; default 10s
+	Server  `yaml:",inline"`
+	Timeout time.Duration `yaml:"timeout"` // per message; default 10s
 }
 
 // Enabled reports whether a mail server is configured.
@@ -68,6 +75,19 @@ func (c Config) Validate(prefix string) error {
 	return errors.Join(errs...)
 }
 
+// ErrRejected marks a message that can never be delivered as it is: an
+// address that does not parse, or a recipient the server refuses for good
+// (a 5xx answer to RCPT TO). Any other failure may pass on a later try.
+var ErrRejected = errors.New("message rejected")
+
+// rejected wraps err so that it also matches ErrRejected, its message
+// unchanged.
+type rejected struct{ err error }
+
+func (r rejected) Error() string        { return r.err.Error() }
+func (r rejected) Unwrap() error        { return r.err }
+func (r rejected) Is(target error) bool { return target == ErrRejected }
+
 // SMTP sends email through one mail server. It is safe for concurrent
 // use; each message opens its own connection.
 type SMTP struct {
@@ -81,17 +101,37 @@ func (s *SMTP) LogValue() slog.Value {
 	return slog.GroupValue(slog.String("host", s.cfg.Host), slog.Int("port", s.cfg.Port), slog.String("tls", s.cfg.TLS))
 }
 
-// New returns a sender for cfg. getenv reads the password variable when
-// no password file is set (nil: os.Getenv).
+// New returns a sender for cfg. The password is read from
+// cfg.PasswordFile, else from the environment variable cfg.PasswordEnv
+// (default EnvPassword) through getenv (nil: os.Getenv).
 func New(cfg Config, getenv func(string) string) (*SMTP, error) {
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	env := cfg.PasswordEnv
+	if env == "" {
+		env = EnvPassword
+	}
+	password := getenv(env)
+	if cfg.PasswordFile != "" {
+		data, err := os.ReadFile(cfg.PasswordFile)
+		if err != nil {
+			return nil, fmt.Errorf("smtp.password_file: %w", err)
+		}
+		password = strings.TrimRight(string(data), "\r\n")
+	}
+	return NewWithPassword(cfg, password)
+}
+
+// NewWithPassword returns a sender for cfg that authenticates (when
+// cfg.Username is set) with password, which the caller has read; the
+// password keys of cfg are not looked at.
+func NewWithPassword(cfg Config, password string) (*SMTP, error) {
 	if err := cfg.Validate("smtp"); err != nil {
 		return nil, err
 	}
 	if !cfg.Enabled() {
 		return nil, errors.New("smtp: no host")
-	}
-	if getenv == nil {
-		getenv = os.Getenv
 	}
 	if cfg.TLS == "" {
 		cfg.TLS = TLSStartTLS
@@ -105,18 +145,7 @@ func New(cfg Config, getenv func(string) string) (*SMTP, error) {
 	if cfg.Timeout == 0 {
 		cfg.Timeout = 10 * time.Second
 	}
-	env := cfg.PasswordEnv
-	if env == "" {
-		env = EnvPassword
-	}
-	s := &SMTP{cfg: cfg, password: getenv(env)}
-	if cfg.PasswordFile != "" {
-		data, err := os.ReadFile(cfg.PasswordFile)
-		if err != nil {
-			return nil, fmt.Errorf("smtp.password_file: %w", err)
-		}
-		s.password = strings.TrimRight(string(data), "\r\n")
-	}
+	s := &SMTP{cfg: cfg, password: password}
 	if cfg.CAFile != "" {
 		pem, err := os.ReadFile(cfg.CAFile)
 		if err != nil {
@@ -127,24 +156,55 @@ func New(cfg Config, getenv func(string) string) (*SMTP, error) {
 			pool = x509.NewCertPool()
 		}
 		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("smtp.ca_file %s: no PEM certificate", cfg.CAFile)
+			return nil, fmt.Errorf("smtp.ca_file: no PEM certificate in %s", cfg.CAFile)
 		}
 		s.roots = pool
 	}
 	return s, nil
 }
 
+// Message is one plain-text email to one address.
+type Message struct {
+	To      string
+	Subject string
+	Body    string
+	// ID is the Message-ID, without the angle brackets; empty: a random
+	// one. An id kept across retries lets the receiver drop a copy
+	// delivered twice.
+	ID   string
+	Date time.Time // zero: when it is sent
+	// Automated marks a message no person wrote (Auto-Submitted:
+	// auto-generated, X-Mailer: atoguard), so that auto-responders stay
+	// quiet.
+	Automated bool
+}
+
 // SendMail sends a plain-text message to one address.
 func (s *SMTP) SendMail(ctx context.Context, to, subject, body string) error {
-	msg := gomail.NewMsg()
+	return s.Send(ctx, Message{To: to, Subject: subject, Body: body})
+}
+
+// Send sends m. A failure that retrying cannot fix wraps ErrRejected.
+func (s *SMTP) Send(ctx context.Context, m Message) error {
+	msg := gomail.NewMsg(gomail.WithCharset(gomail.CharsetUTF8), gomail.WithEncoding(gomail.EncodingQP))
 	if err := msg.From(s.cfg.From); err != nil {
-		return fmt.Errorf("smtp: from: %w", err)
+		return rejected{fmt.Errorf("smtp: from: %w", err)}
 	}
-	if err := msg.To(to); err != nil {
-		return fmt.Errorf("smtp: recipient: %w", err)
+	if err := msg.To(m.To); err != nil {
+		return rejected{fmt.Errorf("smtp: recipient: %w", err)}
 	}
-	msg.Subject(subject)
-	msg.SetBodyString(gomail.TypeTextPlain, body)
+	msg.Subject(m.Subject)
+	msg.SetBodyString(gomail.TypeTextPlain, m.Body)
+	if m.ID != "" {
+		msg.SetMessageIDWithValue(m.ID)
+	}
+	if !m.Date.IsZero() {
+		msg.SetDateWithValue(m.Date)
+	}
+	if m.Automated {
+		msg.SetGenHeader(gomail.HeaderXMailer, "atoguard")
+		msg.SetGenHeader("Auto-Submitted", "auto-generated")
+	}
 
 	opts := []gomail.Option{
 		gomail.WithPort(s.cfg.Port),
@@ -170,6 +230,10 @@ func (s *SMTP) SendMail(ctx context.Context, to, subject, body string) error {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
 	defer cancel()
 	if err := c.DialAndSendWithContext(ctx, msg); err != nil {
+		var se *gomail.SendError
+		if errors.As(err, &se) && se.Reason == gomail.ErrSMTPRcptTo && !se.IsTemp() {
+			return rejected{fmt.Errorf("smtp %s:%d: %w", s.cfg.Host, s.cfg.Port, err)}
+		}
 		return fmt.Errorf("smtp %s:%d: %w", s.cfg.Host, s.cfg.Port, err)
 	}
 	return nil

@@ -2,6 +2,7 @@ package mailer_test
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -22,21 +23,21 @@ func TestSendMail(t *testing.T) {
 			name: "plain relay",
 			sink: mailtest.Options{TLS: "none"},
 			cfg: func(s *mailtest.Sink) mailer.Config {
-				return mailer.Config{Host: s.Host, Port: s.Port, TLS: mailer.TLSNone}
+				return mailer.Config{Server: mailer.Server{Host: s.Host, Port: s.Port, TLS: mailer.TLSNone}}
 			},
 		},
 		{
 			name: "STARTTLS with a password",
 			sink: mailtest.Options{TLS: "starttls", Username: "guard", Password: "s3cret pass"},
 			cfg: func(s *mailtest.Sink) mailer.Config {
-				return mailer.Config{Host: s.Host, Port: s.Port, TLS: mailer.TLSStartTLS, Username: "guard", CAFile: s.CAFile}
+				return mailer.Config{Server: mailer.Server{Host: s.Host, Port: s.Port, TLS: mailer.TLSStartTLS, Username: "guard", CAFile: s.CAFile}}
 			},
 		},
 		{
 			name: "implicit TLS with a password",
 			sink: mailtest.Options{TLS: "tls", Username: "guard", Password: "s3cret pass"},
 			cfg: func(s *mailtest.Sink) mailer.Config {
-				return mailer.Config{Host: s.Host, Port: s.Port, TLS: mailer.TLSImplicit, Username: "guard", CAFile: s.CAFile}
+				return mailer.Config{Server: mailer.Server{Host: s.Host, Port: s.Port, TLS: mailer.TLSImplicit, Username: "guard", CAFile: s.CAFile}}
 			},
 		},
 	}
@@ -73,7 +74,7 @@ func TestSendMailRefusesWhatIsUnsafe(t *testing.T) {
 	// A server that offers no STARTTLS is refused in starttls mode: the
 	// code must not cross the network in clear.
 	plain := mailtest.Start(t, mailtest.Options{TLS: "none"})
-	m, err := mailer.New(mailer.Config{Host: plain.Host, Port: plain.Port, From: "a@example.jp", Timeout: 5 * time.Second}, nil)
+	m, err := mailer.New(mailer.Config{Server: mailer.Server{Host: plain.Host, Port: plain.Port, From: "a@example.jp"}, Timeout: 5 * time.Second}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,7 +83,7 @@ func TestSendMailRefusesWhatIsUnsafe(t *testing.T) {
 	}
 	// A certificate nobody vouched for is refused.
 	tlsSink := mailtest.Start(t, mailtest.Options{TLS: "tls"})
-	m, err = mailer.New(mailer.Config{Host: tlsSink.Host, Port: tlsSink.Port, TLS: mailer.TLSImplicit, From: "a@example.jp", Timeout: 5 * time.Second}, nil)
+	m, err = mailer.New(mailer.Config{Server: mailer.Server{Host: tlsSink.Host, Port: tlsSink.Port, TLS: mailer.TLSImplicit, From: "a@example.jp"}, Timeout: 5 * time.Second}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,8 +96,8 @@ func TestSendMailRefusesWhatIsUnsafe(t *testing.T) {
 	if err := os.WriteFile(pw, []byte("wrong\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	m, err = mailer.New(mailer.Config{Host: authSink.Host, Port: authSink.Port, Username: "guard", PasswordFile: pw,
-		CAFile: authSink.CAFile, From: "a@example.jp", Timeout: 5 * time.Second}, nil)
+	m, err = mailer.New(mailer.Config{Server: mailer.Server{Host: authSink.Host, Port: authSink.Port, Username: "guard", PasswordFile: pw,
+		CAFile: authSink.CAFile, From: "a@example.jp"}, Timeout: 5 * time.Second}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,7 +110,7 @@ func TestSendMailRefusesWhatIsUnsafe(t *testing.T) {
 }
 
 func TestValidate(t *testing.T) {
-	err := mailer.Config{Host: "mail", TLS: "ssl", Port: 70000, From: "not an address", Timeout: -1}.Validate("smtp")
+	err := mailer.Config{Server: mailer.Server{Host: "mail", TLS: "ssl", Port: 70000, From: "not an address"}, Timeout: -1}.Validate("smtp")
 	if err == nil {
 		t.Fatal("Validate accepted a bad config")
 	}
@@ -120,5 +121,64 @@ func TestValidate(t *testing.T) {
 	}
 	if err := (mailer.Config{}).Validate("smtp"); err != nil {
 		t.Errorf("zero config: %v", err)
+	}
+}
+
+func TestSend(t *testing.T) {
+	sent := time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
+	tests := []struct {
+		name         string
+		msg          mailer.Message
+		wantErr      bool
+		wantRejected bool
+		wantHeaders  map[string]string
+	}{
+		{
+			name: "automated with a fixed id and date",
+			msg:  mailer.Message{To: "taro@example.jp", Subject: "s", Body: "b", ID: "ntf_1@atoguard", Date: sent, Automated: true},
+			wantHeaders: map[string]string{"Message-Id": "<ntf_1@atoguard>", "Date": sent.Format(time.RFC1123Z),
+				"Auto-Submitted": "auto-generated", "X-Mailer": "atoguard"},
+		},
+		{
+			name:        "plain",
+			msg:         mailer.Message{To: "taro@example.jp", Subject: "s", Body: "b"},
+			wantHeaders: map[string]string{"Auto-Submitted": ""},
+		},
+		{
+			name:    "recipient refused for good",
+			msg:     mailer.Message{To: "gone@example.jp", Subject: "s", Body: "b"},
+			wantErr: true, wantRejected: true,
+		},
+		{
+			name:    "address that does not parse",
+			msg:     mailer.Message{To: "not an address", Subject: "s", Body: "b"},
+			wantErr: true, wantRejected: true,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			sink := mailtest.Start(t, mailtest.Options{TLS: "none", Reject: "gone@example.jp"})
+			m, err := mailer.NewWithPassword(mailer.Config{Server: mailer.Server{Host: sink.Host, Port: sink.Port, TLS: mailer.TLSNone,
+				From: "a@example.jp"}, Timeout: 5 * time.Second}, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = m.Send(context.Background(), tt.msg)
+			if got := err != nil; got != tt.wantErr {
+				t.Fatalf("Send: %v, want error %v", err, tt.wantErr)
+			}
+			if got := errors.Is(err, mailer.ErrRejected); got != tt.wantRejected {
+				t.Errorf("Send: %v, is ErrRejected %v, want %v", err, got, tt.wantRejected)
+			}
+			if tt.wantErr {
+				return
+			}
+			got := sink.Wait(t, 1)
+			for k, want := range tt.wantHeaders {
+				if h := got.Header(k); h != want {
+					t.Errorf("%s: got %q, want %q", k, h, want)
+				}
+			}
+		})
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/atoguard/atoguard/internal/store"
+	"github.com/atoguard/atoguard/internal/webhook"
 )
 
 // Operator actions: what an operator asks the shop to do about accounts
@@ -15,15 +16,13 @@ import (
 // before any recent change first) and is retried and acknowledged on its
 // own. They are never emailed: the shop carries them out.
 const (
-	KindForcePasswordReset = "action.force_password_reset"
-	KindNotifyOwner        = "action.notify_owner"
-	KindFreezeOrders       = "action.freeze_orders"
+	KindForcePasswordReset = webhook.KindForcePasswordReset
+	KindNotifyOwner        = webhook.KindNotifyOwner
+	KindFreezeOrders       = webhook.KindFreezeOrders
 )
 
 // ActionKinds returns the operator action kinds.
-func ActionKinds() []string {
-	return []string{KindForcePasswordReset, KindNotifyOwner, KindFreezeOrders}
-}
+func ActionKinds() []string { return webhook.ActionKinds() }
 
 // Action is an operator's bulk action: one Kind for a set of accounts of
 // one incident.
@@ -40,17 +39,6 @@ type Action struct {
 type ActionTarget struct {
 	Owner   Owner
 	Outcome string // what the incident's traffic did with the account: allowed, challenge_passed, challenged, denied
-}
-
-// actionData is the data of the action.* kinds.
-type actionData struct {
-	Action   string    `json:"action"`   // the kind without "action."
-	Operator string    `json:"operator"` // who asked
-	Incident string    `json:"incident"`
-	Outcome  string    `json:"outcome,omitempty"`
-	Batch    string    `json:"batch"`    // shared by the notifications of one request
-	Accounts int       `json:"accounts"` // how many accounts that request covers
-	At       time.Time `json:"at"`
 }
 
 // TakesKind reports whether a configured webhook takes kind.
@@ -93,8 +81,8 @@ func (p *Planner) OperatorAction(a Action, t ActionTarget, now time.Time) []stor
 	return out
 }
 
-func (a Action) data(t ActionTarget) actionData {
-	return actionData{Action: strings.TrimPrefix(a.Kind, "action."), Operator: clean(a.Operator), Incident: clean(a.Incident),
+func (a Action) data(t ActionTarget) webhook.ActionData {
+	return webhook.ActionData{Action: strings.TrimPrefix(a.Kind, "action."), Operator: clean(a.Operator), Incident: clean(a.Incident),
 		Outcome: clean(t.Outcome), Batch: a.Batch, Accounts: a.Accounts, At: a.At.UTC()}
 }
 

@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/atoguard/atoguard/internal/mailer"
 )
 
 // Config is the `notify:` section: where owner and operator
@@ -38,22 +40,9 @@ type Config struct {
 }
 
 // SMTPConfig is the mail server owner and operator emails go through.
-type SMTPConfig struct {
-	Host string `yaml:"host"` // empty: no email
-	// Port 0 means 587 for starttls, 465 for tls and 25 for none.
-	Port int `yaml:"port"`
-	// TLS is starttls (default: STARTTLS required), tls (implicit TLS) or
-	// none (plain text; only without credentials, e.g. a local relay).
-	TLS string `yaml:"tls"`
-	// CAFile is a PEM file of certificates to trust for the server besides
-	// the system's, e.g. an internal relay's CA.
-	CAFile       string `yaml:"ca_file"`
-	Username     string `yaml:"username"`      // empty: no SMTP AUTH
-	PasswordFile string `yaml:"password_file"` // a file holding the password; or
-	PasswordEnv  string `yaml:"password_env"`  // an environment variable holding it
-	// From is the sender, e.g. `Example Shop <security@example.jp>`.
-	From string `yaml:"from"`
-}
+// Port 0 means 587 for starttls, 465 for tls and 25 for none; TLS none
+// (plain text) is only allowed without credentials, e.g. a local relay.
+type SMTPConfig = mailer.Server
 
 // WebhookConfig is one named webhook receiver.
 type WebhookConfig struct {

@@ -167,7 +167,7 @@ func owed(t *testing.T, cfg Config, now time.Time) []store.Notification {
 	return out
 }
 
-func ids(ns []store.Notification) []string {
+func idsOf(ns []store.Notification) []string {
 	var out []string
 	for _, n := range ns {
 		out = append(out, n.ID)
@@ -224,7 +224,7 @@ func TestFailingReceiverDeliversExactlyOnce(t *testing.T) {
 		t.Errorf("receiver saw bad requests: %q", bad)
 	}
 	wantDelivered := map[string]int{}
-	for _, id := range ids(want) {
+	for _, id := range idsOf(want) {
 		wantDelivered[id] = 1
 	}
 	if d := cmp.Diff(wantDelivered, delivered); d != "" {
@@ -234,7 +234,7 @@ func TestFailingReceiverDeliversExactlyOnce(t *testing.T) {
 		t.Errorf("%d requests, want %d (7 failures, then one each)", requests, 7+len(want))
 	}
 	sent := list(t, st, store.NotificationSent)
-	if d := cmp.Diff(ids(want), ids(sent)); d != "" {
+	if d := cmp.Diff(idsOf(want), idsOf(sent)); d != "" {
 		t.Errorf("sent (-want +got):\n%s", d)
 	}
 	for _, n := range sent {
@@ -637,7 +637,7 @@ func TestGroupCommitWritesNotificationsAlone(t *testing.T) {
 	if err := c.Write(t.Context(), store.Batch{Notifications: want}); err != nil {
 		t.Fatal(err)
 	}
-	if d := cmp.Diff(ids(want), ids(list(t, st, ""))); d != "" {
+	if d := cmp.Diff(idsOf(want), idsOf(list(t, st, ""))); d != "" {
 		t.Errorf("stored (-want +got):\n%s", d)
 	}
 }

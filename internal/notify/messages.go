@@ -10,6 +10,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/atoguard/atoguard/internal/incident"
 	"github.com/atoguard/atoguard/internal/store"
 )
 
@@ -288,35 +289,10 @@ func (p *Planner) orderMessage(o Order) message {
 	}
 }
 
-// incidentData is the data of operator.incident_opened and _closed: the
-// incident as GET /v1/incidents/{id} shows it.
-type incidentData struct {
-	ID                  string         `json:"id"`
-	Kind                string         `json:"kind"`
-	State               string         `json:"state"`
-	StartedAt           time.Time      `json:"started_at"`
-	EndedAt             *time.Time     `json:"ended_at,omitempty"`
-	Attempts            int64          `json:"attempts"`
-	DistinctIPs         int64          `json:"distinct_ips"`
-	DistinctPrefixes    int64          `json:"distinct_prefixes"`
-	AccountsTargeted    int64          `json:"accounts_targeted"`
-	AccountsCompromised int64          `json:"accounts_compromised"`
-	TopSources          []store.Source `json:"top_sources"`
-}
-
 func (p *Planner) incidentMessage(inc store.Incident, closed bool) message {
-	d := incidentData{
-		ID: inc.ID, Kind: inc.Kind, State: inc.State, StartedAt: inc.StartedAt.UTC(), Attempts: inc.Attempts,
-		DistinctIPs: inc.DistinctIPs, DistinctPrefixes: inc.DistinctPrefixes, AccountsTargeted: inc.AccountsTargeted,
-		AccountsCompromised: inc.AccountsCompromised, TopSources: inc.TopSources,
-	}
-	if d.TopSources == nil {
-		d.TopSources = []store.Source{}
-	}
-	if !inc.EndedAt.IsZero() {
-		end := inc.EndedAt.UTC()
-		d.EndedAt = &end
-	}
+	// The data is the incident as GET /v1/incidents/{id} shows it, in UTC.
+	inc.StartedAt, inc.EndedAt = inc.StartedAt.UTC(), inc.EndedAt.UTC()
+	d := incident.View(inc)
 	var subject, text string
 	if !closed {
 		subject = fmt.Sprintf("atoguard: incident %s opened / インシデント発生", inc.ID)

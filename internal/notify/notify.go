@@ -19,17 +19,18 @@ import (
 	_ "time/tzdata" // time_zone works on hosts without a zone database
 
 	"github.com/atoguard/atoguard/internal/event"
-	"github.com/atoguard/atoguard/internal/incident"
+	"github.com/atoguard/atoguard/internal/ids"
 	"github.com/atoguard/atoguard/internal/store"
+	"github.com/atoguard/atoguard/internal/webhook"
 )
 
-// Notification kinds.
+// Notification kinds (package webhook owns them).
 const (
-	KindNewDeviceLogin = "owner.new_device_login"
-	KindContactChanged = "owner.contact_changed"
-	KindOrder          = "owner.order"
-	KindIncidentOpened = "operator.incident_opened"
-	KindIncidentClosed = "operator.incident_closed"
+	KindNewDeviceLogin = webhook.KindNewDeviceLogin
+	KindContactChanged = webhook.KindContactChanged
+	KindOrder          = webhook.KindOrder
+	KindIncidentOpened = webhook.KindIncidentOpened
+	KindIncidentClosed = webhook.KindIncidentClosed
 )
 
 // Kinds returns every notification kind, the operator actions
@@ -41,20 +42,7 @@ func Kinds() []string {
 
 // Payload is what a notification says: the JSON body of its webhook, and
 // the subject and text of its email.
-type Payload struct {
-	ID         string    `json:"id"`   // the notification id, the same on every retry
-	Kind       string    `json:"kind"` // one of Kinds()
-	CreatedAt  time.Time `json:"created_at"`
-	OccurredAt time.Time `json:"occurred_at"`       // when what it reports happened
-	Account    string    `json:"account,omitempty"` // owner and action kinds: the user id
-	// To are the addresses the owner is told on (owner and action kinds):
-	// the one on file before any recent change first. A shop receiving
-	// owner kinds by webhook mails these itself.
-	To      []string        `json:"to,omitempty"`
-	Subject string          `json:"subject"`
-	Text    string          `json:"text"` // plain text in Japanese then English; chat tools show it
-	Data    json.RawMessage `json:"data"` // kind-specific details (README)
-}
+type Payload = webhook.Payload
 
 // Owner is the account a notification is about.
 type Owner struct {
@@ -236,7 +224,7 @@ func (p *Planner) operator(kind, ref string, at, now time.Time, m message) []sto
 
 func (p *Planner) build(kind, ref, channel, recipient, account string, to []string, at, now time.Time, m message) store.Notification {
 	now = now.UTC()
-	id := incident.NewID("ntf", now)
+	id := ids.New("ntf", now)
 	dedupe := id
 	if ref != "" {
 		dedupe = strings.Join([]string{kind, account, ref, channel, recipient}, "\x1f")

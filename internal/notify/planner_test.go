@@ -294,3 +294,35 @@ func TestOrderTextRedactsPaymentNumbers(t *testing.T) {
 		}
 	}
 }
+
+// TestIncidentAlertData: the data of operator.incident_* is the incident
+// as GET /v1/incidents/{id} shows it, in UTC.
+func TestIncidentAlertData(t *testing.T) {
+	p := newPlanner(t, plannerConfig())
+	jst := time.FixedZone("JST", 9*3600)
+	start := time.Date(2026, 11, 25, 19, 0, 0, 0, jst)
+	open := store.Incident{ID: "inc_1", Kind: "credential_stuffing", State: store.IncidentOpen, StartedAt: start, Attempts: 5}
+	closed := open
+	closed.State, closed.EndedAt = store.IncidentClosed, start.Add(time.Hour)
+	closed.TopSources = []store.Source{{Kind: "ip", Value: "203.0.113.7", Attempts: 4}}
+	tests := []struct {
+		name string
+		ns   []store.Notification
+		want string
+	}{
+		{"opened", p.IncidentOpened(open, start), `{"id":"inc_1","kind":"credential_stuffing","state":"open",` +
+			`"started_at":"2026-11-25T10:00:00Z","ended_at":null,"attempts":5,"distinct_ips":0,"distinct_prefixes":0,` +
+			`"accounts_targeted":0,"accounts_compromised":0,"top_sources":[]}`},
+		{"closed", p.IncidentClosed(closed, start), `{"id":"inc_1","kind":"credential_stuffing","state":"closed",` +
+			`"started_at":"2026-11-25T10:00:00Z","ended_at":"2026-11-25T11:00:00Z","attempts":5,"distinct_ips":0,` +
+			`"distinct_prefixes":0,"accounts_targeted":0,"accounts_compromised":0,` +
+			`"top_sources":[{"kind":"ip","value":"203.0.113.7","attempts":4}]}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := string(payloadOf(t, tt.ns[1]).Data); got != tt.want {
+				t.Errorf("data\ngot  %s\nwant %s", got, tt.want)
+			}
+		})
+	}
+}

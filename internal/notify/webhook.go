@@ -12,29 +12,31 @@ import (
 
 	"github.com/atoguard/atoguard/internal/notify/signature"
 	"github.com/atoguard/atoguard/internal/store"
+	"github.com/atoguard/atoguard/internal/webhook"
 )
 
-// Headers of a webhook delivery besides the signature.
+// Headers of a webhook delivery besides the signature (package webhook
+// owns them).
 const (
-	HeaderNotificationID = "Atoguard-Notification-Id"
-	HeaderKind           = "Atoguard-Kind"
+	HeaderNotificationID = webhook.HeaderNotificationID
+	HeaderKind           = webhook.HeaderKind
 )
 
-// webhook is one configured receiver, its secret loaded.
-type webhook struct {
+// hookTarget is one configured webhook, its secret loaded.
+type hookTarget struct {
 	url    string // never logged nor put in an error: it may be a secret
 	secret secret // empty: unsigned
 }
 
 // webhookSender posts notifications to named webhooks.
 type webhookSender struct {
-	hooks  map[string]webhook
+	hooks  map[string]hookTarget
 	client *http.Client
 }
 
 func newWebhookSender(cfg []WebhookConfig, getenv func(string) string) (*webhookSender, error) {
 	w := &webhookSender{
-		hooks: make(map[string]webhook, len(cfg)),
+		hooks: make(map[string]hookTarget, len(cfg)),
 		client: &http.Client{
 			// A redirect could carry the payload somewhere else: a 3xx is
 			// a failed delivery.
@@ -46,7 +48,7 @@ func newWebhookSender(cfg []WebhookConfig, getenv func(string) string) (*webhook
 		if err != nil {
 			return nil, err
 		}
-		w.hooks[c.Name] = webhook{url: c.URL, secret: s}
+		w.hooks[c.Name] = hookTarget{url: c.URL, secret: s}
 	}
 	return w, nil
 }

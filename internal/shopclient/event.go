@@ -1,6 +1,10 @@
 package shopclient
 
-import "time"
+import (
+	"time"
+
+	"github.com/atoguard/atoguard/internal/incidentview"
+)
 
 // The request and response types of POST /v1/events (shared/API.md),
 // field by field. Optional parts are pointers or omitempty, so what a shop
@@ -151,15 +155,4 @@ type ChallengeOffer struct {
 }
 
 // Incident is a credential-stuffing campaign as GET /v1/incidents lists it.
-type Incident struct {
-	ID                  string     `json:"id"`
-	Kind                string     `json:"kind"`
-	State               string     `json:"state"`
-	StartedAt           time.Time  `json:"started_at"`
-	EndedAt             *time.Time `json:"ended_at"`
-	Attempts            int64      `json:"attempts"`
-	DistinctIPs         int64      `json:"distinct_ips"`
-	DistinctPrefixes    int64      `json:"distinct_prefixes"`
-	AccountsTargeted    int64      `json:"accounts_targeted"`
-	AccountsCompromised int64      `json:"accounts_compromised"`
-}
+type Incident = incidentview.Incident

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/atoguard/atoguard/internal/incident"
+	"github.com/atoguard/atoguard/internal/ids"
 	"github.com/atoguard/atoguard/internal/store"
 )
 
@@ -184,7 +184,7 @@ func (s *Service) EnrollEmail(ctx context.Context, userID, address string, verif
 	if err := s.makeRoom(ctx, userID, store.FactorEmail); err != nil {
 		return EmailEnrollment{}, err
 	}
-	f := store.Factor{ID: incident.NewID("fa", now), UserID: userID, Type: store.FactorEmail, Name: maskAddress(addr),
+	f := store.Factor{ID: ids.New("fa", now), UserID: userID, Type: store.FactorEmail, Name: maskAddress(addr),
 		CreatedAt: now, Confirmed: verified}
 	f.Secret = s.keys.Seal([]byte(addr), factorAAD(f))
 	if err := s.store.PutFactor(ctx, f); err != nil {

@@ -98,8 +98,8 @@ func newFixture(t testing.TB, o fixtureOptions) *fixture {
 		t.Fatal(err)
 	}
 	f.sink = mailtest.Start(t, mailtest.Options{TLS: "starttls"})
-	m, err := mailer.New(mailer.Config{Host: f.sink.Host, Port: f.sink.Port, CAFile: f.sink.CAFile,
-		From: "Shop <no-reply@shop.example.jp>", Timeout: 5 * time.Second}, func(string) string { return "" })
+	m, err := mailer.New(mailer.Config{Server: mailer.Server{Host: f.sink.Host, Port: f.sink.Port, CAFile: f.sink.CAFile,
+		From: "Shop <no-reply@shop.example.jp>"}, Timeout: 5 * time.Second}, func(string) string { return "" })
 	if err != nil {
 		t.Fatal(err)
 	}

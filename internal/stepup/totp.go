@@ -13,7 +13,7 @@ import (
 	"github.com/pquerna/otp"
 	"github.com/pquerna/otp/totp"
 
-	"github.com/atoguard/atoguard/internal/incident"
+	"github.com/atoguard/atoguard/internal/ids"
 	"github.com/atoguard/atoguard/internal/store"
 )
 
@@ -114,7 +114,7 @@ func (s *Service) EnrollTOTP(ctx context.Context, userID, name, account string) 
 	if err := png.Encode(&qr, img); err != nil {
 		return TOTPEnrollment{}, fmt.Errorf("encoding QR code: %w", err)
 	}
-	f := store.Factor{ID: incident.NewID("fa", now), UserID: userID, Type: store.FactorTOTP, Name: name, CreatedAt: now}
+	f := store.Factor{ID: ids.New("fa", now), UserID: userID, Type: store.FactorTOTP, Name: name, CreatedAt: now}
 	f.Secret = s.keys.Seal(secret, factorAAD(f))
 	if err := s.store.PutFactor(ctx, f); err != nil {
 		return TOTPEnrollment{}, fmt.Errorf("storing factor: %w", err)

@@ -12,7 +12,7 @@ import (
 	"github.com/go-webauthn/webauthn/protocol"
 	"github.com/go-webauthn/webauthn/webauthn"
 
-	"github.com/atoguard/atoguard/internal/incident"
+	"github.com/atoguard/atoguard/internal/ids"
 	"github.com/atoguard/atoguard/internal/store"
 )
 
@@ -226,7 +226,7 @@ func (s *Service) FinishWebAuthnRegistration(ctx context.Context, userID string,
 		return FactorInfo{}, fmt.Errorf("encoding credential: %w", err)
 	}
 	f := store.Factor{
-		ID: incident.NewID("fa", now), UserID: userID, Type: store.FactorWebAuthn, Name: reg.Name,
+		ID: ids.New("fa", now), UserID: userID, Type: store.FactorWebAuthn, Name: reg.Name,
 		Confirmed: true, CreatedAt: now, CredentialID: cred.ID, PublicKey: cred.PublicKey,
 		SignCount: cred.Authenticator.SignCount,
 	}

@@ -34,6 +34,7 @@ type Options struct {
 	TLS      string // "none" (default), "starttls" (offered) or "tls" (implicit)
 	Username string // non-empty: AUTH PLAIN is required with this password
 	Password string
+	Reject   string // a recipient refused for good (550)
 }
 
 // Message is one received message.
@@ -54,6 +55,15 @@ func (m Message) Body() string {
 		b = decodeQP(b)
 	}
 	return string(b)
+}
+
+// Header returns the value of the message's header name, as sent.
+func (m Message) Header(name string) string {
+	msg, err := mail.ReadMessage(bytes.NewReader(m.Data))
+	if err != nil {
+		return ""
+	}
+	return msg.Header.Get(name)
 }
 
 // Subject returns the message's Subject header.
@@ -176,6 +186,9 @@ func (se *session) Mail(from string, _ *smtp.MailOptions) error {
 }
 
 func (se *session) Rcpt(to string, _ *smtp.RcptOptions) error {
+	if to == se.sink.opts.Reject {
+		return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "no such user"}
+	}
 	se.to = append(se.to, to)
 	return nil
 }
