@@ -22,7 +22,8 @@ const ActionRequirePasswordChange = "require_password_change"
 // shop is asked to take. received is when the request arrived (ids sort
 // by it).
 func (e *Engine) decide(ctx context.Context, ev *event.Event, obs *observation, received time.Time) (Result, error) {
-	pr, err := e.policy.Evaluate(&obs.in)
+	in := obs.in // the policy keeps a pointer: let only the input escape, not obs
+	pr, err := e.policy.Evaluate(&in)
 	if err != nil {
 		return Result{}, fmt.Errorf("evaluating policy: %w", err)
 	}
