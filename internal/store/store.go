@@ -12,8 +12,9 @@ import (
 // ErrNotFound is returned by lookups of an id or key that does not exist.
 var ErrNotFound = errors.New("not found")
 
-// Store is what a record backend provides. The memory and SQLite backends
-// implement it; storetest.Run checks any implementation.
+// Store is what a record backend provides. The memory, SQLite and
+// PostgreSQL backends implement it; storetest.Run checks any
+// implementation.
 type Store interface {
 	// Write applies a batch atomically. When it returns nil the batch is
 	// durable (it survives a crash of the process).
@@ -40,6 +41,10 @@ type Store interface {
 	NotificationStore
 
 	ReviewStore
+
+	OperatorStore
+
+	DecisionCounter
 
 	Ping(ctx context.Context) error
 	Close() error
