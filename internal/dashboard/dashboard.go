@@ -42,9 +42,9 @@ type Records interface {
 	store.ReviewStore
 	store.DecisionCounter
 	ListAudit(ctx context.Context, q store.AuditQuery) ([]store.AuditRecord, error)
-	// GetProfile reads the owners' contact histories the engine keeps,
+	// ContactStore reads the owners' contact histories the engine keeps,
 	// for the addresses bulk actions name.
-	GetProfile(ctx context.Context, account string) (store.Profile, error)
+	store.ContactStore
 	// Write enqueues the notifications of bulk actions in the outbox.
 	Write(ctx context.Context, b store.Batch) error
 	// ListNotifications shows how far the bulk actions' delivery got.

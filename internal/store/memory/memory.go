@@ -47,6 +47,7 @@ type Store struct {
 	outbox outbox // notifications (outbox.go)
 
 	operators map[string]store.Operator // by name (operators.go)
+	contacts  map[string]store.Contacts // by user id
 }
 
 type auditEntry struct {
@@ -71,6 +72,7 @@ func New() *Store {
 		emailOTPs:        make(map[string]store.EmailOTP),
 		waSessions:       make(map[string]store.WebAuthnSession),
 		operators:        make(map[string]store.Operator),
+		contacts:         make(map[string]store.Contacts),
 	}
 }
 
@@ -81,6 +83,10 @@ func (s *Store) Write(ctx context.Context, b store.Batch) error {
 	}
 	if b.Empty() {
 		return nil
+	}
+	b, err := store.LiftLegacyContacts(b)
+	if err != nil {
+		return fmt.Errorf("writing batch: %w", err)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -110,6 +116,9 @@ func (s *Store) Write(ctx context.Context, b store.Batch) error {
 	for _, r := range b.Reviews {
 		s.addReviewLocked(r)
 	}
+	for _, c := range b.Contacts {
+		s.contacts[c.UserID] = copyContacts(c)
+	}
 	return nil
 }
 
@@ -131,9 +140,29 @@ func (s *Store) addAuditLocked(a store.AuditRecord) {
 	s.audit = slices.Insert(s.audit, i, e)
 }
 
-// GetProfile returns the profile of account or store.ErrNotFound.
+// GetProfile returns the profile of account or store.ErrNotFound; a
+// legacy contact profile is read from the contact histories
+// (store.ContactsAsProfile).
 func (s *Store) GetProfile(ctx context.Context, account string) (store.Profile, error) {
+	if p, ok, err := store.ContactsAsProfile(ctx, s, account); ok {
+		return p, err
+	}
 	return lookup(s, s.profiles, "profile", account, copyProfile)
+}
+
+// GetContacts returns the contact history of userID or store.ErrNotFound.
+func (s *Store) GetContacts(ctx context.Context, userID string) (store.Contacts, error) {
+	return lookup(s, s.contacts, "contacts", userID, copyContacts)
+}
+
+// copyContacts copies c in or out of the store.
+func copyContacts(c store.Contacts) store.Contacts {
+	c.Changes = slices.Clone(c.Changes)
+	for i := range c.Changes {
+		c.Changes[i].At = utc(c.Changes[i].At)
+	}
+	c.UpdatedAt = utc(c.UpdatedAt)
+	return c
 }
 
 // DecisionCounts returns how many audit records received at or after

@@ -105,9 +105,13 @@ func (s *Store) init(ctx context.Context, path, sync string, readers int) error 
 	if err := migrate(ctx, s.w); err != nil {
 		return fmt.Errorf("migrating sqlite %s: %w", path, err)
 	}
+	if err := moveLegacyContacts(ctx, s.w); err != nil {
+		return fmt.Errorf("migrating sqlite %s: moving contact histories: %w", path, err)
+	}
 	s.batchStmts = map[string]*sql.Stmt{}
 	for _, q := range []string{sqlrec.InsertAuditSQL, sqlrec.PutProfileSQL, sqlrec.PutIncidentSQL,
-		sqlrec.PutIncidentAccountSQL, dialect.PutChallenge, sqlrec.InsertReviewSQL, sqlrec.InsertNotificationSQL} {
+		sqlrec.PutIncidentAccountSQL, dialect.PutChallenge, sqlrec.InsertReviewSQL, sqlrec.InsertNotificationSQL,
+		sqlrec.PutContactsSQL} {
 		st, err := s.w.PrepareContext(ctx, q)
 		if err != nil {
 			return fmt.Errorf("preparing statements: %w", err)

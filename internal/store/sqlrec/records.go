@@ -67,10 +67,20 @@ func (r Records) exists(ctx context.Context, what, id, query string, args ...any
 	return nil
 }
 
-// GetProfile returns the profile of account or store.ErrNotFound.
+// GetProfile returns the profile of account or store.ErrNotFound; a
+// legacy contact profile is read from the contact histories
+// (store.ContactsAsProfile).
 func (r Records) GetProfile(ctx context.Context, account string) (store.Profile, error) {
+	if p, ok, err := store.ContactsAsProfile(ctx, r, account); ok {
+		return p, err
+	}
 	return get(ctx, r, "profile", account, ScanProfile,
 		`SELECT `+ProfileColumns+` FROM profiles WHERE account = ?`, account)
+}
+
+// GetContacts returns the contact history of userID or store.ErrNotFound.
+func (r Records) GetContacts(ctx context.Context, userID string) (store.Contacts, error) {
+	return get(ctx, r, "contacts", userID, ScanContacts, `SELECT `+ContactsColumns+` FROM contacts WHERE user_id = ?`, userID)
 }
 
 // ListIncidents returns the incidents in state ("" for all), most recently

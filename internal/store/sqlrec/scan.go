@@ -28,7 +28,24 @@ const (
 	RecoveryCodeColumns = `user_id, hash, created_at, used_at`
 	EmailOTPColumns     = `otp_key, user_id, hash, sent_at, expires_at, sends, attempts`
 	OperatorColumns     = `name, password_hash, totp_secret, totp_last_step, created_at, disabled`
+	ContactsColumns     = `user_id, email, changes, updated_at`
 )
+
+// contactChange is how a store.ContactChange is kept in the JSON list of
+// the changes column.
+type contactChange struct {
+	From string `json:"from"`
+	At   int64  `json:"at"` // unix nanoseconds
+}
+
+// encodeChanges is the changes column of cs.
+func encodeChanges(cs []store.ContactChange) []contactChange {
+	out := make([]contactChange, len(cs))
+	for i, c := range cs {
+		out[i] = contactChange{From: c.From, At: UnixNano(c.At)}
+	}
+	return out
+}
 
 // A scanner returns the error of Scan or of decoding a column; the record
 // it returns with an error is not to be used.
@@ -173,6 +190,21 @@ func ScanWebAuthnSession(sc Scanner) (store.WebAuthnSession, error) {
 	err := sc.Scan(&ws.Key, &ws.UserID, &ws.Data, &expires)
 	ws.ExpiresAt = FromUnixNano(expires)
 	return ws, err
+}
+
+// ScanContacts reads ContactsColumns.
+func ScanContacts(sc Scanner) (store.Contacts, error) {
+	var c store.Contacts
+	var changes string
+	var updated int64
+	var kept []contactChange
+	err := sc.Scan(&c.UserID, &c.Email, &changes, &updated)
+	err = decodeJSON(err, "contacts", c.UserID, "changes", changes, &kept)
+	for _, k := range kept {
+		c.Changes = append(c.Changes, store.ContactChange{From: k.From, At: FromUnixNano(k.At)})
+	}
+	c.UpdatedAt = FromUnixNano(updated)
+	return c, err
 }
 
 // ScanOperator reads OperatorColumns.

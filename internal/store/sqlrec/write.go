@@ -57,6 +57,10 @@ const (
 	InsertNotificationSQL = `INSERT INTO notifications (` + NotificationColumns + `)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT DO NOTHING`
+
+	PutContactsSQL = `INSERT INTO contacts (` + ContactsColumns + `) VALUES (?, ?, ?, ?)
+		ON CONFLICT (user_id) DO UPDATE SET email = excluded.email, changes = excluded.changes,
+			updated_at = excluded.updated_at`
 )
 
 // Dialect is what differs between the SQL backends in the statements and
@@ -98,11 +102,17 @@ type Statement struct {
 
 // Statements turns b into statements, to be run in one transaction in
 // order: audit records, profiles, incidents, incident accounts,
-// challenges, reviews and notifications. Inserts that skip duplicates keep
-// b's order, since the first of a key wins and audit records list in order
-// of writing.
+// challenges, reviews, notifications and contact histories (with the
+// legacy contact profiles among them: store.LiftLegacyContacts). Inserts
+// that skip duplicates keep b's order, since the first of a key wins and
+// audit records list in order of writing.
 func (d Dialect) Statements(b store.Batch) ([]Statement, error) {
+	b, err := store.LiftLegacyContacts(b)
+	if err != nil {
+		return nil, err
+	}
 	if d.SortUpserts {
+		b.Contacts = sortedBy(b.Contacts, func(c store.Contacts) string { return c.UserID })
 		b.Profiles = sortedBy(b.Profiles, func(p store.Profile) string { return p.Account })
 		b.Incidents = sortedBy(b.Incidents, func(in store.Incident) string { return in.ID })
 		b.IncidentAccounts = sortedBy(b.IncidentAccounts, func(ia store.IncidentAccount) string {
@@ -153,7 +163,20 @@ func (d Dialect) Statements(b store.Batch) ([]Statement, error) {
 			UnixNano(n.CreatedAt), UnixNano(n.NextAttemptAt), int64(n.Attempts), state,
 			d.text(n.LastError), UnixNano(n.SentAt))
 	}
+	for _, c := range b.Contacts {
+		w.add(fmt.Sprintf("contacts %q", c.UserID), PutContactsSQL, append(contactTimes(c), c.UpdatedAt),
+			c.UserID, c.Email, jsonArg{"changes", encodeChanges(c.Changes)}, UnixNano(c.UpdatedAt))
+	}
 	return w.out, w.err
+}
+
+// contactTimes are the times of c's changes.
+func contactTimes(c store.Contacts) []time.Time {
+	ts := make([]time.Time, 0, len(c.Changes)+1)
+	for _, ch := range c.Changes {
+		ts = append(ts, ch.At)
+	}
+	return ts
 }
 
 // jsonArg is an argument stored as JSON text; what names it in errors.

@@ -47,6 +47,8 @@ func RunRestart(t *testing.T, open func(t *testing.T) store.Store) {
 			DedupeKey: "n-1"}},
 		Reviews: []store.Review{{ID: "rv-1", EventID: "ev-1", UserID: "u1", OrderID: "o-1", Amount: 100,
 			Currency: "JPY", Reasons: []string{"order.high_value"}, State: store.ReviewPending, CreatedAt: t0}},
+		Contacts: []store.Contacts{{UserID: "u1", Email: "b@example.com",
+			Changes: []store.ContactChange{{From: "a@example.com", At: t0.Add(-time.Hour)}}, UpdatedAt: t0}},
 	}
 	key := store.APIKey{ID: "k1", Name: "shop", Hash: []byte("h"), Scopes: []string{store.ScopeEvents}, CreatedAt: t0}
 	factor := store.Factor{ID: "f-1", UserID: "u1", Type: store.FactorTOTP, Name: "phone",
@@ -99,6 +101,8 @@ func RunRestart(t *testing.T, open func(t *testing.T) store.Store) {
 	check("ListNotifications", ns, b.Notifications, err)
 	rv, err := s.GetReview(ctx, "rv-1")
 	check("GetReview", rv, b.Reviews[0], err)
+	ct, err := s.GetContacts(ctx, "u1")
+	check("GetContacts", ct, b.Contacts[0], err)
 	f, err := s.GetFactor(ctx, "f-1")
 	check("GetFactor", f, factor, err)
 	if ok, err := s.AdvanceTOTPStep(ctx, "f-1", 7, t0); err != nil || ok {

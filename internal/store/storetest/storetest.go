@@ -81,6 +81,11 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"AdvanceOperatorTOTP", testAdvanceOperatorTOTP},
 		{"ConcurrentOperatorTOTP", testConcurrentOperatorTOTP},
 		{"DecisionCounts", testDecisionCounts},
+		// Owners' contact histories (contacts.go).
+		{"Contacts", testContacts},
+		{"ContactsInBatch", testContactsInBatch},
+		{"LegacyContacts", testLegacyContacts},
+		{"ContactsCopies", testContactsCopies},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
