@@ -2,24 +2,16 @@ package storetest
 
 import (
 	"errors"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/atoguard/atoguard/internal/store"
 )
 
-// operator returns an operator with every field set.
+// operator returns an active operator with every other field set.
 func operator(name string, created time.Time) store.Operator {
-	return store.Operator{
-		Name:         name,
-		PasswordHash: "$argon2id$v=19$m=65536,t=3,p=4$c2FsdA$" + name,
-		TOTPSecret:   []byte("sealed-\x00\xff-" + name),
-		TOTPLastStep: 0,
-		CreatedAt:    created,
-		Disabled:     false,
-	}
+	hash := "$argon2id$v=19$m=65536,t=3,p=4$c2FsdA$" + name
+	return store.Operator{Name: name, PasswordHash: hash, TOTPSecret: []byte("sealed-\x00\xff-" + name), CreatedAt: created}
 }
 
 func createOperator(t *testing.T, s store.OperatorStore, o store.Operator) {
@@ -73,16 +65,7 @@ func testAdvanceOperatorTOTP(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	createOperator(t, s, operator("alice", t0()))
 	createOperator(t, s, operator("bob", t0()))
-	steps := []struct {
-		step int64
-		want bool
-	}{
-		{59000000, true},
-		{59000000, false}, // the same code again: a replay
-		{58999999, false}, // an older code
-		{59000001, true},
-		{59000003, true},
-	}
+	steps := totpSteps
 	for _, step := range steps {
 		got, err := s.AdvanceOperatorTOTP(ctx, "alice", step.step)
 		if err != nil {
@@ -112,27 +95,8 @@ func testAdvanceOperatorTOTP(t *testing.T, s store.Store) {
 func testConcurrentOperatorTOTP(t *testing.T, s store.Store) {
 	createOperator(t, s, operator("alice", t0()))
 	const n = 16
-	var accepted atomic.Int32
-	var wg sync.WaitGroup
-	errs := make(chan error, n)
-	for range n {
-		wg.Go(func() {
-			ok, err := s.AdvanceOperatorTOTP(t.Context(), "alice", 7)
-			if err != nil {
-				errs <- err
-			}
-			if ok {
-				accepted.Add(1)
-			}
-		})
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Error(err)
-	}
-	if accepted.Load() != 1 {
-		t.Errorf("%d concurrent uses of one step: %d accepted, want 1", n, accepted.Load())
+	if got := accepted(t, n, func() (bool, error) { return s.AdvanceOperatorTOTP(t.Context(), "alice", 7) }); got[0] != 1 {
+		t.Errorf("%d concurrent uses of one step: %d accepted, want 1", n, got[0])
 	}
 }
 
