@@ -134,7 +134,7 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening postgres: %w", err)
 	}
-	s := &Store{records: records{R: pgDB{pool}, W: pgDB{pool}, Dialect: dialect}, pool: pool}
+	s := &Store{records: sqlrec.NewRecords(pgDB{pool}, pgDB{pool}, dialect), pool: pool}
 	if err := pool.Ping(ctx); err != nil {
 		pool.Close()
 		return nil, fmt.Errorf("opening postgres %s: %w", where(cfg), err)

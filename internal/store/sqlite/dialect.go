@@ -28,7 +28,7 @@ func (s *Store) ScanFactors(ctx context.Context, after string, limit int) ([]sto
 	if limit <= 0 {
 		limit = -1 // SQLite: no limit
 	}
-	return sqlrec.List(ctx, s.records.R, "scanning factors", sqlrec.ScanFactor,
+	return sqlrec.List(ctx, sqlDB{s.r}, "scanning factors", sqlrec.ScanFactor,
 		`SELECT `+sqlrec.FactorColumns+` FROM factors WHERE id > ? ORDER BY id LIMIT ?`, after, limit)
 }
 

@@ -125,7 +125,7 @@ func (s *Store) init(ctx context.Context, path, sync string, readers int) error 
 	r.SetMaxOpenConns(readers)
 	r.SetMaxIdleConns(readers)
 	s.r = r
-	s.records = records{R: sqlDB{r}, W: sqlDB{s.w}, Dialect: dialect}
+	s.records = sqlrec.NewRecords(sqlDB{r}, sqlDB{s.w}, dialect)
 	if err := r.PingContext(ctx); err != nil {
 		return fmt.Errorf("opening sqlite %s for reading: %w", path, err)
 	}

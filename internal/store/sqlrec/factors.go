@@ -18,10 +18,10 @@ func (r Records) PutFactor(ctx context.Context, f store.Factor) error {
 	if len(f.CredentialID) > 0 {
 		cred = f.CredentialID
 	}
-	greatest := r.Dialect.Greatest
+	greatest := r.d.Greatest
 	// The upsert never moves a counter or the last use back, and never
 	// clears a clone warning.
-	if _, err := r.W.Exec(ctx, `INSERT INTO factors AS f (`+FactorColumns+`)
+	if _, err := r.w.Exec(ctx, `INSERT INTO factors AS f (`+FactorColumns+`)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (id) DO UPDATE SET user_id = excluded.user_id, type = excluded.type,
 			name = excluded.name, secret = excluded.secret, confirmed = excluded.confirmed,
@@ -46,7 +46,7 @@ func (r Records) GetFactor(ctx context.Context, id string) (store.Factor, error)
 
 // ListFactors returns the factors of userID ordered by CreatedAt then ID.
 func (r Records) ListFactors(ctx context.Context, userID string) ([]store.Factor, error) {
-	return List(ctx, r.R, "listing factors", ScanFactor,
+	return List(ctx, r.r, "listing factors", ScanFactor,
 		`SELECT `+FactorColumns+` FROM factors WHERE user_id = ? ORDER BY created_at, id`, userID)
 }
 
@@ -62,7 +62,7 @@ func (r Records) FactorByCredentialID(ctx context.Context, credentialID []byte) 
 
 // DeleteFactor deletes factor id of userID or returns store.ErrNotFound.
 func (r Records) DeleteFactor(ctx context.Context, userID, id string) error {
-	n, err := r.W.Exec(ctx, `DELETE FROM factors WHERE id = ? AND user_id = ?`, id, userID)
+	n, err := r.w.Exec(ctx, `DELETE FROM factors WHERE id = ? AND user_id = ?`, id, userID)
 	if err != nil {
 		return fmt.Errorf("deleting factor %q: %w", id, err)
 	}
@@ -80,7 +80,7 @@ func (r Records) AdvanceTOTPStep(ctx context.Context, id string, step int64, at 
 		return false, fmt.Errorf("advancing TOTP step of %q: %w", id, err)
 	}
 	return r.advanceFactor(ctx, id, "advancing TOTP step", `UPDATE factors SET totp_last_step = ?,
-		last_used_at = `+r.Dialect.Greatest+`(last_used_at, ?) WHERE id = ? AND totp_last_step < ?`,
+		last_used_at = `+r.d.Greatest+`(last_used_at, ?) WHERE id = ? AND totp_last_step < ?`,
 		step, UnixNano(at), id, step)
 }
 
@@ -92,13 +92,13 @@ func (r Records) AdvanceSignCount(ctx context.Context, id string, count uint32, 
 	}
 	c := int64(count)
 	ok, err := r.advanceFactor(ctx, id, "advancing sign count", `UPDATE factors SET sign_count = ?,
-		last_used_at = `+r.Dialect.Greatest+`(last_used_at, ?)
+		last_used_at = `+r.d.Greatest+`(last_used_at, ?)
 		WHERE id = ? AND (sign_count < ? OR (sign_count = 0 AND CAST(? AS bigint) = 0))`,
 		c, UnixNano(at), id, c, c)
 	if err != nil || ok {
 		return ok, err
 	}
-	if _, err := r.W.Exec(ctx, `UPDATE factors SET clone_warning = TRUE WHERE id = ?`, id); err != nil {
+	if _, err := r.w.Exec(ctx, `UPDATE factors SET clone_warning = TRUE WHERE id = ?`, id); err != nil {
 		return false, fmt.Errorf("flagging factor %q: %w", id, err)
 	}
 	return false, nil
@@ -108,7 +108,7 @@ func (r Records) AdvanceSignCount(ctx context.Context, id string, count uint32, 
 // changed the row, false when the condition did not hold, ErrNotFound
 // when there is no such factor.
 func (r Records) advanceFactor(ctx context.Context, id, what, query string, args ...any) (bool, error) {
-	n, err := r.W.Exec(ctx, query, args...)
+	n, err := r.w.Exec(ctx, query, args...)
 	if err != nil {
 		return false, fmt.Errorf("%s of %q: %w", what, id, err)
 	}
@@ -120,7 +120,7 @@ func (r Records) advanceFactor(ctx context.Context, id, what, query string, args
 
 // ListRecoveryCodes returns the recovery codes of userID in the order put.
 func (r Records) ListRecoveryCodes(ctx context.Context, userID string) ([]store.RecoveryCode, error) {
-	return List(ctx, r.R, "listing recovery codes", ScanRecoveryCode,
+	return List(ctx, r.r, "listing recovery codes", ScanRecoveryCode,
 		`SELECT `+RecoveryCodeColumns+` FROM recovery_codes WHERE user_id = ? ORDER BY seq`, userID)
 }
 
@@ -135,7 +135,7 @@ func (r Records) UseRecoveryCode(ctx context.Context, userID string, hash []byte
 		return false, fmt.Errorf("using recovery code: %w", err)
 	}
 	// One row at most: the lowest seq among equal unused hashes.
-	n, err := r.W.Exec(ctx, `UPDATE recovery_codes SET used_at = ?
+	n, err := r.w.Exec(ctx, `UPDATE recovery_codes SET used_at = ?
 		WHERE user_id = ? AND used_at = 0 AND seq = (SELECT min(seq) FROM recovery_codes
 			WHERE user_id = ? AND hash = ? AND used_at = 0)`, UnixNano(at), userID, userID, NonNil(hash))
 	if err != nil {
@@ -149,7 +149,7 @@ func (r Records) PutEmailOTP(ctx context.Context, o store.EmailOTP) error {
 	if err := CheckTimes(o.SentAt, o.ExpiresAt); err != nil {
 		return fmt.Errorf("putting email code %q: %w", o.Key, err)
 	}
-	if _, err := r.W.Exec(ctx, `INSERT INTO email_otps (`+EmailOTPColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?)
+	if _, err := r.w.Exec(ctx, `INSERT INTO email_otps (`+EmailOTPColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (otp_key) DO UPDATE SET user_id = excluded.user_id, hash = excluded.hash,
 			sent_at = excluded.sent_at, expires_at = excluded.expires_at, sends = excluded.sends,
 			attempts = excluded.attempts`,
@@ -171,7 +171,7 @@ func (r Records) PutWebAuthnSession(ctx context.Context, ws store.WebAuthnSessio
 	if err := CheckTimes(ws.ExpiresAt); err != nil {
 		return fmt.Errorf("putting webauthn session %q: %w", ws.Key, err)
 	}
-	if _, err := r.W.Exec(ctx, `INSERT INTO webauthn_sessions (session_key, user_id, data, expires_at)
+	if _, err := r.w.Exec(ctx, `INSERT INTO webauthn_sessions (session_key, user_id, data, expires_at)
 		VALUES (?, ?, ?, ?) ON CONFLICT (session_key) DO UPDATE SET user_id = excluded.user_id,
 			data = excluded.data, expires_at = excluded.expires_at`,
 		ws.Key, ws.UserID, NonNil(ws.Data), UnixNano(ws.ExpiresAt)); err != nil {
@@ -183,7 +183,7 @@ func (r Records) PutWebAuthnSession(ctx context.Context, ws store.WebAuthnSessio
 // TakeWebAuthnSession returns and deletes the session with key, in one
 // statement: of concurrent takes, one gets it.
 func (r Records) TakeWebAuthnSession(ctx context.Context, key string) (store.WebAuthnSession, error) {
-	ws, err := ScanWebAuthnSession(r.W.QueryRow(ctx, `DELETE FROM webauthn_sessions WHERE session_key = ?
+	ws, err := ScanWebAuthnSession(r.w.QueryRow(ctx, `DELETE FROM webauthn_sessions WHERE session_key = ?
 		RETURNING session_key, user_id, data, expires_at`, key))
 	if err != nil {
 		return store.WebAuthnSession{}, r.lookupErr("webauthn session", key, err)
@@ -197,9 +197,9 @@ func (r Records) CreateOperator(ctx context.Context, o store.Operator) error {
 	if err := CheckTimes(o.CreatedAt); err != nil {
 		return fmt.Errorf("creating operator %q: %w", o.Name, err)
 	}
-	_, err := r.W.Exec(ctx, `INSERT INTO operators (`+OperatorColumns+`) VALUES (?, ?, ?, ?, ?, ?)`,
+	_, err := r.w.Exec(ctx, `INSERT INTO operators (`+OperatorColumns+`) VALUES (?, ?, ?, ?, ?, ?)`,
 		o.Name, o.PasswordHash, NonNil(o.TOTPSecret), o.TOTPLastStep, UnixNano(o.CreatedAt), o.Disabled)
-	if err != nil && r.Dialect.IsUnique(err) {
+	if err != nil && r.d.IsUnique(err) {
 		return fmt.Errorf("creating operator %q: %w", o.Name, store.ErrExists)
 	}
 	if err != nil {
@@ -215,7 +215,7 @@ func (r Records) GetOperator(ctx context.Context, name string) (store.Operator, 
 
 // ListOperators returns every operator, by name.
 func (r Records) ListOperators(ctx context.Context) ([]store.Operator, error) {
-	return List(ctx, r.R, "listing operators", ScanOperator, `SELECT `+OperatorColumns+` FROM operators ORDER BY name`)
+	return List(ctx, r.r, "listing operators", ScanOperator, `SELECT `+OperatorColumns+` FROM operators ORDER BY name`)
 }
 
 // AdvanceOperatorTOTP records step as the operator's last accepted TOTP
@@ -224,7 +224,7 @@ func (r Records) ListOperators(ctx context.Context) ([]store.Operator, error) {
 // concurrent calls with the same step one succeeds: the condition is part
 // of the update.
 func (r Records) AdvanceOperatorTOTP(ctx context.Context, name string, step int64) (bool, error) {
-	n, err := r.W.Exec(ctx, `UPDATE operators SET totp_last_step = ? WHERE name = ? AND totp_last_step < ?`, step, name, step)
+	n, err := r.w.Exec(ctx, `UPDATE operators SET totp_last_step = ? WHERE name = ? AND totp_last_step < ?`, step, name, step)
 	if err != nil {
 		return false, fmt.Errorf("advancing TOTP step of operator %q: %w", name, err)
 	}

@@ -17,12 +17,15 @@ const (
 )
 
 // Records implements the store methods whose statements the dialects
-// share. A backend embeds it: R serves reads, W writes (the same DB for a
-// backend with one pool).
+// share; a backend embeds the one NewRecords returns.
 type Records struct {
-	R, W    DB
-	Dialect Dialect
+	r, w DB // reads, writes
+	d    Dialect
 }
+
+// NewRecords returns the shared methods running reads on r and writes on
+// w (the same DB for a backend with one pool), as d says.
+func NewRecords(r, w DB, d Dialect) Records { return Records{r: r, w: w, d: d} }
 
 // inState adds to query a condition on the state column, unless state
 // is empty (any state), and returns the arguments it needs.
@@ -42,13 +45,13 @@ func limitOr(limit, def int) int64 {
 }
 
 func (r Records) lookupErr(what, id string, err error) error {
-	return LookupErr(what, id, err, r.Dialect.NoRows)
+	return LookupErr(what, id, err, r.d.NoRows)
 }
 
 // get reads one record with scan: store.ErrNotFound (wrapped, with what
 // and id) when there is none.
 func get[T any](ctx context.Context, r Records, what, id string, scan func(Scanner) (T, error), query string, args ...any) (T, error) {
-	v, err := scan(r.R.QueryRow(ctx, query, args...))
+	v, err := scan(r.r.QueryRow(ctx, query, args...))
 	if err != nil {
 		var zero T
 		return zero, r.lookupErr(what, id, err)
@@ -61,7 +64,7 @@ func get[T any](ctx context.Context, r Records, what, id string, scan func(Scann
 // unknown id from a conditional update whose condition did not hold.
 func (r Records) exists(ctx context.Context, what, id, query string, args ...any) error {
 	var one int32
-	if err := r.W.QueryRow(ctx, query, args...).Scan(&one); err != nil {
+	if err := r.w.QueryRow(ctx, query, args...).Scan(&one); err != nil {
 		return r.lookupErr(what, id, err)
 	}
 	return nil
@@ -87,7 +90,7 @@ func (r Records) GetContacts(ctx context.Context, userID string) (store.Contacts
 // started first.
 func (r Records) ListIncidents(ctx context.Context, state string) ([]store.Incident, error) {
 	q, args := inState(`SELECT `+IncidentColumns+` FROM incidents`, state)
-	return List(ctx, r.R, "listing incidents", ScanIncident, q+` ORDER BY started_at DESC, id`, args...)
+	return List(ctx, r.r, "listing incidents", ScanIncident, q+` ORDER BY started_at DESC, id`, args...)
 }
 
 // GetIncident returns the incident with id or store.ErrNotFound.
@@ -98,7 +101,7 @@ func (r Records) GetIncident(ctx context.Context, id string) (store.Incident, er
 // ListIncidentAccounts returns the accounts incidentID reached, ordered by
 // FirstSeen then Account; none (and no error) for an unknown incident.
 func (r Records) ListIncidentAccounts(ctx context.Context, incidentID string) ([]store.IncidentAccount, error) {
-	return List(ctx, r.R, "listing incident accounts", ScanIncidentAccount,
+	return List(ctx, r.r, "listing incident accounts", ScanIncidentAccount,
 		`SELECT `+IncidentAccountColumns+` FROM incident_accounts
 		WHERE incident_id = ? ORDER BY first_seen, account`, incidentID)
 }
@@ -118,7 +121,7 @@ func (r Records) PutKey(ctx context.Context, k store.APIKey) error {
 	if err != nil {
 		return fmt.Errorf("putting key %q: encoding scopes: %w", k.ID, err)
 	}
-	if _, err := r.W.Exec(ctx, `INSERT INTO api_keys (`+KeyColumns+`) VALUES (?, ?, ?, ?, ?, ?)
+	if _, err := r.w.Exec(ctx, `INSERT INTO api_keys (`+KeyColumns+`) VALUES (?, ?, ?, ?, ?, ?)
 		ON CONFLICT (id) DO UPDATE SET name = excluded.name, hash = excluded.hash,
 			scopes = excluded.scopes, created_at = excluded.created_at,
 			disabled = excluded.disabled`, k.ID, k.Name, NonNil(k.Hash), string(scopes),
@@ -135,7 +138,7 @@ func (r Records) KeyByHash(ctx context.Context, hash []byte) (store.APIKey, erro
 
 // ListKeys returns every key ordered by CreatedAt then ID.
 func (r Records) ListKeys(ctx context.Context) ([]store.APIKey, error) {
-	return List(ctx, r.R, "listing keys", ScanKey, `SELECT `+KeyColumns+` FROM api_keys ORDER BY created_at, id`)
+	return List(ctx, r.r, "listing keys", ScanKey, `SELECT `+KeyColumns+` FROM api_keys ORDER BY created_at, id`)
 }
 
 // GetState returns the state saved under name or store.ErrNotFound.
@@ -148,7 +151,7 @@ func (r Records) GetState(ctx context.Context, name string) ([]byte, error) {
 
 // PutState saves value under name, replacing what was there.
 func (r Records) PutState(ctx context.Context, name string, value []byte) error {
-	if _, err := r.W.Exec(ctx, `INSERT INTO state (name, value) VALUES (?, ?)
+	if _, err := r.w.Exec(ctx, `INSERT INTO state (name, value) VALUES (?, ?)
 		ON CONFLICT (name) DO UPDATE SET value = excluded.value`, name, NonNil(value)); err != nil {
 		return fmt.Errorf("putting state %q: %w", name, err)
 	}
@@ -163,13 +166,13 @@ func (r Records) ListAudit(ctx context.Context, q store.AuditQuery) ([]store.Aud
 		query, args = query+` WHERE account = ?`, append(args, q.Account)
 	}
 	query += ` ORDER BY received_at DESC, seq DESC LIMIT ?`
-	return List(ctx, r.R, "listing audit", ScanAudit, query, append(args, limitOr(q.Limit, defaultAuditLimit))...)
+	return List(ctx, r.r, "listing audit", ScanAudit, query, append(args, limitOr(q.Limit, defaultAuditLimit))...)
 }
 
 // CountAudit returns the number of audit records.
 func (r Records) CountAudit(ctx context.Context) (int64, error) {
 	var n int64
-	if err := r.R.QueryRow(ctx, `SELECT count(*) FROM audit`).Scan(&n); err != nil {
+	if err := r.r.QueryRow(ctx, `SELECT count(*) FROM audit`).Scan(&n); err != nil {
 		return 0, fmt.Errorf("counting audit: %w", err)
 	}
 	return n, nil
@@ -182,7 +185,7 @@ func (r Records) DecisionCounts(ctx context.Context, since time.Time) (map[strin
 		decision string
 		n        int64
 	}
-	counts, err := List(ctx, r.R, "counting decisions", func(sc Scanner) (count, error) {
+	counts, err := List(ctx, r.r, "counting decisions", func(sc Scanner) (count, error) {
 		var c count
 		return c, sc.Scan(&c.decision, &c.n)
 	}, `SELECT decision, count(*) FROM audit WHERE received_at >= ? GROUP BY decision`, UnixNano(since))
@@ -199,7 +202,7 @@ func (r Records) DecisionCounts(ctx context.Context, since time.Time) (map[strin
 // ListReviews returns the reviews in state ("" for all), newest first.
 func (r Records) ListReviews(ctx context.Context, state string) ([]store.Review, error) {
 	q, args := inState(`SELECT `+ReviewColumns+` FROM reviews`, state)
-	return List(ctx, r.R, "listing reviews", ScanReview, q+` ORDER BY created_at DESC, id DESC`, args...)
+	return List(ctx, r.r, "listing reviews", ScanReview, q+` ORDER BY created_at DESC, id DESC`, args...)
 }
 
 // GetReview returns the review with id or store.ErrNotFound.
@@ -214,7 +217,7 @@ func (r Records) DecideReview(ctx context.Context, id, state, by, note string, a
 	if err := CheckTimes(at); err != nil {
 		return false, fmt.Errorf("deciding review %q: %w", id, err)
 	}
-	n, err := r.W.Exec(ctx, `UPDATE reviews SET state = ?, decided_by = ?, note = ?, decided_at = ?
+	n, err := r.w.Exec(ctx, `UPDATE reviews SET state = ?, decided_by = ?, note = ?, decided_at = ?
 		WHERE id = ? AND state = ?`, state, by, note, UnixNano(at), id, store.ReviewPending)
 	if err != nil {
 		return false, fmt.Errorf("deciding review %q: %w", id, err)
@@ -241,7 +244,7 @@ func (r Records) MarkNotificationRetry(ctx context.Context, id string, next time
 		return fmt.Errorf("marking notification %q for retry: %w", id, err)
 	}
 	return r.markNotification(ctx, id, "for retry", `UPDATE notifications SET next_attempt_at = ?,
-		last_error = ? WHERE id = ? AND state = ?`, UnixNano(next), r.Dialect.text(lastErr), id,
+		last_error = ? WHERE id = ? AND state = ?`, UnixNano(next), r.d.text(lastErr), id,
 		store.NotificationPending)
 }
 
@@ -252,13 +255,13 @@ func (r Records) MarkNotificationFailed(ctx context.Context, id string, at time.
 	}
 	return r.markNotification(ctx, id, "failed", `UPDATE notifications SET state = ?, next_attempt_at = ?,
 		last_error = ? WHERE id = ? AND state = ?`, store.NotificationFailed, UnixNano(at),
-		r.Dialect.text(lastErr), id, store.NotificationPending)
+		r.d.text(lastErr), id, store.NotificationPending)
 }
 
 // markNotification runs an update of a pending notification; when it
 // changes nothing, the notification is either final (fine) or unknown.
 func (r Records) markNotification(ctx context.Context, id, what, query string, args ...any) error {
-	n, err := r.W.Exec(ctx, query, args...)
+	n, err := r.w.Exec(ctx, query, args...)
 	if err != nil {
 		return fmt.Errorf("marking notification %q %s: %w", id, what, err)
 	}
@@ -286,5 +289,5 @@ func (r Records) ListNotifications(ctx context.Context, q store.NotificationQuer
 	}
 	query += ` ORDER BY created_at DESC, id DESC LIMIT ?`
 	args = append(args, limitOr(q.Limit, defaultNotificationLimit))
-	return List(ctx, r.R, "listing notifications", ScanNotification, query, args...)
+	return List(ctx, r.r, "listing notifications", ScanNotification, query, args...)
 }
