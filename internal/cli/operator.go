@@ -16,14 +16,9 @@ import (
 	"github.com/atoguard/atoguard/internal/dashboard"
 	"github.com/atoguard/atoguard/internal/stepup"
 	"github.com/atoguard/atoguard/internal/store"
-	"github.com/atoguard/atoguard/internal/store/sqlite"
 )
 
-var (
-	_ dashboard.Records   = (*sqlite.Store)(nil)
-	_ dashboard.Operators = (*sqlite.Store)(nil)
-	_ dashboard.Opener    = (*stepup.Keyring)(nil)
-)
+var _ dashboard.Opener = (*stepup.Keyring)(nil)
 
 // validOperatorName accepts 1 to 64 letters, digits and . _ @ -.
 func validOperatorName(name string) error {
@@ -118,8 +113,7 @@ ATOGUARD_FACTOR_KEY).`,
 	return cmd
 }
 
-// operatorCreator stores new operators: the SQLite or the PostgreSQL
-// records.
+// operatorCreator stores new operators (store.OperatorStore).
 type operatorCreator interface {
 	// CreateOperator fails with store.ErrExists when the name is taken.
 	CreateOperator(ctx context.Context, o store.Operator) error

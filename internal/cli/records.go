@@ -22,16 +22,15 @@ const envRecords = "ATOGUARD_RECORDS"
 type recordsStore interface {
 	PutKey(ctx context.Context, k store.APIKey) error
 	ListKeys(ctx context.Context) ([]store.APIKey, error)
-	operatorCreator
-	GetOperator(ctx context.Context, name string) (store.Operator, error)
-	ListOperators(ctx context.Context) ([]store.Operator, error)
+	store.OperatorStore
 	Close() error
 }
 
+// Any backend keeps what the commands and the dashboard need.
 var (
-	_ recordsStore        = (*sqlite.Store)(nil)
-	_ recordsStore        = (*postgres.Store)(nil)
-	_ dashboard.Operators = (*postgres.Store)(nil)
+	_ recordsStore        = store.Store(nil)
+	_ dashboard.Records   = store.Store(nil)
+	_ dashboard.Operators = store.Store(nil)
 )
 
 // addRecordsFlag adds --records to cmd, read by recordsURL.

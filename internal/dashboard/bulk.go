@@ -174,25 +174,20 @@ func (s *Server) bulkAct(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// contactsKey is where the engine keeps an account's contact history
-// (notify.ContactHistory, JSON) among the profiles: engine.contactsKey.
-// A test signs an owner's email change through the engine and finds it
-// here.
-func contactsKey(userID string) string { return "contacts\x00" + userID }
-
 // contacts returns the account's contact history; none is known when the
 // engine had no notifications configured.
 func (s *Server) contacts(ctx context.Context, account string) (notify.ContactHistory, error) {
 	var h notify.ContactHistory
-	rec, err := s.records.GetProfile(ctx, contactsKey(account))
+	c, err := s.records.GetContacts(ctx, account)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return h, nil
 	case err != nil:
 		return h, fmt.Errorf("loading contact history: %w", err)
 	}
-	if err := json.Unmarshal(rec.Data, &h); err != nil {
-		return h, fmt.Errorf("decoding contact history of %q: %w", account, err)
+	h.Email = c.Email
+	for _, ch := range c.Changes {
+		h.Changes = append(h.Changes, notify.ContactChange{From: ch.From, At: ch.At})
 	}
 	return h, nil
 }

@@ -40,20 +40,19 @@ type Records interface {
 	GetIncident(ctx context.Context, id string) (store.Incident, error)
 	ListIncidentAccounts(ctx context.Context, incidentID string) ([]store.IncidentAccount, error)
 	store.ReviewStore
-	// DecisionCounts returns how many events received since since got
-	// each decision.
-	DecisionCounts(ctx context.Context, since time.Time) (map[string]int64, error)
+	store.DecisionCounter
 	ListAudit(ctx context.Context, q store.AuditQuery) ([]store.AuditRecord, error)
-	// GetProfile reads the owners' contact histories the engine keeps,
+	// ContactStore reads the owners' contact histories the engine keeps,
 	// for the addresses bulk actions name.
-	GetProfile(ctx context.Context, account string) (store.Profile, error)
+	store.ContactStore
 	// Write enqueues the notifications of bulk actions in the outbox.
 	Write(ctx context.Context, b store.Batch) error
 	// ListNotifications shows how far the bulk actions' delivery got.
 	ListNotifications(ctx context.Context, q store.NotificationQuery) ([]store.Notification, error)
 }
 
-// Operators finds operators and records the TOTP steps they used.
+// Operators finds operators and records the TOTP steps they used: the
+// part of store.OperatorStore that sign-in needs.
 type Operators interface {
 	GetOperator(ctx context.Context, name string) (store.Operator, error)
 	// AdvanceOperatorTOTP records step as the last accepted one if it is

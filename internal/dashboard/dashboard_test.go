@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/atoguard/atoguard/internal/notify"
 	"github.com/atoguard/atoguard/internal/store"
 )
 
@@ -86,7 +87,12 @@ func TestMissingSessionRedirectsToLogin(t *testing.T) {
 }
 
 func TestLogin(t *testing.T) {
-	f := newFixture(t)
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) { testLogin(t, newFixtureOn(t, notify.Config{}, b.open(t))) })
+	}
+}
+
+func testLogin(t *testing.T, f *fixture) {
 	now := time.Now()
 
 	if r := f.signIn(t, f.client(t), "wrong password", f.code(t, now)); r.status != http.StatusUnauthorized {

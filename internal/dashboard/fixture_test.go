@@ -26,6 +26,7 @@ import (
 	"github.com/atoguard/atoguard/internal/policy"
 	"github.com/atoguard/atoguard/internal/stepup"
 	"github.com/atoguard/atoguard/internal/store"
+	"github.com/atoguard/atoguard/internal/store/memory"
 	"github.com/atoguard/atoguard/internal/store/sqlite"
 )
 
@@ -39,7 +40,7 @@ const (
 // SQLite store in a temporary directory, with one operator.
 type fixture struct {
 	srv    *httptest.Server
-	store  *sqlite.Store
+	store  store.Store
 	dash   *dashboard.Server
 	secret string // the operator's TOTP secret (base32)
 	log    *lockedBuffer
@@ -71,14 +72,34 @@ func newFixture(t *testing.T) *fixture {
 // dashboard's bulk actions configured by nc.
 func newFixtureNotify(t *testing.T, nc notify.Config) *fixture {
 	t.Helper()
-	ctx := context.Background()
-	dir := t.TempDir()
-	st, err := sqlite.Open(ctx, dir, sqlite.Options{Synchronous: "NORMAL"})
+	return newFixtureOn(t, nc, openSQLite(t))
+}
+
+// backends open, for a test, each store the dashboard runs on.
+var backends = []struct {
+	name string
+	open func(t *testing.T) store.Store
+}{
+	{"sqlite", openSQLite},
+	{"memory", func(*testing.T) store.Store { return memory.New() }},
+}
+
+// openSQLite opens a SQLite store that t closes.
+func openSQLite(t *testing.T) store.Store {
+	t.Helper()
+	st, err := sqlite.Open(context.Background(), t.TempDir(), sqlite.Options{Synchronous: "NORMAL"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = st.Close() })
-	keys, _, err := stepup.LoadKeys("", "", dir)
+	return st
+}
+
+// newFixtureOn is newFixtureNotify on the records st.
+func newFixtureOn(t *testing.T, nc notify.Config, st store.Store) *fixture {
+	t.Helper()
+	ctx := context.Background()
+	keys, _, err := stepup.LoadKeys("", "", t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}

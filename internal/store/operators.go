@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"errors"
 	"time"
 )
@@ -19,4 +20,29 @@ type Operator struct {
 	TOTPLastStep int64  // last accepted TOTP time step, 0: none
 	CreatedAt    time.Time
 	Disabled     bool
+}
+
+// OperatorStore keeps the dashboard's operators.
+type OperatorStore interface {
+	// CreateOperator stores a new operator; ErrExists when the name is
+	// taken.
+	CreateOperator(ctx context.Context, o Operator) error
+	// GetOperator returns the operator called name (names are compared
+	// byte by byte) or ErrNotFound.
+	GetOperator(ctx context.Context, name string) (Operator, error)
+	// ListOperators returns every operator, ordered by name.
+	ListOperators(ctx context.Context) ([]Operator, error)
+	// AdvanceOperatorTOTP sets the operator's TOTPLastStep to step if step
+	// is greater than the stored step, atomically, so that a TOTP code is
+	// accepted at most once; false when it is not, or when there is no
+	// such operator.
+	AdvanceOperatorTOTP(ctx context.Context, name string, step int64) (bool, error)
+}
+
+// DecisionCounter counts the decisions of the audit log (the dashboard's
+// overview).
+type DecisionCounter interface {
+	// DecisionCounts returns how many audit records received at or after
+	// since got each decision; a decision none got is absent.
+	DecisionCounts(ctx context.Context, since time.Time) (map[string]int64, error)
 }

@@ -12,8 +12,9 @@ import (
 // ErrNotFound is returned by lookups of an id or key that does not exist.
 var ErrNotFound = errors.New("not found")
 
-// Store is what a record backend provides. The memory and SQLite backends
-// implement it; storetest.Run checks any implementation.
+// Store is what a record backend provides. The memory, SQLite and
+// PostgreSQL backends implement it; storetest.Run checks any
+// implementation.
 type Store interface {
 	// Write applies a batch atomically. When it returns nil the batch is
 	// durable (it survives a crash of the process).
@@ -40,6 +41,12 @@ type Store interface {
 	NotificationStore
 
 	ReviewStore
+
+	OperatorStore
+
+	DecisionCounter
+
+	ContactStore
 
 	Ping(ctx context.Context) error
 	Close() error
@@ -110,12 +117,15 @@ type Batch struct {
 	Notifications []Notification
 	// Reviews are held orders; one whose ID is already stored is skipped.
 	Reviews []Review
+	// Contacts are owners' contact histories; each replaces the stored
+	// one of its UserID.
+	Contacts []Contacts
 }
 
 // Len returns the number of records the batch writes.
 func (b *Batch) Len() int {
 	return len(b.Audit) + len(b.Profiles) + len(b.Incidents) + len(b.IncidentAccounts) +
-		len(b.Challenges) + len(b.Notifications) + len(b.Reviews)
+		len(b.Challenges) + len(b.Notifications) + len(b.Reviews) + len(b.Contacts)
 }
 
 // Empty reports whether the batch writes nothing.
@@ -130,6 +140,7 @@ func (b *Batch) Append(o Batch) {
 	b.Challenges = append(b.Challenges, o.Challenges...)
 	b.Notifications = append(b.Notifications, o.Notifications...)
 	b.Reviews = append(b.Reviews, o.Reviews...)
+	b.Contacts = append(b.Contacts, o.Contacts...)
 }
 
 // AuditRecord is one assessed event and the decision given. It never holds
@@ -160,7 +171,8 @@ type AuditQuery struct {
 }
 
 // Profile is an account's learned familiarity, encoded by its detector.
-// Writing a profile replaces the stored one.
+// Writing a profile replaces the stored one. (A profile whose Account
+// starts with LegacyContactsPrefix is a contact history: see there.)
 type Profile struct {
 	Account   string
 	Data      []byte

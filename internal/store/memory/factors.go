@@ -46,13 +46,7 @@ func (s *Store) PutFactor(ctx context.Context, f store.Factor) error {
 
 // GetFactor returns the factor with id or store.ErrNotFound.
 func (s *Store) GetFactor(ctx context.Context, id string) (store.Factor, error) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	f, ok := s.factors[id]
-	if !ok {
-		return store.Factor{}, fmt.Errorf("factor %q: %w", id, store.ErrNotFound)
-	}
-	return copyFactor(f), nil
+	return lookup(s, s.factors, "factor", id, copyFactor)
 }
 
 // ListFactors returns the factors of userID ordered by CreatedAt then ID.

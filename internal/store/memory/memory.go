@@ -45,6 +45,9 @@ type Store struct {
 	waSessions   map[string]store.WebAuthnSession
 
 	outbox outbox // notifications (outbox.go)
+
+	operators map[string]store.Operator // by name (operators.go)
+	contacts  map[string]store.Contacts // by user id
 }
 
 type auditEntry struct {
@@ -68,6 +71,8 @@ func New() *Store {
 		recovery:         make(map[string][]store.RecoveryCode),
 		emailOTPs:        make(map[string]store.EmailOTP),
 		waSessions:       make(map[string]store.WebAuthnSession),
+		operators:        make(map[string]store.Operator),
+		contacts:         make(map[string]store.Contacts),
 	}
 }
 
@@ -78,6 +83,10 @@ func (s *Store) Write(ctx context.Context, b store.Batch) error {
 	}
 	if b.Empty() {
 		return nil
+	}
+	b, err := store.LiftLegacyContacts(b)
+	if err != nil {
+		return fmt.Errorf("writing batch: %w", err)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -107,6 +116,9 @@ func (s *Store) Write(ctx context.Context, b store.Batch) error {
 	for _, r := range b.Reviews {
 		s.addReviewLocked(r)
 	}
+	for _, c := range b.Contacts {
+		s.contacts[c.UserID] = copyContacts(c)
+	}
 	return nil
 }
 
@@ -128,15 +140,71 @@ func (s *Store) addAuditLocked(a store.AuditRecord) {
 	s.audit = slices.Insert(s.audit, i, e)
 }
 
-// GetProfile returns the profile of account or store.ErrNotFound.
+// GetProfile returns the profile of account or store.ErrNotFound; a
+// legacy contact profile is read from the contact histories
+// (store.ContactsAsProfile).
 func (s *Store) GetProfile(ctx context.Context, account string) (store.Profile, error) {
+	if p, ok, err := store.ContactsAsProfile(ctx, s, account); ok {
+		return p, err
+	}
+	return lookup(s, s.profiles, "profile", account, copyProfile)
+}
+
+// GetContacts returns the contact history of userID or store.ErrNotFound.
+func (s *Store) GetContacts(ctx context.Context, userID string) (store.Contacts, error) {
+	return lookup(s, s.contacts, "contacts", userID, copyContacts)
+}
+
+// copyContacts copies c in or out of the store.
+func copyContacts(c store.Contacts) store.Contacts {
+	c.Changes = slices.Clone(c.Changes)
+	for i := range c.Changes {
+		c.Changes[i].At = utc(c.Changes[i].At)
+	}
+	c.UpdatedAt = utc(c.UpdatedAt)
+	return c
+}
+
+// DecisionCounts returns how many audit records received at or after
+// since got each decision.
+func (s *Store) DecisionCounts(ctx context.Context, since time.Time) (map[string]int64, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	p, ok := s.profiles[account]
-	if !ok {
-		return store.Profile{}, fmt.Errorf("profile %q: %w", account, store.ErrNotFound)
+	out := map[string]int64{}
+	// s.audit is ordered by ReceivedAt: the records since since end it.
+	for i := len(s.audit) - 1; i >= 0 && !s.audit[i].rec.ReceivedAt.Before(since); i-- {
+		out[s.audit[i].rec.Decision]++
 	}
-	return copyProfile(p), nil
+	return out, nil
+}
+
+// lookup returns a copy of m[key], read under the read lock, or
+// store.ErrNotFound naming what and key. m is one of the maps New makes.
+func lookup[T any](s *Store, m map[string]T, what, key string, copyOut func(T) T) (T, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	v, ok := m[key]
+	if !ok {
+		var zero T
+		return zero, fmt.Errorf("%s %q: %w", what, key, store.ErrNotFound)
+	}
+	return copyOut(v), nil
+}
+
+// sortedValues returns copies of the values of m, read under the read
+// lock, sorted by compare. m is one of the maps New makes.
+func sortedValues[T any](s *Store, m map[string]T, copyOut func(T) T, compare func(a, b T) int) []T {
+	s.mu.RLock()
+	out := make([]T, 0, len(m))
+	for _, v := range m {
+		out = append(out, copyOut(v))
+	}
+	s.mu.RUnlock()
+	slices.SortFunc(out, compare)
+	return out
 }
 
 // ListIncidents returns the incidents in state ("" for all), most recently
@@ -161,13 +229,7 @@ func (s *Store) ListIncidents(ctx context.Context, state string) ([]store.Incide
 
 // GetIncident returns the incident with id or store.ErrNotFound.
 func (s *Store) GetIncident(ctx context.Context, id string) (store.Incident, error) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	in, ok := s.incidents[id]
-	if !ok {
-		return store.Incident{}, fmt.Errorf("incident %q: %w", id, store.ErrNotFound)
-	}
-	return copyIncident(in), nil
+	return lookup(s, s.incidents, "incident", id, copyIncident)
 }
 
 // ListIncidentAccounts returns the accounts incidentID reached, ordered by
@@ -191,13 +253,7 @@ func (s *Store) ListIncidentAccounts(ctx context.Context, incidentID string) ([]
 
 // GetChallenge returns the challenge with id or store.ErrNotFound.
 func (s *Store) GetChallenge(ctx context.Context, id string) (store.Challenge, error) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	c, ok := s.challenges[id]
-	if !ok {
-		return store.Challenge{}, fmt.Errorf("challenge %q: %w", id, store.ErrNotFound)
-	}
-	return copyChallenge(c), nil
+	return lookup(s, s.challenges, "challenge", id, copyChallenge)
 }
 
 // PutKey stores k, replacing the key with the same ID. It fails when
@@ -234,19 +290,9 @@ func (s *Store) KeyByHash(ctx context.Context, hash []byte) (store.APIKey, error
 
 // ListKeys returns every key ordered by CreatedAt then ID.
 func (s *Store) ListKeys(ctx context.Context) ([]store.APIKey, error) {
-	s.mu.RLock()
-	out := make([]store.APIKey, 0, len(s.keys))
-	for _, k := range s.keys {
-		out = append(out, copyKey(k))
-	}
-	s.mu.RUnlock()
-	slices.SortFunc(out, func(a, b store.APIKey) int {
-		if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.ID, b.ID)
-	})
-	return out, nil
+	return sortedValues(s, s.keys, copyKey, func(a, b store.APIKey) int {
+		return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), cmp.Compare(a.ID, b.ID))
+	}), nil
 }
 
 // GetState returns the state saved under name or store.ErrNotFound.

@@ -13,8 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/go-cmp/cmp"
-	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/atoguard/atoguard/internal/store"
@@ -121,97 +119,8 @@ func TestConformanceSimpleProtocol(t *testing.T) {
 }
 
 func TestRestartKeepsData(t *testing.T) {
-	ctx := t.Context()
 	dsn := freshDSN(t)
-	zone := time.FixedZone("UTC+09:00", 9*3600)
-	t0 := time.Date(2026, time.November, 25, 23, 59, 59, 999999999, zone)
-	b := store.Batch{
-		Audit: []store.AuditRecord{{
-			EventID: "ev-1", ReceivedAt: t0, OccurredAt: t0.Add(-time.Second), Type: "login.succeeded",
-			Account: "u1", Login: "a@example.com", IP: "192.0.2.1", SessionID: "s", RequestID: "r",
-			Decision: "allow", Risk: 5, Reasons: []string{"ok"}, IncidentID: "inc-1", ChallengeID: "ch-1",
-			PasswordHMAC: []byte{1, 2, 3}, Event: []byte(`{}`),
-		}},
-		Profiles: []store.Profile{{Account: "u1", Data: []byte("p"), UpdatedAt: t0}},
-		Incidents: []store.Incident{{
-			ID: "inc-1", Kind: "stuffing", State: store.IncidentOpen, StartedAt: t0, Attempts: 10,
-			DistinctIPs: 9, DistinctPrefixes: 3, AccountsTargeted: 8, AccountsCompromised: 1,
-			TopSources: []store.Source{{Kind: "ip", Value: "192.0.2.1", Attempts: 4}}, UpdatedAt: t0,
-		}},
-		IncidentAccounts: []store.IncidentAccount{{
-			IncidentID: "inc-1", Account: "u1", Known: true, Outcome: store.OutcomeAllowed,
-			Attempts: 1, FirstSeen: t0, LastSeen: t0,
-		}},
-		Challenges: []store.Challenge{{
-			ID: "ch-1", UserID: "u1", SessionID: "s", Purpose: "login", Methods: []string{"totp"},
-			State: store.ChallengePending, CreatedAt: t0, ExpiresAt: t0.Add(time.Minute),
-			EventID: "ev-1", IncidentID: "inc-1",
-		}},
-		Notifications: []store.Notification{{ID: "n-1", Kind: "owner.new_device_login",
-			Channel: store.ChannelEmail, Recipient: "a@example.com", Account: "u1",
-			Payload: []byte(`{}`), CreatedAt: t0, NextAttemptAt: t0, State: store.NotificationPending,
-			DedupeKey: "n-1"}},
-		Reviews: []store.Review{{ID: "rv-1", EventID: "ev-1", UserID: "u1", OrderID: "o-1", Amount: 100,
-			Currency: "JPY", Reasons: []string{"order.high_value"}, State: store.ReviewPending, CreatedAt: t0}},
-	}
-	key := store.APIKey{ID: "k1", Name: "shop", Hash: []byte("h"), Scopes: []string{store.ScopeEvents}, CreatedAt: t0}
-	factor := store.Factor{ID: "f-1", UserID: "u1", Type: store.FactorTOTP, Name: "phone",
-		Secret: []byte("sealed"), Confirmed: true, CreatedAt: t0, TOTPLastStep: 7}
-
-	s := open(t, dsn, postgres.Options{})
-	if err := s.Write(ctx, b); err != nil {
-		t.Fatalf("Write: %v", err)
-	}
-	if err := s.PutKey(ctx, key); err != nil {
-		t.Fatalf("PutKey: %v", err)
-	}
-	if err := s.PutState(ctx, "campaign", []byte("state")); err != nil {
-		t.Fatalf("PutState: %v", err)
-	}
-	if err := s.PutFactor(ctx, factor); err != nil {
-		t.Fatalf("PutFactor: %v", err)
-	}
-	if err := s.Close(); err != nil {
-		t.Fatalf("Close: %v", err)
-	}
-
-	s = open(t, dsn, postgres.Options{})
-	defer s.Close()
-	opts := cmp.Options{cmp.Comparer(func(a, b time.Time) bool { return a.Equal(b) }), cmpopts.EquateEmpty()}
-	check := func(what string, got, want any, err error) {
-		t.Helper()
-		if err != nil {
-			t.Fatalf("%s: %v", what, err)
-		}
-		if d := cmp.Diff(want, got, opts); d != "" {
-			t.Errorf("%s after restart (-want +got):\n%s", what, d)
-		}
-	}
-	audit, err := s.ListAudit(ctx, store.AuditQuery{})
-	check("ListAudit", audit, b.Audit, err)
-	p, err := s.GetProfile(ctx, "u1")
-	check("GetProfile", p, b.Profiles[0], err)
-	incs, err := s.ListIncidents(ctx, "")
-	check("ListIncidents", incs, b.Incidents, err)
-	ias, err := s.ListIncidentAccounts(ctx, "inc-1")
-	check("ListIncidentAccounts", ias, b.IncidentAccounts, err)
-	c, err := s.GetChallenge(ctx, "ch-1")
-	check("GetChallenge", c, b.Challenges[0], err)
-	k, err := s.KeyByHash(ctx, []byte("h"))
-	check("KeyByHash", k, key, err)
-	st, err := s.GetState(ctx, "campaign")
-	check("GetState", st, []byte("state"), err)
-	n, err := s.CountAudit(ctx)
-	check("CountAudit", n, int64(1), err)
-	ns, err := s.ListNotifications(ctx, store.NotificationQuery{})
-	check("ListNotifications", ns, b.Notifications, err)
-	rv, err := s.GetReview(ctx, "rv-1")
-	check("GetReview", rv, b.Reviews[0], err)
-	f, err := s.GetFactor(ctx, "f-1")
-	check("GetFactor", f, factor, err)
-	if ok, err := s.AdvanceTOTPStep(ctx, "f-1", 7, t0); err != nil || ok {
-		t.Errorf("AdvanceTOTPStep(the stored step) after restart = %v, %v; want false (a replay)", ok, err)
-	}
+	storetest.RunRestart(t, func(t *testing.T) store.Store { return open(t, dsn, postgres.Options{}) })
 }
 
 // TestTwoStores runs two Stores, as two guard instances would, on one
@@ -400,46 +309,23 @@ func testTwoStores(t *testing.T, opts postgres.Options) {
 }
 
 func TestOpenErrors(t *testing.T) {
-	tests := []struct {
-		name    string
-		dsn     string
-		opts    postgres.Options
-		wantErr string
-	}{
-		{"negative max conns", defaultDSN, postgres.Options{MaxConns: -1}, "opening postgres: max conns -1 is negative"},
-		{"bad dsn", "postgres://u:secret@host:notaport/db", postgres.Options{}, "opening postgres: "},
-		{"nothing listening", "postgres://u:secret@127.0.0.1:1/db?sslmode=disable&connect_timeout=5", postgres.Options{},
-			"opening postgres 127.0.0.1:1/db: "},
+	failure := func(name, dsn string, opts postgres.Options, wantErr string) storetest.OpenFailure {
+		return storetest.OpenFailure{Name: name, WantErr: wantErr, Secret: "secret",
+			Open: func(ctx context.Context) (store.Store, error) { return postgres.Open(ctx, dsn, opts) }}
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			s, err := postgres.Open(t.Context(), tt.dsn, tt.opts)
-			if err == nil {
-				s.Close()
-				t.Fatalf("Open succeeded, want error %q", tt.wantErr)
-			}
-			if !strings.HasPrefix(err.Error(), tt.wantErr) {
-				t.Errorf("Open error = %q, want it to start with %q", err, tt.wantErr)
-			}
-			if strings.Contains(err.Error(), "secret") {
-				t.Errorf("Open error = %q shows the password", err)
-			}
-		})
-	}
+	storetest.RunOpenFailures(t, []storetest.OpenFailure{
+		failure("negative max conns", defaultDSN, postgres.Options{MaxConns: -1}, "opening postgres: max conns -1 is negative"),
+		failure("bad dsn", "postgres://u:secret@host:notaport/db", postgres.Options{}, "opening postgres: "),
+		failure("nothing listening", "postgres://u:secret@127.0.0.1:1/db?sslmode=disable&connect_timeout=5", postgres.Options{},
+			"opening postgres 127.0.0.1:1/db: "),
+	})
 }
 
 func TestOpenCancelled(t *testing.T) {
 	dsn := freshDSN(t)
-	ctx, cancel := context.WithCancel(t.Context())
-	cancel()
-	s, err := postgres.Open(ctx, dsn, postgres.Options{})
-	if err == nil {
-		s.Close()
-		t.Fatal("Open with a cancelled context succeeded")
-	}
-	if !errors.Is(err, context.Canceled) {
-		t.Errorf("Open error = %v, want context.Canceled", err)
-	}
+	storetest.RunOpenCancelled(t, func(ctx context.Context) (store.Store, error) {
+		return postgres.Open(ctx, dsn, postgres.Options{})
+	})
 }
 
 // TestOneConnection checks that migrating, batches, claims and the

@@ -1,57 +1,27 @@
 package storetest
 
 import (
-	"context"
 	"errors"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/atoguard/atoguard/internal/store"
 )
 
-// operators is what a backend that keeps dashboard operators provides
-// besides store.Store (the SQLite and PostgreSQL backends do; the memory
-// backend does not). The operator tests skip a store without it.
-type operators interface {
-	CreateOperator(ctx context.Context, o store.Operator) error
-	GetOperator(ctx context.Context, name string) (store.Operator, error)
-	ListOperators(ctx context.Context) ([]store.Operator, error)
-	AdvanceOperatorTOTP(ctx context.Context, name string, step int64) (bool, error)
-}
-
-// operatorStore returns s as an operators or skips t.
-func operatorStore(t *testing.T, s store.Store) operators {
-	t.Helper()
-	ops, ok := s.(operators)
-	if !ok {
-		t.Skipf("%T keeps no dashboard operators", s)
-	}
-	return ops
-}
-
-// operator returns an operator with every field set.
+// operator returns an active operator with every other field set.
 func operator(name string, created time.Time) store.Operator {
-	return store.Operator{
-		Name:         name,
-		PasswordHash: "$argon2id$v=19$m=65536,t=3,p=4$c2FsdA$" + name,
-		TOTPSecret:   []byte("sealed-\x00\xff-" + name),
-		TOTPLastStep: 0,
-		CreatedAt:    created,
-		Disabled:     false,
-	}
+	hash := "$argon2id$v=19$m=65536,t=3,p=4$c2FsdA$" + name
+	return store.Operator{Name: name, PasswordHash: hash, TOTPSecret: []byte("sealed-\x00\xff-" + name), CreatedAt: created}
 }
 
-func createOperator(t *testing.T, s operators, o store.Operator) {
+func createOperator(t *testing.T, s store.OperatorStore, o store.Operator) {
 	t.Helper()
 	if err := s.CreateOperator(t.Context(), o); err != nil {
 		t.Fatalf("CreateOperator(%q): %v", o.Name, err)
 	}
 }
 
-func testOperators(t *testing.T, base store.Store) {
-	s := operatorStore(t, base)
+func testOperators(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	if got, err := s.ListOperators(ctx); err != nil || len(got) != 0 {
 		t.Errorf("ListOperators on an empty store = %v, %v; want none", got, err)
@@ -91,21 +61,11 @@ func testOperators(t *testing.T, base store.Store) {
 	}
 }
 
-func testAdvanceOperatorTOTP(t *testing.T, base store.Store) {
-	s := operatorStore(t, base)
+func testAdvanceOperatorTOTP(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	createOperator(t, s, operator("alice", t0()))
 	createOperator(t, s, operator("bob", t0()))
-	steps := []struct {
-		step int64
-		want bool
-	}{
-		{59000000, true},
-		{59000000, false}, // the same code again: a replay
-		{58999999, false}, // an older code
-		{59000001, true},
-		{59000003, true},
-	}
+	steps := totpSteps
 	for _, step := range steps {
 		got, err := s.AdvanceOperatorTOTP(ctx, "alice", step.step)
 		if err != nil {
@@ -132,30 +92,47 @@ func testAdvanceOperatorTOTP(t *testing.T, base store.Store) {
 
 // testConcurrentOperatorTOTP checks that of many concurrent uses of one
 // operator TOTP step exactly one succeeds.
-func testConcurrentOperatorTOTP(t *testing.T, base store.Store) {
-	s := operatorStore(t, base)
+func testConcurrentOperatorTOTP(t *testing.T, s store.Store) {
 	createOperator(t, s, operator("alice", t0()))
 	const n = 16
-	var accepted atomic.Int32
-	var wg sync.WaitGroup
-	errs := make(chan error, n)
-	for range n {
-		wg.Go(func() {
-			ok, err := s.AdvanceOperatorTOTP(t.Context(), "alice", 7)
-			if err != nil {
-				errs <- err
-			}
-			if ok {
-				accepted.Add(1)
-			}
-		})
+	if got := accepted(t, n, func() (bool, error) { return s.AdvanceOperatorTOTP(t.Context(), "alice", 7) }); got[0] != 1 {
+		t.Errorf("%d concurrent uses of one step: %d accepted, want 1", n, got[0])
 	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Error(err)
+}
+
+// testDecisionCounts checks the counts by decision of the audit records
+// received since a time, the time itself included.
+func testDecisionCounts(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	rec := func(id, decision string, received time.Time) store.AuditRecord {
+		a := audit(id, received)
+		a.Decision = decision
+		return a
 	}
-	if accepted.Load() != 1 {
-		t.Errorf("%d concurrent uses of one step: %d accepted, want 1", n, accepted.Load())
+	if err := s.Write(ctx, store.Batch{Audit: []store.AuditRecord{
+		rec("e1", "allow", at(-3*time.Hour)),
+		rec("e2", "deny", at(-30*time.Minute)),
+		rec("e3", "allow", at(-time.Hour)),
+		rec("e4", "allow", at(-time.Minute)),
+		rec("e5", "challenge", at(0)),
+	}}); err != nil {
+		t.Fatalf("Write: %v", err)
+	}
+	tests := []struct {
+		name  string
+		since time.Time
+		want  map[string]int64
+	}{
+		{"last hour, its start included", at(-time.Hour), map[string]int64{"allow": 2, "deny": 1, "challenge": 1}},
+		{"last day", at(-24 * time.Hour), map[string]int64{"allow": 3, "deny": 1, "challenge": 1}},
+		{"the last one only", t0().In(time.UTC), map[string]int64{"challenge": 1}},
+		{"none since", at(time.Nanosecond), map[string]int64{}},
+	}
+	for _, tt := range tests {
+		got, err := s.DecisionCounts(ctx, tt.since)
+		if err != nil {
+			t.Fatalf("%s: DecisionCounts: %v", tt.name, err)
+		}
+		diff(t, "DecisionCounts, "+tt.name, got, tt.want)
 	}
 }

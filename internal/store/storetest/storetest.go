@@ -76,10 +76,16 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"ListNotifications", testListNotifications},
 		{"ConcurrentClaims", testConcurrentClaims},
 		{"NotificationCopies", testNotificationCopies},
-		// Dashboard operators (operators.go), for backends that keep them.
+		// Dashboard operators and decision counts (operators.go).
 		{"Operators", testOperators},
 		{"AdvanceOperatorTOTP", testAdvanceOperatorTOTP},
 		{"ConcurrentOperatorTOTP", testConcurrentOperatorTOTP},
+		{"DecisionCounts", testDecisionCounts},
+		// Owners' contact histories (contacts.go).
+		{"Contacts", testContacts},
+		{"ContactsInBatch", testContactsInBatch},
+		{"LegacyContacts", testLegacyContacts},
+		{"ContactsCopies", testContactsCopies},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
