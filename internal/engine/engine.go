@@ -247,11 +247,12 @@ func (e *Engine) AssessBatch(ctx context.Context, evs []event.Event) ([]Result, 
 	var b store.Batch
 	pend := pending{received: e.clock.Wall()}
 	for i := range evs {
-		r, err := e.assess(ctx, &evs[i], &pend, &b)
+		r, err := e.assess(ctx, &evs[i], &pend)
 		if err != nil {
 			return nil, err
 		}
 		out[i] = r
+		b = e.record(b, &evs[i], &pend.obs, r, pend.learned, pend.received)
 	}
 	if err := e.writer.Write(ctx, b); err != nil {
 		return nil, fmt.Errorf("recording events: %w", err)
@@ -260,26 +261,24 @@ func (e *Engine) AssessBatch(ctx context.Context, evs []event.Event) ([]Result, 
 	return out, nil
 }
 
-// assess runs one event through the phases: observe, decide, learn from
-// the decision, and record it into the batch of its request.
-func (e *Engine) assess(ctx context.Context, ev *event.Event, pend *pending, b *store.Batch) (Result, error) {
-	obs := e.newObservation(ev, e.clock.At(ev.OccurredAt))
-	if err := e.accountFacts(ctx, ev, &obs); err != nil {
+// assess runs one event through the phases before record: observe,
+// decide and learn from the decision, leaving in pend what the event's
+// record needs (pend.obs, pend.learned).
+func (e *Engine) assess(ctx context.Context, ev *event.Event, pend *pending) (Result, error) {
+	pend.obs = e.newObservation(ev, e.clock.At(ev.OccurredAt))
+	obs := &pend.obs
+	if err := e.accountFacts(ctx, ev, obs); err != nil {
 		return Result{}, err
 	}
-	if err := e.observe(ctx, ev, &obs); err != nil {
+	if err := e.observe(ctx, ev, obs); err != nil {
 		return Result{}, err
 	}
-	res, err := e.decide(ctx, ev, &obs, pend.received)
+	res, err := e.decide(ctx, ev, obs, pend.received)
 	if err != nil {
 		return Result{}, err
 	}
-	l, err := e.learn(ctx, ev, &obs, &res, pend)
-	if err != nil {
-		return Result{}, err
-	}
-	*b = e.record(*b, ev, &obs, res, l, pend.received)
-	return res, nil
+	pend.learned, err = e.learn(ctx, ev, obs, &res, pend)
+	return res, err
 }
 
 // Tick moves the campaign and spray detectors to the clock's now, closing

@@ -22,6 +22,9 @@ import (
 type pending struct {
 	received time.Time                        // when the batch arrived
 	contacts map[string]notify.ContactHistory // by user id
+	// obs and learned are the current event's, for its record.
+	obs     observation
+	learned learned
 }
 
 // learned is what the detectors learned from a decided event: the records
