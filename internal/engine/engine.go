@@ -34,6 +34,7 @@ import (
 type Records interface {
 	GetProfile(ctx context.Context, account string) (store.Profile, error)
 	GetChallenge(ctx context.Context, id string) (store.Challenge, error)
+	GetContacts(ctx context.Context, userID string) (store.Contacts, error)
 	ListIncidentAccounts(ctx context.Context, incidentID string) ([]store.IncidentAccount, error)
 	GetState(ctx context.Context, name string) ([]byte, error)
 	PutState(ctx context.Context, name string, value []byte) error

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -306,25 +305,16 @@ func unfamiliarLogin(ev *event.Event, in *policy.Input) bool {
 	return ev.Type == event.LoginSucceeded && in.Account.HasHistory && (!in.Account.DeviceKnown || !in.Account.NetworkKnown)
 }
 
-// contactsKey is where an account's contact history is kept: a profile
-// record under a key no user id can take (user ids are valid UTF-8
-// without NUL).
-func contactsKey(userID string) string { return "contacts\x00" + userID }
-
 // loadContacts returns the account's stored contact history.
 func (e *Engine) loadContacts(ctx context.Context, userID string) (notify.ContactHistory, error) {
-	var h notify.ContactHistory
-	rec, err := e.records.GetProfile(ctx, contactsKey(userID))
+	c, err := e.records.GetContacts(ctx, userID)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		return h, nil
+		return notify.ContactHistory{}, nil
 	case err != nil:
-		return h, fmt.Errorf("loading contact history: %w", err)
+		return notify.ContactHistory{}, fmt.Errorf("loading contact history: %w", err)
 	}
-	if err := json.Unmarshal(rec.Data, &h); err != nil {
-		return h, fmt.Errorf("decoding contact history of %q: %w", userID, err)
-	}
-	return h, nil
+	return notify.HistoryOf(c), nil
 }
 
 // record appends to dst every record the event's decision writes: the
@@ -346,9 +336,7 @@ func (e *Engine) record(dst store.Batch, ev *event.Event, obs *observation, res 
 		dst.Reviews = append(dst.Reviews, rv)
 	}
 	if l.contacts.write {
-		if data, err := json.Marshal(l.contacts.h); err == nil { // a ContactHistory always marshals
-			dst.Profiles = append(dst.Profiles, store.Profile{Account: contactsKey(ev.User.ID), Data: data, UpdatedAt: obs.now})
-		}
+		dst.Contacts = append(dst.Contacts, l.contacts.h.Record(ev.User.ID, obs.now))
 	}
 	if l.contacts.owner {
 		dst.Notifications = append(dst.Notifications, e.ownerNotices(ev, obs, res, l.contacts, received)...)

@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"encoding/json"
 	"testing"
 	"time"
 
@@ -15,11 +14,11 @@ import (
 
 // counts is the shape of a batch: how many records of each kind.
 type counts struct {
-	Audit, Challenges, Incidents, Accounts, Profiles, Reviews, Notifications int
+	Audit, Challenges, Incidents, Accounts, Profiles, Reviews, Notifications, Contacts int
 }
 
 func countsOf(b store.Batch) counts {
-	return counts{len(b.Audit), len(b.Challenges), len(b.Incidents), len(b.IncidentAccounts), len(b.Profiles), len(b.Reviews), len(b.Notifications)}
+	return counts{len(b.Audit), len(b.Challenges), len(b.Incidents), len(b.IncidentAccounts), len(b.Profiles), len(b.Reviews), len(b.Notifications), len(b.Contacts)}
 }
 
 // TestRecord checks the record phase alone: what it writes for a decided
@@ -77,16 +76,15 @@ func TestRecord(t *testing.T) {
 			name: "held order: a review carrying the reasons, and the owner's notice",
 			ev:   "order", res: Result{EventID: "ev_4", ReviewID: "rv_1", Decision: policy.Review, Reasons: []policy.Reason{{Code: "order.high_value"}}},
 			l:    learned{contacts: contactsUpdate{owner: true, write: true, h: notify.ContactHistory{Email: "a@example.jp"}}},
-			want: counts{Audit: 1, Reviews: 1, Profiles: 1, Notifications: 1},
+			want: counts{Audit: 1, Reviews: 1, Contacts: 1, Notifications: 1},
 			check: func(t *testing.T, b store.Batch) {
 				want := store.Review{ID: "rv_1", EventID: "ev_4", UserID: "u-1", SessionID: "s-1", OrderID: "o-1", Amount: 120000,
 					Currency: "JPY", State: store.ReviewPending, CreatedAt: t0, Reasons: []string{"order.high_value"}}
 				if diff := cmp.Diff(want, b.Reviews[0]); diff != "" {
 					t.Errorf("review (-want +got):\n%s", diff)
 				}
-				var h notify.ContactHistory
-				if err := json.Unmarshal(b.Profiles[0].Data, &h); err != nil || b.Profiles[0].Account != contactsKey("u-1") || h.Email != "a@example.jp" {
-					t.Errorf("contact history %+v (%v)", b.Profiles[0], err)
+				if c := b.Contacts[0]; c.UserID != "u-1" || c.Email != "a@example.jp" || !c.UpdatedAt.Equal(t0) {
+					t.Errorf("contact history %+v", c)
 				}
 			},
 		},

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/atoguard/atoguard/internal/ident"
+	"github.com/atoguard/atoguard/internal/store"
 )
 
 // historyRetention is how long a change is remembered: the longest owner
@@ -93,4 +94,22 @@ func (h ContactHistory) Recipients(now time.Time, window time.Duration) []string
 		}
 	}
 	return []string{h.Email}
+}
+
+// HistoryOf returns the contact history a stored record holds.
+func HistoryOf(c store.Contacts) ContactHistory {
+	h := ContactHistory{Email: c.Email}
+	for _, ch := range c.Changes {
+		h.Changes = append(h.Changes, ContactChange{From: ch.From, At: ch.At})
+	}
+	return h
+}
+
+// Record returns h as userID's stored record, written at now.
+func (h ContactHistory) Record(userID string, now time.Time) store.Contacts {
+	c := store.Contacts{UserID: userID, Email: h.Email, UpdatedAt: now}
+	for _, ch := range h.Changes {
+		c.Changes = append(c.Changes, store.ContactChange{From: ch.From, At: ch.At})
+	}
+	return c
 }
