@@ -83,4 +83,3 @@ func (c *Clock) Now() time.Time {
 	}
 	return c.high.UTC()
 }
-

@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"context"
 	"sync"
 	"time"
 
@@ -37,8 +36,8 @@ func newCredentials(cfg Config, secret []byte, breached Breached) (*credentials,
 
 // campaignTransition opens or closes the credential-stuffing incident as
 // the campaign detector's state changes.
-func (e *Engine) campaignTransition(ctx context.Context, st campaign.State, t *transitions) {
-	if e.track(ctx, e.tracker, incident.KindCredentialStuffing, st.Opened, st.Closed, st.Since, st.Until, t) {
+func (e *Engine) campaignTransition(st campaign.State, t *transitions) {
+	if e.track(e.tracker, incident.KindCredentialStuffing, st.Opened, st.Closed, st.Since, st.Until, t) {
 		e.mu.Lock()
 		e.lastIncSave = st.Since
 		e.mu.Unlock()
@@ -47,9 +46,9 @@ func (e *Engine) campaignTransition(ctx context.Context, st campaign.State, t *t
 
 // sprayTransition opens or closes the password_spraying incident as the
 // spray detector's episode changes.
-func (e *Engine) sprayTransition(ctx context.Context, st spray.State, t *transitions) {
+func (e *Engine) sprayTransition(st spray.State, t *transitions) {
 	c := e.creds
-	if e.track(ctx, c.tracker, spray.IncidentKind, st.Opened, st.Closed, st.Since, st.Until, t) {
+	if e.track(c.tracker, spray.IncidentKind, st.Opened, st.Closed, st.Since, st.Until, t) {
 		c.mu.Lock()
 		c.lastSave = st.Since
 		c.mu.Unlock()

@@ -172,6 +172,10 @@ type Engine struct {
 
 	mu          sync.Mutex
 	lastIncSave time.Time // event time the open incident was last written
+	// unclaimed holds, per tracker, the incident opened here that the
+	// instances have not yet agreed on (peers): its counters are not
+	// written until it has its name.
+	unclaimed map[*incident.Tracker]string
 }
 
 // New returns an engine assessing events with deps, or an error naming
@@ -207,6 +211,7 @@ func New(cfg Config, deps Deps) (*Engine, error) {
 		orders:   newOrderSignals(cfg.Orders),
 		notes:    deps.Notifications, geo: deps.Geo, factors: deps.Factors,
 		peers: deps.Peers, outage: deps.Outage,
+		unclaimed: map[*incident.Tracker]string{},
 	}, nil
 }
 
@@ -246,6 +251,7 @@ func (e *Engine) RecordAnswer(ctx context.Context, ev event.Event) (challenge.An
 func (e *Engine) AssessBatch(ctx context.Context, evs []event.Event) ([]Result, error) {
 	out := make([]Result, len(evs))
 	var b store.Batch
+	var settle transitions
 	pend := pending{received: e.clock.Wall()}
 	for i := range evs {
 		r, err := e.assess(ctx, &evs[i], &pend)
@@ -254,11 +260,16 @@ func (e *Engine) AssessBatch(ctx context.Context, evs []event.Event) ([]Result, 
 		}
 		out[i] = r
 		b = e.record(b, &evs[i], &pend.obs, r, pend.learned, pend.received)
+		settle.claims = append(settle.claims, pend.obs.trans.claims...)
+		settle.releases = append(settle.releases, pend.obs.trans.releases...)
 	}
 	if err := e.writer.Write(ctx, b); err != nil {
 		return nil, fmt.Errorf("recording events: %w", err)
 	}
 	e.publish(evs, out, pend.received)
+	if err := e.settle(ctx, &settle); err != nil {
+		return nil, err
+	}
 	return out, nil
 }
 
@@ -287,20 +298,22 @@ func (e *Engine) assess(ctx context.Context, ev *event.Event, pend *pending) (Re
 func (e *Engine) Tick(ctx context.Context) error {
 	now := e.clock.Now()
 	var t transitions
-	e.campaignTransition(ctx, e.campaign.Tick(now), &t)
-	e.sprayTransition(ctx, e.creds.spray.Tick(now), &t)
+	e.campaignTransition(e.campaign.Tick(now), &t)
+	e.sprayTransition(e.creds.spray.Tick(now), &t)
 	b := t.record(store.Batch{}, e.notes, e.clock.Wall())
-	if b.Empty() {
-		return nil
+	if !b.Empty() {
+		if err := e.writer.Write(ctx, b); err != nil {
+			return err
+		}
 	}
-	return e.writer.Write(ctx, b)
+	return e.settle(ctx, &t)
 }
 
 // Flush writes the open incidents' current counters.
 func (e *Engine) Flush(ctx context.Context) error {
 	var b store.Batch
 	for _, t := range []*incident.Tracker{e.tracker, e.creds.tracker} {
-		if inc, ok := t.Snapshot(); ok {
+		if inc, ok := e.snapshot(t); ok {
 			b.Incidents = append(b.Incidents, inc)
 		}
 	}

@@ -74,7 +74,7 @@ func (e *Engine) accountFacts(ctx context.Context, ev *event.Event, obs *observa
 func (e *Engine) observe(ctx context.Context, ev *event.Event, obs *observation) error {
 	now := obs.now
 	src, camp := e.observeSources(ev, now, obs.keys, obs.facts)
-	e.campaignTransition(ctx, camp, &obs.trans)
+	e.campaignTransition(camp, &obs.trans)
 	incID := ""
 	if camp.Active {
 		incID = e.tracker.OpenID()
@@ -84,7 +84,7 @@ func (e *Engine) observe(ctx context.Context, ev *event.Event, obs *observation)
 		obs.in.Guard.Degraded = obs.unread || (o.HubDown != nil && o.HubDown())
 	}
 	var err error
-	if obs.spray, err = e.credentialFacts(ctx, ev, now, &obs.in, &obs.trans); err != nil {
+	if obs.spray, err = e.credentialFacts(ev, now, &obs.in, &obs.trans); err != nil {
 		return err
 	}
 	e.orders.sessionFacts(ev, now, &obs.in)
@@ -159,12 +159,12 @@ func loginHash(login string) uint64 {
 // password (login.succeeded, registration, password.changed) and how many
 // accounts it failed on site-wide (logins). It opens or closes the
 // password_spraying incident as the spray detector says.
-func (e *Engine) credentialFacts(ctx context.Context, ev *event.Event, now time.Time, in *policy.Input, t *transitions) (spray.Result, error) {
+func (e *Engine) credentialFacts(ev *event.Event, now time.Time, in *policy.Input, t *transitions) (spray.Result, error) {
 	c := e.creds
 	var r spray.Result
 	if !ev.Credential.HasPassword {
 		r.State = c.spray.Tick(now)
-		e.sprayTransition(ctx, r.State, t)
+		e.sprayTransition(r.State, t)
 		return r, nil
 	}
 	f := &in.Credential
@@ -188,7 +188,7 @@ func (e *Engine) credentialFacts(ctx context.Context, ev *event.Event, now time.
 		r.State = c.spray.Tick(now)
 	}
 	f.SprayActive = r.State.Active
-	e.sprayTransition(ctx, r.State, t)
+	e.sprayTransition(r.State, t)
 	return r, nil
 }
 

@@ -10,6 +10,7 @@ import (
 	"github.com/atoguard/atoguard/internal/incident"
 	"github.com/atoguard/atoguard/internal/policy"
 	"github.com/atoguard/atoguard/internal/signal/familiarity"
+	"github.com/atoguard/atoguard/internal/signal/spray"
 	"github.com/atoguard/atoguard/internal/store"
 )
 
@@ -113,10 +114,12 @@ func (e *Engine) Apply(ctx context.Context, data []byte) error {
 	b := obs.trans.record(store.Batch{}, e.notes, e.clock.Wall())
 	b.IncidentAccounts = append(b.IncidentAccounts, l.accounts...)
 	b.Incidents = append(b.Incidents, l.incidents...)
-	if b.Empty() {
-		return nil
+	if !b.Empty() {
+		if err := e.writer.Write(ctx, b); err != nil {
+			return err
+		}
 	}
-	return e.writer.Write(ctx, b)
+	return e.settle(ctx, &obs.trans)
 }
 
 // replay applies the in-memory part of a peer's decided event: incident
@@ -143,33 +146,91 @@ func (e *Engine) replay(ctx context.Context, ev *event.Event, obs *observation, 
 	return l
 }
 
-// claimIncident agrees on the incident just opened with the other
-// instances: the first to claim names it. It reports whether this
-// instance's incident stands (and is to be announced).
-func (e *Engine) claimIncident(ctx context.Context, t *incident.Tracker, inc *store.Incident) bool {
-	if e.peers == nil {
-		return true
+// settle agrees with the other instances on the incidents t opened and
+// closed, once the records that opened or closed them are durable: the
+// first instance to claim an incident names it and announces it (this
+// one then writes it under its name), an instance that claimed second
+// adopts the first one's name and writes what it counted under it; the
+// first instance to release a closed incident announces its end.
+func (e *Engine) settle(ctx context.Context, t *transitions) error {
+	if len(t.claims)+len(t.releases) == 0 {
+		return nil
 	}
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-	defer cancel()
-	id, since, err := e.peers.Claim(ctx, inc.Kind, inc.ID, inc.StartedAt)
-	if err != nil || id == inc.ID {
-		return true // alone while the peers are out of reach
+	var b store.Batch
+	wall := e.clock.Wall()
+	for _, inc := range t.claims {
+		tr := e.trackerOf(inc.Kind)
+		if named, accounts, adopted := e.claim(ctx, tr, inc); adopted {
+			b.Incidents = append(b.Incidents, named)
+			b.IncidentAccounts = append(b.IncidentAccounts, accounts...)
+		} else {
+			b.Incidents = append(b.Incidents, named)
+			b.Notifications = append(b.Notifications, e.notes.IncidentOpened(named, wall)...)
+		}
 	}
-	if adopted, ok := t.Adopt(id, since); ok {
-		*inc = adopted
+	for _, inc := range t.releases {
+		if e.release(ctx, inc) {
+			b.Notifications = append(b.Notifications, e.notes.IncidentClosed(inc, wall)...)
+		}
 	}
-	return false
+	if b.Empty() {
+		return nil
+	}
+	if err := e.writer.Write(ctx, b); err != nil {
+		return fmt.Errorf("recording incidents the instances agreed on: %w", err)
+	}
+	return nil
 }
 
-// releaseIncident ends the claim on a closed incident; it reports whether
-// this instance is the one to announce the end.
-func (e *Engine) releaseIncident(ctx context.Context, inc store.Incident) bool {
-	if e.peers == nil {
-		return true
+// claim asks the other instances to let inc, opened by tr, be the open
+// incident of its kind. It returns the incident as it now stands and
+// whether another instance's name was adopted, with the accounts counted
+// so far under that name. Alone while the peers are out of reach, the
+// incident keeps its own name.
+func (e *Engine) claim(ctx context.Context, tr *incident.Tracker, inc store.Incident) (store.Incident, []store.IncidentAccount, bool) {
+	cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	id, since, err := e.peers.Claim(cctx, inc.Kind, inc.ID, inc.StartedAt)
+	e.mu.Lock()
+	delete(e.unclaimed, tr)
+	e.mu.Unlock()
+	if err == nil && id != inc.ID {
+		if adopted, accounts, ok := tr.Adopt(id, since); ok {
+			return adopted, accounts, true
+		}
 	}
+	if cur, ok := tr.Snapshot(); ok && cur.ID == inc.ID {
+		return cur, nil, false
+	}
+	return inc, nil, false
+}
+
+// release ends the claim on a closed incident; it reports whether this
+// instance is the one to announce the end.
+func (e *Engine) release(ctx context.Context, inc store.Incident) bool {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	first, err := e.peers.Release(ctx, inc.Kind, inc.ID)
 	return err != nil || first
+}
+
+// trackerOf returns the tracker of incidents of kind.
+func (e *Engine) trackerOf(kind string) *incident.Tracker {
+	if kind == spray.IncidentKind {
+		return e.creds.tracker
+	}
+	return e.tracker
+}
+
+// snapshot returns t's open incident unless the instances have yet to
+// agree on its name.
+func (e *Engine) snapshot(t *incident.Tracker) (store.Incident, bool) {
+	inc, ok := t.Snapshot()
+	if !ok {
+		return inc, false
+	}
+	e.mu.Lock()
+	pending := e.unclaimed[t] == inc.ID
+	e.mu.Unlock()
+	return inc, !pending
 }

@@ -9,7 +9,10 @@ import (
 	"time"
 
 	"github.com/atoguard/atoguard/internal/event"
+	"github.com/atoguard/atoguard/internal/incident"
+	"github.com/atoguard/atoguard/internal/notify"
 	"github.com/atoguard/atoguard/internal/policy"
+	"github.com/atoguard/atoguard/internal/signal/campaign"
 	"github.com/atoguard/atoguard/internal/store"
 	"github.com/atoguard/atoguard/internal/store/memory"
 )
@@ -289,6 +292,77 @@ func TestOutage(t *testing.T) {
 			degraded := slices.Contains(codes(r.Reasons), "guard.degraded")
 			if degraded != (tc.want == policy.Challenge) {
 				t.Errorf("reasons %v", codes(r.Reasons))
+			}
+		})
+	}
+}
+
+// TestSettleAfterDurable: with peers, an incident opened here is named
+// only once the records that opened it are durable; the instance that
+// claimed second writes what it counted under the first one's name and
+// announces nothing, the first writes and announces its own.
+func TestSettleAfterDurable(t *testing.T) {
+	ctx := context.Background()
+	p, err := notify.NewPlanner(notify.Config{SMTP: notify.SMTPConfig{Host: "127.0.0.1", From: "Shop <security@example.jp>"},
+		OperatorEmails: []string{"soc@example.jp"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name      string
+		claimed   string // the incident another instance claimed first; "": none
+		wantID    string // "": this instance's own
+		wantNotes int
+	}{
+		{name: "first to claim", wantNotes: 1},
+		{name: "second to claim", claimed: "inc_first", wantID: "inc_first", wantNotes: 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			st := memory.New()
+			h := &hub{claims: map[string]claim{}}
+			if tc.claimed != "" {
+				h.claims[incident.KindCredentialStuffing] = claim{tc.claimed, t0.Add(-time.Minute)}
+			}
+			e := newEngine(t, "", st, func(d *Deps) { d.Peers = peer{h, 0}; d.Notifications = p })
+			var tr transitions
+			e.campaignTransition(campaign.State{Opened: true, Active: true, Since: t0}, &tr)
+			local := e.tracker.OpenID()
+			if len(tr.claims) != 1 || len(tr.incidents) != 0 || len(tr.opened) != 0 {
+				t.Fatalf("opening with peers: %+v, want one claim and nothing written yet", tr)
+			}
+			e.tracked(e.tracker, &e.mu, &e.lastIncSave, incident.Hit{Account: "u-1", Known: true, Succeeded: true, IP: "192.0.2.1", Outcome: store.OutcomeAllowed}, t0.Add(2*time.Second), &learned{})
+			if _, ok := e.snapshot(e.tracker); ok {
+				t.Error("an unclaimed incident's counters would be written")
+			}
+			if err := e.settle(ctx, &tr); err != nil {
+				t.Fatal(err)
+			}
+			want := tc.wantID
+			if want == "" {
+				want = local
+			}
+			inc, err := st.GetIncident(ctx, want)
+			if err != nil {
+				t.Fatalf("incident %s after settling: %v", want, err)
+			}
+			if inc.State != store.IncidentOpen || e.tracker.OpenID() != want {
+				t.Errorf("incident %+v, tracker on %q, want %s open", inc, e.tracker.OpenID(), want)
+			}
+			if tc.wantID != "" {
+				if _, err := st.GetIncident(ctx, local); err == nil {
+					t.Errorf("the second claimant's own incident %s was written", local)
+				}
+				accts, err := st.ListIncidentAccounts(ctx, want)
+				if err != nil || len(accts) != 1 || accts[0].Account != "u-1" {
+					t.Errorf("accounts under the adopted name: %+v (%v)", accts, err)
+				}
+			}
+			ns, err := st.ClaimNotifications(ctx, time.Now().Add(time.Hour), time.Minute, 10)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(ns) != tc.wantNotes {
+				t.Errorf("%d announcements, want %d", len(ns), tc.wantNotes)
 			}
 		})
 	}

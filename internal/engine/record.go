@@ -117,7 +117,7 @@ func (e *Engine) tracked(t *incident.Tracker, mu interface {
 	if !due {
 		return
 	}
-	if inc, ok := t.Snapshot(); ok {
+	if inc, ok := e.snapshot(t); ok {
 		l.incidents = append(l.incidents, inc)
 	}
 }
@@ -422,12 +422,16 @@ func (e *Engine) audit(ev *event.Event, received time.Time, res Result) store.Au
 }
 
 // transitions are the incidents the detectors opened or closed while
-// observing: written with the event, and announced by the instance that
-// opened or closed them first.
+// observing. Alone, an instance writes them with the event and announces
+// them. With peers, the instances agree on them once the event's records
+// are durable (settle): the first to claim an incident names it, the
+// first to release it announces its end.
 type transitions struct {
 	incidents []store.Incident
 	opened    []store.Incident // to announce
 	closed    []store.Incident // to announce
+	claims    []store.Incident // opened here, to be claimed (peers)
+	releases  []store.Incident // closed here, to be released (peers)
 }
 
 // record appends the incidents and their announcements to dst; wall is
@@ -444,22 +448,28 @@ func (t *transitions) record(dst store.Batch, notes *notify.Planner, wall time.T
 }
 
 // track opens or closes an incident of t's as a detector's episode
-// changed, agreeing on it with the other instances.
-func (e *Engine) track(ctx context.Context, t *incident.Tracker, kind string, opened, closed bool, since, until time.Time, tr *transitions) (openedNow bool) {
+// changed. It reports whether it opened one.
+func (e *Engine) track(t *incident.Tracker, kind string, opened, closed bool, since, until time.Time, tr *transitions) bool {
 	switch {
 	case opened:
 		inc := t.Open(kind, since)
-		first := e.claimIncident(ctx, t, &inc)
-		tr.incidents = append(tr.incidents, inc)
-		if first {
+		if e.peers == nil {
+			tr.incidents = append(tr.incidents, inc)
 			tr.opened = append(tr.opened, inc)
+			return true
 		}
+		e.mu.Lock()
+		e.unclaimed[t] = inc.ID // its counters wait for its name
+		e.mu.Unlock()
+		tr.claims = append(tr.claims, inc)
 		return true
 	case closed:
 		if inc, ok := t.Close(until); ok {
 			tr.incidents = append(tr.incidents, inc)
-			if e.releaseIncident(ctx, inc) {
+			if e.peers == nil {
 				tr.closed = append(tr.closed, inc)
+			} else {
+				tr.releases = append(tr.releases, inc)
 			}
 		}
 	}

@@ -6,7 +6,9 @@ package incident
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -87,21 +89,25 @@ func (t *Tracker) Open(kind string, start time.Time) store.Incident {
 // Adopt renames the open incident to id, started at start: another
 // instance of the guard opened the same campaign's incident first. What
 // this tracker counted so far stays; it returns the renamed incident and
-// false when none is open.
-func (t *Tracker) Adopt(id string, start time.Time) (store.Incident, bool) {
+// its accounts (to be written under the new id), and false when none is
+// open.
+func (t *Tracker) Adopt(id string, start time.Time) (store.Incident, []store.IncidentAccount, bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.open == nil {
-		return store.Incident{}, false
+		return store.Incident{}, nil, false
 	}
 	t.open.inc.ID = id
 	if !start.IsZero() && start.Before(t.open.inc.StartedAt) {
 		t.open.inc.StartedAt = start
 	}
+	accounts := make([]store.IncidentAccount, 0, len(t.open.accounts))
 	for _, a := range t.open.accounts {
 		a.IncidentID = id
+		accounts = append(accounts, *a)
 	}
-	return t.snapshotLocked(), true
+	slices.SortFunc(accounts, func(a, b store.IncidentAccount) int { return strings.Compare(a.Account, b.Account) })
+	return t.snapshotLocked(), accounts, true
 }
 
 // Close ends the open incident at end and returns it; ok is false when
