@@ -234,11 +234,16 @@ func (e *Engine) Assess(ctx context.Context, ev event.Event) (Result, error) {
 // RecordAnswer assesses an answer to a step-up challenge (an mfa.succeeded
 // or mfa.failed event naming it) and returns, once durable, the event's id
 // and the challenge as the answer left it.
+//
+// Only answers recorded here pass a challenge the guard verifies (one that
+// offers methods); an mfa.succeeded sent as an event passes only a
+// challenge the shop verifies itself (methods: []).
 func (e *Engine) RecordAnswer(ctx context.Context, ev event.Event) (challenge.Answered, error) {
-	res, err := e.Assess(ctx, ev)
+	rs, err := e.assessBatch(ctx, []event.Event{ev}, true)
 	if err != nil {
 		return challenge.Answered{}, err
 	}
+	res := rs[0]
 	out := challenge.Answered{EventID: res.EventID}
 	if res.answered != nil {
 		out.Challenge = *res.answered
@@ -249,10 +254,16 @@ func (e *Engine) RecordAnswer(ctx context.Context, ev event.Event) (challenge.An
 // AssessBatch assesses events in order and writes all their records in
 // one durable write.
 func (e *Engine) AssessBatch(ctx context.Context, evs []event.Event) ([]Result, error) {
+	return e.assessBatch(ctx, evs, false)
+}
+
+// assessBatch is AssessBatch; verified reports answers the guard's own
+// step-up verified (RecordAnswer).
+func (e *Engine) assessBatch(ctx context.Context, evs []event.Event, verified bool) ([]Result, error) {
 	out := make([]Result, len(evs))
 	var b store.Batch
 	var settle transitions
-	pend := pending{received: e.clock.Wall()}
+	pend := pending{received: e.clock.Wall(), verified: verified}
 	for i := range evs {
 		r, err := e.assess(ctx, &evs[i], &pend)
 		if err != nil {

@@ -20,6 +20,7 @@ import (
 // written yet: later events of the batch read it before the store.
 type pending struct {
 	received time.Time                        // when the batch arrived
+	verified bool                             // the guard's step-up verified its answers (RecordAnswer)
 	contacts map[string]notify.ContactHistory // by user id
 	// obs and learned are the current event's, for its record.
 	obs     observation
@@ -53,7 +54,7 @@ func (e *Engine) learn(ctx context.Context, ev *event.Event, obs *observation, r
 	var l learned
 	e.attribute(ev, obs, res, &l)
 	if !obs.unread {
-		if err := e.learnAccount(ctx, ev, obs, res, &l); err != nil {
+		if err := e.learnAccount(ctx, ev, obs, res, &l, pend.verified); err != nil {
 			return l, err
 		}
 	}
@@ -124,7 +125,7 @@ func (e *Engine) tracked(t *incident.Tracker, mu interface {
 
 // learnAccount learns the account's good contexts and failed step-ups,
 // and applies an answer to a challenge.
-func (e *Engine) learnAccount(ctx context.Context, ev *event.Event, obs *observation, res *Result, l *learned) error {
+func (e *Engine) learnAccount(ctx context.Context, ev *event.Event, obs *observation, res *Result, l *learned, verified bool) error {
 	uid, now := ev.User.ID, obs.now
 	var p familiarity.Record
 	var err error
@@ -145,7 +146,7 @@ func (e *Engine) learnAccount(ctx context.Context, ev *event.Event, obs *observa
 			p, err = e.familiar.Learn(ctx, uid, obs.fctx, now)
 		}
 	case event.MFASucceeded:
-		p, err = e.passChallenge(ctx, ev, obs, res, l)
+		p, err = e.passChallenge(ctx, ev, obs, res, l, verified)
 	case event.MFAFailed:
 		p, err = e.failChallenge(ctx, ev, obs, res, l)
 	}
@@ -162,15 +163,22 @@ func (e *Engine) learnAccount(ctx context.Context, ev *event.Event, obs *observa
 // factors (phishable, SIM-swappable; NIST SP 800-63B: restricted): passing
 // one neither passes the guard's challenge, which asked for a strong
 // factor, nor makes the context familiar. The decision says so
-// (mfa.weak_factor).
-func (e *Engine) passChallenge(ctx context.Context, ev *event.Event, obs *observation, res *Result, l *learned) (familiarity.Record, error) {
+// (mfa.weak_factor). A challenge the guard verifies (the guard has a
+// step-up and the challenge offers methods) passes only with an answer
+// its step-up verified; a shop's own report passes only a challenge left
+// to the shop (no methods), so that a leaked events key cannot pass the
+// guard's challenges.
+func (e *Engine) passChallenge(ctx context.Context, ev *event.Event, obs *observation, res *Result, l *learned, verified bool) (familiarity.Record, error) {
 	weak := policy.WeakMFAMethod(ev.Properties.Method)
 	ch, open, err := e.challengeOf(ctx, ev, obs.now)
 	if err != nil {
 		return familiarity.Record{}, err
 	}
 	res.answered = ch
-	if open && !weak {
+	// The guard's to verify (it has a step-up and the challenge offers
+	// methods), yet reported by the shop.
+	guards := e.factors != nil && ch != nil && len(ch.Methods) > 0 && !verified
+	if open && !weak && !guards {
 		res.passed = true
 		passed := *ch
 		passed.State = store.ChallengePassed
@@ -179,7 +187,7 @@ func (e *Engine) passChallenge(ctx context.Context, ev *event.Event, obs *observ
 			l.accounts = append(l.accounts, a)
 		}
 	}
-	if weak {
+	if weak || guards {
 		return familiarity.Record{}, nil
 	}
 	return e.familiar.Learn(ctx, ev.User.ID, obs.fctx, obs.now)

@@ -158,3 +158,63 @@ func TestPasswordChangeEndsFailedStepUps(t *testing.T) {
 		})
 	}
 }
+
+// TestOnlyTheVerifierPassesTheGuardsChallenges: an mfa.succeeded sent as
+// an event (all an events key can do) does not pass a challenge the
+// guard's step-up verifies, nor makes the device familiar; the guard's
+// own verification (RecordAnswer) does. A challenge left to the shop
+// (methods: []) passes with the shop's report.
+func TestOnlyTheVerifierPassesTheGuardsChallenges(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name       string
+		enrolled   []string // u-1's factors
+		viaVerify  bool     // the guard's step-up verified the answer
+		wantState  string
+		wantPassed bool
+	}{
+		{name: "guard's challenge, shop's report", enrolled: []string{"totp"}, wantState: store.ChallengePending},
+		{name: "guard's challenge, guard's verification", enrolled: []string{"totp"}, viaVerify: true, wantState: store.ChallengePassed, wantPassed: true},
+		{name: "shop's challenge, shop's report", wantState: store.ChallengePassed, wantPassed: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			st := memory.New()
+			e := newEngine(t, stepUpNewDevices, st, func(d *Deps) { d.Factors = fakeFactors{"u-1": tc.enrolled} })
+			if _, err := e.Assess(ctx, login(t, "login.succeeded", "u-1", "203.0.113.7", "d-home", t0)); err != nil {
+				t.Fatal(err)
+			}
+			r, err := e.Assess(ctx, login(t, "login.succeeded", "u-1", "198.51.100.4", "d-new", t0.Add(time.Hour)))
+			if err != nil || r.Challenge == nil {
+				t.Fatalf("new device: %+v, %v", r, err)
+			}
+			answer := decode(t, `{"type": "mfa.succeeded", "occurred_at": %q, "user": {"id": "u-1"},
+				"context": {"ip": "198.51.100.4", "device_id": "d-new"}, "properties": {"challenge_id": %q, "method": "totp"}}`,
+				t0.Add(time.Hour+time.Minute).Format(time.RFC3339), r.Challenge.ID)
+			var passed bool
+			if tc.viaVerify {
+				a, err := e.RecordAnswer(ctx, answer)
+				if err != nil {
+					t.Fatal(err)
+				}
+				passed = a.Challenge.State == store.ChallengePassed
+			} else {
+				res, err := e.Assess(ctx, answer)
+				if err != nil {
+					t.Fatal(err)
+				}
+				passed = res.passed
+			}
+			got, _ := st.GetChallenge(ctx, r.Challenge.ID)
+			if got.State != tc.wantState || passed != tc.wantPassed {
+				t.Errorf("challenge %s (passed %v), want %s (%v)", got.State, passed, tc.wantState, tc.wantPassed)
+			}
+			again, err := e.Assess(ctx, login(t, "login.succeeded", "u-1", "198.51.100.4", "d-new", t0.Add(2*time.Hour)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if familiar := again.Decision == policy.Allow; familiar != tc.wantPassed {
+				t.Errorf("next login from the new device: %s, want allow only after a pass", again.Decision)
+			}
+		})
+	}
+}
