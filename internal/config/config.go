@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"os"
 	"slices"
 	"strings"
@@ -48,6 +49,41 @@ type Config struct {
 	// (ATOGUARD_RECORDS overrides it, to keep a password out of the file).
 	Records string     `yaml:"records"`
 	Hot     hot.Config `yaml:"hot"` // Redis joining several instances into one guard; empty url: this instance is alone
+	// Dashboard tunes the operators' dashboard under /ui.
+	Dashboard Dashboard `yaml:"dashboard"`
+}
+
+// Dashboard tunes the operators' dashboard.
+type Dashboard struct {
+	// TrustedProxies are the reverse proxies in front of the guard, as
+	// addresses or CIDR prefixes: from them the sign-in limiter reads the
+	// client's address in X-Forwarded-For. Empty: the peer's address
+	// (behind a proxy, every operator would share one address's limit).
+	TrustedProxies []string `yaml:"trusted_proxies"`
+	// LoginPerMinute is how many sign-in attempts one address, and apart
+	// one operator name, may make a minute (default 5). A name whose
+	// attempts are spent still lets in a current TOTP code.
+	LoginPerMinute int `yaml:"login_per_minute"`
+	// SecureCookies marks the dashboard's cookies Secure on plain HTTP
+	// too, behind a TLS-terminating proxy.
+	SecureCookies bool `yaml:"secure_cookies"`
+}
+
+// Proxies returns the trusted proxies as prefixes.
+func (d Dashboard) Proxies() ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for i, s := range d.TrustedProxies {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			a, aerr := netip.ParseAddr(s)
+			if aerr != nil {
+				return nil, fmt.Errorf("dashboard.trusted_proxies[%d]: %q is not an address or a CIDR prefix", i, s)
+			}
+			p = netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen())
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
 }
 
 // Default returns the configuration used when no file is given.
@@ -141,6 +177,12 @@ func (c Config) Validate() error {
 		}
 	}
 	errs = append(errs, c.Notify.Problems()...)
+	if _, err := c.Dashboard.Proxies(); err != nil {
+		errs = append(errs, err)
+	}
+	if c.Dashboard.LoginPerMinute < 0 {
+		errs = append(errs, fmt.Errorf("dashboard.login_per_minute: %d is negative", c.Dashboard.LoginPerMinute))
+	}
 	if r := c.Records; r != "" && !strings.HasPrefix(r, "postgres://") && !strings.HasPrefix(r, "postgresql://") {
 		errs = append(errs, errors.New("records: not a postgres:// URL (leave it empty for SQLite in the data directory)"))
 	}

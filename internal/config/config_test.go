@@ -168,6 +168,21 @@ func TestValidate(t *testing.T) {
 				`records: not a postgres:// URL (leave it empty for SQLite in the data directory)`,
 			}, "\n"),
 		},
+		{name: "dashboard behind proxies", edit: func(c *config.Config) {
+			c.Dashboard.TrustedProxies = []string{"10.0.0.0/8", "192.0.2.7", "::1"}
+			c.Dashboard.LoginPerMinute = 10
+		}},
+		{
+			name: "dashboard, wrongly",
+			edit: func(c *config.Config) {
+				c.Dashboard.TrustedProxies = []string{"10.0.0.0/8", "proxy.internal"}
+				c.Dashboard.LoginPerMinute = -1
+			},
+			want: strings.Join([]string{
+				`dashboard.login_per_minute: -1 is negative`,
+				`dashboard.trusted_proxies[1]: "proxy.internal" is not an address or a CIDR prefix`,
+			}, "\n"),
+		},
 		{
 			name: "redis without shared records",
 			edit: func(c *config.Config) { c.Hot.URL = "redis://127.0.0.1:6379/0" },

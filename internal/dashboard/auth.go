@@ -8,7 +8,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -18,7 +17,6 @@ import (
 	"github.com/pquerna/otp"
 	"github.com/pquerna/otp/totp"
 	"golang.org/x/crypto/argon2"
-	"golang.org/x/time/rate"
 
 	"github.com/atoguard/atoguard/internal/store"
 )
@@ -27,7 +25,7 @@ const (
 	sessionCookie = "atoguard_session"
 	loginCookie   = "atoguard_login" // the sign-in form's CSRF token
 	maxSessions   = 10000
-	maxLimiters   = 10000
+	maxLimiters   = 10000 // sign-in buckets per kind (addresses, names)
 )
 
 // Password hashing: argon2id with modest parameters (19 MiB, 2 passes, one
@@ -205,41 +203,6 @@ func (ss *sessions) delete(id string) {
 	ss.mu.Unlock()
 }
 
-// loginLimiter limits sign-in attempts per IP address and per operator
-// name (token buckets, bounded).
-type loginLimiter struct {
-	limit rate.Limit
-	burst int
-
-	mu sync.Mutex
-	m  map[string]*rate.Limiter
-}
-
-func newLoginLimiter(perMinute int) *loginLimiter {
-	return &loginLimiter{limit: rate.Limit(float64(perMinute) / 60), burst: perMinute, m: map[string]*rate.Limiter{}}
-}
-
-// allow spends one attempt of every key; false if any is exhausted.
-func (l *loginLimiter) allow(now time.Time, keys ...string) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	ok := true
-	for _, k := range keys {
-		lim, found := l.m[k]
-		if !found {
-			if len(l.m) >= maxLimiters {
-				clear(l.m)
-			}
-			lim = rate.NewLimiter(l.limit, l.burst)
-			l.m[k] = lim
-		}
-		if !lim.AllowN(now, 1) {
-			ok = false
-		}
-	}
-	return ok
-}
-
 type ctxKey struct{}
 
 // sessionOf returns the session of a request that passed requireSession.
@@ -344,11 +307,22 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 	password := r.PostForm.Get("password")
 	code := strings.TrimSpace(r.PostForm.Get("code"))
 	now := s.clock.Wall()
-	ip := clientIP(r)
+	ip := clientIP(r, s.cfg.TrustedProxies)
 	if len(name) > 200 {
 		name = name[:200]
 	}
-	if !s.limiter.allow(now, "ip:"+ip, "op:"+strings.ToLower(name)) {
+	// The address's bucket first; a name whose bucket is spent (someone
+	// guessing its password) still lets in whoever has its authenticator:
+	// a current TOTP code opens the password check.
+	limited := !s.limiter.allowIP(now, ip)
+	if !limited && !s.limiter.allowName(now, name) {
+		ok, err := s.totpFirst(r.Context(), name, code, now)
+		if err != nil {
+			return err
+		}
+		limited = !ok
+	}
+	if limited {
 		s.log.Warn("dashboard sign-in rate-limited", "operator", name, "ip", ip)
 		w.Header().Set("Retry-After", "60")
 		return s.showLogin(w, r, http.StatusTooManyRequests, "Too many attempts; wait a minute. / 試行回数が多すぎます。1 分待ってください。")
@@ -399,6 +373,25 @@ func (s *Server) verify(ctx context.Context, name, password, code string, now ti
 	return advanced, nil
 }
 
+// totpFirst reports whether code is operator name's current, unused TOTP
+// code (a cheap check, made before the costly password check when the
+// name's attempts are spent).
+func (s *Server) totpFirst(ctx context.Context, name, code string, now time.Time) (bool, error) {
+	op, err := s.ops.GetOperator(ctx, name)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return false, nil
+	case err != nil:
+		return false, fmt.Errorf("loading operator: %w", err)
+	}
+	secret, _, err := s.opener.Open(op.TOTPSecret, TOTPContext(op.Name))
+	if err != nil {
+		return false, fmt.Errorf("opening TOTP secret of operator %q: %w", op.Name, err)
+	}
+	step := totpStep(string(secret), code, now)
+	return !op.Disabled && step != 0 && step > op.TOTPLastStep, nil
+}
+
 func (s *Server) logout(w http.ResponseWriter, r *http.Request) error {
 	if c, err := r.Cookie(sessionCookie); err == nil {
 		s.sessions.delete(c.Value)
@@ -406,13 +399,4 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request) error {
 	s.setCookie(w, r, sessionCookie, "", -1)
 	http.Redirect(w, r, "/ui/login", http.StatusSeeOther)
 	return nil
-}
-
-// clientIP is the peer address: forwarded headers are not trusted.
-func clientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
 }

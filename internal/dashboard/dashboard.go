@@ -15,6 +15,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"time"
 
 	"github.com/atoguard/atoguard/internal/notify"
@@ -97,6 +98,10 @@ type Config struct {
 	// separately one operator name, may make per minute (default 5,
 	// with a burst of the same size).
 	LoginPerMinute int
+	// TrustedProxies are the reverse proxies in front of the dashboard:
+	// from them, the client address is read from X-Forwarded-For (the
+	// nearest hop that is not a trusted proxy). Empty: the peer address.
+	TrustedProxies []netip.Prefix
 	// Notify is the guard's notify section. The incident page's bulk
 	// actions (force password reset, notify owners, freeze orders) go to
 	// the webhooks that take their kinds (action.*); the zero value, or
@@ -168,7 +173,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		cfg: cfg, log: deps.Log, eng: deps.Engine, records: deps.Records, ops: deps.Operators, opener: deps.Opener, clock: deps.Clock,
 		planner:  planner,
 		sessions: newSessions(cfg.SessionIdle, cfg.SessionMax),
-		limiter:  newLoginLimiter(cfg.LoginPerMinute),
+		limiter:  newLoginLimiter(cfg.LoginPerMinute, maxLimiters),
 		pages:    pages,
 		assets:   http.StripPrefix("/ui/assets/", http.FileServerFS(sub)),
 		mux:      http.NewServeMux(),

@@ -2,6 +2,7 @@ package dashboard_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -177,6 +178,29 @@ func (f *fixture) signedIn(t *testing.T) (*http.Client, string) {
 	}
 	page := do(t, c, "GET", f.srv.URL+"/ui/", nil, nil)
 	return c, csrfOf(t, page.body)
+}
+
+// TestSpentNameLetsTheAuthenticatorIn: guessing an operator's password
+// from many addresses spends the name's attempts, yet cannot lock the
+// operator out: a current TOTP code still opens the password check.
+func TestSpentNameLetsTheAuthenticatorIn(t *testing.T) {
+	f := newFixture(t)
+	signInFrom := func(ip, password, code string) int {
+		c := f.client(t)
+		page := do(t, c, "GET", f.srv.URL+"/ui/login", nil, nil)
+		return do(t, c, "POST", f.srv.URL+"/ui/login", url.Values{
+			"csrf": {csrfOf(t, page.body)}, "name": {opName}, "password": {password}, "code": {code}, "next": {"/ui/"},
+		}, map[string]string{"X-Forwarded-For": ip}).status
+	}
+	for i := range 8 {
+		signInFrom(fmt.Sprintf("203.0.113.%d", i+1), "wrong", "000000")
+	}
+	if got := signInFrom("198.51.100.1", "wrong", "000000"); got != http.StatusTooManyRequests {
+		t.Errorf("a guess on the spent name from a fresh address: %d, want 429", got)
+	}
+	if got := signInFrom("198.51.100.2", opPassword, f.code(t, time.Now())); got != http.StatusSeeOther {
+		t.Errorf("the operator with password and authenticator: %d, want 303", got)
+	}
 }
 
 func TestReviewCSRF(t *testing.T) {

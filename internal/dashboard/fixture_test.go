@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
+	"net/netip"
 	"net/url"
 	"regexp"
 	"strings"
@@ -144,7 +145,10 @@ func newFixtureOn(t *testing.T, nc notify.Config, st store.Store) *fixture {
 			t.Fatalf("dashboard.New without a %s: %v, want an error naming it", name, err)
 		}
 	}
-	dash, err := dashboard.New(dashboard.Config{Notify: nc}, deps)
+	// Every test client is on loopback: trusting it as a proxy lets a test
+	// speak for other addresses (X-Forwarded-For).
+	loopback := []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
+	dash, err := dashboard.New(dashboard.Config{Notify: nc, TrustedProxies: loopback}, deps)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,9 @@
 package dashboard
 
 import (
+	"fmt"
+	"net/http/httptest"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -103,21 +106,73 @@ func TestSessionsExpire(t *testing.T) {
 }
 
 func TestLoginLimiter(t *testing.T) {
-	l := newLoginLimiter(5)
 	t0 := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
+	l := newLoginLimiter(5, 100)
 	for i := range 5 {
-		if !l.allow(t0, "ip:a", "op:x") {
+		if !l.allowIP(t0, "192.0.2.1") || !l.allowName(t0, "x") {
 			t.Fatalf("attempt %d refused", i+1)
 		}
 	}
-	if l.allow(t0, "ip:b", "op:x") {
-		t.Error("6th attempt on one name from another IP allowed")
+	if !l.allowIP(t0, "192.0.2.2") || l.allowName(t0, "X") {
+		t.Error("6th attempt on one name (any case) from another IP allowed")
 	}
-	if !l.allow(t0, "ip:c", "op:y") {
+	if !l.allowIP(t0, "192.0.2.3") || !l.allowName(t0, "y") {
 		t.Error("another name from another IP refused")
 	}
-	if !l.allow(t0.Add(13*time.Second), "ip:d", "op:x") {
+	if !l.allowName(t0.Add(13*time.Second), "x") {
 		t.Error("no attempt regained after 12 s")
+	}
+}
+
+// TestLoginLimiterCannotBeFlushed: one address churning through new names
+// (or many addresses) cannot reset the buckets that are spending; before,
+// a full map was cleared and one IP got 110 password checks a minute.
+func TestLoginLimiterCannotBeFlushed(t *testing.T) {
+	t0 := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
+	l := newLoginLimiter(10, 50)
+	checks := 0
+	for i := range 1000 {
+		now := t0.Add(time.Duration(i) * 60 * time.Millisecond) // 1,000 tries in a minute
+		if l.allowIP(now, "198.51.100.7") && l.allowName(now, fmt.Sprintf("guess-%d", i)) {
+			checks++
+		}
+	}
+	if checks > 20 { // the burst of 10 plus 10 refilled in the minute
+		t.Errorf("one address got %d password checks in a minute, want at most 20", checks)
+	}
+	// Names churned by many addresses keep a spent name spent.
+	for range 10 {
+		l.allowName(t0, "admin")
+	}
+	for i := range 200 {
+		l.allowName(t0, fmt.Sprintf("churn-%d", i))
+	}
+	if l.allowName(t0, "admin") {
+		t.Error("a spent name's bucket was reset by churning other names")
+	}
+}
+
+func TestClientIP(t *testing.T) {
+	proxies := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}
+	for _, tc := range []struct {
+		name, remote, xff string
+		trusted           []netip.Prefix
+		want              string
+	}{
+		{name: "no proxies: the peer", remote: "10.1.2.3:5000", xff: "203.0.113.9", want: "10.1.2.3"},
+		{name: "trusted proxy: the client it names", remote: "10.1.2.3:5000", xff: "203.0.113.9", trusted: proxies, want: "203.0.113.9"},
+		{name: "a spoofed first hop is skipped", remote: "10.1.2.3:5000", xff: "1.2.3.4, 203.0.113.9, 10.9.9.9", trusted: proxies, want: "203.0.113.9"},
+		{name: "untrusted peer: its header is ignored", remote: "198.51.100.1:5000", xff: "203.0.113.9", trusted: proxies, want: "198.51.100.1"},
+		{name: "unreadable hop: the proxy", remote: "10.1.2.3:5000", xff: "junk", trusted: proxies, want: "10.1.2.3"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := httptest.NewRequest("POST", "/ui/login", nil)
+			r.RemoteAddr = tc.remote
+			r.Header.Set("X-Forwarded-For", tc.xff)
+			if got := clientIP(r, tc.trusted); got != tc.want {
+				t.Errorf("clientIP = %q, want %q", got, tc.want)
+			}
+		})
 	}
 }
 

@@ -209,7 +209,12 @@ func rekeyFactors(ctx context.Context, svc *stepup.Service, keys *stepup.Keyring
 // is done. Operator TOTP secrets are sealed with the factor keys.
 func withDashboard(ctx context.Context, cfg config.Config, log *slog.Logger, clk *clock.Clock, eng *engine.Engine,
 	st guardStore, keys *stepup.Keyring, apiHandler http.Handler) (http.Handler, error) {
-	dash, err := dashboard.New(dashboard.Config{Notify: cfg.Notify},
+	proxies, err := cfg.Dashboard.Proxies() // validated
+	if err != nil {
+		return nil, err
+	}
+	dash, err := dashboard.New(dashboard.Config{Notify: cfg.Notify, TrustedProxies: proxies,
+		LoginPerMinute: cfg.Dashboard.LoginPerMinute, SecureCookies: cfg.Dashboard.SecureCookies},
 		dashboard.Deps{Log: log, Clock: clk, Engine: eng, Records: st, Operators: st, Opener: keys})
 	if err != nil {
 		return nil, err
