@@ -5,12 +5,17 @@ package api
 
 import (
 	"context"
+	"crypto/subtle"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"mime"
+	"net"
 	"net/http"
+	"net/netip"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -54,6 +59,19 @@ type Config struct {
 	// Retry-After. Zero: unlimited.
 	QuotaPerSecond float64 `yaml:"quota_per_second"`
 	QuotaBurst     int     `yaml:"quota_burst"` // requests allowed at once (default: one second's worth)
+	// MaxBatchBodyBytes bounds the body of /v1/events:batch, sized so
+	// that a full batch fits (default 4 KiB per event of max_batch).
+	MaxBatchBodyBytes int64 `yaml:"max_batch_body_bytes"`
+	// RangePerSecond limits each client address to this many /range
+	// requests per second (default 20, burst twice that), so padded
+	// answers cannot starve the event API.
+	RangePerSecond float64 `yaml:"range_per_second"`
+	// InternalToken, when set, lets a request with "Authorization: Bearer
+	// <token>" read /metrics and the components of /readyz from anywhere;
+	// without it they are served to loopback clients only (others get
+	// 403, and /readyz its status alone). Set it from a file or the
+	// environment (ATOGUARD_INTERNAL_TOKEN), not in the config file.
+	InternalToken string `yaml:"-"`
 }
 
 // Server is the HTTP API.
@@ -132,6 +150,12 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if cfg.MaxBatch <= 0 {
 		cfg.MaxBatch = 1000
 	}
+	if cfg.MaxBatchBodyBytes <= 0 {
+		cfg.MaxBatchBodyBytes = max(cfg.MaxBodyBytes, int64(cfg.MaxBatch)*4<<10)
+	}
+	if cfg.RangePerSecond <= 0 {
+		cfg.RangePerSecond = 20
+	}
 	s := &Server{
 		cfg: cfg, log: log, engine: eng, records: records, ready: ready,
 		health: deps.Health, recordsOptional: deps.RecordsOptional,
@@ -166,14 +190,21 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	s.mux.Handle("GET /v1/reviews", h(s.requireScope(store.ScopeAdmin, s.listReviews)))
 	s.mux.Handle("GET /v1/reviews/{id}", h(s.requireScope(store.ScopeAdmin, s.getReview)))
 	s.mux.Handle("POST /v1/reviews/{id}", h(s.requireScope(store.ScopeAdmin, s.decideReview)))
-	s.mux.Handle("/v1/", h(func(w http.ResponseWriter, r *http.Request) error {
+	s.mux.Handle("/", h(func(w http.ResponseWriter, r *http.Request) error {
 		return problem(http.StatusNotFound, "not-found", fmt.Sprintf("no route %s %s", r.Method, r.URL.Path))
 	}))
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		_ = writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	s.mux.Handle("GET /readyz", h(s.readyz))
-	s.mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	metrics := promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
+	s.mux.Handle("GET /metrics", h(func(w http.ResponseWriter, r *http.Request) error {
+		if !s.internal(r) {
+			return problem(http.StatusForbidden, "forbidden", "metrics are served to loopback clients or with the internal token")
+		}
+		metrics.ServeHTTP(w, r)
+		return nil
+	}))
 	if deps.Ranges != nil {
 		s.serveRanges(deps.Ranges)
 	}
@@ -186,7 +217,13 @@ func New(cfg Config, deps Deps) (*Server, error) {
 // serveRanges answers GET /range/{prefix} from src (Deps.Ranges).
 func (s *Server) serveRanges(src breach.Ranger) {
 	rh := &breach.RangeHandler{Source: src}
+	perIP := newQuotas(s.cfg.RangePerSecond, int(2*s.cfg.RangePerSecond))
 	s.mux.Handle("GET /range/{prefix}", adapt(s.log, func(w http.ResponseWriter, r *http.Request) error {
+		if wait := perIP.take(peerAddr(r), time.Now()); wait > 0 {
+			p := problem(http.StatusTooManyRequests, "rate-limited", fmt.Sprintf("over %g range requests per second from this address", s.cfg.RangePerSecond))
+			p.RetryAfter = int(math.Ceil(wait.Seconds()))
+			return p
+		}
 		err := rh.Serve(w, r)
 		if re, ok := breach.IsRequestError(err); ok {
 			p := problem(http.StatusBadRequest, "invalid-field", re.Detail)
@@ -247,7 +284,7 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
 		parts[h.Name] = cs
 	}
 	body := map[string]any{"status": status}
-	if parts != nil {
+	if parts != nil && s.internal(r) {
 		body["components"] = parts
 	}
 	return writeJSON(w, http.StatusOK, body)
@@ -255,15 +292,20 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
 
 // readBody enforces the content type and the body limit.
 func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	return s.readBodyUpTo(w, r, s.cfg.MaxBodyBytes)
+}
+
+// readBodyUpTo enforces the content type and the body limit limit.
+func (s *Server) readBodyUpTo(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
 	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || mt != "application/json" {
 		return nil, problem(http.StatusUnsupportedMediaType, "unsupported-media-type", "Content-Type must be application/json")
 	}
-	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes))
+	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 	var tooBig *http.MaxBytesError
 	switch {
 	case errors.As(err, &tooBig):
-		return nil, problem(http.StatusRequestEntityTooLarge, "body-too-large", fmt.Sprintf("body is larger than %d bytes", s.cfg.MaxBodyBytes))
+		return nil, problem(http.StatusRequestEntityTooLarge, "body-too-large", fmt.Sprintf("body is larger than %d bytes", limit))
 	case err != nil:
 		return nil, problem(http.StatusBadRequest, "invalid-body", "reading body: "+err.Error())
 	}
@@ -300,7 +342,7 @@ func (s *Server) postEvent(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) postBatch(w http.ResponseWriter, r *http.Request) error {
-	data, err := s.readBody(w, r)
+	data, err := s.readBodyUpTo(w, r, s.cfg.MaxBatchBodyBytes)
 	if err != nil {
 		return err
 	}
@@ -427,4 +469,27 @@ func (s *Server) incidentAccounts(w http.ResponseWriter, r *http.Request) error 
 		out[i] = accountJSON{a.Account, a.Known, a.Outcome, a.Attempts, a.FirstSeen, a.LastSeen}
 	}
 	return writeJSON(w, http.StatusOK, out)
+}
+
+// internal reports whether r may read the guard's internals (/metrics,
+// the components of /readyz): from a loopback client, or with the
+// internal token.
+func (s *Server) internal(r *http.Request) bool {
+	if a, err := netip.ParseAddr(peerAddr(r)); err == nil && a.Unmap().IsLoopback() {
+		return true
+	}
+	if s.cfg.InternalToken == "" {
+		return false
+	}
+	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	return ok && subtle.ConstantTimeCompare([]byte(strings.TrimSpace(got)), []byte(s.cfg.InternalToken)) == 1
+}
+
+// peerAddr is the address of the connection's peer.
+func peerAddr(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
 }

@@ -196,7 +196,7 @@ type problemJSON struct {
 }
 
 func TestErrors(t *testing.T) {
-	f := newFixture(t, options{cfg: api.Config{MaxBodyBytes: 2048, MaxBatch: 3, BootstrapKey: bootstrapSecret}})
+	f := newFixture(t, options{cfg: api.Config{MaxBodyBytes: 2048, MaxBatchBodyBytes: 2048, MaxBatch: 3, BootstrapKey: bootstrapSecret}})
 	jsonOnly := map[string]string{"Content-Type": "application/json"}
 	boot := bearer(bootstrapSecret)
 	good := eventJSON(nil)
@@ -490,7 +490,7 @@ func TestBootstrapKeyHasEveryScope(t *testing.T) {
 }
 
 func TestHealthReadyMetrics(t *testing.T) {
-	f := newFixture(t, options{cfg: api.Config{BootstrapKey: bootstrapSecret}})
+	f := newFixture(t, options{cfg: api.Config{BootstrapKey: bootstrapSecret, InternalToken: "internal-token"}})
 	if rec := f.do(t, request{"POST", "/v1/events", nil, eventJSON(nil)}); rec.Code != 200 {
 		t.Fatalf("posting event: %d %s", rec.Code, rec.Body)
 	}
@@ -516,7 +516,7 @@ func TestHealthReadyMetrics(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f.ready.Store(tt.ready)
-			rec := f.do(t, request{"GET", tt.path, map[string]string{}, ""})
+			rec := f.do(t, request{"GET", tt.path, map[string]string{"Authorization": "Bearer internal-token"}, ""})
 			if rec.Code != tt.want {
 				t.Fatalf("status %d, want %d; body %s", rec.Code, tt.want, rec.Body)
 			}
@@ -655,7 +655,7 @@ func TestPasswordNeverReachesAudit(t *testing.T) {
 // time, then runs a credential-stuffing burst and a stolen login through
 // the API.
 func TestIncidentEndToEnd(t *testing.T) {
-	f := newFixture(t, options{cfg: api.Config{BootstrapKey: bootstrapSecret}})
+	f := newFixture(t, options{cfg: api.Config{BootstrapKey: bootstrapSecret, InternalToken: "internal-token"}})
 	f.postBenignLogins(t)
 	start := t0.Add(30 * time.Minute)
 	inBurst := f.postStuffingBurst(t, start)
@@ -663,8 +663,12 @@ func TestIncidentEndToEnd(t *testing.T) {
 	inc := f.checkOpenIncident(t, start, inBurst)
 	f.checkIncidentAccounts(t, inc)
 
-	// The metrics see the open incident.
-	rec := f.do(t, request{"GET", "/metrics", map[string]string{}, ""})
+	// The metrics see the open incident; a remote client needs the
+	// internal token to read them.
+	if rec := f.do(t, request{"GET", "/metrics", map[string]string{}, ""}); rec.Code != http.StatusForbidden {
+		t.Errorf("metrics to a remote client without the token: %d, want 403", rec.Code)
+	}
+	rec := f.do(t, request{"GET", "/metrics", map[string]string{"Authorization": "Bearer internal-token"}, ""})
 	if !strings.Contains(rec.Body.String(), "atoguard_open_incidents 1") {
 		t.Errorf("metrics lack atoguard_open_incidents 1")
 	}
@@ -893,6 +897,36 @@ func (pingless) Ping(context.Context) error { return errors.New("connection refu
 
 // TestReadyzDegraded: parts the guard answers without (the journal
 // standing in for the records, Redis) make /readyz say degraded, 200.
+// TestFullBatchFits: with the default limits, a batch of max_batch
+// ordinary events fits its body limit (before: 1,000 events could not fit
+// the 64 KiB limit of a single event).
+func TestFullBatchFits(t *testing.T) {
+	f := newFixture(t, options{cfg: api.Config{BootstrapKey: bootstrapSecret}})
+	evs := make([]string, 1000)
+	for i := range evs {
+		evs[i] = eventJSON(func(m obj) { m["request_id"] = fmt.Sprintf("req-%d", i) })
+	}
+	body := batchJSON(evs...)
+	if len(body) <= 64<<10 {
+		t.Fatalf("the batch is only %d bytes: it proves nothing", len(body))
+	}
+	if rec := f.do(t, request{"POST", "/v1/events:batch", nil, body}); rec.Code != 200 {
+		t.Errorf("a full batch of %d bytes: %d %s", len(body), rec.Code, rec.Body.String()[:min(200, rec.Body.Len())])
+	}
+}
+
+// TestNotFoundIsProblemJSON: every unknown route answers problem JSON,
+// inside /v1 and out.
+func TestNotFoundIsProblemJSON(t *testing.T) {
+	f := newFixture(t, options{cfg: api.Config{BootstrapKey: bootstrapSecret}})
+	for _, path := range []string{"/v1/nothing", "/nothing", "/ui-not/x"} {
+		rec := f.do(t, request{"GET", path, map[string]string{}, ""})
+		if rec.Code != 404 || rec.Header().Get("Content-Type") != "application/problem+json" || !strings.Contains(rec.Body.String(), "about:blank#not-found") {
+			t.Errorf("GET %s: %d %s %s, want 404 problem JSON", path, rec.Code, rec.Header().Get("Content-Type"), rec.Body)
+		}
+	}
+}
+
 func TestReadyzDegraded(t *testing.T) {
 	pol, err := policy.Default()
 	if err != nil {
@@ -930,7 +964,9 @@ func TestReadyzDegraded(t *testing.T) {
 				t.Fatal(err)
 			}
 			rec := httptest.NewRecorder()
-			srv.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/readyz", nil))
+			req := httptest.NewRequest("GET", "/readyz", nil)
+			req.RemoteAddr = "127.0.0.1:40000" // the components are for loopback clients
+			srv.Handler().ServeHTTP(rec, req)
 			if rec.Code != 200 {
 				t.Fatalf("status %d: %s", rec.Code, rec.Body)
 			}
@@ -938,6 +974,11 @@ func TestReadyzDegraded(t *testing.T) {
 				if !strings.Contains(rec.Body.String(), w) {
 					t.Errorf("body %s lacks %s", rec.Body, w)
 				}
+			}
+			outside := httptest.NewRecorder()
+			srv.Handler().ServeHTTP(outside, httptest.NewRequest("GET", "/readyz", nil)) // from 192.0.2.1
+			if strings.Contains(outside.Body.String(), "components") {
+				t.Errorf("a remote client sees the components: %s", outside.Body)
 			}
 		})
 	}

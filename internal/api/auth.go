@@ -16,6 +16,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/atoguard/atoguard/internal/store"
+	"github.com/hashicorp/golang-lru/v2/simplelru"
 )
 
 // KeyStore looks up API keys by the SHA-256 of their secret.
@@ -30,8 +31,13 @@ type keyring struct {
 	keys      KeyStore
 	ttl       time.Duration
 
-	mu    sync.Mutex
-	cache map[[32]byte]cachedKey
+	mu sync.Mutex
+	// known and unknown cache what the key store said of a secret's hash,
+	// apart, each bounded (least recently used out): a flood of made-up
+	// secrets neither pushes the shop's keys out nor costs a store lookup
+	// each time the same one comes back.
+	known   *simplelru.LRU[[32]byte, cachedKey]
+	unknown *simplelru.LRU[[32]byte, time.Time] // until when it is known to be unknown
 }
 
 type cachedKey struct {
@@ -40,14 +46,16 @@ type cachedKey struct {
 	expires time.Time
 }
 
-const maxCachedKeys = 10000
+const maxCachedKeys = 10000 // per cache: known and unknown secrets
 
 // staleKeyFor is how long past its cache expiry a key is still accepted
 // while the key store cannot be read.
 const staleKeyFor = 15 * time.Minute
 
 func newKeyring(bootstrap string, keys KeyStore) *keyring {
-	k := &keyring{keys: keys, ttl: 30 * time.Second, cache: map[[32]byte]cachedKey{}}
+	known, _ := simplelru.NewLRU[[32]byte, cachedKey](maxCachedKeys, nil) // size > 0
+	unknown, _ := simplelru.NewLRU[[32]byte, time.Time](maxCachedKeys, nil)
+	k := &keyring{keys: keys, ttl: 30 * time.Second, known: known, unknown: unknown}
 	if bootstrap != "" {
 		h := sha256.Sum256([]byte(bootstrap))
 		k.bootstrap = h[:]
@@ -68,13 +76,21 @@ func (k *keyring) authenticate(ctx context.Context, header string, now time.Time
 		return store.APIKey{ID: "bootstrap", Name: "ATOGUARD_API_KEY", Scopes: []string{store.ScopeEvents, store.ScopeChallenges, store.ScopeFactors, store.ScopeAdmin}}, nil
 	}
 	k.mu.Lock()
-	c, hit := k.cache[sum]
+	c, hit := k.known.Get(sum)
+	until, gone := k.unknown.Get(sum)
 	k.mu.Unlock()
+	if !hit && gone && now.Before(until) {
+		return store.APIKey{}, problem(http.StatusUnauthorized, "unauthorized", "unknown API key")
+	}
 	if !hit || now.After(c.expires) {
 		key, err := k.keys.KeyByHash(ctx, sum[:])
 		switch {
 		case errors.Is(err, store.ErrNotFound):
-			c = cachedKey{expires: now.Add(k.ttl)}
+			k.mu.Lock()
+			k.known.Remove(sum)
+			k.unknown.Add(sum, now.Add(k.ttl))
+			k.mu.Unlock()
+			return store.APIKey{}, problem(http.StatusUnauthorized, "unauthorized", "unknown API key")
 		case err != nil && hit && c.found && now.Before(c.expires.Add(staleKeyFor)):
 			// The key store is out of reach (shared records down): a key
 			// seen recently keeps working meanwhile, so events are still
@@ -90,10 +106,8 @@ func (k *keyring) authenticate(ctx context.Context, header string, now time.Time
 			c = cachedKey{key: key, found: subtle.ConstantTimeCompare(key.Hash, sum[:]) == 1, expires: now.Add(k.ttl)}
 		}
 		k.mu.Lock()
-		if len(k.cache) >= maxCachedKeys {
-			clear(k.cache)
-		}
-		k.cache[sum] = c
+		k.known.Add(sum, c)
+		k.unknown.Remove(sum)
 		k.mu.Unlock()
 	}
 	if !c.found || c.key.Disabled {
@@ -130,14 +144,15 @@ type quotas struct {
 	burst int
 
 	mu       sync.Mutex
-	limiters map[string]*rate.Limiter
+	limiters *simplelru.LRU[string, *rate.Limiter] // bounded: least recently used out
 }
 
 func newQuotas(perSecond float64, burst int) *quotas {
 	if burst <= 0 {
 		burst = max(1, int(perSecond))
 	}
-	return &quotas{rate: rate.Limit(perSecond), burst: burst, limiters: map[string]*rate.Limiter{}}
+	limiters, _ := simplelru.NewLRU[string, *rate.Limiter](maxCachedKeys, nil) // size > 0
+	return &quotas{rate: rate.Limit(perSecond), burst: burst, limiters: limiters}
 }
 
 // take spends one request of key's quota at now; a positive wait means
@@ -147,13 +162,10 @@ func (q *quotas) take(keyID string, now time.Time) time.Duration {
 		return 0
 	}
 	q.mu.Lock()
-	l, ok := q.limiters[keyID]
+	l, ok := q.limiters.Get(keyID)
 	if !ok {
-		if len(q.limiters) >= maxCachedKeys {
-			clear(q.limiters)
-		}
 		l = rate.NewLimiter(q.rate, q.burst)
-		q.limiters[keyID] = l
+		q.limiters.Add(keyID, l)
 	}
 	q.mu.Unlock()
 	if l.AllowN(now, 1) {

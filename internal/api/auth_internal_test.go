@@ -1,9 +1,11 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -60,5 +62,49 @@ func TestKeysThroughAnOutage(t *testing.T) {
 		if (err == nil) != tc.ok {
 			t.Errorf("%s at +%s: err %v, want ok %v", tc.secret, tc.at, err, tc.ok)
 		}
+	}
+}
+
+// countingKeys is a key store of one key that counts its lookups.
+type countingKeys struct {
+	key     store.APIKey
+	lookups int
+}
+
+func (c *countingKeys) KeyByHash(_ context.Context, hash []byte) (store.APIKey, error) {
+	c.lookups++
+	if bytes.Equal(hash, c.key.Hash) {
+		return c.key, nil
+	}
+	return store.APIKey{}, store.ErrNotFound
+}
+
+// TestUnknownKeysCannotFlushTheCache: made-up secrets are remembered as
+// unknown apart from the shop's keys, so a flood of them neither pushes a
+// real key out (before: the cache was wiped at 10,000 entries) nor costs a
+// store lookup each time one comes back.
+func TestUnknownKeysCannotFlushTheCache(t *testing.T) {
+	ctx := context.Background()
+	sum := sha256.Sum256([]byte("real-secret"))
+	ks := &countingKeys{key: store.APIKey{ID: "k1", Name: "shop", Hash: sum[:], Scopes: []string{store.ScopeEvents}}}
+	k := newKeyring("", ks)
+	now := time.Date(2026, 12, 2, 9, 0, 0, 0, time.UTC)
+	if _, err := k.authenticate(ctx, "Bearer real-secret", now); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 2 * maxCachedKeys {
+		if _, err := k.authenticate(ctx, fmt.Sprintf("Bearer guess-%d", i), now); err == nil {
+			t.Fatal("a made-up secret was accepted")
+		}
+	}
+	before := ks.lookups
+	if _, err := k.authenticate(ctx, "Bearer real-secret", now); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := k.authenticate(ctx, fmt.Sprintf("Bearer guess-%d", 2*maxCachedKeys-1), now); err == nil {
+		t.Fatal("a made-up secret was accepted")
+	}
+	if got := ks.lookups - before; got != 0 {
+		t.Errorf("%d store lookups for the real key and a recent made-up one after the flood, want 0", got)
 	}
 }

@@ -1,6 +1,7 @@
 package breach
 
 import (
+	"bytes"
 	"crypto/rand"
 	"encoding/binary"
 	"encoding/hex"
@@ -8,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -102,21 +104,22 @@ func (h *RangeHandler) padding(n int) (int, error) {
 }
 
 // AppendRange appends the range answer for es and pad padding entries
-// (random suffixes read from rnd, count 0) to b.
+// (random suffixes read from rnd, count 0) to b: one list sorted by
+// suffix, so padding cannot be told apart by its place.
 func AppendRange(b []byte, es []Entry, pad int, rnd io.Reader) ([]byte, error) {
-	var hx [40]byte
-	line := func(suffix []byte, count int64) {
-		if len(b) > 0 {
-			b = append(b, '\r', '\n')
-		}
-		b = append(b, suffix...)
-		b = append(b, ':')
-		b = strconv.AppendInt(b, count, 10)
+	type line struct {
+		suffix [35]byte
+		count  int64
 	}
+	lines := make([]line, 0, len(es)+pad)
+	var hx [40]byte
 	for i := range es {
 		hex.Encode(hx[:], es[i].SHA1[:])
 		upper(hx[5:])
-		line(hx[5:], es[i].Count)
+		var l line
+		copy(l.suffix[:], hx[5:])
+		l.count = es[i].Count
+		lines = append(lines, l)
 	}
 	var rb [18]byte
 	var rh [36]byte
@@ -126,7 +129,20 @@ func AppendRange(b []byte, es []Entry, pad int, rnd io.Reader) ([]byte, error) {
 		}
 		hex.Encode(rh[:], rb[:])
 		upper(rh[1:])
-		line(rh[1:], 0)
+		var l line
+		copy(l.suffix[:], rh[1:])
+		lines = append(lines, l)
+	}
+	if pad > 0 {
+		slices.SortFunc(lines, func(a, b line) int { return bytes.Compare(a.suffix[:], b.suffix[:]) })
+	}
+	for i, l := range lines {
+		if i > 0 || len(b) > 0 {
+			b = append(b, '\r', '\n')
+		}
+		b = append(b, l.suffix[:]...)
+		b = append(b, ':')
+		b = strconv.AppendInt(b, l.count, 10)
 	}
 	return b, nil
 }

@@ -150,6 +150,12 @@ func (c Config) Validate() error {
 	if c.API.MaxBatch < 0 || c.API.MaxBatch > 10000 {
 		errs = append(errs, fmt.Errorf("api.max_batch: %d is not within 0-10000", c.API.MaxBatch))
 	}
+	if c.API.MaxBatchBodyBytes < 0 || c.API.MaxBatchBodyBytes > 64<<20 {
+		errs = append(errs, fmt.Errorf("api.max_batch_body_bytes: %d is not within 0-64 MiB", c.API.MaxBatchBodyBytes))
+	}
+	if c.API.RangePerSecond < 0 {
+		errs = append(errs, fmt.Errorf("api.range_per_second: %g is negative", c.API.RangePerSecond))
+	}
 	e := c.Engine
 	for name, v := range map[string]int{
 		"engine.sources.max_ips": e.Sources.MaxIPs, "engine.sources.max_prefixes": e.Sources.MaxPrefixes,

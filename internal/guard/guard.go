@@ -26,6 +26,11 @@ import (
 	"github.com/atoguard/atoguard/internal/store/journal"
 )
 
+// EnvInternalToken names the environment variable whose value, when
+// set, lets a request bearing it read /metrics and the components of
+// /readyz from any address (api.Config.InternalToken).
+const EnvInternalToken = "ATOGUARD_INTERNAL_TOKEN"
+
 // Options are what a guard is given besides its configuration.
 type Options struct {
 	// Log is the guard's logger; required.
@@ -196,6 +201,7 @@ func Start(ctx context.Context, cfg config.Config, opts Options) (_ *Guard, err 
 	}
 	go rekeyFactors(ctx, svc, keys, log)
 	var ready atomic.Bool
+	cfg.API.InternalToken = getenv(EnvInternalToken)
 	srv, err := newAPI(cfg, opts.BootstrapKey, log, eng, st, ready.Load, svc, corpus, jnl, hub)
 	if err != nil {
 		return nil, err
