@@ -54,7 +54,14 @@ type Config struct {
 	// Retry-After. Zero: unlimited.
 	QuotaPerSecond float64 `yaml:"quota_per_second"`
 	QuotaBurst     int     `yaml:"quota_burst"` // requests allowed at once (default: one second's worth)
+	// MaxFutureSkew is how far ahead of the guard's wall clock an event's
+	// occurred_at may lie (a shop's clock running fast); an event further
+	// ahead is refused with 400. Default 5m.
+	MaxFutureSkew time.Duration `yaml:"max_future_skew"`
 }
+
+// DefaultMaxFutureSkew is what Config.MaxFutureSkew 0 means.
+const DefaultMaxFutureSkew = 5 * time.Minute
 
 // Server is the HTTP API.
 type Server struct {
@@ -65,6 +72,7 @@ type Server struct {
 	keys    *keyring
 	quota   *quotas
 	ready   func() bool
+	wall    func() time.Time
 	mux     *http.ServeMux
 	stepup  *stepup.Service // nil: no step-up routes
 	health  []HealthCheck
@@ -85,6 +93,9 @@ type Deps struct {
 	// Ready reports whether the guard takes events (for /readyz); nil
 	// means always.
 	Ready func() bool
+	// Wall is the guard's wall clock, which no event's occurred_at may
+	// lie more than Config.MaxFutureSkew ahead of; nil means time.Now.
+	Wall func() time.Time
 	// StepUp serves the step-up challenge and factor enrolment endpoints
 	// of API.md; nil: those routes answer 404.
 	StepUp *stepup.Service
@@ -132,8 +143,15 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if cfg.MaxBatch <= 0 {
 		cfg.MaxBatch = 1000
 	}
+	if cfg.MaxFutureSkew <= 0 {
+		cfg.MaxFutureSkew = DefaultMaxFutureSkew
+	}
+	wall := deps.Wall
+	if wall == nil {
+		wall = time.Now
+	}
 	s := &Server{
-		cfg: cfg, log: log, engine: eng, records: records, ready: ready,
+		cfg: cfg, log: log, engine: eng, records: records, ready: ready, wall: wall,
 		health: deps.Health, recordsOptional: deps.RecordsOptional,
 		keys:  newKeyring(cfg.BootstrapKey, records),
 		quota: newQuotas(cfg.QuotaPerSecond, cfg.QuotaBurst),
@@ -289,6 +307,9 @@ func (s *Server) postEvent(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	ev, err := event.Decode(data)
+	if err == nil {
+		err = ev.CheckFuture(s.wall(), s.cfg.MaxFutureSkew)
+	}
 	if err != nil {
 		return invalid(err)
 	}
@@ -304,7 +325,12 @@ func (s *Server) postBatch(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	// Every event is checked before any is assessed: one bad event
+	// refuses its request, never a write shared with other requests.
 	evs, err := event.DecodeBatch(data, s.cfg.MaxBatch)
+	if err == nil {
+		err = event.CheckBatchFuture(evs, s.wall(), s.cfg.MaxFutureSkew)
+	}
 	if err != nil {
 		return invalid(err)
 	}

@@ -196,7 +196,7 @@ func Start(ctx context.Context, cfg config.Config, opts Options) (_ *Guard, err 
 	}
 	go rekeyFactors(ctx, svc, keys, log)
 	var ready atomic.Bool
-	srv, err := newAPI(cfg, opts.BootstrapKey, log, eng, st, ready.Load, svc, corpus, jnl, hub)
+	srv, err := newAPI(cfg, opts.BootstrapKey, log, clk, eng, st, ready.Load, svc, corpus, jnl, hub)
 	if err != nil {
 		return nil, err
 	}
@@ -290,11 +290,11 @@ func run(ctx context.Context, cfg config.Config, log *slog.Logger, eng *engine.E
 
 // newAPI is the guard's HTTP API: events, incidents, reviews, step-up,
 // breached-password ranges, health and metrics.
-func newAPI(cfg config.Config, bootstrap string, log *slog.Logger, eng *engine.Engine, st guardStore, ready func() bool,
+func newAPI(cfg config.Config, bootstrap string, log *slog.Logger, clk *clock.Clock, eng *engine.Engine, st guardStore, ready func() bool,
 	svc *stepup.Service, ranges *breach.Corpus, jnl *journal.Journal, hub *hot.Hub) (*api.Server, error) {
 	apiCfg := cfg.API
 	apiCfg.BootstrapKey = bootstrap
-	deps := api.Deps{Log: log, Engine: eng, Records: st, Ready: ready, StepUp: svc, Ranges: ranges}
+	deps := api.Deps{Log: log, Engine: eng, Records: st, Ready: ready, Wall: clk.Wall, StepUp: svc, Ranges: ranges}
 	if jnl != nil {
 		deps.RecordsOptional = true
 		deps.Health = append(deps.Health, api.HealthCheck{Name: "journal",
