@@ -134,7 +134,7 @@ func Start(ctx context.Context, cfg config.Config, opts Options) (_ *Guard, err 
 	if jnl != nil {
 		cleanup = append(cleanup, jnl.Close)
 	}
-	committer := groupcommit.New(writer, groupcommit.Options{})
+	committer := groupcommit.New(writer, groupcommit.Options{Alone: refused})
 	if err := loadSprayKeys(&cfg.Engine.Spray); err != nil {
 		return nil, err
 	}
