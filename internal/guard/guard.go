@@ -139,6 +139,7 @@ func Start(ctx context.Context, cfg config.Config, opts Options) (_ *Guard, err 
 		return nil, err
 	}
 	clk := clock.New(mode, nil)
+	clk.SetMaxAhead(cfg.API.MaxFutureSkew) // what the API lets in, the event clock follows
 	corpus, err := openCorpus(ctx, cfg, log)
 	if err != nil {
 		return nil, err
