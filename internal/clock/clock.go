@@ -111,4 +111,3 @@ func (c *Clock) Now() time.Time {
 	}
 	return c.high.UTC()
 }
-

@@ -14,6 +14,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/atoguard/atoguard/internal/api"
 	"github.com/atoguard/atoguard/internal/breach"
 	"github.com/atoguard/atoguard/internal/clock"
@@ -289,6 +291,19 @@ func run(ctx context.Context, cfg config.Config, log *slog.Logger, eng *engine.E
 	}
 }
 
+// journalParts are the journal's /readyz check, degraded while it holds
+// batches or the database refused some (State.Degraded), and its metric
+// atoguard_journal_rejected_batches, to alert on.
+func journalParts(jnl *journal.Journal) (api.HealthCheck, prometheus.Collector) {
+	check := api.HealthCheck{Name: "journal",
+		Check: func(context.Context) (bool, any) { st := jnl.State(); return !st.Degraded, st }}
+	gauge := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "atoguard_journal_rejected_batches",
+		Help: "Batches of acknowledged records the database refused on replay, kept in DATA/journal/rejected (atoguard journal inspect).",
+	}, func() float64 { return float64(jnl.State().Rejected) })
+	return check, gauge
+}
+
 // newAPI is the guard's HTTP API: events, incidents, reviews, step-up,
 // breached-password ranges, health and metrics.
 func newAPI(cfg config.Config, bootstrap string, log *slog.Logger, clk *clock.Clock, eng *engine.Engine, st guardStore, ready func() bool,
@@ -298,8 +313,9 @@ func newAPI(cfg config.Config, bootstrap string, log *slog.Logger, clk *clock.Cl
 	deps := api.Deps{Log: log, Engine: eng, Records: st, Ready: ready, Wall: clk.Wall, StepUp: svc, Ranges: ranges}
 	if jnl != nil {
 		deps.RecordsOptional = true
-		deps.Health = append(deps.Health, api.HealthCheck{Name: "journal",
-			Check: func(context.Context) (bool, any) { st := jnl.State(); return !st.Degraded, st }})
+		check, gauge := journalParts(jnl)
+		deps.Health = append(deps.Health, check)
+		deps.Metrics = append(deps.Metrics, gauge)
 	}
 	if hub != nil {
 		deps.Health = append(deps.Health, api.HealthCheck{Name: "redis",
