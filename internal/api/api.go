@@ -72,7 +72,14 @@ type Config struct {
 	// 403, and /readyz its status alone). Set it from a file or the
 	// environment (ATOGUARD_INTERNAL_TOKEN), not in the config file.
 	InternalToken string `yaml:"-"`
+	// MaxFutureSkew is how far ahead of the guard's wall clock an event's
+	// occurred_at may lie (a shop's clock running fast); an event further
+	// ahead is refused with 400. Default 5m.
+	MaxFutureSkew time.Duration `yaml:"max_future_skew"`
 }
+
+// DefaultMaxFutureSkew is what Config.MaxFutureSkew 0 means.
+const DefaultMaxFutureSkew = 5 * time.Minute
 
 // Server is the HTTP API.
 type Server struct {
@@ -83,6 +90,7 @@ type Server struct {
 	keys    *keyring
 	quota   *quotas
 	ready   func() bool
+	wall    func() time.Time
 	mux     *http.ServeMux
 	stepup  *stepup.Service // nil: no step-up routes
 	health  []HealthCheck
@@ -103,6 +111,9 @@ type Deps struct {
 	// Ready reports whether the guard takes events (for /readyz); nil
 	// means always.
 	Ready func() bool
+	// Wall is the guard's wall clock, which no event's occurred_at may
+	// lie more than Config.MaxFutureSkew ahead of; nil means time.Now.
+	Wall func() time.Time
 	// StepUp serves the step-up challenge and factor enrolment endpoints
 	// of API.md; nil: those routes answer 404.
 	StepUp *stepup.Service
@@ -115,6 +126,8 @@ type Deps struct {
 	// check says it is not ok, /readyz answers 200 with status "degraded"
 	// and the part's detail.
 	Health []HealthCheck
+	// Metrics are more collectors /metrics serves (the journal's).
+	Metrics []prometheus.Collector
 	// RecordsOptional makes an unreachable store degrade /readyz instead
 	// of failing it: the guard journals its records meanwhile (package
 	// journal).
@@ -156,8 +169,15 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if cfg.RangePerSecond <= 0 {
 		cfg.RangePerSecond = 20
 	}
+	if cfg.MaxFutureSkew <= 0 {
+		cfg.MaxFutureSkew = DefaultMaxFutureSkew
+	}
+	wall := deps.Wall
+	if wall == nil {
+		wall = time.Now
+	}
 	s := &Server{
-		cfg: cfg, log: log, engine: eng, records: records, ready: ready,
+		cfg: cfg, log: log, engine: eng, records: records, ready: ready, wall: wall,
 		health: deps.Health, recordsOptional: deps.RecordsOptional,
 		keys:  newKeyring(cfg.BootstrapKey, records),
 		quota: newQuotas(cfg.QuotaPerSecond, cfg.QuotaBurst),
@@ -179,6 +199,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "atoguard_open_incidents", Help: "Incidents open now."},
 			func() float64 { return float64(eng.OpenIncidents()) }),
 	)
+	reg.MustRegister(deps.Metrics...)
 	reg.MustRegister(&sizeCollector{eng: eng, desc: prometheus.NewDesc("atoguard_source_keys", "Keys held per kind of source (bounded).", []string{"kind"}, nil)})
 
 	h := func(f handlerFunc) http.Handler { return adapt(log, f) }
@@ -331,6 +352,9 @@ func (s *Server) postEvent(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	ev, err := event.Decode(data)
+	if err == nil {
+		err = ev.CheckFuture(s.wall(), s.cfg.MaxFutureSkew)
+	}
 	if err != nil {
 		return invalid(err)
 	}
@@ -346,7 +370,12 @@ func (s *Server) postBatch(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	// Every event is checked before any is assessed: one bad event
+	// refuses its request, never a write shared with other requests.
 	evs, err := event.DecodeBatch(data, s.cfg.MaxBatch)
+	if err == nil {
+		err = event.CheckBatchFuture(evs, s.wall(), s.cfg.MaxFutureSkew)
+	}
 	if err != nil {
 		return invalid(err)
 	}

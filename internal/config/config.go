@@ -91,7 +91,7 @@ func Default() Config {
 	return Config{
 		Listen: "127.0.0.1:8080", Data: "./atoguard-data", Clock: string(clock.Wall),
 		Synchronous: "FULL", LogFormat: "text", TickEvery: 10 * time.Second,
-		API: api.Config{MaxBodyBytes: 64 << 10, MaxBatch: 1000},
+		API: api.Config{MaxBodyBytes: 64 << 10, MaxBatch: 1000, MaxFutureSkew: api.DefaultMaxFutureSkew},
 	}
 }
 
@@ -155,6 +155,9 @@ func (c Config) Validate() error {
 	}
 	if c.API.RangePerSecond < 0 {
 		errs = append(errs, fmt.Errorf("api.range_per_second: %g is negative", c.API.RangePerSecond))
+	}
+	if c.API.MaxFutureSkew < 0 || c.API.MaxFutureSkew > 24*time.Hour {
+		errs = append(errs, fmt.Errorf("api.max_future_skew: %v is not within 0-24h (0: the default, 5m)", c.API.MaxFutureSkew))
 	}
 	e := c.Engine
 	for name, v := range map[string]int{

@@ -43,6 +43,11 @@ func TestLoad(t *testing.T) {
 			},
 		},
 		{
+			name: "future skew",
+			file: "api:\n  max_future_skew: 30s\n",
+			want: func(c *config.Config) { c.API.MaxFutureSkew = 30 * time.Second },
+		},
+		{
 			name: "nested and lists",
 			file: "clock: event\napi:\n  max_body_bytes: 1024\nengine:\n  challenge_methods: [totp, email_otp]\n  sources:\n    max_ips: 500\n",
 			want: func(c *config.Config) {
@@ -183,6 +188,17 @@ func TestValidate(t *testing.T) {
 				`dashboard.trusted_proxies[1]: "proxy.internal" is not an address or a CIDR prefix`,
 			}, "\n"),
 		},
+		{
+			name: "future skew negative",
+			edit: func(c *config.Config) { c.API.MaxFutureSkew = -time.Second },
+			want: `api.max_future_skew: -1s is not within 0-24h (0: the default, 5m)`,
+		},
+		{
+			name: "future skew over a day",
+			edit: func(c *config.Config) { c.API.MaxFutureSkew = 25 * time.Hour },
+			want: `api.max_future_skew: 25h0m0s is not within 0-24h (0: the default, 5m)`,
+		},
+		{name: "future skew of a day", edit: func(c *config.Config) { c.API.MaxFutureSkew = 24 * time.Hour }},
 		{
 			name: "redis without shared records",
 			edit: func(c *config.Config) { c.Hot.URL = "redis://127.0.0.1:6379/0" },

@@ -295,8 +295,16 @@ func (w *wireEvent) event() (Event, error) {
 	return e, e.checkRequired()
 }
 
-// occurredAt parses occurred_at: RFC 3339 with a zone, between the years
-// 2000 and 2999, returned in UTC.
+// MinTime and MaxTime bound the times an event may carry: from the year
+// 2000 to the end of 2261, inside what every store holds (int64
+// nanoseconds since 1970 end on 2262-04-11).
+var (
+	MinTime = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
+	MaxTime = time.Date(2262, 1, 1, 0, 0, 0, 0, time.UTC).Add(-time.Nanosecond)
+)
+
+// occurredAt parses occurred_at: RFC 3339 with a zone, between MinTime
+// and MaxTime, returned in UTC.
 func occurredAt(s string) (time.Time, error) {
 	if s == "" {
 		return time.Time{}, fieldError("occurred_at", "is required")
@@ -308,10 +316,32 @@ func occurredAt(s string) (time.Time, error) {
 		return time.Time{}, fieldError("occurred_at", "must be an RFC 3339 time with a zone, such as 2026-11-25T10:00:00Z")
 	}
 	t = t.UTC()
-	if y := t.Year(); y < 2000 || y > 2999 {
-		return time.Time{}, fieldError("occurred_at", "must be between the years 2000 and 2999")
+	if t.Before(MinTime) || t.After(MaxTime) {
+		return time.Time{}, fieldError("occurred_at", "must be between the years 2000 and 2261")
 	}
 	return t, nil
+}
+
+// CheckFuture rejects an event that claims to lie more than skew after
+// now, the guard's own clock: a shop's clock may run a little ahead, but
+// not further. Its error is a *FieldError naming occurred_at.
+func (e *Event) CheckFuture(now time.Time, skew time.Duration) error {
+	if e.OccurredAt.Sub(now) <= skew {
+		return nil
+	}
+	return fieldError("occurred_at", fmt.Sprintf("must not be more than %v ahead of the guard's clock (%s)",
+		skew, now.UTC().Format(time.RFC3339)))
+}
+
+// CheckBatchFuture checks every event of a batch as CheckFuture does; its
+// error names the first offending event by index (events[3].occurred_at).
+func CheckBatchFuture(evs []Event, now time.Time, skew time.Duration) error {
+	for i := range evs {
+		if err := evs[i].CheckFuture(now, skew); err != nil {
+			return within("events["+strconv.Itoa(i)+"]", err)
+		}
+	}
+	return nil
 }
 
 func (w *wireContext) context() (Context, error) {

@@ -385,9 +385,13 @@ var errorTests = []struct {
 	{"space before the zone", `{"type":"login.attempt","occurred_at":"2026-11-25T10:00:00 +09:00"}`, "occurred_at", "must be an RFC 3339 time"},
 	{"unix time", `{"type":"login.attempt","occurred_at":"1764064800"}`, "occurred_at", "must be an RFC 3339 time"},
 	{"time is a number", `{"type":"login.attempt","occurred_at":1764064800}`, "occurred_at", "occurred_at must be a string"},
-	{"year 1999", `{"type":"login.attempt","occurred_at":"1999-12-31T23:59:59Z"}`, "occurred_at", "between the years 2000 and 2999"},
-	{"year 1999 in UTC", `{"type":"login.attempt","occurred_at":"2000-01-01T00:30:00+01:00"}`, "occurred_at", "between the years 2000 and 2999"},
-	{"year 3000", `{"type":"login.attempt","occurred_at":"3000-01-01T00:00:00Z"}`, "occurred_at", "between the years 2000 and 2999"},
+	{"year 1999", `{"type":"login.attempt","occurred_at":"1999-12-31T23:59:59Z"}`, "occurred_at", "between the years 2000 and 2261"},
+	{"year 1999 in UTC", `{"type":"login.attempt","occurred_at":"2000-01-01T00:30:00+01:00"}`, "occurred_at", "between the years 2000 and 2261"},
+	{"year 3000", `{"type":"login.attempt","occurred_at":"3000-01-01T00:00:00Z"}`, "occurred_at", "between the years 2000 and 2261"},
+	// The stores hold times as int64 nanoseconds: up to 2262-04-11.
+	{"year 2999", `{"type":"login.attempt","occurred_at":"2999-12-31T23:59:59Z"}`, "occurred_at", "between the years 2000 and 2261"},
+	{"past int64 nanoseconds", `{"type":"login.attempt","occurred_at":"2262-04-12T00:00:00Z"}`, "occurred_at", "between the years 2000 and 2261"},
+	{"year 2262", `{"type":"login.attempt","occurred_at":"2262-01-01T00:00:00Z"}`, "occurred_at", "between the years 2000 and 2261"},
 
 	// context.
 	{"context missing", `{"type":"login.attempt","occurred_at":"2026-11-25T10:00:00Z","login":"taro"}`, "context", "context is required"},
@@ -702,5 +706,45 @@ func BenchmarkMarshalRedacted(b *testing.B) {
 		if _, err := e.MarshalRedacted(); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+func TestCheckFuture(t *testing.T) {
+	now := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
+	skew := 5 * time.Minute
+	tests := []struct {
+		name   string
+		at     []time.Time
+		field  string // "" for no error
+		detail string
+	}{
+		{"past", []time.Time{now.Add(-time.Hour)}, "", ""},
+		{"now", []time.Time{now}, "", ""},
+		{"at the skew", []time.Time{now.Add(skew)}, "", ""},
+		{"past the skew", []time.Time{now.Add(skew + time.Nanosecond)}, "occurred_at", "occurred_at must not be more than 5m0s ahead of the guard's clock (2026-11-25T10:00:00Z)"},
+		{"far future", []time.Time{MaxTime}, "occurred_at", "must not be more than 5m0s ahead"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := Event{OccurredAt: tt.at[0]}
+			err := e.CheckFuture(now, skew)
+			if tt.field == "" {
+				if err != nil {
+					t.Fatalf("CheckFuture = %v, want nil", err)
+				}
+				return
+			}
+			checkFieldError(t, err, tt.field, tt.detail)
+		})
+	}
+}
+
+func TestCheckBatchFuture(t *testing.T) {
+	now := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
+	evs := []Event{{OccurredAt: now}, {OccurredAt: now.Add(time.Hour)}, {OccurredAt: now.Add(2 * time.Hour)}}
+	err := CheckBatchFuture(evs, now, time.Minute)
+	checkFieldError(t, err, "events[1].occurred_at", "events[1].occurred_at must not be more than 1m0s ahead")
+	if err := CheckBatchFuture(evs[:1], now, time.Minute); err != nil {
+		t.Errorf("CheckBatchFuture of a valid batch = %v, want nil", err)
 	}
 }

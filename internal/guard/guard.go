@@ -14,6 +14,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/atoguard/atoguard/internal/api"
 	"github.com/atoguard/atoguard/internal/breach"
 	"github.com/atoguard/atoguard/internal/clock"
@@ -139,11 +141,12 @@ func Start(ctx context.Context, cfg config.Config, opts Options) (_ *Guard, err 
 	if jnl != nil {
 		cleanup = append(cleanup, jnl.Close)
 	}
-	committer := groupcommit.New(writer, groupcommit.Options{})
+	committer := groupcommit.New(writer, groupcommit.Options{Alone: refused})
 	if err := loadSprayKeys(&cfg.Engine.Spray); err != nil {
 		return nil, err
 	}
 	clk := clock.New(mode, nil)
+	clk.SetMaxAhead(cfg.API.MaxFutureSkew) // what the API lets in, the event clock follows
 	corpus, err := openCorpus(ctx, cfg, log)
 	if err != nil {
 		return nil, err
@@ -202,7 +205,7 @@ func Start(ctx context.Context, cfg config.Config, opts Options) (_ *Guard, err 
 	go rekeyFactors(ctx, svc, keys, log)
 	var ready atomic.Bool
 	cfg.API.InternalToken = getenv(EnvInternalToken)
-	srv, err := newAPI(cfg, opts.BootstrapKey, log, eng, st, ready.Load, svc, corpus, jnl, hub)
+	srv, err := newAPI(cfg, opts.BootstrapKey, log, clk, eng, st, ready.Load, svc, corpus, jnl, hub)
 	if err != nil {
 		return nil, err
 	}
@@ -294,17 +297,31 @@ func run(ctx context.Context, cfg config.Config, log *slog.Logger, eng *engine.E
 	}
 }
 
+// journalParts are the journal's /readyz check, degraded while it holds
+// batches or the database refused some (State.Degraded), and its metric
+// atoguard_journal_rejected_batches, to alert on.
+func journalParts(jnl *journal.Journal) (api.HealthCheck, prometheus.Collector) {
+	check := api.HealthCheck{Name: "journal",
+		Check: func(context.Context) (bool, any) { st := jnl.State(); return !st.Degraded, st }}
+	gauge := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "atoguard_journal_rejected_batches",
+		Help: "Batches of acknowledged records the database refused on replay, kept in DATA/journal/rejected (atoguard journal inspect).",
+	}, func() float64 { return float64(jnl.State().Rejected) })
+	return check, gauge
+}
+
 // newAPI is the guard's HTTP API: events, incidents, reviews, step-up,
 // breached-password ranges, health and metrics.
-func newAPI(cfg config.Config, bootstrap string, log *slog.Logger, eng *engine.Engine, st guardStore, ready func() bool,
+func newAPI(cfg config.Config, bootstrap string, log *slog.Logger, clk *clock.Clock, eng *engine.Engine, st guardStore, ready func() bool,
 	svc *stepup.Service, ranges *breach.Corpus, jnl *journal.Journal, hub *hot.Hub) (*api.Server, error) {
 	apiCfg := cfg.API
 	apiCfg.BootstrapKey = bootstrap
-	deps := api.Deps{Log: log, Engine: eng, Records: st, Ready: ready, StepUp: svc, Ranges: ranges}
+	deps := api.Deps{Log: log, Engine: eng, Records: st, Ready: ready, Wall: clk.Wall, StepUp: svc, Ranges: ranges}
 	if jnl != nil {
 		deps.RecordsOptional = true
-		deps.Health = append(deps.Health, api.HealthCheck{Name: "journal",
-			Check: func(context.Context) (bool, any) { st := jnl.State(); return !st.Degraded, st }})
+		check, gauge := journalParts(jnl)
+		deps.Health = append(deps.Health, check)
+		deps.Metrics = append(deps.Metrics, gauge)
 	}
 	if hub != nil {
 		deps.Health = append(deps.Health, api.HealthCheck{Name: "redis",

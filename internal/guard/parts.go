@@ -100,6 +100,13 @@ func journaled(cfg config.Config, st guardStore, log *slog.Logger) (groupcommit.
 	return jnl, jnl, nil
 }
 
+// refused reports whether a failed write is the database refusing what it
+// was given, so that the group committer writes each caller's batch again
+// alone, rather than the database or the journal taking no write at all.
+func refused(err error) bool {
+	return !journal.Unavailable(err) && !errors.Is(err, journal.ErrFull) && !errors.Is(err, journal.ErrClosed)
+}
+
 // loadSprayKeys reads the password-spraying HMAC keys named in the
 // configuration.
 func loadSprayKeys(c *spray.Config) error {

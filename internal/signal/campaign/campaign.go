@@ -159,7 +159,20 @@ type bucket struct {
 // New returns a detector with cfg (zero fields take defaults).
 func New(cfg Config) *Detector {
 	cfg = cfg.withDefaults()
-	return &Detector{cfg: cfg, slot: int64(cfg.Window) / slots}
+	return &Detector{cfg: cfg, slot: max(int64(cfg.Window)/slots, 1)}
+}
+
+// nanos returns now in Unix nanoseconds, clamped to [0, MaxInt64]: a time
+// outside that range (the zero time, the year 2999) would otherwise wrap
+// around to a negative bucket or minute.
+func nanos(now time.Time) int64 {
+	switch {
+	case now.Before(time.Unix(0, 0)):
+		return 0
+	case now.After(time.Unix(0, math.MaxInt64)):
+		return math.MaxInt64
+	}
+	return now.UnixNano()
 }
 
 // Observe counts one login outcome at now and returns the campaign state.
@@ -217,7 +230,7 @@ func (d *Detector) Rates(now time.Time) []Rate {
 }
 
 func (d *Detector) bucketLocked(now time.Time) *bucket {
-	idx := now.UnixNano() / d.slot
+	idx := nanos(now) / d.slot // never negative
 	b := &d.buckets[idx%slots]
 	if b.idx != idx {
 		*b = bucket{idx: idx}
@@ -227,7 +240,7 @@ func (d *Detector) bucketLocked(now time.Time) *bucket {
 
 func (d *Detector) windowLocked(now time.Time) [numMetrics]float64 {
 	var sum [numMetrics]float64
-	cur := now.UnixNano() / d.slot
+	cur := nanos(now) / d.slot
 	for _, b := range d.buckets {
 		if b.idx > cur-slots && b.idx <= cur {
 			for i := range sum {
@@ -240,9 +253,16 @@ func (d *Detector) windowLocked(now time.Time) [numMetrics]float64 {
 
 // advanceLocked feeds finished minutes into the baseline.
 func (d *Detector) advanceLocked(now time.Time) {
-	m := now.Unix() / 60
+	m := nanos(now) / int64(time.Minute)
 	if d.minute == 0 {
 		d.minute = m
+		return
+	}
+	if m < d.minute-24*60 {
+		// Over a day back: the minute counted was an absurd time (the
+		// clock jumped far ahead, then came back); count from now on,
+		// or no minute would be learned until time caught up with it.
+		d.minute, d.minuteSum = m, [numMetrics]float64{}
 		return
 	}
 	if m <= d.minute {

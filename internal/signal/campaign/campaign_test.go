@@ -156,3 +156,35 @@ func TestSnapshotRestore(t *testing.T) {
 		t.Error("Restore of bad JSON succeeded")
 	}
 }
+
+func TestHugeTimeJumps(t *testing.T) {
+	tests := []struct {
+		name string
+		at   time.Time
+	}{
+		{"year 2999 (past int64 nanoseconds)", time.Date(2999, 12, 31, 23, 59, 59, 0, time.UTC)},
+		{"last int64 nanosecond", time.Unix(0, 1<<63-1)},
+		{"year 1969", time.Date(1969, 12, 31, 23, 59, 0, 0, time.UTC)},
+		{"zero time", time.Time{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			det := New(Config{})
+			det.Observe(t0, Obs{Failed: true})
+			det.Observe(tt.at, Obs{Failed: true, Unknown: true})
+			det.Tick(tt.at.Add(time.Minute))
+			det.Rates(tt.at)
+			// Back to sane time, the detector still counts.
+			det.Observe(t0.Add(time.Second), Obs{Failed: true})
+			if got := det.Rates(t0.Add(time.Second))[Failures].Observed; got < 1 {
+				t.Errorf("failures observed after the jump = %v, want at least 1", got)
+			}
+			// And it learns minutes again.
+			before := det.global[Failures].N
+			det.Tick(t0.Add(10 * time.Minute))
+			if after := det.global[Failures].N; after <= before {
+				t.Errorf("minutes learned after the jump: %d, then %d; want more", before, after)
+			}
+		})
+	}
+}

@@ -31,6 +31,11 @@ type Options struct {
 	// underlying write; 0 means 1000. A single batch larger than MaxBatch
 	// is written alone, never split.
 	MaxBatch int
+	// Alone reports whether, after an error of a merged write, each
+	// caller's batch is written again alone, so that a batch the database
+	// refuses fails its own caller only. nil means for every error; a
+	// Writer in front of a journal says no to outages.
+	Alone func(error) bool
 }
 
 // Committer is a Writer that merges the batches of concurrent callers.
@@ -41,6 +46,7 @@ type Options struct {
 type Committer struct {
 	w        Writer
 	maxBatch int
+	alone    func(error) bool
 	done     chan struct{} // closed when run returns
 
 	mu     sync.Mutex
@@ -65,9 +71,12 @@ type request struct {
 
 // New starts a Committer writing to w. Call Close to stop it.
 func New(w Writer, opts Options) *Committer {
-	c := &Committer{w: w, maxBatch: opts.MaxBatch, done: make(chan struct{})}
+	c := &Committer{w: w, maxBatch: opts.MaxBatch, alone: opts.Alone, done: make(chan struct{})}
 	if c.maxBatch <= 0 {
 		c.maxBatch = defaultMaxBatch
+	}
+	if c.alone == nil {
+		c.alone = func(error) bool { return true }
 	}
 	c.cond = sync.NewCond(&c.mu)
 	go c.run()
@@ -76,7 +85,10 @@ func New(w Writer, opts Options) *Committer {
 
 // Write queues b and waits until the merged write that carries it has
 // returned, and returns that write's error: when Write returns nil, b is
-// as durable as the underlying Writer makes it.
+// as durable as the underlying Writer makes it. When the merged write
+// fails and Options.Alone agrees, b is written again alone and Write
+// returns the error of that write, so that another caller's batch the
+// database refuses does not fail b.
 //
 // If ctx ends first Write returns ctx's error. b is then dropped if it was
 // still queued, but if its write had already started it may yet succeed;
@@ -142,6 +154,15 @@ func (c *Committer) run() {
 			}
 		}
 		err := c.w.Write(ctx, merged)
+		if err != nil && len(reqs) > 1 && c.alone(err) {
+			// One refused batch fails a whole transaction: find it by
+			// writing each alone. Writes are idempotent, and a refused
+			// write committed nothing.
+			for _, r := range reqs {
+				r.result <- c.w.Write(ctx, r.b)
+			}
+			continue
+		}
 		for _, r := range reqs {
 			r.result <- err
 		}

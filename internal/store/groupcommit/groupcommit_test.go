@@ -108,7 +108,8 @@ func result(t *testing.T, res <-chan error) error {
 
 func TestQueuedBatchesMergeAndShareTheError(t *testing.T) {
 	w := make(scriptedWriter)
-	c := New(w, Options{})
+	// An error Alone turns down (the database is down) is shared.
+	c := New(w, Options{Alone: func(error) bool { return false }})
 	defer c.Close()
 	ctx := t.Context()
 
@@ -367,3 +368,85 @@ func TestManyWritersAllDurable(t *testing.T) {
 	}
 	t.Logf("%d batches in %d underlying writes", writers*each, cw.calls.Load())
 }
+
+// poisonWriter refuses, whole, any batch that holds the event "bad", as a
+// database refuses a transaction with one value it cannot store.
+type poisonWriter struct {
+	mu     sync.Mutex
+	writes []int // records per underlying write
+}
+
+var errRefused = errors.New("value out of range")
+
+func (w *poisonWriter) Write(ctx context.Context, b store.Batch) error {
+	w.mu.Lock()
+	w.writes = append(w.writes, b.Len())
+	w.mu.Unlock()
+	if slices.Contains(ids(b), "bad") {
+		return errRefused
+	}
+	return nil
+}
+
+func TestRefusedMergedWriteRetriesMembersAlone(t *testing.T) {
+	tests := []struct {
+		name     string
+		alone    func(error) bool
+		wantFail []string // the batches whose Write fails
+	}{
+		{"default: every error", nil, []string{"bad"}},
+		{"a refusal", func(err error) bool { return errors.Is(err, errRefused) }, []string{"bad"}},
+		{"an outage is shared", func(error) bool { return false }, []string{"a", "b", "bad", "c"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			gate := make(scriptedWriter)
+			pw := &poisonWriter{}
+			var first atomic.Bool
+			// The first write waits for the test, so that the rest queue
+			// up behind it and merge into one.
+			w := writerFunc(func(ctx context.Context, b store.Batch) error {
+				if first.CompareAndSwap(false, true) {
+					return gate.Write(ctx, b)
+				}
+				return pw.Write(ctx, b)
+			})
+			c := New(w, Options{Alone: tt.alone})
+			defer c.Close()
+			ctx := t.Context()
+			hold := goWrite(ctx, c, batch("hold"))
+			call := gate.next(t)
+			names := []string{"a", "b", "bad", "c"}
+			res := map[string]<-chan error{}
+			for _, id := range names {
+				res[id] = goWrite(ctx, c, batch(id))
+			}
+			waitQueued(t, c, len(names))
+			call.reply <- nil
+			if err := result(t, hold); err != nil {
+				t.Fatalf("first Write = %v", err)
+			}
+			var failed []string
+			for _, id := range names {
+				if err := result(t, res[id]); err != nil {
+					if !errors.Is(err, errRefused) {
+						t.Errorf("Write(%s) = %v, want %v", id, err, errRefused)
+					}
+					failed = append(failed, id)
+				}
+			}
+			if d := cmp.Diff(tt.wantFail, failed); d != "" {
+				t.Errorf("failed writes (-want +got):\n%s", d)
+			}
+			pw.mu.Lock()
+			defer pw.mu.Unlock()
+			if pw.writes[0] != len(names) {
+				t.Errorf("first underlying write had %d records, want the %d merged", pw.writes[0], len(names))
+			}
+		})
+	}
+}
+
+type writerFunc func(ctx context.Context, b store.Batch) error
+
+func (f writerFunc) Write(ctx context.Context, b store.Batch) error { return f(ctx, b) }

@@ -40,7 +40,7 @@ var (
 // File names in the journal directory.
 const (
 	fileName     = "journal"
-	rejectedName = "rejected" // batches the inner writer refused on replay
+	rejectedName = "rejected" // batches the inner writer refused on replay (rejected.go)
 	tmpName      = "journal.tmp"
 )
 
@@ -82,10 +82,14 @@ type Options struct {
 type State struct {
 	Pending      int   `json:"pending"`       // batches journaled and not yet written through
 	PendingBytes int64 `json:"pending_bytes"` // their size in the journal file
-	// Degraded is true while the journal holds batches or the inner
-	// writer last failed as unavailable.
-	Degraded bool  `json:"degraded"`
-	Rejected int   `json:"rejected"`  // batches the inner writer refused on replay since New, kept in the rejected file
+	// Degraded is true while the journal holds batches, the inner
+	// writer last failed as unavailable, or the rejected file holds
+	// batches (acknowledged records the database refused: an operator
+	// must retry or discard them with `atoguard journal`).
+	Degraded bool `json:"degraded"`
+	// Rejected counts the batches the inner writer refused on replay,
+	// kept in the rejected file (by this run or an earlier one).
+	Rejected int   `json:"rejected"`
 	MaxBytes int64 `json:"max_bytes"` // the cap on the journal file (Options.MaxBytes)
 }
 
@@ -115,7 +119,8 @@ type Journal struct {
 	endOff    int64    // end of the last complete record
 	pending   int
 	innerDown bool
-	rejected  int
+	rejSize   int64 // size of the rejected file when rejCount was counted
+	rejCount  int
 	closed    bool
 	writers   sync.WaitGroup // Writes in flight, for Close
 }
@@ -448,16 +453,13 @@ func (j *Journal) applied(next int64) {
 // not lost either. It reports whether it could; if not, the batch stays
 // journaled and is tried again.
 func (j *Journal) reject(p []byte, next int64, cause error) bool {
-	j.log.Error("journal: database refused a journaled batch; moved to the rejected file",
-		"err", cause, "file", filepath.Join(j.dir, rejectedName))
-	err := appendFile(filepath.Join(j.dir, rejectedName), p)
-	if err != nil {
+	j.log.Error("journal: the database refused acknowledged records; moved to the rejected file, "+
+		"list, retry or discard them with `atoguard journal inspect|replay|discard`",
+		"err", cause, "file", filepath.Join(j.dir, rejectedName), "bytes", len(p))
+	if err := addRejected(j.dir, p, cause, time.Now()); err != nil {
 		j.log.Error("journal: saving rejected batch; it stays journaled", "err", err)
 		return false
 	}
-	j.mu.Lock()
-	j.rejected++
-	j.mu.Unlock()
 	j.applied(next)
 	return true
 }
@@ -502,11 +504,12 @@ func (j *Journal) compactLocked() {
 func (j *Journal) State() State {
 	j.mu.Lock()
 	defer j.mu.Unlock()
+	rejected := rejectedCount(j.dir, &j.rejSize, &j.rejCount)
 	return State{
 		Pending:      j.pending,
 		PendingBytes: j.endOff - j.readOff,
-		Degraded:     j.pending > 0 || j.innerDown,
-		Rejected:     j.rejected,
+		Degraded:     j.pending > 0 || j.innerDown || rejected > 0,
+		Rejected:     rejected,
 		MaxBytes:     j.opts.MaxBytes,
 	}
 }
@@ -573,6 +576,12 @@ func appendFile(name string, p []byte) error {
 	binary.BigEndian.PutUint32(rec[4:8], crc32.Checksum(p, castagnoli))
 	copy(rec[headerSize:], p)
 	_, err = f.Write(rec)
+	return syncClose(f, err)
+}
+
+// syncClose fsyncs and closes f after a write that returned err, and
+// returns the first error.
+func syncClose(f *os.File, err error) error {
 	if err == nil {
 		err = f.Sync()
 	}
@@ -589,11 +598,5 @@ func copyFile(f *os.File, name string) error {
 		return err
 	}
 	_, err = io.Copy(out, io.NewSectionReader(f, 0, 1<<62))
-	if err == nil {
-		err = out.Sync()
-	}
-	if cerr := out.Close(); err == nil {
-		err = cerr
-	}
-	return err
+	return syncClose(out, err)
 }

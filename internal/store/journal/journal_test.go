@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -435,23 +434,79 @@ func TestMaxBytes(t *testing.T) {
 func TestRejectedOnReplay(t *testing.T) {
 	inner := &fakeWriter{err: errDown, fail: map[string]error{"a1": errRefused}}
 	dir := t.TempDir()
-	j := open(t, inner, dir, journal.Options{})
+	logFile, err := os.Create(filepath.Join(t.TempDir(), "log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logFile.Close()
+	j := open(t, inner, dir, journal.Options{Logger: slog.New(slog.NewTextHandler(logFile, nil))})
 	writeAll(t, j, []string{"a0", "a1", "a2"})
 	inner.set(nil)
 	drain(t, j)
 	if diff := cmp.Diff([]string{"a0", "a2"}, inner.accepted()); diff != "" {
 		t.Errorf("written (-want +got):\n%s", diff)
 	}
-	if st := j.State(); st.Rejected != 1 {
-		t.Errorf("State: %+v, want 1 rejected", st)
+	// Acknowledged records the database refused are an alert: the journal
+	// stays degraded until an operator deals with them.
+	if st := j.State(); st.Rejected != 1 || !st.Degraded {
+		t.Errorf("State: %+v, want 1 rejected, degraded", st)
 	}
-	p, err := os.ReadFile(filepath.Join(dir, "rejected"))
+	logged, _ := os.ReadFile(logFile.Name())
+	if got := string(logged); !strings.Contains(got, "level=ERROR") || !strings.Contains(got, "atoguard journal inspect") {
+		t.Errorf("log %q: want an error naming atoguard journal inspect", got)
+	}
+	rs, err := journal.ReadRejected(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var b store.Batch
-	if err := json.Unmarshal(p[8:], &b); err != nil || id(b) != "a1" {
-		t.Errorf("rejected file holds %q (%v), want batch a1", p, err)
+	if len(rs) != 1 || id(rs[0].Batch) != "a1" || !strings.Contains(rs[0].Err, "duplicate key") || rs[0].RejectedAt.IsZero() {
+		t.Errorf("ReadRejected = %+v, want batch a1 with its error and time", rs)
+	}
+	// A restart still sees them.
+	j.Close()
+	j2 := open(t, inner, dir, journal.Options{})
+	if st := j2.State(); st.Rejected != 1 || !st.Degraded {
+		t.Errorf("State after a restart: %+v, want 1 rejected, degraded", st)
+	}
+}
+
+func TestRetryAndDiscardRejected(t *testing.T) {
+	inner := &fakeWriter{err: errDown, fail: map[string]error{"a1": errRefused, "a2": errRefused}}
+	dir := t.TempDir()
+	j := open(t, inner, dir, journal.Options{})
+	writeAll(t, j, []string{"a0", "a1", "a2"})
+	inner.set(nil)
+	drain(t, j)
+	if st := j.State(); st.Rejected != 2 {
+		t.Fatalf("State: %+v, want 2 rejected", st)
+	}
+
+	// The database takes a1 now, and still refuses a2, which stays.
+	db := &fakeWriter{fail: map[string]error{"a2": errRefused}}
+	written, err := journal.RetryRejected(t.Context(), dir, db)
+	if written != 1 || err == nil || !strings.Contains(err.Error(), "1 batch") {
+		t.Errorf("RetryRejected = %d, %v; want 1 and an error about the 1 batch still refused", written, err)
+	}
+	if diff := cmp.Diff([]string{"a1"}, db.accepted()); diff != "" {
+		t.Errorf("retried (-want +got):\n%s", diff)
+	}
+	rs, err := journal.ReadRejected(dir)
+	if err != nil || len(rs) != 1 || id(rs[0].Batch) != "a2" {
+		t.Fatalf("ReadRejected after retry = %+v, %v; want a2 alone", rs, err)
+	}
+	if st := j.State(); st.Rejected != 1 || !st.Degraded {
+		t.Errorf("State after retry: %+v, want 1 rejected, degraded", st)
+	}
+
+	n, err := journal.DiscardRejected(dir)
+	if n != 1 || err != nil {
+		t.Errorf("DiscardRejected = %d, %v; want 1, nil", n, err)
+	}
+	if rs, err := journal.ReadRejected(dir); err != nil || len(rs) != 0 {
+		t.Errorf("ReadRejected after discard = %+v, %v; want none", rs, err)
+	}
+	if st := j.State(); st.Rejected != 0 || st.Degraded {
+		t.Errorf("State after discard: %+v, want nothing rejected, not degraded", st)
 	}
 }
 
