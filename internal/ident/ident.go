@@ -22,8 +22,11 @@ const maxRounds = 4
 
 // Normalize returns the canonical form of an account identifier: Unicode
 // NFKC, full case folding, NFKC again, with leading and trailing white space
-// and zero-width characters removed. "ＴＡＲＯ@Example.JP " and
-// "taro@example.jp" normalize to the same string.
+// and zero-width characters removed, and bidirectional formatting
+// characters (overrides, isolates, marks) removed wherever they stand, so
+// that no identifier can display as another (UTS #39, RFC 8264).
+// "ＴＡＲＯ@Example.JP " and "taro@example.jp" normalize to the same
+// string, and so do "ta\u202Eor" and "taor".
 //
 // Folding is language-neutral: "I" folds to "i" (never to the Turkish
 // dotless "ı"), and "İ" (U+0130) folds to "i" followed by U+0307 COMBINING
@@ -52,6 +55,14 @@ func normalizeUnicode(s string) string {
 
 // round is one pass of the normalization.
 func round(s string) string {
+	if strings.IndexFunc(s, bidiControl) >= 0 {
+		s = strings.Map(func(r rune) rune {
+			if bidiControl(r) {
+				return -1
+			}
+			return r
+		}, s)
+	}
 	s = norm.NFKC.String(s)
 	s = fixCherokee(fold.String(s))
 	if !norm.NFKC.IsNormalString(s) {
@@ -93,6 +104,14 @@ func trimmed(r rune) bool {
 		return true
 	}
 	return unicode.IsSpace(r)
+}
+
+// bidiControl reports the bidirectional formatting characters
+// (Bidi_Control): marks, embeddings, overrides and isolates, which can make
+// text display in an order other than its own.
+func bidiControl(r rune) bool {
+	return r == '\u061C' || r == '\u200E' || r == '\u200F' ||
+		('\u202A' <= r && r <= '\u202E') || ('\u2066' <= r && r <= '\u2069')
 }
 
 // ascii reports whether s is plain ASCII, for which NFKC is the identity and
