@@ -65,6 +65,10 @@ type Config struct {
 	// Backlog is the number of events queued for publishing while Redis is
 	// out of reach (default 200,000).
 	Backlog int `yaml:"backlog"`
+	// ProbeEvery is how often Redis is pinged, with half that long to
+	// answer (at most 500ms), so a hung server is noticed within about
+	// this long (default 1s).
+	ProbeEvery time.Duration `yaml:"probe_every"`
 }
 
 // Validate checks the section.
@@ -83,6 +87,9 @@ func (c Config) Validate() error {
 	if c.StreamMax < 0 || c.Backlog < 0 {
 		return errors.New("hot.stream_max and hot.backlog must not be negative")
 	}
+	if c.ProbeEvery < 0 || c.ProbeEvery > time.Minute {
+		return fmt.Errorf("hot.probe_every: %v is not within 0-1m (0: the default, 1s)", c.ProbeEvery)
+	}
 	return nil
 }
 
@@ -98,6 +105,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Backlog == 0 {
 		c.Backlog = 200_000
+	}
+	if c.ProbeEvery == 0 {
+		c.ProbeEvery = time.Second
 	}
 	return c
 }
@@ -151,6 +161,7 @@ func Open(ctx context.Context, cfg Config, secret []byte, log *slog.Logger) (*Hu
 	opts.ReadTimeout = 2 * time.Second
 	opts.WriteTimeout = 2 * time.Second
 	opts.MaxRetries = 0 // the hub retries itself, without blocking answers
+	opts.ContextTimeoutEnabled = true // a caller's deadline (the probe's) bounds the wait for an answer
 
 	m := hmac.New(sha256.New, secret)
 	m.Write([]byte("atoguard hot stream v1"))
@@ -264,11 +275,37 @@ func (h *Hub) open(sealed []byte) ([]byte, error) {
 // until ctx is done.
 func (h *Hub) Run(ctx context.Context, apply Applier) error {
 	var wg sync.WaitGroup
-	wg.Add(2)
+	wg.Add(3)
 	go func() { defer wg.Done(); h.publishLoop(ctx) }()
 	go func() { defer wg.Done(); h.readLoop(ctx, apply) }()
+	go func() { defer wg.Done(); h.probeLoop(ctx) }()
 	wg.Wait()
 	return nil
+}
+
+// probeLoop pings Redis every ProbeEvery with a short deadline: a server
+// that hangs (stopped, swapping, a network that drops packets) answers no
+// blocking read either, and without the probe would be noticed only when
+// that read times out, seconds later.
+func (h *Hub) probeLoop(ctx context.Context) {
+	every := h.cfg.ProbeEvery
+	wait := min(every/2, 500*time.Millisecond)
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		pctx, cancel := context.WithTimeout(ctx, wait)
+		err := h.rdb.Ping(pctx).Err()
+		cancel()
+		if ctx.Err() != nil {
+			return
+		}
+		h.roundTrip(err)
+	}
 }
 
 const maxPipeline = 512

@@ -221,6 +221,36 @@ func TestUnreachableRedis(t *testing.T) {
 	}
 }
 
+// TestHungRedisNoticed: a Redis that hangs (SIGSTOP) is noticed by the
+// probe within a few probe periods, not after a blocking read's timeout
+// (before: about 11 s, while /readyz said ready), and found again once it
+// answers.
+func TestHungRedisNoticed(t *testing.T) {
+	srv := testserver.Redis(t)
+	h := openHub(t, srv.URL(), "atoguard-hung")
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); h.Run(ctx, func(context.Context, []byte) error { return nil }) }()
+	t.Cleanup(func() { cancel(); <-done })
+	waitFor := func(what string, cond func() bool, within time.Duration) time.Duration {
+		t.Helper()
+		start := time.Now()
+		for !cond() {
+			if time.Since(start) > within {
+				t.Fatalf("%s: not within %v", what, within)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		return time.Since(start)
+	}
+	waitFor("connected", func() bool { return !h.Degraded() }, 5*time.Second)
+	srv.Pause()
+	took := waitFor("hung Redis noticed", h.Degraded, 5*time.Second) // the blocking read alone takes ~11 s
+	t.Logf("hung Redis noticed after %v", took.Round(10*time.Millisecond))
+	srv.Resume()
+	waitFor("Redis found again", func() bool { return !h.Degraded() }, 10*time.Second)
+}
+
 func TestConfig(t *testing.T) {
 	for _, tc := range []struct {
 		cfg Config

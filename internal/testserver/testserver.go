@@ -19,6 +19,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -247,6 +248,25 @@ func (r *RedisServer) Start() {
 	r.exited = exited
 }
 
+// Pause freezes the server (SIGSTOP): it keeps its connections but
+// answers nothing, as a hung server does, until Resume.
+func (r *RedisServer) Pause() { r.signal(syscall.SIGSTOP) }
+
+// Resume lets a paused server go on (SIGCONT).
+func (r *RedisServer) Resume() { r.signal(syscall.SIGCONT) }
+
+func (r *RedisServer) signal(sig syscall.Signal) {
+	r.t.Helper()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.cmd == nil {
+		r.t.Fatal("testserver: redis-server is not running")
+	}
+	if err := r.cmd.Process.Signal(sig); err != nil {
+		r.t.Fatalf("testserver: signalling redis-server: %v", err)
+	}
+}
+
 // Stop stops the server and waits until it has exited. Stopping a stopped
 // server does nothing.
 func (r *RedisServer) Stop() {
@@ -262,6 +282,7 @@ func (r *RedisServer) stop() error {
 	if r.cmd == nil {
 		return nil
 	}
+	_ = r.cmd.Process.Signal(syscall.SIGCONT) // a paused server cannot act on the interrupt
 	_ = r.cmd.Process.Signal(os.Interrupt)
 	select {
 	case <-r.exited:
