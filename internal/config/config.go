@@ -24,6 +24,7 @@ import (
 	"github.com/atoguard/atoguard/internal/geo"
 	"github.com/atoguard/atoguard/internal/hot"
 	"github.com/atoguard/atoguard/internal/notify"
+	"github.com/atoguard/atoguard/internal/retention"
 	"github.com/atoguard/atoguard/internal/stepup"
 )
 
@@ -51,6 +52,9 @@ type Config struct {
 	Hot     hot.Config `yaml:"hot"` // Redis joining several instances into one guard; empty url: this instance is alone
 	// Dashboard tunes the operators' dashboard under /ui.
 	Dashboard Dashboard `yaml:"dashboard"`
+	// Retention is how long the audit log and delivered notifications are
+	// kept before they are pruned.
+	Retention retention.Config `yaml:"retention"`
 }
 
 // Dashboard tunes the operators' dashboard.
@@ -186,6 +190,7 @@ func (c Config) Validate() error {
 		}
 	}
 	errs = append(errs, c.Notify.Problems()...)
+	errs = append(errs, c.Retention.Problems()...)
 	if _, err := c.Dashboard.Proxies(); err != nil {
 		errs = append(errs, err)
 	}

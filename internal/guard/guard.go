@@ -23,6 +23,7 @@ import (
 	"github.com/atoguard/atoguard/internal/engine"
 	"github.com/atoguard/atoguard/internal/hot"
 	"github.com/atoguard/atoguard/internal/policy"
+	"github.com/atoguard/atoguard/internal/retention"
 	"github.com/atoguard/atoguard/internal/stepup"
 	"github.com/atoguard/atoguard/internal/store/groupcommit"
 	"github.com/atoguard/atoguard/internal/store/journal"
@@ -190,6 +191,11 @@ func Start(ctx context.Context, cfg config.Config, opts Options) (_ *Guard, err 
 		}
 		cleanup = append(cleanup, func() error { stopDispatch(); return nil })
 	}
+	// Prunes the audit log and the outbox past their retention; the store
+	// is closed only after it has stopped.
+	pruner := retention.New(cfg.Retention, st, clk.Wall, log)
+	stopPruning := runInBackground(ctx, pruner.Run)
+	cleanup = append(cleanup, func() error { stopPruning(); return nil })
 	keys, err := loadFactorKeys(cfg, getenv, log)
 	if err != nil {
 		return nil, err

@@ -2,6 +2,7 @@ package guard
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net"
 	"os"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/atoguard/atoguard/internal/clock"
 	"github.com/atoguard/atoguard/internal/config"
+	"github.com/atoguard/atoguard/internal/store"
 	"github.com/atoguard/atoguard/internal/store/sqlite"
 )
 
@@ -109,5 +111,48 @@ func TestStartFailsCleanly(t *testing.T) {
 				t.Error("the listener is still open")
 			}
 		})
+	}
+}
+
+// TestRetentionPrunesTheAuditLog: a guard prunes audit records past
+// retention.audit_days as it starts (and every retention.every), keeping
+// the recent ones.
+func TestRetentionPrunesTheAuditLog(t *testing.T) {
+	ctx := context.Background()
+	cfg := config.Default()
+	cfg.Data, cfg.Listen = t.TempDir(), "127.0.0.1:0"
+	cfg.Retention.AuditDays = 30
+	st, err := sqlite.Open(ctx, cfg.Data, sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	now := time.Now().UTC()
+	var b store.Batch
+	for i, age := range []int{100, 45, 31, 1, 0} { // days
+		at := now.AddDate(0, 0, -age)
+		b.Audit = append(b.Audit, store.AuditRecord{EventID: fmt.Sprintf("ev-%d", i), ReceivedAt: at, OccurredAt: at, Type: "login.failed"})
+	}
+	if err := st.Write(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	g, err := Start(ctx, cfg, Options{Log: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Stop()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		n, err := st.CountAudit(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d audit records after start, want the 2 younger than 30 days", n)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/atoguard/atoguard/internal/notify"
 	"github.com/atoguard/atoguard/internal/signal/spray"
 	"github.com/atoguard/atoguard/internal/stepup"
+	"github.com/atoguard/atoguard/internal/store"
 	"github.com/atoguard/atoguard/internal/store/groupcommit"
 	"github.com/atoguard/atoguard/internal/store/journal"
 	"github.com/atoguard/atoguard/internal/store/postgres"
@@ -65,6 +66,7 @@ type guardStore interface {
 	dashboard.Records
 	dashboard.Operators
 	notify.Outbox
+	store.RetentionStore
 	Close() error
 }
 

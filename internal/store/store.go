@@ -42,6 +42,8 @@ type Store interface {
 
 	ReviewStore
 
+	RetentionStore
+
 	OperatorStore
 
 	DecisionCounter

@@ -403,3 +403,17 @@ func copyKey(k store.APIKey) store.APIKey {
 	k.CreatedAt = utc(k.CreatedAt)
 	return k
 }
+
+// PruneAudit deletes up to limit audit records received before before,
+// oldest first.
+func (s *Store) PruneAudit(ctx context.Context, before time.Time, limit int) (int64, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for n < len(s.audit) && n < max(limit, 1) && s.audit[n].rec.ReceivedAt.Before(before) {
+		delete(s.auditIDs, s.audit[n].rec.EventID)
+		n++
+	}
+	s.audit = slices.Delete(s.audit, 0, n)
+	return int64(n), nil
+}

@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/atoguard/atoguard/internal/store"
@@ -161,4 +162,27 @@ func copyNotification(n store.Notification) store.Notification {
 	n.NextAttemptAt = utc(n.NextAttemptAt)
 	n.SentAt = utc(n.SentAt)
 	return n
+}
+
+// PruneNotifications deletes up to limit notifications delivered before
+// before (sent then, or given up on then), oldest first.
+func (s *Store) PruneNotifications(ctx context.Context, before time.Time, limit int) (int64, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var done []store.Notification
+	for _, n := range s.outbox.byID {
+		if (n.State == store.NotificationSent && n.SentAt.Before(before)) ||
+			(n.State == store.NotificationFailed && n.NextAttemptAt.Before(before)) {
+			done = append(done, n)
+		}
+	}
+	slices.SortFunc(done, func(a, b store.Notification) int {
+		return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), strings.Compare(a.ID, b.ID))
+	})
+	done = done[:min(len(done), max(limit, 1))]
+	for _, n := range done {
+		delete(s.outbox.byID, n.ID)
+		delete(s.outbox.byDedup, n.DedupeKey)
+	}
+	return int64(len(done)), nil
 }

@@ -291,3 +291,34 @@ func (r Records) ListNotifications(ctx context.Context, q store.NotificationQuer
 	args = append(args, limitOr(q.Limit, defaultNotificationLimit))
 	return List(ctx, r.r, "listing notifications", ScanNotification, query, args...)
 }
+
+// PruneAudit deletes up to limit audit records received before before,
+// oldest first.
+func (r Records) PruneAudit(ctx context.Context, before time.Time, limit int) (int64, error) {
+	if err := CheckTimes(before); err != nil {
+		return 0, fmt.Errorf("pruning the audit log: %w", err)
+	}
+	n, err := r.w.Exec(ctx, `DELETE FROM audit WHERE seq IN (SELECT seq FROM audit
+		WHERE received_at < ? ORDER BY received_at, seq LIMIT ?)`, UnixNano(before), limitOr(limit, 1))
+	if err != nil {
+		return 0, fmt.Errorf("pruning the audit log: %w", err)
+	}
+	return n, nil
+}
+
+// PruneNotifications deletes up to limit notifications delivered before
+// before (sent then, or given up on then), oldest first.
+func (r Records) PruneNotifications(ctx context.Context, before time.Time, limit int) (int64, error) {
+	if err := CheckTimes(before); err != nil {
+		return 0, fmt.Errorf("pruning the outbox: %w", err)
+	}
+	t := UnixNano(before)
+	n, err := r.w.Exec(ctx, `DELETE FROM notifications WHERE id IN (SELECT id FROM notifications
+		WHERE (state = ? AND sent_at < ?) OR (state = ? AND next_attempt_at < ?)
+		ORDER BY created_at, id LIMIT ?)`,
+		store.NotificationSent, t, store.NotificationFailed, t, limitOr(limit, 1))
+	if err != nil {
+		return 0, fmt.Errorf("pruning the outbox: %w", err)
+	}
+	return n, nil
+}

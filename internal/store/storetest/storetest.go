@@ -42,6 +42,8 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"AuditDuplicateKeepsFirst", testAuditDuplicateKeepsFirst},
 		{"AuditOrderAndQuery", testAuditOrderAndQuery},
 		{"AuditDefaultLimit", testAuditDefaultLimit},
+		{"PruneAudit", testPruneAudit},
+		{"PruneNotifications", testPruneNotifications},
 		{"Profiles", testProfiles},
 		{"Incidents", testIncidents},
 		{"IncidentAccounts", testIncidentAccounts},
