@@ -65,7 +65,7 @@ type Server struct {
 	keys    *keyring
 	quota   *quotas
 	ready   func() bool
-	mux     *http.ServeMux
+	mux     *router
 	stepup  *stepup.Service // nil: no step-up routes
 	health  []HealthCheck
 	// recordsOptional: an unreachable store degrades /readyz (journaled)
@@ -137,7 +137,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		health: deps.Health, recordsOptional: deps.RecordsOptional,
 		keys:  newKeyring(cfg.BootstrapKey, records),
 		quota: newQuotas(cfg.QuotaPerSecond, cfg.QuotaBurst),
-		mux:   http.NewServeMux(),
+		mux:   newRouter(),
 		events: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "atoguard_events_total", Help: "Events assessed, by type.",
 		}, []string{"type"}),
