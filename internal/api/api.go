@@ -1,4 +1,4 @@
-// Package api serves atoguard's HTTP API (shared/API.md): API keys with
+// Package api serves atoguard's HTTP API (docs/api.md): API keys with
 // scopes, strict validation answered with RFC 9457 problem JSON, events,
 // incidents, health and Prometheus metrics.
 package api
@@ -86,7 +86,7 @@ type Deps struct {
 	// means always.
 	Ready func() bool
 	// StepUp serves the step-up challenge and factor enrolment endpoints
-	// of API.md; nil: those routes answer 404.
+	// of docs/api.md; nil: those routes answer 404.
 	StepUp *stepup.Service
 	// Ranges answers GET /range/{prefix} like the Pwned Passwords
 	// k-anonymity API (no API key, like that API), so HIBP clients can
