@@ -1,4 +1,4 @@
-// Package api serves atoguard's HTTP API (shared/API.md): API keys with
+// Package api serves atoguard's HTTP API (docs/api.md): API keys with
 // scopes, strict validation answered with RFC 9457 problem JSON, events,
 // incidents, health and Prometheus metrics.
 package api
@@ -91,7 +91,7 @@ type Server struct {
 	quota   *quotas
 	ready   func() bool
 	wall    func() time.Time
-	mux     *http.ServeMux
+	mux     *router
 	stepup  *stepup.Service // nil: no step-up routes
 	health  []HealthCheck
 	// recordsOptional: an unreachable store degrades /readyz (journaled)
@@ -115,7 +115,7 @@ type Deps struct {
 	// lie more than Config.MaxFutureSkew ahead of; nil means time.Now.
 	Wall func() time.Time
 	// StepUp serves the step-up challenge and factor enrolment endpoints
-	// of API.md; nil: those routes answer 404.
+	// of docs/api.md; nil: those routes answer 404.
 	StepUp *stepup.Service
 	// Ranges answers GET /range/{prefix} like the Pwned Passwords
 	// k-anonymity API (no API key, like that API), so HIBP clients can
@@ -181,7 +181,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		health: deps.Health, recordsOptional: deps.RecordsOptional,
 		keys:  newKeyring(cfg.BootstrapKey, records),
 		quota: newQuotas(cfg.QuotaPerSecond, cfg.QuotaBurst),
-		mux:   http.NewServeMux(),
+		mux:   newRouter(),
 		events: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "atoguard_events_total", Help: "Events assessed, by type.",
 		}, []string{"type"}),

@@ -15,7 +15,7 @@ import (
 )
 
 // serveStepUp serves the step-up challenge and factor enrolment endpoints
-// of API.md through svc (Deps.StepUp).
+// of docs/api.md through svc (Deps.StepUp).
 func (s *Server) serveStepUp(svc *stepup.Service) {
 	s.stepup = svc
 	h := func(scope string, f handlerFunc) http.Handler { return adapt(s.log, s.requireScope(scope, f)) }
@@ -130,7 +130,7 @@ func stepupErr(err error) error {
 	return p
 }
 
-// challengeOut is the challenge object of API.md.
+// challengeOut is the challenge object of docs/api.md.
 type challengeOut struct {
 	ID        string    `json:"id"`
 	Methods   []string  `json:"methods"`

@@ -31,7 +31,7 @@ func newRoot(stdout, stderr io.Writer, getenv func(string) string) *cobra.Comman
 		Long: `atoguard assesses a shop's login, account and order events and answers
 allow, challenge, deny or review with stable reasons. It sees campaigns
 spread over thousands of IPs, steps up stolen logins, and groups the attack
-into incidents. See README.md and shared/API.md for the HTTP API.`,
+into incidents. See README.md and docs/api.md for the HTTP API.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}

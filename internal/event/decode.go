@@ -18,7 +18,7 @@ import (
 	"github.com/atoguard/atoguard/internal/ident"
 )
 
-// MaxBatch is the most events POST /v1/events:batch takes (API.md).
+// MaxBatch is the most events POST /v1/events:batch takes (docs/api.md).
 const MaxBatch = 1000
 
 // Limits on untrusted input, in bytes of UTF-8 after normalization.
@@ -571,7 +571,7 @@ func validCurrency(s string) bool {
 	return true
 }
 
-// checkRequired checks the fields each event type needs (API.md).
+// checkRequired checks the fields each event type needs (docs/api.md).
 func (e *Event) checkRequired() error {
 	var userID, login bool
 	switch e.Type {

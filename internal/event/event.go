@@ -8,7 +8,7 @@ import (
 	"time"
 )
 
-// Type is an event type from the API contract (shared/API.md).
+// Type is an event type from the API contract (docs/api.md).
 type Type string
 
 // The event types of API version 1.
@@ -25,7 +25,7 @@ const (
 	MFAFailed              Type = "mfa.failed"
 )
 
-// Types lists every known event type, in the order of API.md.
+// Types lists every known event type, in the order of docs/api.md.
 var Types = []Type{
 	LoginAttempt, LoginSucceeded, LoginFailed, Registration, PasswordChanged,
 	PasswordResetRequested, ProfileUpdated, OrderAttempt, MFASucceeded, MFAFailed,

@@ -5,7 +5,7 @@ import (
 	"time"
 )
 
-// MarshalRedacted returns the event as JSON in the shape of API.md, without
+// MarshalRedacted returns the event as JSON in the shape of docs/api.md, without
 // the credential: the form kept in the audit log. Decoding the result gives
 // the same event, but for an empty Credential.
 func (e Event) MarshalRedacted() ([]byte, error) {

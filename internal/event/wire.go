@@ -2,7 +2,7 @@ package event
 
 import "encoding/json"
 
-// The wire types mirror the JSON of API.md, field by field. Decode reads
+// The wire types mirror the JSON of docs/api.md, field by field. Decode reads
 // them from untrusted input; MarshalRedacted writes them, so what it writes
 // is exactly what Decode reads. The schema that checkStructure enforces is
 // derived from these types too (see schema.go).
@@ -39,7 +39,7 @@ type wireCredential struct {
 }
 
 // wireProperties is the one open object: keys other than these are allowed
-// and ignored (API.md: extend freely).
+// and ignored (docs/api.md: extend freely).
 type wireProperties struct {
 	Reason      string     `json:"reason,omitempty"`
 	Fields      []string   `json:"fields,omitempty"`

@@ -6,11 +6,11 @@ import (
 	"github.com/atoguard/atoguard/internal/incidentview"
 )
 
-// The request and response types of POST /v1/events (shared/API.md),
+// The request and response types of POST /v1/events (docs/api.md),
 // field by field. Optional parts are pointers or omitempty, so what a shop
 // leaves out is not sent.
 
-// Event types a shop reports (API.md).
+// Event types a shop reports (docs/api.md).
 const (
 	LoginAttempt           = "login.attempt"
 	LoginSucceeded         = "login.succeeded"

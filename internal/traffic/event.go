@@ -2,7 +2,7 @@ package traffic
 
 import "time"
 
-// The JSON shapes of POST /v1/events (shared/API.md) that the generator
+// The JSON shapes of POST /v1/events (docs/api.md) that the generator
 // writes. Optional parts are pointers or omitempty so absent means absent.
 
 type eventJSON struct {

@@ -133,7 +133,7 @@ var (
 )
 
 // checkEvent returns what is wrong with one event and its label against
-// shared/API.md and the label rules.
+// docs/api.md and the label rules.
 func checkEvent(s Scenario, l Label, e apiEvent) []string {
 	var bad []string
 	fail := func(format string, args ...any) { bad = append(bad, fmt.Sprintf(format, args...)) }

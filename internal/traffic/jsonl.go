@@ -43,7 +43,7 @@ type Label struct {
 }
 
 // Labeled is one event with its ground truth. Event is the event exactly as
-// POST /v1/events takes it (shared/API.md).
+// POST /v1/events takes it (docs/api.md).
 type Labeled struct {
 	Label Label           `json:"label"`
 	Event json.RawMessage `json:"event"`
