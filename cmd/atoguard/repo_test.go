@@ -104,3 +104,31 @@ func TestCIRunsTheReadmeTestCommand(t *testing.T) {
 		t.Errorf(".ci/run does not run the README's test command %q", cmd)
 	}
 }
+
+// TestStandsAlone: the repository never points at the workshop it was
+// built in, which a clone does not have.
+func TestStandsAlone(t *testing.T) {
+	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && (d.Name() == ".git" || d.Name() == "testdata") {
+			return filepath.SkipDir
+		}
+		if d.IsDir() || !(strings.HasSuffix(path, ".go") || strings.HasSuffix(path, ".md") || strings.HasSuffix(path, ".yaml") || strings.HasSuffix(path, ".sh") || filepath.Base(path) == "run") {
+			return nil
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		workshop := ".." + "/shared" // split, so this file does not name it
+		if strings.Contains(string(data), workshop) || strings.Contains(string(data), "shared"+"/DESIGN") || strings.Contains(string(data), "shared"+"/API") {
+			t.Errorf("%s points outside the repository (../shared)", path)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}

@@ -13,7 +13,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 )
 
-// apiExample is the event of API.md, "POST /v1/events".
+// apiExample is the event of docs/api.md, "POST /v1/events".
 const apiExample = `{
   "type": "login.succeeded",
   "occurred_at": "2026-11-25T10:00:00Z",
@@ -33,7 +33,7 @@ const apiExample = `{
   "properties": {}
 }`
 
-// apiOrder is properties.order of API.md.
+// apiOrder is properties.order of docs/api.md.
 const apiOrder = `{"id": "o-991", "amount": 131800, "currency": "JPY",
  "items": [{"sku": "iphone-x-256-silver", "quantity": 1, "unit_price": 131800}],
  "shipping": {"name": "山田 太郎", "postal_code": "100-0001", "country": "JP",
@@ -42,7 +42,7 @@ const apiOrder = `{"id": "o-991", "amount": 131800, "currency": "JPY",
  "payment": {"method": "carrier_billing", "new_for_user": false},
  "delivery": {"method": "home", "pickup_store": null}}`
 
-// sha1Password is SHA-1("password"), the hash of API.md.
+// sha1Password is SHA-1("password"), the hash of docs/api.md.
 var sha1Password = [20]byte{
 	0x5b, 0xaa, 0x61, 0xe4, 0xc9, 0xb9, 0x3f, 0x3f, 0x06, 0x82,
 	0x25, 0x0b, 0x6c, 0xf8, 0x33, 0x1b, 0x7e, 0xe6, 0x8f, 0xd8,
@@ -89,7 +89,7 @@ var validTests = []struct {
 	want Event
 }{
 	{
-		name: "API.md example (login.succeeded)",
+		name: "docs/api.md example (login.succeeded)",
 		in:   apiExample,
 		want: Event{
 			Type:       LoginSucceeded,
@@ -162,7 +162,7 @@ var validTests = []struct {
 		},
 	},
 	{
-		name: "order.attempt with the order of API.md",
+		name: "order.attempt with the order of docs/api.md",
 		in:   typed("order.attempt", `"user":{"id":"u-1042"},"session_id":"s-77aa","context":{"ip":"203.0.113.7"},"properties":{"order":`+apiOrder+`}`),
 		want: Event{
 			Type: OrderAttempt, OccurredAt: at, User: User{ID: "u-1042"}, SessionID: "s-77aa", Context: ctxIP,
