@@ -124,7 +124,7 @@ func TestStandsAlone(t *testing.T) {
 		}
 		workshop := ".." + "/shared" // split, so this file does not name it
 		if strings.Contains(string(data), workshop) || strings.Contains(string(data), "shared"+"/DESIGN") || strings.Contains(string(data), "shared"+"/API") {
-			t.Errorf("%s points outside the repository (../shared)", path)
+			t.Errorf("%s points outside the repository (the workshop)", path)
 		}
 		return nil
 	})
