@@ -171,6 +171,8 @@ type Engine struct {
 
 	mu          sync.Mutex
 	lastIncSave time.Time // event time the open incident was last written
+
+	recovery recovery // batches against snapshots, and the last restart (recover.go)
 }
 
 // New returns an engine assessing events with deps, or an error naming
@@ -245,7 +247,9 @@ func (e *Engine) RecordAnswer(ctx context.Context, ev event.Event) (challenge.An
 func (e *Engine) AssessBatch(ctx context.Context, evs []event.Event) ([]Result, error) {
 	out := make([]Result, len(evs))
 	var b store.Batch
-	pend := pending{received: e.clock.Wall()}
+	received, assessed := e.recovery.begin(e.clock.Wall())
+	defer assessed()
+	pend := pending{received: received}
 	for i := range evs {
 		r, err := e.assess(ctx, &evs[i], &pend)
 		if err != nil {
@@ -254,6 +258,7 @@ func (e *Engine) AssessBatch(ctx context.Context, evs []event.Event) ([]Result, 
 		out[i] = r
 		b = e.record(b, &evs[i], &pend.obs, r, pend.learned, pend.received)
 	}
+	assessed() // a snapshot may be taken now: it holds this batch
 	if err := e.writer.Write(ctx, b); err != nil {
 		return nil, fmt.Errorf("recording events: %w", err)
 	}
