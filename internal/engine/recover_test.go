@@ -214,3 +214,54 @@ func countOpen(incs []store.Incident) int {
 	}
 	return n
 }
+
+// TestRestoreClosesOrphanedIncidents checks that an incident left open on
+// record that no detector holds after a restart is closed at its last
+// update, and that one the snapshot holds stays open.
+func TestRestoreClosesOrphanedIncidents(t *testing.T) {
+	ctx := context.Background()
+	at := time.Date(2026, 11, 20, 4, 0, 0, 0, time.UTC)
+	orphan := store.Incident{ID: "inc_orphan", Kind: "credential_stuffing", State: store.IncidentOpen,
+		StartedAt: at, UpdatedAt: at.Add(time.Minute), Attempts: 40}
+	tests := []struct {
+		name  string
+		saved bool // a snapshot holds the incident
+		want  string
+	}{
+		{"no snapshot holds it", false, store.IncidentClosed},
+		{"the snapshot holds it", true, store.IncidentOpen},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			st := memory.New()
+			if err := st.Write(ctx, store.Batch{Incidents: []store.Incident{orphan}}); err != nil {
+				t.Fatal(err)
+			}
+			if tt.saved {
+				first := newEngine(t, "", st)
+				first.tracker.Open(orphan.Kind, orphan.StartedAt)
+				first.tracker.Resume(orphan.ID, nil)
+				if err := first.Save(ctx); err != nil {
+					t.Fatal(err)
+				}
+			}
+			e := newEngine(t, "", st)
+			if err := e.Restore(ctx); err != nil {
+				t.Fatal(err)
+			}
+			got, err := st.GetIncident(ctx, orphan.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.State != tt.want {
+				t.Errorf("incident %s after the restart, want %s", got.State, tt.want)
+			}
+			if tt.want == store.IncidentClosed && !got.EndedAt.Equal(orphan.UpdatedAt) {
+				t.Errorf("closed at %v, want its last update %v", got.EndedAt, orphan.UpdatedAt)
+			}
+			if n := e.Recovered().Closed; (n == 1) != (tt.want == store.IncidentClosed) {
+				t.Errorf("Recovered().Closed = %d", n)
+			}
+		})
+	}
+}
