@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/atoguard/atoguard/internal/event"
 	"github.com/atoguard/atoguard/internal/store"
 	"github.com/atoguard/atoguard/internal/store/memory"
 	"github.com/atoguard/atoguard/internal/traffic"
@@ -261,6 +262,51 @@ func TestRestoreClosesOrphanedIncidents(t *testing.T) {
 			}
 			if n := e.Recovered().Closed; (n == 1) != (tt.want == store.IncidentClosed) {
 				t.Errorf("Recovered().Closed = %d", n)
+			}
+		})
+	}
+}
+
+// TestRestoreKeepsEventTime checks that on the event clock a restart goes
+// on from the snapshot's event time, and that a snapshot taken before any
+// event does not set the event time to the wall time it then had.
+func TestRestoreKeepsEventTime(t *testing.T) {
+	ctx := context.Background()
+	old := time.Date(2020, 1, 2, 3, 4, 5, 0, time.UTC)
+	login := func(at time.Time) event.Event {
+		return decode(t, `{"type": "login.failed", "occurred_at": %q, "login": "taro@example.jp", "context": {"ip": "203.0.113.7"}}`,
+			at.Format(time.RFC3339Nano))
+	}
+	tests := []struct {
+		name   string
+		before []time.Time // events assessed before the save
+		after  time.Time   // the event assessed after the restart
+		want   time.Time   // the engine's now then
+	}{
+		{"saved before any event", nil, old, old},
+		{"saved after events", []time.Time{old.Add(time.Hour)}, old, old.Add(time.Hour)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			st := memory.New()
+			first := newEngine(t, "", st)
+			for _, at := range tt.before {
+				if _, err := first.Assess(ctx, login(at)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := first.Save(ctx); err != nil {
+				t.Fatal(err)
+			}
+			e := newEngine(t, "", st)
+			if err := e.Restore(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := e.Assess(ctx, login(tt.after)); err != nil {
+				t.Fatal(err)
+			}
+			if got := e.clock.Now(); !got.Equal(tt.want) {
+				t.Errorf("now = %v, want %v", got, tt.want)
 			}
 		})
 	}

@@ -109,7 +109,11 @@ func (e *Engine) Restore(ctx context.Context) error {
 	if err := json.Unmarshal(data, &s); err != nil {
 		return fmt.Errorf("decoding the engine's snapshot: %w", err)
 	}
-	e.clock.At(s.Now) // on the event clock, time goes on from the snapshot's
+	if !s.Through.IsZero() {
+		// On the event clock, time goes on from the snapshot's (before
+		// any event, Now was the wall time: not an event time).
+		e.clock.At(s.Now)
+	}
 	if err := e.campaign.Restore(s.Campaign); err != nil {
 		return err
 	}
