@@ -176,6 +176,8 @@ type Engine struct {
 	// instances have not yet agreed on (peers): its counters are not
 	// written until it has its name.
 	unclaimed map[*incident.Tracker]string
+
+	recovery recovery // batches against snapshots, and the last restart (recover.go)
 }
 
 // New returns an engine assessing events with deps, or an error naming
@@ -263,7 +265,9 @@ func (e *Engine) assessBatch(ctx context.Context, evs []event.Event, verified bo
 	out := make([]Result, len(evs))
 	var b store.Batch
 	var settle transitions
-	pend := pending{received: e.clock.Wall(), verified: verified}
+	received, assessed := e.recovery.begin(e.clock.Wall())
+	defer assessed()
+	pend := pending{received: received, verified: verified}
 	for i := range evs {
 		r, err := e.assess(ctx, &evs[i], &pend)
 		if err != nil {
@@ -274,6 +278,7 @@ func (e *Engine) assessBatch(ctx context.Context, evs []event.Event, verified bo
 		settle.claims = append(settle.claims, pend.obs.trans.claims...)
 		settle.releases = append(settle.releases, pend.obs.trans.releases...)
 	}
+	assessed() // a snapshot may be taken now: it holds this batch
 	if err := e.writer.Write(ctx, b); err != nil {
 		return nil, fmt.Errorf("recording events: %w", err)
 	}
@@ -324,7 +329,7 @@ func (e *Engine) Tick(ctx context.Context) error {
 func (e *Engine) Flush(ctx context.Context) error {
 	var b store.Batch
 	for _, t := range []*incident.Tracker{e.tracker, e.creds.tracker} {
-		if inc, ok := e.snapshot(t); ok {
+		if inc, ok := e.incidentSnapshot(t); ok {
 			b.Incidents = append(b.Incidents, inc)
 		}
 	}

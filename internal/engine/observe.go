@@ -34,6 +34,9 @@ type observation struct {
 	order  familiarity.OrderContext // what to learn if the order is allowed
 	// trans are the incidents the detectors opened or closed.
 	trans transitions
+	// replay, when set, is what the audit record of an event replayed
+	// after a restart kept (recover.go).
+	replay *replayFacts
 }
 
 // newObservation starts the observation of an event assessed at now: its
@@ -84,7 +87,7 @@ func (e *Engine) observe(ctx context.Context, ev *event.Event, obs *observation)
 		obs.in.Guard.Degraded = obs.unread || (o.HubDown != nil && o.HubDown())
 	}
 	var err error
-	if obs.spray, err = e.credentialFacts(ev, now, &obs.in, &obs.trans); err != nil {
+	if obs.spray, err = e.credentialFacts(ctx, ev, obs); err != nil {
 		return err
 	}
 	e.orders.sessionFacts(ev, now, &obs.in)
@@ -97,17 +100,26 @@ func (e *Engine) observe(ctx context.Context, ev *event.Event, obs *observation)
 // observeSources counts a login at its sources and in the campaign
 // detector; other events only read them.
 func (e *Engine) observeSources(ev *event.Event, now time.Time, keys source.Keys, facts familiarity.Facts) (source.Stats, campaign.State) {
-	succeeded, failed := ev.Type == event.LoginSucceeded, ev.Type == event.LoginFailed
-	if !succeeded && !failed {
+	o, ok := loginObs(ev)
+	if !ok {
 		return e.sources.Peek(keys, now), e.campaign.Tick(now)
 	}
-	unknown := ev.UnknownAccount()
-	src := e.sources.Observe(keys, now, window.Obs{Failed: failed, Unknown: unknown, Succeeded: succeeded, Login: loginHash(ev.Login)})
+	src := e.sources.Observe(keys, now, o)
 	camp := e.campaign.Observe(now, campaign.Obs{
-		Failed: failed, Unknown: unknown,
-		UnfamiliarSucceeded: succeeded && facts.HasHistory && !facts.Familiar(),
+		Failed: o.Failed, Unknown: o.Unknown,
+		UnfamiliarSucceeded: o.Succeeded && facts.HasHistory && !facts.Familiar(),
 	})
 	return src, camp
+}
+
+// loginObs is what the sources count of a login; ok is false for other
+// events, which they do not count.
+func loginObs(ev *event.Event) (window.Obs, bool) {
+	succeeded, failed := ev.Type == event.LoginSucceeded, ev.Type == event.LoginFailed
+	if !succeeded && !failed {
+		return window.Obs{}, false
+	}
+	return window.Obs{Failed: failed, Unknown: ev.UnknownAccount(), Succeeded: succeeded, Login: loginHash(ev.Login)}, true
 }
 
 // policyInput is the policy's view of an event and its sources.
@@ -155,12 +167,13 @@ func loginHash(login string) uint64 {
 	return h.Sum64() | 1
 }
 
-// credentialFacts fills in.Credential: the breach count of the event's
-// password (login.succeeded, registration, password.changed) and how many
-// accounts it failed on site-wide (logins). It opens or closes the
-// password_spraying incident as the spray detector says.
-func (e *Engine) credentialFacts(ev *event.Event, now time.Time, in *policy.Input, t *transitions) (spray.Result, error) {
+// credentialFacts fills obs.in.Credential: the breach count of the
+// event's password (login.succeeded, registration, password.changed) and
+// how many accounts it failed on site-wide (logins). It opens or closes
+// the password_spraying incident as the spray detector says.
+func (e *Engine) credentialFacts(ctx context.Context, ev *event.Event, obs *observation) (spray.Result, error) {
 	c := e.creds
+	now, in, t := obs.now, &obs.in, &obs.trans
 	var r spray.Result
 	if !ev.Credential.HasPassword {
 		r.State = c.spray.Tick(now)
@@ -171,18 +184,19 @@ func (e *Engine) credentialFacts(ev *event.Event, now time.Time, in *policy.Inpu
 	f.Present = true
 	switch ev.Type {
 	case event.LoginSucceeded, event.Registration, event.PasswordChanged:
-		n, ok, err := c.breached.Count(ev.Credential.PasswordSHA1)
+		n, ok, err := e.breachCount(ev, obs.replay)
 		if err != nil {
 			return r, fmt.Errorf("checking breached passwords: %w", err)
 		}
 		f.Breached, f.BreachCount = ok, int(n)
 	}
-	if ev.Type.IsLogin() {
+	digest, known := obs.replay.sprayDigest(c.spray.KeyID())
+	if ev.Type.IsLogin() && known {
 		acct := ev.Login
 		if acct == "" {
 			acct = ev.User.ID
 		}
-		r = c.spray.Observe(now, spray.Obs{SHA1: ev.Credential.PasswordSHA1, Account: loginHash(acct), Failed: ev.Type == event.LoginFailed})
+		r = c.spray.Observe(now, spray.Obs{SHA1: ev.Credential.PasswordSHA1, Digest: digest, Account: loginHash(acct), Failed: ev.Type == event.LoginFailed})
 		f.SprayAccounts, f.Sprayed = r.Accounts, r.Hot
 	} else {
 		r.State = c.spray.Tick(now)

@@ -222,9 +222,9 @@ func (e *Engine) trackerOf(kind string) *incident.Tracker {
 	return e.tracker
 }
 
-// snapshot returns t's open incident unless the instances have yet to
+// incidentSnapshot returns t's open incident unless the instances have yet to
 // agree on its name.
-func (e *Engine) snapshot(t *incident.Tracker) (store.Incident, bool) {
+func (e *Engine) incidentSnapshot(t *incident.Tracker) (store.Incident, bool) {
 	inc, ok := t.Snapshot()
 	if !ok {
 		return inc, false

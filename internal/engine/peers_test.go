@@ -331,7 +331,7 @@ func TestSettleAfterDurable(t *testing.T) {
 				t.Fatalf("opening with peers: %+v, want one claim and nothing written yet", tr)
 			}
 			e.tracked(e.tracker, &e.mu, &e.lastIncSave, incident.Hit{Account: "u-1", Known: true, Succeeded: true, IP: "192.0.2.1", Outcome: store.OutcomeAllowed}, t0.Add(2*time.Second), &learned{})
-			if _, ok := e.snapshot(e.tracker); ok {
+			if _, ok := e.incidentSnapshot(e.tracker); ok {
 				t.Error("an unclaimed incident's counters would be written")
 			}
 			if err := e.settle(ctx, &tr); err != nil {

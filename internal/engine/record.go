@@ -101,11 +101,16 @@ func (e *Engine) attribute(ev *event.Event, obs *observation, res *Result, l *le
 }
 
 // tracked records hit in t's open incident, and the incident's counters
-// at most once per second of event time (lastSave, guarded by mu).
+// at most once per second of event time (lastSave, guarded by mu); with l
+// nil, it replays a hit on record (incident.Tracker.Replay).
 func (e *Engine) tracked(t *incident.Tracker, mu interface {
 	Lock()
 	Unlock()
 }, lastSave *time.Time, hit incident.Hit, now time.Time, l *learned) {
+	if l == nil { // a hit on record already, replayed after a restart
+		t.Replay(hit, now)
+		return
+	}
 	if a, ok := t.Record(hit, now); ok {
 		l.accounts = append(l.accounts, a)
 	}
@@ -118,7 +123,7 @@ func (e *Engine) tracked(t *incident.Tracker, mu interface {
 	if !due {
 		return
 	}
-	if inc, ok := e.snapshot(t); ok {
+	if inc, ok := e.incidentSnapshot(t); ok {
 		l.incidents = append(l.incidents, inc)
 	}
 }
@@ -349,7 +354,9 @@ func (e *Engine) record(dst store.Batch, ev *event.Event, obs *observation, res 
 	if l.contacts.owner {
 		dst.Notifications = append(dst.Notifications, e.ownerNotices(ev, obs, res, l.contacts, received)...)
 	}
-	dst.Audit = append(dst.Audit, e.audit(ev, received, res))
+	rec := e.audit(ev, received, res)
+	rec.Replay = e.replayRecord(ev, obs, res)
+	dst.Audit = append(dst.Audit, rec)
 	return dst
 }
 

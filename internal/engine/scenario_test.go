@@ -121,19 +121,7 @@ func runScenario(t *testing.T, dir string) {
 	e := newEngine(t, "", st)
 	run := newScenarioRun()
 	for i := range labeled {
-		ev, err := event.Decode(labeled[i].Event)
-		if err != nil {
-			t.Fatalf("event %d: %v", i, err)
-		}
-		r, err := e.Assess(ctx, ev)
-		if err != nil {
-			t.Fatal(err)
-		}
-		// Owners have a factor and pass the step-ups they are asked for;
-		// attackers, holding only the password, cannot.
-		if labeled[i].Label.Actor == traffic.ActorOwner && r.Challenge != nil {
-			passStepUp(ctx, t, e, ev, r.Challenge.ID)
-		}
+		ev, r := assessLabeled(ctx, t, e, labeled[i], i)
 		run.tally(labeled[i].Label, ev, r)
 	}
 	if err := e.Flush(ctx); err != nil {
@@ -163,6 +151,25 @@ func loadExpectation(t *testing.T, dir string) expectation {
 		t.Fatalf("expected.yaml: %v", err)
 	}
 	return exp
+}
+
+// assessLabeled assesses the scenario's event i. Owners have a factor
+// and pass the step-ups they are asked for; attackers, holding only the
+// password, cannot.
+func assessLabeled(ctx context.Context, t *testing.T, e *Engine, l traffic.Labeled, i int) (event.Event, Result) {
+	t.Helper()
+	ev, err := event.Decode(l.Event)
+	if err != nil {
+		t.Fatalf("event %d: %v", i, err)
+	}
+	r, err := e.Assess(ctx, ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l.Label.Actor == traffic.ActorOwner && r.Challenge != nil {
+		passStepUp(ctx, t, e, ev, r.Challenge.ID)
+	}
+	return ev, r
 }
 
 // passStepUp answers the challenge ev was given with a TOTP code, as the

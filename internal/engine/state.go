@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -10,115 +11,166 @@ import (
 	"github.com/atoguard/atoguard/internal/store"
 )
 
+// stateSnapshot is where Save keeps the engine's snapshot.
+const stateSnapshot = "engine"
+
+// The states older versions saved one by one, read when there is no
+// snapshot yet.
 const (
-	stateCampaign = "campaign"
-	stateIncident = "incident"
-)
-
-// Save persists what the engine learned that is not written per event
-// (the campaign baseline, the open incident's state), for a restart.
-func (e *Engine) Save(ctx context.Context) error {
-	if err := e.Flush(ctx); err != nil {
-		return err
-	}
-	if err := e.saveCredentials(ctx); err != nil {
-		return err
-	}
-	snap, err := e.campaign.Snapshot()
-	if err != nil {
-		return err
-	}
-	if err := e.records.PutState(ctx, stateCampaign, snap); err != nil {
-		return fmt.Errorf("saving campaign baseline: %w", err)
-	}
-	inc, err := e.tracker.Save()
-	if err != nil {
-		return err
-	}
-	if err := e.records.PutState(ctx, stateIncident, inc); err != nil {
-		return fmt.Errorf("saving incident state: %w", err)
-	}
-	return nil
-}
-
-// Restore loads what Save persisted; a fresh store has nothing to load.
-func (e *Engine) Restore(ctx context.Context) error {
-	if err := e.restoreCredentials(ctx); err != nil {
-		return err
-	}
-	snap, err := e.records.GetState(ctx, stateCampaign)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		return nil
-	case err != nil:
-		return fmt.Errorf("loading campaign baseline: %w", err)
-	}
-	if err := e.campaign.Restore(snap); err != nil {
-		return err
-	}
-	data, err := e.records.GetState(ctx, stateIncident)
-	if errors.Is(err, store.ErrNotFound) || len(data) == 0 {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("loading incident state: %w", err)
-	}
-	return e.tracker.Restore(data, func(id string) ([]store.IncidentAccount, error) {
-		return e.records.ListIncidentAccounts(ctx, id)
-	})
-}
-
-const (
+	stateCampaign      = "campaign"
+	stateIncident      = "incident"
 	stateSpray         = "spray"
 	stateSprayIncident = "incident.password_spraying"
 )
 
-// saveCredentials persists the spray detector's counts and the state of
-// the open password_spraying incident (Flush writes its counters).
-func (e *Engine) saveCredentials(ctx context.Context) error {
-	c := e.creds
-	snap, err := c.spray.Snapshot(e.clock.Now())
-	if err != nil {
-		return fmt.Errorf("saving spray counts: %w", err)
+// snapshot is what Save persists in one record, taken at one point of the
+// stream of batches (cut): it holds every batch received up to Through
+// and none received after, so a restart replays the audit log after
+// Through (recover.go).
+type snapshot struct {
+	Through       time.Time `json:"through"` // when the last batch it holds was received; zero: none
+	Now           time.Time `json:"now"`     // the engine's time then (on the event clock, the latest event time)
+	Campaign      []byte    `json:"campaign"`
+	Incident      []byte    `json:"incident,omitempty"`
+	Spray         []byte    `json:"spray"`
+	SprayIncident []byte    `json:"spray_incident,omitempty"`
+	Drops         []byte    `json:"drops"` // drop points (order.DropPoints)
+	Surge         []byte    `json:"surge"` // item surges (order.Surge)
+}
+
+// Save persists what the engine learned that is not written per event
+// (the campaign baseline, the spray counts, the drop points and item
+// surges, the open incidents' state),
+// for a restart, as one snapshot consistent with the audit log.
+func (e *Engine) Save(ctx context.Context) error {
+	if err := e.Flush(ctx); err != nil {
+		return err
 	}
-	if err := e.records.PutState(ctx, stateSpray, snap); err != nil {
-		return fmt.Errorf("saving spray counts: %w", err)
-	}
-	inc, err := c.tracker.Save()
+	data, err := e.snapshot()
 	if err != nil {
 		return err
 	}
-	if err := e.records.PutState(ctx, stateSprayIncident, inc); err != nil {
-		return fmt.Errorf("saving spraying incident: %w", err)
+	if err := e.records.PutState(ctx, stateSnapshot, data); err != nil {
+		return fmt.Errorf("saving the engine's snapshot: %w", err)
 	}
 	return nil
 }
 
-// restoreCredentials loads what saveCredentials persisted. Counts saved
-// under a key that is neither the spray key nor the previous one are
-// dropped.
-func (e *Engine) restoreCredentials(ctx context.Context) error {
-	c := e.creds
-	snap, err := e.records.GetState(ctx, stateSpray)
+// snapshot encodes the detectors while no batch is being assessed.
+func (e *Engine) snapshot() ([]byte, error) {
+	through, done := e.recovery.hold()
+	defer done()
+	s := snapshot{Through: through, Now: e.clock.Now()}
+	var err error
+	if s.Campaign, err = e.campaign.Snapshot(); err != nil {
+		return nil, err
+	}
+	if s.Incident, err = e.tracker.Save(); err != nil {
+		return nil, err
+	}
+	if s.Spray, err = e.creds.spray.Snapshot(s.Now); err != nil {
+		return nil, fmt.Errorf("saving spray counts: %w", err)
+	}
+	if s.SprayIncident, err = e.creds.tracker.Save(); err != nil {
+		return nil, err
+	}
+	if s.Drops, err = e.orders.drops.Snapshot(s.Now); err != nil {
+		return nil, fmt.Errorf("saving drop points: %w", err)
+	}
+	if s.Surge, err = e.orders.surge.Snapshot(); err != nil {
+		return nil, fmt.Errorf("saving item surges: %w", err)
+	}
+	return json.Marshal(s)
+}
+
+// Restore loads the last snapshot Save persisted and replays the audit
+// log after it (recover.go), so that the engine reaches the state it had
+// when it stopped, however it stopped. A fresh store has nothing to load:
+// the whole audit log, if any, is replayed. Call it before the engine
+// takes events or peers' events.
+func (e *Engine) Restore(ctx context.Context) error {
+	data, err := e.records.GetState(ctx, stateSnapshot)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-	case err != nil:
-		return fmt.Errorf("loading spray counts: %w", err)
-	case len(snap) > 0:
-		if err := c.spray.Restore(snap, e.clock.Now()); err != nil && !errors.Is(err, spray.ErrOtherKey) {
+		legacy, err := e.restoreLegacy(ctx)
+		switch {
+		case err != nil:
 			return err
+		case legacy:
+			// Saved by an older version: where its states stood in the
+			// audit log is not known, so nothing is replayed.
+			return e.closeOrphans(ctx)
+		}
+		return e.recover(ctx, time.Time{})
+	case err != nil:
+		return fmt.Errorf("loading the engine's snapshot: %w", err)
+	}
+	var s snapshot
+	if err := json.Unmarshal(data, &s); err != nil {
+		return fmt.Errorf("decoding the engine's snapshot: %w", err)
+	}
+	if !s.Through.IsZero() {
+		// On the event clock, time goes on from the snapshot's (before
+		// any event, Now was the wall time: not an event time).
+		e.clock.At(s.Now)
+	}
+	if err := e.campaign.Restore(s.Campaign); err != nil {
+		return err
+	}
+	if err := e.restoreTrackers(ctx, s.Incident, s.SprayIncident); err != nil {
+		return err
+	}
+	if err := e.creds.spray.Restore(s.Spray, e.clock.Now()); err != nil && !errors.Is(err, spray.ErrOtherKey) {
+		return err
+	}
+	if err := e.orders.drops.Restore(s.Drops); err != nil {
+		return err
+	}
+	if err := e.orders.surge.Restore(s.Surge); err != nil {
+		return err
+	}
+	return e.recover(ctx, s.Through)
+}
+
+// restoreTrackers continues the open incidents saved, with the accounts
+// on record for them.
+func (e *Engine) restoreTrackers(ctx context.Context, stuffing, spraying []byte) error {
+	accountsOf := func(id string) ([]store.IncidentAccount, error) { return e.records.ListIncidentAccounts(ctx, id) }
+	if err := e.tracker.Restore(stuffing, accountsOf); err != nil {
+		return err
+	}
+	return e.creds.tracker.Restore(spraying, accountsOf)
+}
+
+// restoreLegacy loads the states an older version saved one by one; it
+// reports whether there were any.
+func (e *Engine) restoreLegacy(ctx context.Context) (bool, error) {
+	states := map[string][]byte{}
+	for _, name := range []string{stateCampaign, stateIncident, stateSpray, stateSprayIncident} {
+		data, err := e.records.GetState(ctx, name)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+		case err != nil:
+			return false, fmt.Errorf("loading state %s: %w", name, err)
+		default:
+			states[name] = data
 		}
 	}
-	data, err := e.records.GetState(ctx, stateSprayIncident)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-	case err != nil:
-		return fmt.Errorf("loading spraying incident: %w", err)
-	case len(data) > 0:
-		if err := c.tracker.Restore(data, func(id string) ([]store.IncidentAccount, error) {
-			return e.records.ListIncidentAccounts(ctx, id)
-		}); err != nil {
-			return err
+	if len(states) == 0 {
+		return false, nil
+	}
+	if data := states[stateCampaign]; len(data) > 0 {
+		if err := e.campaign.Restore(data); err != nil {
+			return true, err
+		}
+	}
+	if err := e.restoreTrackers(ctx, states[stateIncident], states[stateSprayIncident]); err != nil {
+		return true, err
+	}
+	c := e.creds
+	if data := states[stateSpray]; len(data) > 0 {
+		if err := c.spray.Restore(data, e.clock.Now()); err != nil && !errors.Is(err, spray.ErrOtherKey) {
+			return true, err
 		}
 	}
 	// The detector's episode follows the incident: open if it is open.
@@ -127,5 +179,5 @@ func (e *Engine) restoreCredentials(ctx context.Context) error {
 	} else {
 		c.spray.SetEpisode(false, time.Time{}, time.Time{})
 	}
-	return nil
+	return true, nil
 }

@@ -176,6 +176,10 @@ func Start(ctx context.Context, cfg config.Config, opts Options) (_ *Guard, err 
 	if err := eng.Restore(ctx); err != nil {
 		return nil, err
 	}
+	if rec := eng.Recovered(); rec.Replayed+rec.Prerolled+rec.Skipped+rec.Closed > 0 {
+		log.Info("restored the detectors", "snapshot_through", rec.Through, "replayed", rec.Replayed,
+			"prerolled", rec.Prerolled, "skipped", rec.Skipped, "orphaned_incidents_closed", rec.Closed)
+	}
 	hub := ed.peers
 	stopHub := func() {}
 	if hub != nil {

@@ -56,6 +56,7 @@ type tracked struct {
 	pwdKnown map[string]bool
 	overflow int64
 	top      map[string]*spaceSaving // by source kind
+	replayed map[string]bool         // accounts Replay saw; nil but while replaying
 }
 
 // New returns an empty tracker.
@@ -156,6 +157,71 @@ func (t *Tracker) Record(h Hit, now time.Time) (store.IncidentAccount, bool) {
 	if o == nil {
 		return store.IncidentAccount{}, false
 	}
+	t.countLocked(h, now)
+	a, ok := o.accounts[h.Account]
+	if !ok {
+		if a, ok = t.addAccountLocked(h, now); !ok {
+			return store.IncidentAccount{}, false
+		}
+	}
+	a.Attempts++
+	a.LastSeen = now
+	if outcomeRank[h.Outcome] > outcomeRank[a.Outcome] {
+		a.Outcome = h.Outcome
+	}
+	return *a, true
+}
+
+// Replay attributes a hit at now that is already on record, as a restart
+// replays the events after its snapshot: the incident's counters count
+// it, while the account's row, restored from the records with the hit in
+// it, stays as it is. An account first reached by the hit (its row's
+// FirstSeen is now) counts as targeted once.
+func (t *Tracker) Replay(h Hit, now time.Time) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	o := t.open
+	if o == nil {
+		return
+	}
+	t.countLocked(h, now)
+	a, ok := o.accounts[h.Account]
+	if !ok {
+		if a, ok = t.addAccountLocked(h, now); ok {
+			a.Attempts, a.LastSeen = 1, now
+		}
+		return
+	}
+	if o.replayed == nil {
+		o.replayed = map[string]bool{}
+	}
+	if h.Known && a.FirstSeen.Equal(now) && !o.replayed[h.Account] {
+		o.inc.AccountsTargeted++
+	}
+	o.replayed[h.Account] = true
+}
+
+// Resume names the open incident id, as it is on record, and loads the
+// accounts recorded for it: a restart's replay opened again an incident
+// that no snapshot held. It reports false when none is open.
+func (t *Tracker) Resume(id string, accounts []store.IncidentAccount) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	o := t.open
+	if o == nil {
+		return false
+	}
+	o.inc.ID = id
+	for i := range accounts {
+		a := accounts[i]
+		o.accounts[a.Account] = &a
+	}
+	return true
+}
+
+// countLocked counts a hit in the open incident's counters and sources.
+func (t *Tracker) countLocked(h Hit, now time.Time) {
+	o := t.open
 	o.inc.Attempts++
 	o.inc.UpdatedAt = now
 	if h.IP != "" {
@@ -173,24 +239,22 @@ func (t *Tracker) Record(h Hit, now time.Time) (store.IncidentAccount, bool) {
 		o.pwdKnown[h.Account] = true
 		o.inc.AccountsCompromised++
 	}
-	a, ok := o.accounts[h.Account]
-	if !ok {
-		if len(o.accounts) >= t.cfg.MaxAccounts {
-			o.overflow++
-			return store.IncidentAccount{}, false
-		}
-		a = &store.IncidentAccount{IncidentID: o.inc.ID, Account: h.Account, Known: h.Known, Outcome: h.Outcome, FirstSeen: now}
-		o.accounts[h.Account] = a
-		if h.Known {
-			o.inc.AccountsTargeted++
-		}
+}
+
+// addAccountLocked lists the account a hit first reached, unless the list
+// is full.
+func (t *Tracker) addAccountLocked(h Hit, now time.Time) (*store.IncidentAccount, bool) {
+	o := t.open
+	if len(o.accounts) >= t.cfg.MaxAccounts {
+		o.overflow++
+		return nil, false
 	}
-	a.Attempts++
-	a.LastSeen = now
-	if outcomeRank[h.Outcome] > outcomeRank[a.Outcome] {
-		a.Outcome = h.Outcome
+	a := &store.IncidentAccount{IncidentID: o.inc.ID, Account: h.Account, Known: h.Known, Outcome: h.Outcome, FirstSeen: now}
+	o.accounts[h.Account] = a
+	if h.Known {
+		o.inc.AccountsTargeted++
 	}
-	return *a, true
+	return a, true
 }
 
 // PassChallenge marks account's outcome as challenge_passed when the open
@@ -312,16 +376,26 @@ func (s *spaceSaving) topN(n int) []countEntry {
 
 type persisted struct {
 	Incident store.Incident `json:"incident"`
+	// Compromised are the accounts the incident got a correct password
+	// of, counted once each in AccountsCompromised.
+	Compromised []string `json:"compromised,omitempty"`
 }
 
-// Save encodes the open incident's identity so a restart continues it;
-// nil when none is open.
+// Save encodes the open incident's identity and counters so a restart
+// continues it; nil when none is open.
 func (t *Tracker) Save() ([]byte, error) {
-	inc, ok := t.Snapshot()
-	if !ok {
+	t.mu.Lock()
+	if t.open == nil {
+		t.mu.Unlock()
 		return nil, nil
 	}
-	return json.Marshal(persisted{inc})
+	p := persisted{Incident: t.snapshotLocked()}
+	for a := range t.open.pwdKnown {
+		p.Compromised = append(p.Compromised, a)
+	}
+	t.mu.Unlock()
+	sort.Strings(p.Compromised)
+	return json.Marshal(p)
 }
 
 // Restore continues an incident saved by Save, with the accounts already
@@ -349,6 +423,9 @@ func (t *Tracker) Restore(data []byte, accountsOf func(incidentID string) ([]sto
 	for i := range accounts {
 		a := accounts[i]
 		o.accounts[a.Account] = &a
+	}
+	for _, a := range p.Compromised {
+		o.pwdKnown[a] = true
 	}
 	return nil
 }

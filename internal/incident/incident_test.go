@@ -135,3 +135,90 @@ func TestSpaceSavingIgnoresOneOffFlood(t *testing.T) {
 		}
 	}
 }
+
+// TestReplayMatchesRecord checks that a tracker restored from a snapshot
+// taken mid-way, with the accounts on record at the end, and replaying the
+// hits after the snapshot, ends with the counters of one that recorded
+// every hit, without touching the rows on record.
+func TestReplayMatchesRecord(t *testing.T) {
+	hits := []Hit{
+		{Account: "u-1", Known: true, Outcome: "failed", IP: "192.0.2.1"},
+		{Account: "u-2", Known: true, Outcome: store.OutcomeAllowed, Succeeded: true, IP: "192.0.2.2"},
+		{Account: "u-1", Known: true, Outcome: store.OutcomeChallenged, Succeeded: true, IP: "192.0.2.3"},
+		{Account: "nobody", Outcome: "failed", IP: "192.0.2.4"},
+		{Account: "u-3", Known: true, Outcome: "failed", IP: "192.0.2.5"},
+		{Account: "u-2", Known: true, Outcome: store.OutcomeAllowed, Succeeded: true, IP: "192.0.2.5"},
+	}
+	for cut := range len(hits) + 1 {
+		t.Run(fmt.Sprintf("snapshot after %d hits", cut), func(t *testing.T) {
+			whole := New(Config{})
+			inc := whole.Open(KindCredentialStuffing, t0)
+			rows := map[string]store.IncidentAccount{}
+			var snap []byte
+			for i, h := range hits {
+				if i == cut {
+					snap = mustSave(t, whole)
+				}
+				if a, ok := whole.Record(h, t0.Add(time.Duration(i)*time.Second)); ok {
+					rows[a.Account] = a
+				}
+			}
+			if snap == nil {
+				snap = mustSave(t, whole)
+			}
+			restarted := New(Config{})
+			err := restarted.Restore(snap, func(id string) ([]store.IncidentAccount, error) {
+				if id != inc.ID {
+					t.Errorf("accounts of %q loaded, want %q", id, inc.ID)
+				}
+				var out []store.IncidentAccount
+				for _, a := range rows {
+					out = append(out, a)
+				}
+				return out, nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := cut; i < len(hits); i++ {
+				restarted.Replay(hits[i], t0.Add(time.Duration(i)*time.Second))
+			}
+			got, _ := restarted.Snapshot()
+			want, _ := whole.Snapshot()
+			got.DistinctIPs, want.DistinctIPs, got.TopSources, want.TopSources = 0, 0, nil, nil // sketches restart empty
+			if d := cmp.Diff(want, got); d != "" {
+				t.Errorf("replayed incident differs (-want +got):\n%s", d)
+			}
+		})
+	}
+}
+
+func mustSave(t *testing.T, tr *Tracker) []byte {
+	t.Helper()
+	data, err := tr.Save()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
+func TestResume(t *testing.T) {
+	tr := New(Config{})
+	if tr.Resume("inc_x", nil) {
+		t.Error("Resume with no open incident reported true")
+	}
+	tr.Open(KindCredentialStuffing, t0)
+	rows := []store.IncidentAccount{{IncidentID: "inc_x", Account: "u-1", Known: true, Outcome: "failed", Attempts: 2, FirstSeen: t0, LastSeen: t0}}
+	if !tr.Resume("inc_x", rows) {
+		t.Fatal("Resume reported false")
+	}
+	tr.Replay(Hit{Account: "u-1", Known: true, Outcome: "failed"}, t0)
+	got, _ := tr.Snapshot()
+	if got.ID != "inc_x" || got.Attempts != 1 || got.AccountsTargeted != 1 {
+		t.Errorf("resumed incident = %+v, want inc_x with 1 attempt, 1 account", got)
+	}
+	a, _ := tr.Record(Hit{Account: "u-1", Known: true, Outcome: "failed"}, t0.Add(time.Second))
+	if a.Attempts != 3 || a.IncidentID != "inc_x" {
+		t.Errorf("row after the replay = %+v, want 3 attempts of inc_x", a)
+	}
+}

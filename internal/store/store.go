@@ -35,6 +35,10 @@ type Store interface {
 
 	ListAudit(ctx context.Context, q AuditQuery) ([]AuditRecord, error)
 	CountAudit(ctx context.Context) (int64, error)
+	// ReadAudit returns up to limit audit records after from, oldest
+	// first (ReceivedAt, then order of writing), and the cursor of the
+	// last one returned (from when none is): the whole log, page by page.
+	ReadAudit(ctx context.Context, from AuditCursor, limit int) ([]AuditRecord, AuditCursor, error)
 
 	FactorStore
 
@@ -164,6 +168,19 @@ type AuditRecord struct {
 	ChallengeID  string
 	PasswordHMAC []byte
 	Event        []byte // the normalized event as JSON, credential removed
+	// Replay is what a restart needs to replay the event into the
+	// detectors besides Event, encoded by the engine; nil in records
+	// written before it was kept.
+	Replay []byte
+}
+
+// AuditCursor is a position in the audit log, whose order is ReceivedAt,
+// then the order of writing. The zero cursor is before every record;
+// AuditCursor{ReceivedAt: t} is before every record received at t or
+// later.
+type AuditCursor struct {
+	ReceivedAt time.Time
+	Seq        int64 // the store's order of writing among equal ReceivedAt
 }
 
 // AuditQuery selects audit records, newest first.

@@ -349,14 +349,33 @@ type snapshot struct {
 	Since    time.Time            `json:"since"`
 	LastHot  time.Time            `json:"last_hot"`
 	Opened   State                `json:"opened"`
+	// The window's counts and the minute being counted, so that a restart
+	// goes on counting where the snapshot stopped (absent from snapshots
+	// of older versions: the window restarts empty).
+	Buckets   []savedBucket       `json:"buckets,omitempty"`
+	Minute    int64               `json:"minute,omitempty"`
+	MinuteSum [numMetrics]float64 `json:"minute_sum"`
 }
 
-// Snapshot encodes the learned baseline and the campaign state, to be
-// restored after a restart.
+type savedBucket struct {
+	Slot   int                 `json:"slot"`
+	Idx    int64               `json:"idx"`
+	Counts [numMetrics]float64 `json:"n"`
+}
+
+// Snapshot encodes the learned baseline, the window's counts and the
+// campaign state, to be restored after a restart.
 func (d *Detector) Snapshot() ([]byte, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return json.Marshal(snapshot{d.baseline, d.global, d.active, d.since, d.lastHot, d.opened})
+	s := snapshot{Baseline: d.baseline, Global: d.global, Active: d.active, Since: d.since, LastHot: d.lastHot,
+		Opened: d.opened, Minute: d.minute, MinuteSum: d.minuteSum}
+	for i, b := range d.buckets {
+		if b.idx != 0 {
+			s.Buckets = append(s.Buckets, savedBucket{Slot: i, Idx: b.idx, Counts: b.n})
+		}
+	}
+	return json.Marshal(s)
 }
 
 // Restore loads a snapshot taken by Snapshot.
@@ -368,5 +387,11 @@ func (d *Detector) Restore(data []byte) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.baseline, d.global, d.active, d.since, d.lastHot, d.opened = s.Baseline, s.Global, s.Active, s.Since, s.LastHot, s.Opened
+	d.minute, d.minuteSum, d.buckets = s.Minute, s.MinuteSum, [slots]bucket{}
+	for _, b := range s.Buckets {
+		if b.Slot >= 0 && b.Slot < slots {
+			d.buckets[b.Slot] = bucket{idx: b.Idx, n: b.Counts}
+		}
+	}
 	return nil
 }

@@ -2,6 +2,7 @@ package campaign
 
 import (
 	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 )
@@ -137,14 +138,7 @@ func TestSnapshotRestore(t *testing.T) {
 	det := New(Config{})
 	rng := rand.New(rand.NewPCG(7, 8))
 	traffic(det, rng, t0, 48*time.Hour, 30, Obs{Failed: true})
-	snap, err := det.Snapshot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	det2 := New(Config{})
-	if err := det2.Restore(snap); err != nil {
-		t.Fatal(err)
-	}
+	det2 := restart(t, det)
 	at := t0.Add(49 * time.Hour)
 	got, want := det2.Rates(at), det.Rates(at)
 	for i := range want {
@@ -187,4 +181,41 @@ func TestHugeTimeJumps(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestRestoreContinuesTheWindow checks that a detector restored mid-minute
+// from a snapshot goes on exactly as the one it was taken of: the window's
+// counts and the minute being counted are in the snapshot.
+func TestRestoreContinuesTheWindow(t *testing.T) {
+	det := New(Config{})
+	rng := rand.New(rand.NewPCG(9, 10))
+	_, now := traffic(det, rng, t0, 3*time.Hour, 30, Obs{Failed: true})
+	now = now.Add(1500 * time.Millisecond)
+	det.Observe(now, Obs{Failed: true, Unknown: true})
+	restored := restart(t, det)
+	for i := range 600 {
+		at := now.Add(time.Duration(i) * 700 * time.Millisecond)
+		o := Obs{Failed: i%3 != 0, Unknown: i%2 == 0}
+		if got, want := restored.Observe(at, o), det.Observe(at, o); got != want {
+			t.Fatalf("observation %d: restored detector says %+v, want %+v", i, got, want)
+		}
+	}
+	at := now.Add(time.Hour)
+	if got, want := restored.Rates(at), det.Rates(at); !slices.Equal(got, want) {
+		t.Errorf("rates after an hour: %+v, want %+v", got, want)
+	}
+}
+
+// restart returns a new detector restored from a snapshot of det.
+func restart(t *testing.T, det *Detector) *Detector {
+	t.Helper()
+	snap, err := det.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	restored := New(Config{})
+	if err := restored.Restore(snap); err != nil {
+		t.Fatal(err)
+	}
+	return restored
 }

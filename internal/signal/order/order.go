@@ -6,8 +6,12 @@
 package order
 
 import (
+	"encoding/json"
+	"fmt"
+	"hash/fnv"
 	"hash/maphash"
 	"math"
+	"slices"
 	"sync"
 	"time"
 
@@ -23,12 +27,47 @@ const shards = 32
 type DropPoints struct {
 	window time.Duration
 	seed   maphash.Seed
-	shards [shards]dropShard
+	shards [shards]shard[*dropEntry]
 }
 
-type dropShard struct {
+// shard is one lock's part of a bounded table.
+type shard[V any] struct {
 	mu  sync.Mutex
-	lru *simplelru.LRU[string, *dropEntry]
+	lru *simplelru.LRU[string, V]
+}
+
+// snapshotShards calls save with each key and value of the shards, each
+// shard's least recently used first.
+func snapshotShards[V any](shs []shard[V], save func(key string, v V)) {
+	for i := range shs {
+		s := &shs[i]
+		s.mu.Lock()
+		for _, k := range s.lru.Keys() {
+			v, _ := s.lru.Peek(k)
+			save(k, v)
+		}
+		s.mu.Unlock()
+	}
+}
+
+// restoreShards decodes a snapshot of items (S) and adds each to its
+// shard as the key and value entry makes of it.
+func restoreShards[S, V any](data []byte, what string, shs []shard[V], seed maphash.Seed, entry func(S) (string, V, error)) error {
+	var in []S
+	if err := json.Unmarshal(data, &in); err != nil {
+		return fmt.Errorf("decoding %s: %w", what, err)
+	}
+	for _, it := range in {
+		key, v, err := entry(it)
+		if err != nil {
+			return fmt.Errorf("decoding %s: %w", what, err)
+		}
+		s := &shs[maphash.String(seed, key)%shards]
+		s.mu.Lock()
+		s.lru.Add(key, v)
+		s.mu.Unlock()
+	}
+	return nil
 }
 
 const maxAccounts = 32
@@ -59,7 +98,7 @@ func (d *DropPoints) Observe(key, account string, now time.Time) int {
 		return 0
 	}
 	s := &d.shards[maphash.String(d.seed, key)%shards]
-	h := maphash.String(d.seed, account) | 1
+	h := accountHash(account)
 	t := now.Unix()
 	cutoff := now.Add(-d.window).Unix()
 	s.mu.Lock()
@@ -93,6 +132,47 @@ func (d *DropPoints) Observe(key, account string, now time.Time) int {
 	return n
 }
 
+// accountHash is how an account is counted: the same across restarts, so
+// that a snapshot's counts go on.
+func accountHash(account string) uint64 {
+	f := fnv.New64a()
+	f.Write([]byte(account))
+	return f.Sum64() | 1
+}
+
+// savedDrop is a drop point as a snapshot keeps it.
+type savedDrop struct {
+	Key      string   `json:"k"`
+	Accounts []uint64 `json:"a"`
+	Seen     []int64  `json:"s"`
+}
+
+// Snapshot encodes the drop points used within the window at now, each
+// shard's least recently used first, to be restored after a restart.
+func (d *DropPoints) Snapshot(now time.Time) ([]byte, error) {
+	cutoff := now.Add(-d.window).Unix()
+	var out []savedDrop
+	snapshotShards(d.shards[:], func(k string, e *dropEntry) {
+		if slices.Max(e.seen[:]) > cutoff {
+			out = append(out, savedDrop{Key: k, Accounts: slices.Clone(e.accounts[:]), Seen: slices.Clone(e.seen[:])})
+		}
+	})
+	return json.Marshal(out)
+}
+
+// Restore loads a snapshot taken by Snapshot.
+func (d *DropPoints) Restore(data []byte) error {
+	return restoreShards(data, "drop points", d.shards[:], d.seed, func(sd savedDrop) (string, *dropEntry, error) {
+		if len(sd.Accounts) != maxAccounts || len(sd.Seen) != maxAccounts {
+			return "", nil, fmt.Errorf("%d accounts, want %d", len(sd.Accounts), maxAccounts)
+		}
+		e := &dropEntry{}
+		copy(e.accounts[:], sd.Accounts)
+		copy(e.seen[:], sd.Seen)
+		return sd.Key, e, nil
+	})
+}
+
 // Surge watches how often each item (SKU) is ordered. An item surges when
 // its orders in the last hour are far above its own daily average; the
 // share of those orders that came from risky contexts tells a campaign
@@ -101,12 +181,7 @@ type Surge struct {
 	minOrders float64
 	factor    float64
 	seed      maphash.Seed
-	shards    [shards]surgeShard
-}
-
-type surgeShard struct {
-	mu  sync.Mutex
-	lru *simplelru.LRU[string, *surgeEntry]
+	shards    [shards]shard[*surgeEntry]
 }
 
 type surgeEntry struct {
@@ -169,4 +244,31 @@ func (s *Surge) Observe(sku string, risky bool, now time.Time) SurgeState {
 	st := SurgeState{Orders1h: e.hour, PerHour: perHour, RiskyShare: e.risky / e.hour}
 	st.Surging = e.hour >= s.minOrders && e.hour >= s.factor*math.Max(perHour, 1)
 	return st
+}
+
+// savedItem is an item as a snapshot keeps it.
+type savedItem struct {
+	SKU   string  `json:"sku"`
+	Last  int64   `json:"last"`
+	Hour  float64 `json:"hour"`
+	Risky float64 `json:"risky"`
+	Day   float64 `json:"day"`
+	First int64   `json:"first"`
+}
+
+// Snapshot encodes the items watched, each shard's least recently
+// ordered first, to be restored after a restart.
+func (s *Surge) Snapshot() ([]byte, error) {
+	var out []savedItem
+	snapshotShards(s.shards[:], func(k string, e *surgeEntry) {
+		out = append(out, savedItem{SKU: k, Last: e.last, Hour: e.hour, Risky: e.risky, Day: e.day, First: e.first})
+	})
+	return json.Marshal(out)
+}
+
+// Restore loads a snapshot taken by Snapshot.
+func (s *Surge) Restore(data []byte) error {
+	return restoreShards(data, "item surges", s.shards[:], s.seed, func(it savedItem) (string, *surgeEntry, error) {
+		return it.SKU, &surgeEntry{last: it.Last, hour: it.Hour, risky: it.Risky, day: it.Day, first: it.First}, nil
+	})
 }

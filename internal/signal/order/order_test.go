@@ -77,3 +77,39 @@ func TestSurge(t *testing.T) {
 		})
 	}
 }
+
+// TestSnapshotRestore checks that drop points and item surges restored
+// from a snapshot go on counting as the ones it was taken of.
+func TestSnapshotRestore(t *testing.T) {
+	drops, surge := NewDropPoints(1000, 72*time.Hour), NewSurge(1000, 10, 5)
+	obs := func(d *DropPoints, s *Surge, i int) (int, SurgeState) {
+		now := t0.Add(time.Duration(i) * 7 * time.Minute)
+		key, acct, sku := fmt.Sprintf("addr-%d", i%5), fmt.Sprintf("u-%d", i%13), fmt.Sprintf("sku-%d", i%3)
+		return d.Observe(key, acct, now), s.Observe(sku, i%4 == 0, now)
+	}
+	for i := range 200 {
+		obs(drops, surge, i)
+	}
+	dsnap, err := drops.Snapshot(t0.Add(200 * 7 * time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ssnap, err := surge.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	drops2, surge2 := NewDropPoints(1000, 72*time.Hour), NewSurge(1000, 10, 5)
+	if err := drops2.Restore(dsnap); err != nil {
+		t.Fatal(err)
+	}
+	if err := surge2.Restore(ssnap); err != nil {
+		t.Fatal(err)
+	}
+	for i := 200; i < 400; i++ {
+		wantN, wantS := obs(drops, surge, i)
+		gotN, gotS := obs(drops2, surge2, i)
+		if gotN != wantN || gotS != wantS {
+			t.Fatalf("order %d after restore: %d accounts, %+v; want %d, %+v", i, gotN, gotS, wantN, wantS)
+		}
+	}
+}

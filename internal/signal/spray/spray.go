@@ -84,7 +84,10 @@ func DeriveKey(secret []byte) []byte {
 
 // Obs is one login that carried a password digest.
 type Obs struct {
-	SHA1    [20]byte
+	SHA1 [20]byte
+	// Digest, when set, is the password's Digest under the detector's
+	// key and SHA1 is not used: a login replayed from the audit log.
+	Digest  *Digest
 	Account uint64 // a stable hash of the account or login; 0 when none
 	Failed  bool   // only failed logins are counted
 }
@@ -115,6 +118,18 @@ const (
 )
 
 type mac [16]byte
+
+// Digest is a password's keyed digest as the detector counts it (an
+// HMAC-SHA-256 of its SHA-1 under the detector's key, cut to 16 bytes):
+// what the audit log keeps of a login so that a restart can replay it.
+type Digest [16]byte
+
+// Digest returns the digest of a password's SHA-1 under the detector's
+// key, and the id of that key (KeyID).
+func (d *Detector) Digest(sha1 *[20]byte) (Digest, string) { return Digest(d.mac(sha1)), d.keyID }
+
+// KeyID names the detector's key without revealing it.
+func (d *Detector) KeyID() string { return d.keyID }
 
 // entry is the state of one password. Times are Unix seconds.
 type entry struct {
@@ -206,12 +221,17 @@ func (d *Detector) shard(k mac) *shard {
 
 // Observe counts o at now and returns what it says of the password.
 func (d *Detector) Observe(now time.Time, o Obs) Result {
-	k := d.mac(&o.SHA1)
+	var k mac
+	if o.Digest != nil {
+		k = mac(*o.Digest)
+	} else {
+		k = d.mac(&o.SHA1)
+	}
 	t := now.Unix()
 	s := d.shard(k)
 	s.mu.Lock()
 	e, ok := s.lru.Get(k)
-	if !ok {
+	if !ok && o.Digest == nil {
 		if pe := d.takePrevious(now, &o.SHA1); pe != nil {
 			e, ok = pe, true
 			s.lru.Add(k, e)

@@ -171,3 +171,25 @@ func TestSnapshotAndKeyRotation(t *testing.T) {
 		}
 	})
 }
+
+// TestDigestObservesAsSHA1 checks that a login observed by its Digest, as
+// a restart replays it, counts as the same login observed by its SHA-1.
+func TestDigestObservesAsSHA1(t *testing.T) {
+	bySHA1, byDigest := newDetector(t, Config{OpenAt: 3}), newDetector(t, Config{OpenAt: 3})
+	if bySHA1.KeyID() != byDigest.KeyID() {
+		t.Fatal("detectors of one key name it differently")
+	}
+	for i, pw := range [][20]byte{pwA, pwB, pwA, pwA, pwB, pwA} {
+		now := t0.Add(time.Duration(i) * time.Second)
+		o := Obs{SHA1: pw, Account: uint64(i + 1), Failed: true}
+		want := bySHA1.Observe(now, o)
+		dg, id := byDigest.Digest(&pw)
+		if id != byDigest.KeyID() {
+			t.Errorf("Digest key id %q, want %q", id, byDigest.KeyID())
+		}
+		got := byDigest.Observe(now, Obs{Digest: &dg, Account: o.Account, Failed: true})
+		if got != want {
+			t.Errorf("login %d by digest = %+v, want %+v", i, got, want)
+		}
+	}
+}

@@ -340,6 +340,29 @@ func (s *Store) ListAudit(ctx context.Context, q store.AuditQuery) ([]store.Audi
 	return out, nil
 }
 
+// ReadAudit returns up to limit audit records after from, oldest first,
+// and the cursor of the last one returned (from when none is).
+func (s *Store) ReadAudit(ctx context.Context, from store.AuditCursor, limit int) ([]store.AuditRecord, store.AuditCursor, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, from, err
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	after := utc(from.ReceivedAt)
+	i := sort.Search(len(s.audit), func(i int) bool {
+		e := &s.audit[i]
+		c := e.rec.ReceivedAt.Compare(after)
+		return c > 0 || c == 0 && int64(e.seq) > from.Seq
+	})
+	var out []store.AuditRecord
+	for ; i < len(s.audit) && len(out) < limit; i++ {
+		e := &s.audit[i]
+		out = append(out, copyAudit(e.rec))
+		from = store.AuditCursor{ReceivedAt: e.rec.ReceivedAt, Seq: int64(e.seq)}
+	}
+	return out, from, nil
+}
+
 // CountAudit returns the number of audit records.
 func (s *Store) CountAudit(ctx context.Context) (int64, error) {
 	s.mu.RLock()
@@ -367,6 +390,7 @@ func copyAudit(a store.AuditRecord) store.AuditRecord {
 	a.Reasons = slices.Clone(a.Reasons)
 	a.PasswordHMAC = bytes.Clone(a.PasswordHMAC)
 	a.Event = bytes.Clone(a.Event)
+	a.Replay = bytes.Clone(a.Replay)
 	return a
 }
 

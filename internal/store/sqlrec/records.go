@@ -169,6 +169,47 @@ func (r Records) ListAudit(ctx context.Context, q store.AuditQuery) ([]store.Aud
 	return List(ctx, r.r, "listing audit", ScanAudit, query, append(args, limitOr(q.Limit, defaultAuditLimit))...)
 }
 
+// ReadAudit returns up to limit audit records after from, oldest first,
+// and the cursor of the last one returned (from when none is).
+func (r Records) ReadAudit(ctx context.Context, from store.AuditCursor, limit int) ([]store.AuditRecord, store.AuditCursor, error) {
+	if limit <= 0 {
+		return nil, from, nil
+	}
+	after := UnixNano(from.ReceivedAt)
+	rows, err := List(ctx, r.r, "reading audit", func(sc Scanner) (seqAudit, error) {
+		var a seqAudit
+		rec, err := ScanAudit(seqScanner{sc, &a.seq})
+		a.rec = rec
+		return a, err
+	}, `SELECT seq, `+AuditColumns+` FROM audit WHERE received_at > ? OR (received_at = ? AND seq > ?)
+		ORDER BY received_at, seq LIMIT ?`, after, after, from.Seq, int64(limit))
+	if err != nil {
+		return nil, from, err
+	}
+	out := make([]store.AuditRecord, len(rows))
+	for i, a := range rows {
+		out[i] = a.rec
+	}
+	if n := len(rows); n > 0 {
+		from = store.AuditCursor{ReceivedAt: rows[n-1].rec.ReceivedAt, Seq: rows[n-1].seq}
+	}
+	return out, from, nil
+}
+
+// seqAudit is an audit record with its place in the order of writing.
+type seqAudit struct {
+	seq int64
+	rec store.AuditRecord
+}
+
+// seqScanner reads the seq column into seq before the columns asked for.
+type seqScanner struct {
+	sc  Scanner
+	seq *int64
+}
+
+func (s seqScanner) Scan(dest ...any) error { return s.sc.Scan(append([]any{s.seq}, dest...)...) }
+
 // CountAudit returns the number of audit records.
 func (r Records) CountAudit(ctx context.Context) (int64, error) {
 	var n int64

@@ -11,7 +11,7 @@ import (
 const (
 	AuditColumns = `event_id, received_at, occurred_at, type, account, login, ip,
 		session_id, request_id, decision, risk, reasons, incident_id, challenge_id,
-		password_hmac, event`
+		password_hmac, event, replay`
 	ProfileColumns  = `account, data, updated_at`
 	IncidentColumns = `id, kind, state, started_at, ended_at, attempts, distinct_ips,
 		distinct_prefixes, accounts_targeted, accounts_compromised, top_sources, updated_at`
@@ -69,7 +69,7 @@ func ScanAudit(sc Scanner) (store.AuditRecord, error) {
 	var reasons string
 	err := sc.Scan(&a.EventID, &received, &occurred, &a.Type, &a.Account, &a.Login, &a.IP,
 		&a.SessionID, &a.RequestID, &a.Decision, &risk, &reasons, &a.IncidentID,
-		&a.ChallengeID, &a.PasswordHMAC, &a.Event)
+		&a.ChallengeID, &a.PasswordHMAC, &a.Event, &a.Replay)
 	a.ReceivedAt, a.OccurredAt, a.Risk = FromUnixNano(received), FromUnixNano(occurred), int(risk)
 	return a, decodeJSON(err, "audit", a.EventID, "reasons", reasons, &a.Reasons)
 }

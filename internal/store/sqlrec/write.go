@@ -13,7 +13,7 @@ import (
 // The statements of a batch write that both dialects spell alike.
 const (
 	InsertAuditSQL = `INSERT INTO audit (` + AuditColumns + `)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (event_id) DO NOTHING`
 
 	PutProfileSQL = `INSERT INTO profiles (` + ProfileColumns + `) VALUES (?, ?, ?)
@@ -125,7 +125,7 @@ func (d Dialect) Statements(b store.Batch) ([]Statement, error) {
 		w.add(fmt.Sprintf("audit %q", a.EventID), InsertAuditSQL, []time.Time{a.ReceivedAt, a.OccurredAt},
 			a.EventID, UnixNano(a.ReceivedAt), UnixNano(a.OccurredAt), a.Type, a.Account, a.Login, a.IP,
 			a.SessionID, a.RequestID, a.Decision, int64(a.Risk), jsonArg{"reasons", a.Reasons},
-			a.IncidentID, a.ChallengeID, a.PasswordHMAC, a.Event)
+			a.IncidentID, a.ChallengeID, a.PasswordHMAC, a.Event, a.Replay)
 	}
 	for _, p := range b.Profiles {
 		w.add(fmt.Sprintf("profile %q", p.Account), PutProfileSQL, []time.Time{p.UpdatedAt},

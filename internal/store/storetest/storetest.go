@@ -5,6 +5,7 @@ package storetest
 import (
 	"errors"
 	"fmt"
+	"math"
 	"sync"
 	"testing"
 	"time"
@@ -44,6 +45,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"AuditDefaultLimit", testAuditDefaultLimit},
 		{"PruneAudit", testPruneAudit},
 		{"PruneNotifications", testPruneNotifications},
+		{"AuditRead", testAuditRead},
 		{"Profiles", testProfiles},
 		{"Incidents", testIncidents},
 		{"IncidentAccounts", testIncidentAccounts},
@@ -135,6 +137,7 @@ func audit(id string, received time.Time) store.AuditRecord {
 		ChallengeID:  "ch-" + id,
 		PasswordHMAC: []byte{0x00, 0xff, 0x10, byte(len(id))},
 		Event:        []byte(`{"type":"login.failed","id":"` + id + `"}`),
+		Replay:       []byte(`{"at":"` + id + `"}`),
 	}
 }
 
@@ -389,6 +392,62 @@ func testAuditDefaultLimit(t *testing.T, s store.Store) {
 	if n := countAudit(t, s); n != 105 {
 		t.Errorf("CountAudit = %d, want 105", n)
 	}
+}
+
+func testAuditRead(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	// Written out of time order, with ties on ReceivedAt that come back in
+	// the order of writing.
+	write(t, s, store.Batch{Audit: []store.AuditRecord{
+		audit("a", at(10*time.Second)), audit("b", at(-time.Hour)), audit("c", at(time.Hour)),
+	}})
+	write(t, s, store.Batch{Audit: []store.AuditRecord{
+		audit("d", t0().Add(10*time.Second).In(zoneEast())), // ties with a
+		audit("e", at(time.Nanosecond)),
+		audit("f", at(10*time.Second)), // ties with a and d
+	}})
+	all := []string{"b", "e", "a", "d", "f", "c"}
+	var got []string
+	var cur store.AuditCursor
+	for range 10 {
+		page, next, err := s.ReadAudit(ctx, cur, 2)
+		if err != nil {
+			t.Fatalf("ReadAudit(%+v): %v", cur, err)
+		}
+		if len(page) == 0 {
+			if next != cur {
+				t.Errorf("ReadAudit at the end moved the cursor from %+v to %+v", cur, next)
+			}
+			break
+		}
+		got = append(got, eventIDs(page)...)
+		cur = next
+	}
+	diff(t, "ReadAudit pages", got, all)
+
+	tests := []struct {
+		name string
+		from store.AuditCursor
+		want []string
+	}{
+		{"from a time: every record received then or later", store.AuditCursor{ReceivedAt: at(10 * time.Second)}, []string{"a", "d", "f", "c"}},
+		{"after a time: later records only", store.AuditCursor{ReceivedAt: at(10 * time.Second), Seq: math.MaxInt64}, []string{"c"}},
+		{"past the end", store.AuditCursor{ReceivedAt: at(2 * time.Hour)}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			page, _, err := s.ReadAudit(ctx, tt.from, 100)
+			if err != nil {
+				t.Fatalf("ReadAudit: %v", err)
+			}
+			diff(t, "ReadAudit ids", eventIDs(page), tt.want)
+		})
+	}
+	page, _, err := s.ReadAudit(ctx, store.AuditCursor{}, 1)
+	if err != nil || len(page) != 1 {
+		t.Fatalf("ReadAudit(first) = %d records, %v", len(page), err)
+	}
+	diff(t, "ReadAudit record", page[0], audit("b", at(-time.Hour)))
 }
 
 func testProfiles(t *testing.T, s store.Store) {
