@@ -86,6 +86,7 @@ type State struct {
 	// writer last failed as unavailable.
 	Degraded bool  `json:"degraded"`
 	Rejected int   `json:"rejected"`  // batches the inner writer refused on replay since New, kept in the rejected file
+	Refused  int   `json:"refused"`   // writes refused with ErrFull since New (not acknowledged)
 	MaxBytes int64 `json:"max_bytes"` // the cap on the journal file (Options.MaxBytes)
 }
 
@@ -116,6 +117,7 @@ type Journal struct {
 	pending   int
 	innerDown bool
 	rejected  int
+	refused   int // writes refused with ErrFull
 	closed    bool
 	writers   sync.WaitGroup // Writes in flight, for Close
 }
@@ -325,6 +327,7 @@ func (j *Journal) appendLocked(b store.Batch) error {
 	}
 	n := headerSize + int64(len(p))
 	if len(p) > 1<<32-1 || j.endOff+n > j.opts.MaxBytes {
+		j.refused++
 		return fmt.Errorf("journaling batch of %d bytes: %w (%d of %d bytes used)", n, ErrFull, j.endOff, j.opts.MaxBytes)
 	}
 	rec := make([]byte, n)
@@ -507,6 +510,7 @@ func (j *Journal) State() State {
 		PendingBytes: j.endOff - j.readOff,
 		Degraded:     j.pending > 0 || j.innerDown,
 		Rejected:     j.rejected,
+		Refused:      j.refused,
 		MaxBytes:     j.opts.MaxBytes,
 	}
 }
