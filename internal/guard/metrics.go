@@ -63,7 +63,7 @@ func partMetrics(jnl *journal.Journal, hub *hot.Hub, disp *notify.Dispatcher) []
 			}, func() float64 { return float64(o.get(disp.Stats())) }))
 		}
 		gauge("atoguard_notifications_queue_delay_seconds",
-			"How long the oldest notification on its first attempt in the dispatcher's last round had waited since it was enqueued.",
+			"How long the oldest notification on its first attempt in the dispatcher's last round had waited since it was enqueued (0: none claimed).",
 			func() float64 { return disp.Stats().QueueDelay.Seconds() })
 	}
 	return cs

@@ -71,8 +71,8 @@ type DispatchStats struct {
 	Retried int64 // failed and due again later (shutdown interruptions included)
 	Failed  int64 // given up on
 	// QueueDelay is how long the oldest notification on its first
-	// attempt in the last round that claimed any had waited since it was
-	// enqueued: it grows while the outbox has a backlog.
+	// attempt in the last round had waited since it was enqueued (0 when
+	// the round claimed none): it grows while the outbox has a backlog.
 	QueueDelay time.Duration
 }
 
@@ -177,17 +177,15 @@ func (d *Dispatcher) dispatch(ctx context.Context, now time.Time) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	if len(ns) > 0 {
-		// A claim increments Attempts, so 1 is a first attempt, due since
-		// it was enqueued (retries wait out their backoff on purpose).
-		var delay time.Duration
-		for _, n := range ns {
-			if n.Attempts == 1 {
-				delay = max(delay, now.Sub(n.CreatedAt))
-			}
+	// A claim increments Attempts, so 1 is a first attempt, due since it
+	// was enqueued (retries wait out their backoff on purpose).
+	var delay time.Duration
+	for _, n := range ns {
+		if n.Attempts == 1 {
+			delay = max(delay, now.Sub(n.CreatedAt))
 		}
-		d.queueDelay.Store(int64(delay))
 	}
+	d.queueDelay.Store(int64(delay))
 	sem := make(chan struct{}, d.workers)
 	var wg sync.WaitGroup
 	for _, n := range ns {
