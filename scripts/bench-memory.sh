@@ -18,6 +18,8 @@ set -euo pipefail
 shopt -s inherit_errexit
 
 cd "$(dirname "$0")/.."
+# The approved toolchain (README, docs/security.md); fetched on first use.
+export GOTOOLCHAIN=go1.27.3
 EVENTS=${EVENTS:-1000000}
 BATCH=${BATCH:-1000}
 WORKERS=${WORKERS:-2}

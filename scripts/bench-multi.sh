@@ -29,6 +29,8 @@
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
+# The approved toolchain (README, docs/security.md); fetched on first use.
+export GOTOOLCHAIN=go1.27.3
 THREADS=${THREADS:-2}
 CONNS=${CONNS:-32}
 DURATION=${DURATION:-20s}

@@ -132,3 +132,35 @@ func TestStandsAlone(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestOneToolchainEverywhere keeps the toolchain that the README's step 0
+// exports the one that .ci/run, the README's test command and every
+// script under scripts/ use.
+func TestOneToolchainEverywhere(t *testing.T) {
+	readme, err := os.ReadFile(filepath.Join(root, "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	export := regexp.MustCompile(`(?m)^export GOTOOLCHAIN=(\S+)$`)
+	m := export.FindSubmatch(readme)
+	if m == nil {
+		t.Fatal("README exports no GOTOOLCHAIN")
+	}
+	want := string(m[1])
+	if !regexp.MustCompile(`(?m)^# 2\. Run the tests\nGOTOOLCHAIN=` + regexp.QuoteMeta(want) + ` `).Match(readme) {
+		t.Errorf("the README's test command does not run with GOTOOLCHAIN=%s", want)
+	}
+	scripts, err := filepath.Glob(filepath.Join(root, "scripts", "*.sh"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range append(scripts, filepath.Join(root, ".ci", "run")) {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m := export.FindSubmatch(b); m == nil || string(m[1]) != want {
+			t.Errorf("%s does not export GOTOOLCHAIN=%s", p, want)
+		}
+	}
+}

@@ -126,8 +126,9 @@ type Deps struct {
 	// check says it is not ok, /readyz answers 200 with status "degraded"
 	// and the part's detail.
 	Health []HealthCheck
-	// Metrics are more collectors /metrics serves (the journal's).
-	Metrics []prometheus.Collector
+	// Collectors are more metrics served on /metrics with the API's own
+	// (the journal's, Redis's, the notification dispatcher's).
+	Collectors []prometheus.Collector
 	// RecordsOptional makes an unreachable store degrade /readyz instead
 	// of failing it: the guard journals its records meanwhile (package
 	// journal).
@@ -199,7 +200,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "atoguard_open_incidents", Help: "Incidents open now."},
 			func() float64 { return float64(eng.OpenIncidents()) }),
 	)
-	reg.MustRegister(deps.Metrics...)
+	reg.MustRegister(deps.Collectors...)
 	reg.MustRegister(&sizeCollector{eng: eng, desc: prometheus.NewDesc("atoguard_source_keys", "Keys held per kind of source (bounded).", []string{"kind"}, nil)})
 
 	h := func(f handlerFunc) http.Handler { return adapt(log, f) }

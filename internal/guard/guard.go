@@ -22,6 +22,7 @@ import (
 	"github.com/atoguard/atoguard/internal/config"
 	"github.com/atoguard/atoguard/internal/engine"
 	"github.com/atoguard/atoguard/internal/hot"
+	"github.com/atoguard/atoguard/internal/notify"
 	"github.com/atoguard/atoguard/internal/policy"
 	"github.com/atoguard/atoguard/internal/retention"
 	"github.com/atoguard/atoguard/internal/stepup"
@@ -186,10 +187,12 @@ func Start(ctx context.Context, cfg config.Config, opts Options) (_ *Guard, err 
 		stopHub = runInBackground(ctx, func(ctx context.Context) { _ = hub.Run(ctx, eng.Apply) }) // returns once ctx is done
 		cleanup = append(cleanup, func() error { stopHub(); return nil })
 	}
+	var disp *notify.Dispatcher
 	if ed.planner != nil {
 		// Delivers the notification outbox until the guard stops; the
 		// store is closed only after it has.
-		stopDispatch, err := dispatchNotifications(ctx, cfg, st, log)
+		var stopDispatch func()
+		disp, stopDispatch, err = dispatchNotifications(ctx, cfg, st, log)
 		if err != nil {
 			return nil, err
 		}
@@ -215,7 +218,7 @@ func Start(ctx context.Context, cfg config.Config, opts Options) (_ *Guard, err 
 	go rekeyFactors(ctx, svc, keys, log)
 	var ready atomic.Bool
 	cfg.API.InternalToken = getenv(EnvInternalToken)
-	srv, err := newAPI(cfg, opts.BootstrapKey, log, clk, eng, st, ready.Load, svc, corpus, jnl, hub)
+	srv, err := newAPI(cfg, opts.BootstrapKey, log, clk, eng, st, ready.Load, svc, corpus, jnl, hub, disp)
 	if err != nil {
 		return nil, err
 	}
@@ -323,15 +326,16 @@ func journalParts(jnl *journal.Journal) (api.HealthCheck, prometheus.Collector) 
 // newAPI is the guard's HTTP API: events, incidents, reviews, step-up,
 // breached-password ranges, health and metrics.
 func newAPI(cfg config.Config, bootstrap string, log *slog.Logger, clk *clock.Clock, eng *engine.Engine, st guardStore, ready func() bool,
-	svc *stepup.Service, ranges *breach.Corpus, jnl *journal.Journal, hub *hot.Hub) (*api.Server, error) {
+	svc *stepup.Service, ranges *breach.Corpus, jnl *journal.Journal, hub *hot.Hub, disp *notify.Dispatcher) (*api.Server, error) {
 	apiCfg := cfg.API
 	apiCfg.BootstrapKey = bootstrap
-	deps := api.Deps{Log: log, Engine: eng, Records: st, Ready: ready, Wall: clk.Wall, StepUp: svc, Ranges: ranges}
+	deps := api.Deps{Log: log, Engine: eng, Records: st, Ready: ready, Wall: clk.Wall, StepUp: svc, Ranges: ranges,
+		Collectors: partMetrics(jnl, hub, disp)}
 	if jnl != nil {
 		deps.RecordsOptional = true
 		check, gauge := journalParts(jnl)
 		deps.Health = append(deps.Health, check)
-		deps.Metrics = append(deps.Metrics, gauge)
+		deps.Collectors = append(deps.Collectors, gauge)
 	}
 	if hub != nil {
 		deps.Health = append(deps.Health, api.HealthCheck{Name: "redis",

@@ -1,9 +1,13 @@
 package guard
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -105,6 +109,29 @@ func waitReady(t *testing.T, g *Guard, status, part, partStatus string) readyOut
 	}
 }
 
+// gauge returns the value of the unlabelled metric name on g's /metrics,
+// failing the test when it is not there.
+func gauge(t *testing.T, g *Guard, name string) float64 {
+	t.Helper()
+	resp, err := http.Get(g.URL() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), name+" "); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			return f
+		}
+	}
+	t.Fatalf("%s /metrics has no %s", g.URL(), name)
+	return 0
+}
+
 // TestRedisOutage stops the guards' Redis mid-run: both keep answering,
 // /readyz says degraded, and when Redis is back they publish what they
 // queued, replay each other's events and say ready again. No acknowledged
@@ -132,6 +159,9 @@ func TestRedisOutage(t *testing.T) {
 	if st := a.hub.Status(); st.Backlog == 0 {
 		t.Errorf("a queued nothing during the outage: %+v", st)
 	}
+	if c, q := gauge(t, a, "atoguard_redis_connected"), gauge(t, a, "atoguard_redis_backlog_events"); c != 0 || q == 0 {
+		t.Errorf("a's metrics during the outage: atoguard_redis_connected %v, atoguard_redis_backlog_events %v; want 0 and more", c, q)
+	}
 
 	rds.Start()
 	waitReady(t, a, "ready", "redis", "ok")
@@ -148,6 +178,9 @@ func TestRedisOutage(t *testing.T) {
 	}
 	if st := a.hub.Status(); st.Backlog != 0 || st.Dropped != 0 || st.Published != 80 {
 		t.Errorf("a after the outage: %+v, want all 80 published, none dropped", st)
+	}
+	if c := gauge(t, a, "atoguard_redis_connected"); c != 1 {
+		t.Errorf("atoguard_redis_connected after the outage: %v, want 1", c)
 	}
 	l.checkAudit(t, records)
 }
@@ -178,9 +211,15 @@ func TestPostgresOutage(t *testing.T) {
 	if js.Pending == 0 {
 		t.Errorf("nothing journaled during the outage: %s", r.Components["journal"].Detail)
 	}
+	if p, d := gauge(t, g, "atoguard_journal_pending_batches"), gauge(t, g, "atoguard_journal_degraded"); p == 0 || d != 1 {
+		t.Errorf("metrics during the outage: atoguard_journal_pending_batches %v, atoguard_journal_degraded %v; want some and 1", p, d)
+	}
 
 	pg.Start()
 	waitReady(t, g, "ready", "journal", "ok")
+	if p, r := gauge(t, g, "atoguard_journal_pending_batches"), gauge(t, g, "atoguard_journal_refused_writes_total"); p != 0 || r != 0 {
+		t.Errorf("metrics after the outage: atoguard_journal_pending_batches %v, atoguard_journal_refused_writes_total %v; want 0 and 0", p, r)
+	}
 	l.send(t, g, 10)
 	l.checkAudit(t, pg.URL())
 }

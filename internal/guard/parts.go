@@ -179,13 +179,13 @@ func newPlanner(cfg config.Config) (*notify.Planner, error) {
 
 // dispatchNotifications delivers the notification outbox until ctx is
 // done or the returned function is called; that function returns once
-// delivery has stopped.
-func dispatchNotifications(ctx context.Context, cfg config.Config, st notify.Outbox, log *slog.Logger) (stop func(), _ error) {
+// delivery has stopped. The dispatcher is returned for its metrics.
+func dispatchNotifications(ctx context.Context, cfg config.Config, st notify.Outbox, log *slog.Logger) (_ *notify.Dispatcher, stop func(), _ error) {
 	disp, err := notify.NewDispatcher(cfg.Notify, st, log)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return runInBackground(ctx, func(ctx context.Context) { _ = disp.Run(ctx) }), nil // Run returns nil once ctx is done
+	return disp, runInBackground(ctx, func(ctx context.Context) { _ = disp.Run(ctx) }), nil // Run returns nil once ctx is done
 }
 
 // loadFactorKeys loads the keys that seal factor and operator TOTP

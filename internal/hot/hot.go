@@ -160,7 +160,7 @@ func Open(ctx context.Context, cfg Config, secret []byte, log *slog.Logger) (*Hu
 	opts.DialTimeout = 2 * time.Second
 	opts.ReadTimeout = 2 * time.Second
 	opts.WriteTimeout = 2 * time.Second
-	opts.MaxRetries = 0 // the hub retries itself, without blocking answers
+	opts.MaxRetries = 0               // the hub retries itself, without blocking answers
 	opts.ContextTimeoutEnabled = true // a caller's deadline (the probe's) bounds the wait for an answer
 
 	m := hmac.New(sha256.New, secret)

@@ -10,6 +10,7 @@ import (
 	mrand "math/rand/v2"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/atoguard/atoguard/internal/store"
@@ -58,6 +59,27 @@ type Dispatcher struct {
 	wake     chan struct{}
 	jitterMu sync.Mutex
 	jitter   *mrand.Rand // guarded by jitterMu
+
+	sent, retried, failed atomic.Int64
+	queueDelay            atomic.Int64 // nanoseconds; see DispatchStats.QueueDelay
+}
+
+// DispatchStats counts a Dispatcher's deliveries since it was made, for
+// metrics.
+type DispatchStats struct {
+	Sent    int64 // delivered
+	Retried int64 // failed and due again later (shutdown interruptions included)
+	Failed  int64 // given up on
+	// QueueDelay is how long the oldest notification on its first
+	// attempt in the last round had waited since it was enqueued (0 when
+	// the round claimed none): it grows while the outbox has a backlog.
+	QueueDelay time.Duration
+}
+
+// Stats returns the dispatcher's counts.
+func (d *Dispatcher) Stats() DispatchStats {
+	return DispatchStats{Sent: d.sent.Load(), Retried: d.retried.Load(), Failed: d.failed.Load(),
+		QueueDelay: time.Duration(d.queueDelay.Load())}
 }
 
 // NewDispatcher returns a Dispatcher for cfg, which it validates, reading
@@ -155,6 +177,15 @@ func (d *Dispatcher) dispatch(ctx context.Context, now time.Time) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	// A claim increments Attempts, so 1 is a first attempt, due since it
+	// was enqueued (retries wait out their backoff on purpose).
+	var delay time.Duration
+	for _, n := range ns {
+		if n.Attempts == 1 {
+			delay = max(delay, now.Sub(n.CreatedAt))
+		}
+	}
+	d.queueDelay.Store(int64(delay))
 	sem := make(chan struct{}, d.workers)
 	var wg sync.WaitGroup
 	for _, n := range ns {
@@ -194,16 +225,20 @@ func (d *Dispatcher) deliver(ctx context.Context, n store.Notification) {
 	switch {
 	case err == nil:
 		merr = d.outbox.MarkNotificationSent(mctx, n.ID, at)
+		d.sent.Add(1)
 		log.Info("notification sent")
 	case ctx.Err() != nil:
 		// Shutting down: not the receiver's fault, so no backoff.
 		merr = d.outbox.MarkNotificationRetry(mctx, n.ID, at, "interrupted: "+err.Error())
+		d.retried.Add(1)
 	case errors.As(err, &perm) || d.retry.GiveUp(n, at):
 		merr = d.outbox.MarkNotificationFailed(mctx, n.ID, at, err.Error())
+		d.failed.Add(1)
 		log.Error("notification failed for good", "err", err)
 	default:
 		next := at.Add(d.retry.Delay(n.Attempts, d.jitterFloat()))
 		merr = d.outbox.MarkNotificationRetry(mctx, n.ID, next, err.Error())
+		d.retried.Add(1)
 		log.Warn("notification failed; will retry", "err", err, "next", next)
 	}
 	if merr != nil {

@@ -233,6 +233,9 @@ func TestFailingReceiverDeliversExactlyOnce(t *testing.T) {
 	if requests != 7+len(want) {
 		t.Errorf("%d requests, want %d (7 failures, then one each)", requests, 7+len(want))
 	}
+	if got, want := d.Stats(), (DispatchStats{Sent: 5, Retried: 7, QueueDelay: d.Stats().QueueDelay}); got != want {
+		t.Errorf("Stats() = %+v, want %+v", got, want)
+	}
 	sent := list(t, st, store.NotificationSent)
 	if d := cmp.Diff(idsOf(want), idsOf(sent)); d != "" {
 		t.Errorf("sent (-want +got):\n%s", d)
@@ -246,6 +249,28 @@ func TestFailingReceiverDeliversExactlyOnce(t *testing.T) {
 	for _, n := range want {
 		if !bytes.Equal(rec.bodies[n.ID], n.Payload) {
 			t.Errorf("%s: body received differs from the payload", n.ID)
+		}
+	}
+}
+
+// TestQueueDelay: notifications enqueued at start and first claimed two
+// minutes later waited two minutes; a round that claims nothing resets
+// the figure.
+func TestQueueDelay(t *testing.T) {
+	clock := &fakeClock{t: start.Add(2 * time.Minute)}
+	_, srv := newReceiver(t, clock, func(int) int { return 0 })
+	cfg := hookConfig(srv.URL)
+	st := memory.New()
+	if err := st.Write(t.Context(), store.Batch{Notifications: owed(t, cfg, start)}); err != nil {
+		t.Fatal(err)
+	}
+	d := newTestDispatcher(t, cfg, st, clock, nil)
+	for round, want := range []time.Duration{2 * time.Minute, 0} {
+		if _, err := d.dispatch(t.Context(), clock.Now()); err != nil {
+			t.Fatal(err)
+		}
+		if got := d.Stats(); got.QueueDelay != want || got.Sent != 5 {
+			t.Errorf("round %d: Stats() = %+v, want 5 sent, queue delay %v", round+1, got, want)
 		}
 	}
 }

@@ -90,6 +90,7 @@ type State struct {
 	// Rejected counts the batches the inner writer refused on replay,
 	// kept in the rejected file (by this run or an earlier one).
 	Rejected int   `json:"rejected"`
+	Refused  int   `json:"refused"`   // writes refused with ErrFull since New (not acknowledged)
 	MaxBytes int64 `json:"max_bytes"` // the cap on the journal file (Options.MaxBytes)
 }
 
@@ -121,6 +122,7 @@ type Journal struct {
 	innerDown bool
 	rejSize   int64 // size of the rejected file when rejCount was counted
 	rejCount  int
+	refused   int // writes refused with ErrFull
 	closed    bool
 	writers   sync.WaitGroup // Writes in flight, for Close
 }
@@ -330,6 +332,7 @@ func (j *Journal) appendLocked(b store.Batch) error {
 	}
 	n := headerSize + int64(len(p))
 	if len(p) > 1<<32-1 || j.endOff+n > j.opts.MaxBytes {
+		j.refused++
 		return fmt.Errorf("journaling batch of %d bytes: %w (%d of %d bytes used)", n, ErrFull, j.endOff, j.opts.MaxBytes)
 	}
 	rec := make([]byte, n)
@@ -510,6 +513,7 @@ func (j *Journal) State() State {
 		PendingBytes: j.endOff - j.readOff,
 		Degraded:     j.pending > 0 || j.innerDown || rejected > 0,
 		Rejected:     rejected,
+		Refused:      j.refused,
 		MaxBytes:     j.opts.MaxBytes,
 	}
 }

@@ -419,8 +419,8 @@ func TestMaxBytes(t *testing.T) {
 		t.Fatal("no write fit in 1000 bytes")
 	}
 	st := j.State()
-	if st.Pending != len(acked) || st.PendingBytes > 1000 || fileSize(t, dir) != st.PendingBytes {
-		t.Errorf("State: %+v, want %d pending in at most 1000 bytes (file %d)", st, len(acked), fileSize(t, dir))
+	if st.Pending != len(acked) || st.PendingBytes > 1000 || fileSize(t, dir) != st.PendingBytes || st.Refused != 1 {
+		t.Errorf("State: %+v, want %d pending in at most 1000 bytes (file %d), 1 refused", st, len(acked), fileSize(t, dir))
 	}
 	j.Close()
 	inner.set(nil)
