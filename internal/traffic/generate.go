@@ -98,8 +98,8 @@ type generator struct {
 	evalStart  int64
 	day        diurnal
 	evalDay    diurnal // the evaluated span alone, for a busy day's extra logins
-	allCum     []int // cumulative owner weights over browsers
-	mobileIdx  []int // indexes of mobile browsers
+	allCum     []int   // cumulative owner weights over browsers
+	mobileIdx  []int   // indexes of mobile browsers
 	mobileCum  []int
 	langCum    []int // over ownerLanguages
 	atkLangCum []int // over attackerLanguages
