@@ -188,3 +188,42 @@ func both(det *Detector, rng *rand.Rand, start time.Time, d time.Duration, base,
 		return owners(r)
 	})
 }
+
+// TestMixAndSequential: after three days of an ordinary shop, a surge of
+// owners (more logins of the usual mix) opens nothing, while a slow crew
+// — far too few tries a minute for the one-minute test — opens a
+// sequential campaign within the hour.
+func TestMixAndSequential(t *testing.T) {
+	tests := []struct {
+		name     string
+		surge    float64 // owners' logins per minute during the test hours
+		crew     float64 // crew's tries per minute
+		o        Obs
+		open     bool
+		maxDelay time.Duration
+	}{
+		{"launch: five times the owners", 50, 0, Obs{}, false, 0},
+		{"busy day: twice the owners", 20, 0, Obs{}, false, 0},
+		{"slow crew: unknown accounts", 10, 1.2, Obs{Failed: true, Unknown: true}, true, time.Hour},
+		{"slow crew: wrong passwords", 10, 2.5, Obs{Failed: true}, true, time.Hour},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			det := New(Config{})
+			rng := rand.New(rand.NewPCG(9, 10))
+			_, now := trafficOf(det, rng, t0, 72*time.Hour, 10, owners)
+			st, at := both(det, rng, now, 6*time.Hour, tt.surge, tt.crew, tt.o)
+			if st.Opened != tt.open {
+				t.Fatalf("opened = %v, want %v: %+v", st.Opened, tt.open, st)
+			}
+			if tt.open {
+				if !st.Sequential {
+					t.Errorf("opened by the one-minute test, want the sequential one: %+v", st)
+				}
+				if d := at.Sub(now); d > tt.maxDelay {
+					t.Errorf("opened after %v, want within %v", d, tt.maxDelay)
+				}
+			}
+		})
+	}
+}
