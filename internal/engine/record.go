@@ -73,10 +73,14 @@ func (e *Engine) learn(ctx context.Context, ev *event.Event, obs *observation, r
 // its password counts as sprayed).
 func (e *Engine) attribute(ev *event.Event, obs *observation, res *Result, l *learned) {
 	succeeded, failed := ev.Type == event.LoginSucceeded, ev.Type == event.LoginFailed
-	if !succeeded && !failed {
+	door := deniedAtDoor(ev, res.Decision)
+	if !succeeded && !failed && !door {
 		return
 	}
-	unfamiliar := ev.UnknownAccount() || !obs.facts.Familiar()
+	if door {
+		e.countAtDoor(ev, obs)
+	}
+	unfamiliar := ev.UnknownAccount() || !obs.facts.Familiar() || door
 	hit := incident.Hit{
 		Account: ev.Account(), Known: ev.User.ID != "", Succeeded: succeeded,
 		IP: obs.keys.IP, Prefix: obs.keys.Prefix, UserAgent: ev.Context.UserAgent, Outcome: outcome(ev.Type, res.Decision),

@@ -97,8 +97,9 @@ type generator struct {
 	from, to   int64 // the whole window, Unix milliseconds
 	evalStart  int64
 	day        diurnal
-	allCum     []int // cumulative owner weights over browsers
-	mobileIdx  []int // indexes of mobile browsers
+	evalDay    diurnal // the evaluated span alone, for a busy day's extra logins
+	allCum     []int   // cumulative owner weights over browsers
+	mobileIdx  []int   // indexes of mobile browsers
 	mobileCum  []int
 	langCum    []int // over ownerLanguages
 	atkLangCum []int // over attackerLanguages
@@ -114,6 +115,7 @@ func newGenerator(s Scenario) *generator {
 	g.from = g.evalStart - s.Warmup.D().Milliseconds()
 	g.to = g.evalStart + s.Duration.D().Milliseconds()
 	g.day = newDiurnal(g.from, g.to)
+	g.evalDay = newDiurnal(g.evalStart, g.to)
 	total := 0
 	for i, b := range browsers {
 		total += b.weight
@@ -310,6 +312,12 @@ func (g *generator) ownerEvents(recs []record, p *population, i int) []record {
 	times := make([]int64, poisson(r, o.LoginsPerDay*ow.activity*days))
 	for k := range times {
 		times[k] = g.day.sample(r)
+	}
+	if v := o.EvalVolume; v > 1 { // a busy day: more logins in the evaluated span
+		evalDays := float64(g.to-g.evalStart) / float64(24*hourMillis)
+		for range poisson(r, o.LoginsPerDay*ow.activity*evalDays*(v-1)) {
+			times = append(times, g.evalDay.sample(r))
+		}
 	}
 	slices.Sort(times)
 
@@ -543,8 +551,12 @@ func (g *generator) planAttack(i int, p *population) attackPlan {
 	if a.Kind == KindDistributed {
 		v6 = distributedIPv6
 	}
-	for _, ip := range attackerIPs(r, a.SourceIPs, v6) {
-		plan.sources = append(plan.sources, g.newSource(r, ip, a.UserAgents))
+	firsts := attackerFirstOctets[:]
+	if a.Sources == SourcesResidential {
+		firsts, v6 = ownerFirstOctets[:], 0
+	}
+	for _, ip := range attackerIPs(r, a.SourceIPs, v6, firsts) {
+		plan.sources = append(plan.sources, g.newSource(r, ip, a.UserAgents, a.Sources == SourcesResidential))
 	}
 
 	switch a.Kind {
@@ -663,10 +675,16 @@ func comboLogin(r *rand.Rand, accounts map[string]bool) string {
 	}
 }
 
-func (g *generator) newSource(r *rand.Rand, ip netip.Addr, agents string) source {
+// newSource returns an attacking client at ip; a domestic one sends the
+// owners' browsers and languages.
+func (g *generator) newSource(r *rand.Rand, ip netip.Addr, agents string, domestic bool) source {
 	if agents == AgentsAutomation {
 		a := automation[r.IntN(len(automation))]
 		return source{ip: ip, ua: a.ua, fp: a.fp}
+	}
+	if domestic {
+		b := &browsers[pick(r, g.allCum)]
+		return source{ip: ip, ua: b.ua, fp: b.fp, hdr: clientHints(b), lang: ownerLanguages[pick(r, g.langCum)].value}
 	}
 	b := &browsers[r.IntN(len(browsers))]
 	return source{
@@ -763,6 +781,10 @@ func (g *generator) launchEvents(recs []record, p *population, l *LaunchSpec) []
 	r := g.newRand(streamLaunch, 0)
 	start := g.evalStart + l.Start.D().Milliseconds()
 	buyers := r.Perm(len(p.owners))[:min(l.Buyers, len(p.owners))]
+	var hr *rand.Rand // habits: a stream of their own, so the rush is the same without them
+	if l.Habits {
+		hr = g.newRand(streamLaunch, 1)
+	}
 	for _, i := range buyers {
 		ow := &p.owners[i]
 		s := session{dev: ow.devices[0], ip: ow.home}
@@ -771,9 +793,12 @@ func (g *generator) launchEvents(recs []record, p *population, l *LaunchSpec) []
 		}
 		at := start + r.Int64N(max(l.Duration.D().Milliseconds(), 1))
 		user := &userJSON{ID: ow.id, Email: ow.email}
+		lab := Label{Actor: ActorOwner, AccountExists: true, CarrierNAT: s.carrier}
+		if hr != nil {
+			recs = g.launchHabits(recs, hr, p, ow, &s, &lab, at)
+		}
 		ctx := ownerContext(s)
 		sid := randomHex(r, "s-", 16)
-		lab := Label{Actor: ActorOwner, AccountExists: true, CarrierNAT: s.carrier}
 		recs = g.emit(recs, at, lab, eventJSON{
 			Type: typeLoginSucceeded, RequestID: randomHex(r, "req-", 16),
 			Login: ow.login, User: user, SessionID: sid, Context: ctx,
@@ -790,6 +815,52 @@ func (g *generator) launchEvents(recs []record, p *population, l *LaunchSpec) []
 		recs = g.emit(recs, at+60_000+r.Int64N(4*60_000), lab, eventJSON{
 			Type: typeOrderAttempt, RequestID: randomHex(r, "req-", 16),
 			User: user, SessionID: sid, Context: ctx, Properties: propertiesJSON{Order: o},
+		})
+	}
+	return recs
+}
+
+// launchHabits gives a buyer's login at the owners' habits: a new device
+// or network (changing s and lab), and the failed logins before it.
+func (g *generator) launchHabits(recs []record, r *rand.Rand, p *population, ow *owner, s *session, lab *Label, at int64) []record {
+	o := g.s.Owners
+	switch u := r.Float64(); {
+	case u < o.NewDeviceRate:
+		nd := device{id: randomHex(r, "d-", 12), prof: s.dev.prof, lang: s.dev.lang}
+		if r.Float64() < newDeviceNewUA {
+			nd.prof = g.newOwnerDevice(r, ow.nat).prof
+		}
+		s.dev, lab.NewDevice = nd, true
+		if r.Float64() < newDeviceNewNet {
+			s.ip, s.carrier, lab.NewNetwork, lab.CarrierNAT = g.travelIP(r, p), false, true, false
+		}
+	case u < o.NewDeviceRate+o.NewNetworkRate:
+		s.ip, s.carrier, lab.NewNetwork, lab.CarrierNAT = g.travelIP(r, p), false, true, false
+	}
+	ctx := ownerContext(*s)
+	first := at
+	if r.Float64() < o.TypoRate {
+		n := 1
+		if r.Float64() < typoTwice {
+			n = 2
+		}
+		for range n {
+			first -= 6000 + r.Int64N(20000)
+			recs = g.emit(recs, first, *lab, eventJSON{
+				Type: typeLoginFailed, RequestID: randomHex(r, "req-", 16),
+				Login: ow.login, User: &userJSON{ID: ow.id, Email: ow.email}, Context: ctx,
+				Properties: propertiesJSON{Reason: reasonBadPassword},
+			})
+		}
+	}
+	if r.Float64() < o.UnknownRate {
+		first -= 5000 + r.Int64N(35000)
+		l := *lab
+		l.AccountExists = false
+		recs = g.emit(recs, first, l, eventJSON{
+			Type: typeLoginFailed, RequestID: randomHex(r, "req-", 16),
+			Login: mistype(r, ow.login, p.accounts), Context: ctx,
+			Properties: propertiesJSON{Reason: reasonUnknown},
 		})
 	}
 	return recs
@@ -839,9 +910,10 @@ func burstTimes(r *rand.Rand, n int, from, length int64) []int64 {
 // ---- addresses ----
 
 // attackerIPs returns n distinct attacker addresses, a share v6 of them in
-// 2001:db8::/32, the rest IPv4 spread over many /24s; some sources share a
-// /24 or /64 with an earlier one, as residential proxies do.
-func attackerIPs(r *rand.Rand, n int, v6 float64) []netip.Addr {
+// 2001:db8::/32, the rest IPv4 spread over many /24s whose first octet is
+// one of firsts; some sources share a /24 or /64 with an earlier one, as
+// residential proxies do.
+func attackerIPs(r *rand.Rand, n int, v6 float64, firsts []byte) []netip.Addr {
 	seen := make(map[netip.Addr]bool, n)
 	var nets4, nets6 []netip.Prefix
 	out := make([]netip.Addr, 0, n)
@@ -858,7 +930,7 @@ func attackerIPs(r *rand.Rand, n int, v6 float64) []netip.Addr {
 			if len(nets4) > 0 && r.Float64() < reusePrefix {
 				ip = hostIn(nets4[r.IntN(len(nets4))], 1+r.IntN(254))
 			} else {
-				pfx := randomPrefix24(r, attackerFirstOctets[:])
+				pfx := randomPrefix24(r, firsts)
 				ip = hostIn(pfx, 1+r.IntN(254))
 				nets4 = append(nets4, pfx)
 			}

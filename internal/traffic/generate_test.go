@@ -812,3 +812,66 @@ func BenchmarkGenerateDistributed(b *testing.B) {
 		}
 	}
 }
+
+// TestNewOptions checks the options of slow, pre-checked and benign-surge
+// scenarios: a busy day's volume, residential attack sources and a
+// launch rush with the owners' habits.
+func TestNewOptions(t *testing.T) {
+	count := func(s Scenario, keep func(Label, map[string]any) bool) int {
+		t.Helper()
+		evs, err := Generate(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, e := range evs {
+			var m map[string]any
+			if err := json.Unmarshal(e.Event, &m); err != nil {
+				t.Fatal(err)
+			}
+			if keep(e.Label, m) {
+				n++
+			}
+		}
+		return n
+	}
+	evalOwnerLogins := func(l Label, m map[string]any) bool {
+		return l.Actor == ActorOwner && l.Phase == PhaseEval && m["type"] == typeLoginSucceeded
+	}
+	base := small(11)
+	base.Attacks = nil
+	busy := base
+	busy.Owners.EvalVolume = 2
+	if n0, n2 := count(base, evalOwnerLogins), count(busy, evalOwnerLogins); float64(n2) < 1.7*float64(n0) || float64(n2) > 2.3*float64(n0) {
+		t.Errorf("eval_volume 2: %d owner logins, want about twice %d", n2, n0)
+	}
+
+	res := small(12)
+	res.Attacks = []AttackSpec{{Kind: KindDistributed, Start: Duration(time.Hour), Duration: Duration(time.Hour), SourceIPs: 50,
+		AttemptsPerIP: [2]int{1, 1}, ReuseRate: 1, Sources: SourcesResidential, DeviceIDs: DevicesRandom}}
+	foreign := count(res, func(l Label, m map[string]any) bool {
+		if l.Actor != ActorAttacker {
+			return false
+		}
+		ip := netip.MustParseAddr(m["context"].(map[string]any)["ip"].(string))
+		return !ip.Is4() || !slices.Contains(ownerFirstOctets[:], ip.As4()[0])
+	})
+	valid := count(res, func(l Label, _ map[string]any) bool { return l.Actor == ActorAttacker && l.ValidCredential })
+	if foreign != 0 || valid != 50 {
+		t.Errorf("residential pre-checked list: %d sources outside owners' networks, %d valid of 50; want 0 and 50", foreign, valid)
+	}
+
+	launch := base
+	launch.Owners.Launch = &LaunchSpec{Start: Duration(10 * time.Hour), Duration: Duration(2 * time.Hour), Buyers: 300, SKU: "x", Price: 1000}
+	habits := launch
+	l := *launch.Owners.Launch
+	l.Habits = true
+	habits.Owners.Launch = &l
+	inRush := func(l Label, m map[string]any) bool {
+		at, _ := time.Parse(time.RFC3339Nano, m["occurred_at"].(string))
+		return l.Actor == ActorOwner && m["type"] == typeLoginFailed && at.Sub(base.Start) >= 10*time.Hour && at.Sub(base.Start) < 12*time.Hour
+	}
+	if f0, f1 := count(launch, inRush), count(habits, inRush); f1 <= f0 {
+		t.Errorf("launch with habits: %d failed logins in the rush, want more than %d without", f1, f0)
+	}
+}

@@ -26,6 +26,12 @@ const (
 	AgentsAutomation = "automation" // HTTP libraries and tools, no accept-language
 )
 
+// Source networks of an attack.
+const (
+	SourcesProxies     = "proxies"     // datacenter and proxy networks abroad (the default)
+	SourcesResidential = "residential" // domestic residential networks, owners' languages: indistinguishable by network
+)
+
 // Device-id styles of an attack.
 const (
 	DevicesNone   = "none"   // no device_id
@@ -78,6 +84,12 @@ type LaunchSpec struct {
 	Price int64  `yaml:"price"`
 	// PickupShare is the share of buyers who pick up at a convenience store.
 	PickupShare float64 `yaml:"pickup_share"`
+	// Habits makes buyers behave as on any other login: they mistype
+	// passwords and logins (owners' typo_rate and unknown_rate), some come
+	// from a brand-new device (new_device_rate) or a new network
+	// (new_network_rate). False: every buyer logs in cleanly from the
+	// usual device.
+	Habits bool `yaml:"habits"`
 }
 
 // OwnerSpec describes the shop's account owners. Rates are fractions in
@@ -114,6 +126,10 @@ type OwnerSpec struct {
 	// Launch is a launch-day rush: many owners, from their usual devices,
 	// buy one new phone within a short window. Nil: none.
 	Launch *LaunchSpec `yaml:"launch"`
+	// EvalVolume multiplies logins_per_day in the evaluated span (a busy
+	// day after an ordinary warm-up); zero means 1. The extra logins follow
+	// the same habits and daily rhythm.
+	EvalVolume float64 `yaml:"eval_volume"`
 }
 
 // AttackSpec describes one credential-stuffing attack.
@@ -147,6 +163,11 @@ type AttackSpec struct {
 	UserAgents string `yaml:"user_agents"`
 	// DeviceIDs is none, random or mixed; zero means none.
 	DeviceIDs string `yaml:"device_ids"`
+	// Sources is proxies (addresses in networks owners never use, browser
+	// languages of a foreign tool) or residential (addresses in the
+	// owners' own residential ISPs, Japanese browser languages); zero
+	// means proxies.
+	Sources string `yaml:"sources"`
 	// Passwords is the number of common passwords a spray tries (at most
 	// 20); zero means 5.
 	Passwords int `yaml:"passwords"`
@@ -245,6 +266,9 @@ func (s Scenario) withDefaults() Scenario {
 		if a.DeviceIDs == "" {
 			a.DeviceIDs = DevicesNone
 		}
+		if a.Sources == "" {
+			a.Sources = SourcesProxies
+		}
 		if a.Passwords == 0 && a.Kind == KindSpray {
 			a.Passwords = 5
 		}
@@ -308,6 +332,9 @@ func (s Scenario) Validate() error {
 		}
 		rate("owners.launch.pickup_share", l.PickupShare)
 	}
+	if !(o.EvalVolume >= 0 && o.EvalVolume <= 10) {
+		bad("owners.eval_volume", "must be between 0 and 10 (got %v)", o.EvalVolume)
+	}
 	if o.NewDeviceRate+o.NewNetworkRate > 1 {
 		bad("owners.new_network_rate", "new_device_rate plus new_network_rate must be at most 1 (got %v)", o.NewDeviceRate+o.NewNetworkRate)
 	}
@@ -315,7 +342,7 @@ func (s Scenario) Validate() error {
 		bad("owners.carrier_nat_ips", "must be between 1 and %d (got %d)", maxCarrierIPs, o.CarrierNATIPs)
 	}
 
-	days := (s.Duration.D() + s.Warmup.D()).Hours() / 24
+	days := (s.Duration.D().Hours()*max(1, o.EvalVolume) + s.Warmup.D().Hours()) / 24
 	events := float64(o.Accounts) * o.LoginsPerDay * days * (1 + 1.2*o.TypoRate + o.UnknownRate + o.OrderRate)
 	for i, a := range s.Attacks {
 		f := func(name string) string { return fmt.Sprintf("attacks[%d].%s", i, name) }
@@ -345,6 +372,9 @@ func (s Scenario) Validate() error {
 		}
 		if a.UserAgents != AgentsBrowsers && a.UserAgents != AgentsAutomation {
 			bad(f("user_agents"), "must be browsers or automation (got %q)", a.UserAgents)
+		}
+		if a.Sources != SourcesProxies && a.Sources != SourcesResidential {
+			bad(f("sources"), "must be proxies or residential (got %q)", a.Sources)
 		}
 		if a.DeviceIDs != DevicesNone && a.DeviceIDs != DevicesRandom && a.DeviceIDs != DevicesMixed {
 			bad(f("device_ids"), "must be none, random or mixed (got %q)", a.DeviceIDs)

@@ -3,12 +3,28 @@
 // unfamiliar contexts) compared with a baseline learned online for each
 // hour of the day.
 //
-// A campaign opens when the count of any metric over the last Window
-// exceeds its expected count by Z standard deviations and by at least
-// MinExcess events, and closes once every metric has stayed under a lower
-// bar for CloseAfter. Expected counts never fall below the floors, so a
-// fresh install with no baseline still works. Minutes inside a campaign are
-// not learned, so an attack does not teach the baseline to accept it.
+// Two tests open a campaign, both judging the mix of the traffic (each
+// metric's share of all logins) as well as its volume, so that a surge of
+// real owners (a launch, a sale: more logins of the usual mix) opens none:
+//
+//   - the one-minute test: the count of a metric over the last Window
+//     exceeds its expected count by Z standard deviations and by at least
+//     MinExcess events, and exceeds by as much what its learned share of
+//     the window's logins predicts;
+//   - the sequential test: a Poisson CUSUM per metric over finished
+//     minutes, of the log-likelihood ratio of "the metric runs Delta per
+//     minute (or Shift times) above its learned share of that minute's
+//     logins" against "it runs at its share". It accumulates a small,
+//     persistent excess (a slow crew trying a few logins a minute for
+//     hours) that no single minute shows, and opens at H.
+//
+// A campaign closes once every metric has stayed under a lower bar for
+// CloseAfter (the one-minute counts under CloseZ, and no minute moved a
+// CUSUM over H/2 by H/4).
+// Expected counts never fall below the floors, so a fresh install with no
+// baseline still works; the sequential test waits for Learn minutes of
+// traffic. Minutes inside a campaign are not learned, so an attack does not
+// teach the baseline to accept it.
 package campaign
 
 import (
@@ -50,6 +66,13 @@ type Config struct {
 	Learn      time.Duration `yaml:"learn"`       // minutes of traffic learned before any campaign opens (default 15m)
 	// Floors are the lowest expected rates per minute, in metric order.
 	Floors [numMetrics]float64 `yaml:"floors"`
+	// The sequential test: H is the CUSUM that opens (default 12); Delta
+	// the smallest excess per minute it looks for, in metric order
+	// (default 1, 0.5, 0.15); Shift the relative excess it looks for when
+	// that is larger (default 1: twice the share).
+	H     float64             `yaml:"h"`
+	Delta [numMetrics]float64 `yaml:"delta"`
+	Shift float64             `yaml:"shift"`
 }
 
 // Defaults returns the default configuration.
@@ -57,6 +80,7 @@ func Defaults() Config {
 	return Config{
 		Window: time.Minute, Z: 6, MinExcess: 10, CloseZ: 3, CloseAfter: 10 * time.Minute,
 		Alpha: 0.02, Learn: 15 * time.Minute, Floors: [numMetrics]float64{1, 0.5, 0.5},
+		H: 12, Delta: [numMetrics]float64{1, 0.5, 0.15}, Shift: 1,
 	}
 }
 
@@ -87,6 +111,15 @@ func (c Config) withDefaults() Config {
 		if c.Floors[i] <= 0 {
 			c.Floors[i] = d.Floors[i]
 		}
+		if c.Delta[i] <= 0 {
+			c.Delta[i] = d.Delta[i]
+		}
+	}
+	if c.H <= 0 {
+		c.H = d.H
+	}
+	if c.Shift <= 0 {
+		c.Shift = d.Shift
 	}
 	return c
 }
@@ -108,12 +141,17 @@ type State struct {
 	Metric   Metric    // what opened it
 	Observed float64   // its count in the window when it opened
 	Expected float64
+	// Sequential: the sequential test opened it (a small excess that
+	// lasted), not the one-minute one.
+	Sequential bool
 }
 
 const (
-	slots       = 12   // buckets per window
-	hourLearned = 30   // minutes learned before an hour's own baseline is used
-	globalAlpha = 0.05 // learning rate of the all-hours baseline
+	slots       = 12    // buckets per window
+	hourLearned = 30    // minutes learned before an hour's own baseline is used
+	globalAlpha = 0.05  // learning rate of the all-hours baseline
+	shareAlpha  = 0.002 // learning rate of the all-hours mix, per minute (about 8 hours)
+	sharePrior  = 200   // logins of the all-hours mix an hour's own mix is weighed against
 )
 
 type ewma struct {
@@ -139,21 +177,29 @@ type Detector struct {
 	cfg  Config
 	slot int64 // bucket width in nanoseconds
 
-	mu        sync.Mutex
-	buckets   [slots]bucket
-	minute    int64 // the minute being counted (Unix minutes)
-	minuteSum [numMetrics]float64
-	baseline  [24][numMetrics]ewma
-	global    [numMetrics]ewma // all hours, for hours not learned yet
-	active    bool
-	since     time.Time
-	lastHot   time.Time
-	opened    State
+	mu          sync.Mutex
+	buckets     [slots]bucket
+	minute      int64 // the minute being counted (Unix minutes)
+	minuteSum   [numMetrics]float64
+	minuteTotal float64 // logins in the minute being counted
+	baseline    [24][numMetrics]ewma
+	global      [numMetrics]ewma // all hours, for hours not learned yet
+	// shares holds, per hour and for all hours (index 24), the decayed
+	// counts of each metric and of all logins (index numMetrics): the
+	// learned mix of the traffic.
+	shares   [25][numMetrics + 1]float64
+	cusum    [numMetrics]float64
+	seqHotAt time.Time // end of the last minute that kept the sequential test hot
+	active   bool
+	since    time.Time
+	lastHot  time.Time
+	opened   State
 }
 
 type bucket struct {
-	idx int64 // Unix time / slot width
-	n   [numMetrics]float64
+	idx   int64 // Unix time / slot width
+	n     [numMetrics]float64
+	total float64
 }
 
 // New returns a detector with cfg (zero fields take defaults).
@@ -195,6 +241,8 @@ func (d *Detector) Observe(now time.Time, o Obs) State {
 		b.n[i] += inc[i]
 		d.minuteSum[i] += inc[i]
 	}
+	b.total++
+	d.minuteTotal++
 	return d.evaluateLocked(now)
 }
 
@@ -239,16 +287,24 @@ func (d *Detector) bucketLocked(now time.Time) *bucket {
 }
 
 func (d *Detector) windowLocked(now time.Time) [numMetrics]float64 {
+	sum, _ := d.windowTotalLocked(now)
+	return sum
+}
+
+// windowTotalLocked returns the counts over the window and the logins in it.
+func (d *Detector) windowTotalLocked(now time.Time) ([numMetrics]float64, float64) {
 	var sum [numMetrics]float64
+	total := 0.0
 	cur := nanos(now) / d.slot
 	for _, b := range d.buckets {
 		if b.idx > cur-slots && b.idx <= cur {
 			for i := range sum {
 				sum[i] += b.n[i]
 			}
+			total += b.total
 		}
 	}
-	return sum
+	return sum, total
 }
 
 // advanceLocked feeds finished minutes into the baseline.
@@ -262,29 +318,87 @@ func (d *Detector) advanceLocked(now time.Time) {
 		// Over a day back: the minute counted was an absurd time (the
 		// clock jumped far ahead, then came back); count from now on,
 		// or no minute would be learned until time caught up with it.
-		d.minute, d.minuteSum = m, [numMetrics]float64{}
+		d.minute, d.minuteSum, d.minuteTotal = m, [numMetrics]float64{}, 0
 		return
 	}
 	if m <= d.minute {
 		return
 	}
+	// The sequential test judges the finished minute against the shares
+	// learned before it, and the empty minutes after it (a long gap
+	// starts it afresh).
+	d.cusumLocked(d.minute, d.minuteSum, d.minuteTotal)
+	if m-d.minute > 60 {
+		d.cusum = [numMetrics]float64{}
+	} else {
+		for q := d.minute + 1; q < m; q++ {
+			d.cusumLocked(q, [numMetrics]float64{}, 0)
+		}
+	}
 	if !d.active {
-		d.learnLocked(d.minute, d.minuteSum)
+		d.learnLocked(d.minute, d.minuteSum, d.minuteTotal)
 		// Minutes with no login at all are part of the baseline too;
 		// a gap of over a day is not learned minute by minute.
 		for q := d.minute + 1; q < m && q < d.minute+24*60; q++ {
-			d.learnLocked(q, [numMetrics]float64{})
+			d.learnLocked(q, [numMetrics]float64{}, 0)
 		}
 	}
 	d.minute = m
 	d.minuteSum = [numMetrics]float64{}
+	d.minuteTotal = 0
 }
 
-func (d *Detector) learnLocked(minute int64, counts [numMetrics]float64) {
+func (d *Detector) learnLocked(minute int64, counts [numMetrics]float64, total float64) {
 	h := (minute / 60) % 24
 	for i := range counts {
 		d.baseline[h][i].add(counts[i], d.cfg.Alpha)
 		d.global[i].add(counts[i], globalAlpha)
+	}
+	for i := range counts {
+		d.shares[h][i] = (1-d.cfg.Alpha)*d.shares[h][i] + counts[i]
+		d.shares[24][i] = (1-shareAlpha)*d.shares[24][i] + counts[i]
+	}
+	d.shares[h][numMetrics] = (1-d.cfg.Alpha)*d.shares[h][numMetrics] + total
+	d.shares[24][numMetrics] = (1-shareAlpha)*d.shares[24][numMetrics] + total
+}
+
+// shareLocked returns metric m's learned share of all logins in hour h,
+// drawn towards the all-hours share while the hour has few logins, and
+// false when no login has been learned yet.
+func (d *Detector) shareLocked(h int, m Metric) (float64, bool) {
+	all := d.shares[24]
+	if all[numMetrics] < 1 {
+		return 0, false
+	}
+	p := all[m] / all[numMetrics]
+	hr := d.shares[h]
+	return math.Min((hr[m]+sharePrior*p)/(hr[numMetrics]+sharePrior), 1), true
+}
+
+// cusumLocked feeds one finished minute to the sequential test: for each
+// metric, the log-likelihood ratio of its count under "Delta per minute
+// (or Shift times its share) above its share of the minute's logins"
+// against "at its share", accumulated and floored at zero (Page's CUSUM),
+// capped at 2H so that it settles within the hour an attack stops.
+func (d *Detector) cusumLocked(minute int64, counts [numMetrics]float64, total float64) {
+	if d.learningLocked() {
+		return
+	}
+	h := int((minute / 60) % 24)
+	for m := Metric(0); m < numMetrics; m++ {
+		p, ok := d.shareLocked(h, m)
+		if !ok {
+			continue
+		}
+		lambda0 := math.Max(p*total, 0.01)
+		delta := math.Max(d.cfg.Shift*lambda0, d.cfg.Delta[m])
+		llr := counts[m]*math.Log1p(delta/lambda0) - delta
+		d.cusum[m] = math.Min(math.Max(d.cusum[m]+llr, 0), 2*d.cfg.H)
+		// A minute well above its share, while the test is high, keeps
+		// a campaign open; owners' stray typos do not.
+		if d.cusum[m] >= d.cfg.H/2 && llr >= d.cfg.H/4 {
+			d.seqHotAt = time.Unix((minute+1)*60, 0)
+		}
 	}
 }
 
@@ -303,6 +417,32 @@ func (d *Detector) expectedLocked(now time.Time, m Metric) (float64, float64) {
 	return exp, sd
 }
 
+// mixMovedLocked reports whether a metric's count over the window also
+// stands out of its learned share of the window's logins: a surge of real
+// owners raises every count with the volume, an attack moves the mix.
+// With no share learned yet, the count alone decides.
+func (d *Detector) mixMovedLocked(now time.Time, m Metric, count, total float64) bool {
+	p, ok := d.shareLocked(now.UTC().Hour(), m)
+	if !ok {
+		return true
+	}
+	exp := mixExpected(p, count, total)
+	sd := math.Sqrt(math.Max(exp, 1))
+	return count-exp >= math.Max(d.cfg.Z*sd, d.cfg.MinExcess)
+}
+
+// mixExpected is the count a metric of share p is expected to reach
+// among total logins, count of them its own: the odds of the share times
+// the other logins, so that an excess under test does not raise its own
+// expectation. A metric that is most of the traffic is taken as its share
+// of all of it.
+func mixExpected(p, count, total float64) float64 {
+	if p > 0.5 {
+		return p * total
+	}
+	return p / (1 - p) * math.Max(total-count, 0)
+}
+
 // learningLocked reports whether too little traffic has been seen yet to
 // open a campaign.
 func (d *Detector) learningLocked() bool {
@@ -310,19 +450,24 @@ func (d *Detector) learningLocked() bool {
 }
 
 func (d *Detector) evaluateLocked(now time.Time) State {
-	counts := d.windowLocked(now)
+	counts, total := d.windowTotalLocked(now)
 	learning := d.learningLocked()
 	hot := false
 	for m := Metric(0); m < numMetrics; m++ {
 		exp, sd := d.expectedLocked(now, m)
 		excess := counts[m] - exp
-		if !d.active && !learning && excess >= math.Max(d.cfg.Z*sd, d.cfg.MinExcess) {
+		if !d.active && !learning && excess >= math.Max(d.cfg.Z*sd, d.cfg.MinExcess) && d.mixMovedLocked(now, m, counts[m], total) {
 			d.active, d.since, d.lastHot = true, now, now
 			d.opened = State{Active: true, Opened: true, Since: now, Metric: m, Observed: counts[m], Expected: exp}
 			return d.opened
 		}
 		if excess >= math.Max(d.cfg.CloseZ*sd, d.cfg.MinExcess/4) {
 			hot = true
+		}
+		if d.cusum[m] >= d.cfg.H && !d.active && !learning {
+			d.active, d.since, d.lastHot = true, now, now
+			d.opened = State{Active: true, Opened: true, Since: now, Metric: m, Observed: counts[m], Expected: exp, Sequential: true}
+			return d.opened
 		}
 	}
 	if !d.active {
@@ -331,8 +476,12 @@ func (d *Detector) evaluateLocked(now time.Time) State {
 	if hot && now.After(d.lastHot) {
 		d.lastHot = now
 	}
+	if d.seqHotAt.After(d.lastHot) && !d.seqHotAt.After(now) {
+		d.lastHot = d.seqHotAt
+	}
 	if now.Sub(d.lastHot) >= d.cfg.CloseAfter {
 		d.active = false
+		d.cusum = [numMetrics]float64{}
 		st := d.opened
 		st.Active, st.Opened, st.Closed, st.Until = false, false, true, d.lastHot
 		return st
@@ -343,24 +492,28 @@ func (d *Detector) evaluateLocked(now time.Time) State {
 }
 
 type snapshot struct {
-	Baseline [24][numMetrics]ewma `json:"baseline"`
-	Global   [numMetrics]ewma     `json:"global"`
-	Active   bool                 `json:"active"`
-	Since    time.Time            `json:"since"`
-	LastHot  time.Time            `json:"last_hot"`
-	Opened   State                `json:"opened"`
+	Baseline [24][numMetrics]ewma        `json:"baseline"`
+	Global   [numMetrics]ewma            `json:"global"`
+	Shares   [25][numMetrics + 1]float64 `json:"shares"`
+	Cusum    [numMetrics]float64         `json:"cusum"`
+	Active   bool                        `json:"active"`
+	Since    time.Time                   `json:"since"`
+	LastHot  time.Time                   `json:"last_hot"`
+	Opened   State                       `json:"opened"`
 	// The window's counts and the minute being counted, so that a restart
 	// goes on counting where the snapshot stopped (absent from snapshots
 	// of older versions: the window restarts empty).
-	Buckets   []savedBucket       `json:"buckets,omitempty"`
-	Minute    int64               `json:"minute,omitempty"`
-	MinuteSum [numMetrics]float64 `json:"minute_sum"`
+	Buckets     []savedBucket       `json:"buckets,omitempty"`
+	Minute      int64               `json:"minute,omitempty"`
+	MinuteSum   [numMetrics]float64 `json:"minute_sum"`
+	MinuteTotal float64             `json:"minute_total,omitempty"`
 }
 
 type savedBucket struct {
 	Slot   int                 `json:"slot"`
 	Idx    int64               `json:"idx"`
 	Counts [numMetrics]float64 `json:"n"`
+	Total  float64             `json:"total,omitempty"` // logins counted
 }
 
 // Snapshot encodes the learned baseline, the window's counts and the
@@ -368,11 +521,11 @@ type savedBucket struct {
 func (d *Detector) Snapshot() ([]byte, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	s := snapshot{Baseline: d.baseline, Global: d.global, Active: d.active, Since: d.since, LastHot: d.lastHot,
-		Opened: d.opened, Minute: d.minute, MinuteSum: d.minuteSum}
+	s := snapshot{Baseline: d.baseline, Global: d.global, Shares: d.shares, Cusum: d.cusum, Active: d.active, Since: d.since, LastHot: d.lastHot,
+		Opened: d.opened, Minute: d.minute, MinuteSum: d.minuteSum, MinuteTotal: d.minuteTotal}
 	for i, b := range d.buckets {
 		if b.idx != 0 {
-			s.Buckets = append(s.Buckets, savedBucket{Slot: i, Idx: b.idx, Counts: b.n})
+			s.Buckets = append(s.Buckets, savedBucket{Slot: i, Idx: b.idx, Counts: b.n, Total: b.total})
 		}
 	}
 	return json.Marshal(s)
@@ -387,10 +540,11 @@ func (d *Detector) Restore(data []byte) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.baseline, d.global, d.active, d.since, d.lastHot, d.opened = s.Baseline, s.Global, s.Active, s.Since, s.LastHot, s.Opened
-	d.minute, d.minuteSum, d.buckets = s.Minute, s.MinuteSum, [slots]bucket{}
+	d.shares, d.cusum = s.Shares, s.Cusum
+	d.minute, d.minuteSum, d.minuteTotal, d.buckets = s.Minute, s.MinuteSum, s.MinuteTotal, [slots]bucket{}
 	for _, b := range s.Buckets {
 		if b.Slot >= 0 && b.Slot < slots {
-			d.buckets[b.Slot] = bucket{idx: b.Idx, n: b.Counts}
+			d.buckets[b.Slot] = bucket{idx: b.Idx, n: b.Counts, total: b.Total}
 		}
 	}
 	return nil
