@@ -63,6 +63,14 @@ type Breached interface {
 	Count(sha1 [20]byte) (n int64, ok bool, err error)
 }
 
+// Sealer seals what the audit log keeps of people: the event (emails,
+// logins, shipping addresses) is kept sealed, AES-GCM under the factor
+// keys (stepup.Keyring), and opened only to replay it after a restart.
+type Sealer interface {
+	Seal(plaintext, context []byte) []byte
+	Open(sealed, context []byte) (plaintext []byte, stale bool, err error)
+}
+
 // NoBreachCheck is a Breached that knows no password: it turns the breach
 // check off.
 type NoBreachCheck struct{}
@@ -125,6 +133,10 @@ type Deps struct {
 	// Outage, when set, answers events whose records cannot be read;
 	// nil: such events fail.
 	Outage *Outage
+	// Sealer, when set, seals each audit record's event and keeps no
+	// login in clear beside it (an unknown account's login is kept as a
+	// keyed pseudonym, AuditAccount); nil: the event is kept as JSON.
+	Sealer Sealer
 }
 
 // Result is the answer to one event.
@@ -169,6 +181,7 @@ type Engine struct {
 	factors  Factors         // nil: challenges offer every configured method
 	peers    Peers           // nil: this instance is the only one
 	outage   *Outage         // nil: records must be readable, never degraded
+	sealer   Sealer          // nil: audit events in clear
 
 	mu          sync.Mutex
 	lastIncSave time.Time // event time the open incident was last written
@@ -212,7 +225,7 @@ func New(cfg Config, deps Deps) (*Engine, error) {
 		creds:    creds,
 		orders:   newOrderSignals(cfg.Orders),
 		notes:    deps.Notifications, geo: deps.Geo, factors: deps.Factors,
-		peers: deps.Peers, outage: deps.Outage,
+		peers: deps.Peers, outage: deps.Outage, sealer: deps.Sealer,
 		unclaimed: map[*incident.Tracker]string{},
 	}, nil
 }

@@ -1,13 +1,16 @@
 package engine
 
 import (
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/atoguard/atoguard/internal/event"
 	"github.com/atoguard/atoguard/internal/notify"
 	"github.com/atoguard/atoguard/internal/policy"
+	"github.com/atoguard/atoguard/internal/stepup"
 	"github.com/atoguard/atoguard/internal/store"
 	"github.com/atoguard/atoguard/internal/store/memory"
 )
@@ -109,5 +112,53 @@ func TestRecord(t *testing.T) {
 				t.Errorf("after a second record: %d audit records, want %d", got, want)
 			}
 		})
+	}
+}
+
+// TestAuditSealsPeople: with a sealer, the audit log keeps no email,
+// login or shipping address in clear; an unknown login is kept as its
+// pseudonym, which AuditAccount gives for lookups; and a restart still
+// replays the sealed events.
+func TestAuditSealsPeople(t *testing.T) {
+	ctx := t.Context()
+	keys, err := stepup.ParseKeys(stepup.NewKeyEntry("k1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := memory.New()
+	e := newEngine(t, "", st, func(d *Deps) { d.Sealer = keys })
+	owner := decode(t, `{"type": "login.succeeded", "occurred_at": %q, "login": "Taro.Owner@Example.jp",
+		"user": {"id": "u-1", "email": "taro.owner@example.jp"}, "context": {"ip": "203.0.113.7", "device_id": "d-1"}}`, t0.Format(time.RFC3339))
+	order := decode(t, `{"type": "order.attempt", "occurred_at": %q, "user": {"id": "u-1"}, "context": {"ip": "203.0.113.7"},
+		"properties": {"order": {"id": "o-1", "amount": 1000, "currency": "JPY", "items": [{"sku": "case", "quantity": 1, "unit_price": 1000}],
+		"shipping": {"name": "山田太郎", "postal_code": "100-0001", "line1": "千代田1-1"}}}}`, t0.Add(time.Minute).Format(time.RFC3339))
+	stranger := decode(t, `{"type": "login.failed", "occurred_at": %q, "login": "victim@mail.example",
+		"context": {"ip": "198.51.100.9"}, "properties": {"reason": "unknown_account"}}`, t0.Add(2*time.Minute).Format(time.RFC3339))
+	for _, ev := range []event.Event{owner, order, stranger} {
+		if _, err := e.Assess(ctx, ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	recs, err := st.ListAudit(ctx, store.AuditQuery{})
+	if err != nil || len(recs) != 3 {
+		t.Fatalf("audit: %d records, %v", len(recs), err)
+	}
+	for _, r := range recs {
+		blob := string(r.Event) + r.Login + r.Account
+		for _, person := range []string{"taro.owner", "victim@mail.example", "山田太郎", "千代田", "100-0001"} {
+			if strings.Contains(blob, person) {
+				t.Errorf("audit record %s keeps %q in clear", r.EventID, person)
+			}
+		}
+	}
+	if got, err := st.ListAudit(ctx, store.AuditQuery{Account: e.AuditAccount("victim@mail.example")}); err != nil || len(got) != 1 {
+		t.Errorf("looking the unknown login up by its pseudonym: %d records, %v", len(got), err)
+	}
+	again := newEngine(t, "", st, func(d *Deps) { d.Sealer = keys })
+	if err := again.Restore(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := again.Recovered().Replayed; got != 3 {
+		t.Errorf("a restart replayed %d sealed events, want 3", got)
 	}
 }

@@ -261,7 +261,18 @@ func (e *Engine) decodeRecord(rec *store.AuditRecord) (event.Event, replayFacts,
 	if len(rec.Event) == 0 {
 		return event.Event{}, rp, false
 	}
-	ev, err := event.Decode(rec.Event)
+	data := rec.Event
+	if data[0] != '{' { // sealed (Deps.Sealer)
+		if e.sealer == nil {
+			return event.Event{}, rp, false
+		}
+		opened, _, err := e.sealer.Open(data, auditContext(rec.EventID))
+		if err != nil {
+			return event.Event{}, rp, false
+		}
+		data = opened
+	}
+	ev, err := event.Decode(data)
 	if err != nil {
 		return ev, rp, false
 	}

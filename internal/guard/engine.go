@@ -28,6 +28,7 @@ type engineDeps struct {
 	geo      *geo.DB         // nil: no GeoIP databases
 	peers    *hot.Hub        // nil: alone
 	planner  *notify.Planner // nil: no notifications
+	sealer   engine.Sealer   // seals the audit log's events
 }
 
 // newEngine builds the engine of cfg on d.
@@ -35,6 +36,7 @@ func newEngine(cfg config.Config, d engineDeps) (*engine.Engine, error) {
 	deps := engine.Deps{
 		Clock: d.clk, Policy: d.pol, Records: d.records, Writer: d.writer, Key: d.key, Breached: d.breached,
 		Factors: stepup.NewEnrolled(cfg.StepUp, d.factors, stepUpMail(cfg).Host != ""),
+		Sealer:  d.sealer,
 	}
 	if d.geo != nil {
 		deps.Geo = d.geo

@@ -170,6 +170,13 @@ func Start(ctx context.Context, cfg config.Config, opts Options) (_ *Guard, err 
 	if ed.planner, err = newPlanner(cfg); err != nil {
 		return nil, err
 	}
+	// The factor keys seal factor secrets, operators' TOTP secrets and
+	// the people in the audit log.
+	keys, err := loadFactorKeys(cfg, getenv, log)
+	if err != nil {
+		return nil, err
+	}
+	ed.sealer = keys
 	eng, err := newEngine(cfg, ed)
 	if err != nil {
 		return nil, err
@@ -203,10 +210,6 @@ func Start(ctx context.Context, cfg config.Config, opts Options) (_ *Guard, err 
 	pruner := retention.New(cfg.Retention, st, clk.Wall, log)
 	stopPruning := runInBackground(ctx, pruner.Run)
 	cleanup = append(cleanup, func() error { stopPruning(); return nil })
-	keys, err := loadFactorKeys(cfg, getenv, log)
-	if err != nil {
-		return nil, err
-	}
 	var locker stepup.Locker
 	if hub != nil {
 		locker = hub
