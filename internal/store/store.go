@@ -12,6 +12,10 @@ import (
 // ErrNotFound is returned by lookups of an id or key that does not exist.
 var ErrNotFound = errors.New("not found")
 
+// ErrBatchApplied is returned by Write for a batch one of whose IDs was
+// applied before; the batch wrote nothing.
+var ErrBatchApplied = errors.New("batch already applied")
+
 // Store is what a record backend provides. The memory, SQLite and
 // PostgreSQL backends implement it; storetest.Run checks any
 // implementation.
@@ -120,6 +124,24 @@ type Batch struct {
 	// Contacts are owners' contact histories; each replaces the stored
 	// one of its UserID.
 	Contacts []Contacts
+
+	// IDs name the batches merged into this one; package journal sets
+	// them, so that a batch it writes again (a replay after a crash, or a
+	// write whose acknowledgement was lost) writes nothing twice. A
+	// backend keeps each id with the writes, in the same transaction, and
+	// refuses a batch with one it keeps already with ErrBatchApplied,
+	// writing nothing. Ids are kept from AppliedAt until pruned
+	// (BatchIDPruner).
+	IDs       []string  `json:",omitempty"`
+	AppliedAt time.Time `json:"-"`
+}
+
+// BatchIDPruner is a backend that keeps batch ids (Batch.IDs) and forgets
+// those applied before a time.
+type BatchIDPruner interface {
+	// PruneBatchIDs forgets the batch ids applied before before and
+	// returns how many it forgot.
+	PruneBatchIDs(ctx context.Context, before time.Time) (int64, error)
 }
 
 // Len returns the number of records the batch writes.
@@ -141,6 +163,7 @@ func (b *Batch) Append(o Batch) {
 	b.Notifications = append(b.Notifications, o.Notifications...)
 	b.Reviews = append(b.Reviews, o.Reviews...)
 	b.Contacts = append(b.Contacts, o.Contacts...)
+	b.IDs = append(b.IDs, o.IDs...)
 }
 
 // AuditRecord is one assessed event and the decision given. It never holds

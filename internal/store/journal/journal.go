@@ -5,7 +5,9 @@ package journal
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -56,6 +58,8 @@ const (
 	defaultMinBackoff   = 100 * time.Millisecond
 	defaultMaxBackoff   = 5 * time.Second
 	defaultInnerTimeout = 10 * time.Second
+	defaultKeepBatchIDs = 24 * time.Hour
+	defaultPruneEvery   = time.Hour
 )
 
 // Options tunes a Journal. The zero value is valid.
@@ -76,6 +80,14 @@ type Options struct {
 	InnerTimeout time.Duration
 	// Logger receives recovery and replay events; nil means slog.Default().
 	Logger *slog.Logger
+	// KeepBatchIDs is how long the database keeps the id of a batch
+	// written (store.Batch.IDs), within which writing it again writes
+	// nothing; 0 means 24 hours. Every PruneEvery (0: an hour) the
+	// journal has the inner writer forget older ids, if it keeps any
+	// (store.BatchIDPruner).
+	KeepBatchIDs, PruneEvery time.Duration
+	// Now is the time batch ids are applied at; nil means time.Now.
+	Now func() time.Time
 }
 
 // State is a Journal's condition, for readiness checks.
@@ -100,9 +112,13 @@ type State struct {
 // again; while the file holds batches, new ones are appended behind them
 // so that the order of writes is kept.
 //
-// Replay is at least once: a batch may reach the inner writer twice (after
-// a crash mid-replay, or a timed-out write that did commit), so the inner
-// writer's writes must be idempotent.
+// Every batch gets an id (store.Batch.IDs) before its first write. A
+// batch may reach the inner writer twice (after a crash mid-replay, or a
+// timed-out write that did commit); an inner writer that keeps batch ids
+// then refuses it with store.ErrBatchApplied, which the journal takes as
+// written, so that nothing is written twice. With one that keeps none,
+// replay is at least once and the inner writer's writes must be
+// idempotent.
 type Journal struct {
 	inner  Writer
 	dir    string
@@ -148,6 +164,15 @@ func New(inner Writer, dir string, opts Options) (*Journal, error) {
 	}
 	if opts.InnerTimeout <= 0 {
 		opts.InnerTimeout = defaultInnerTimeout
+	}
+	if opts.KeepBatchIDs <= 0 {
+		opts.KeepBatchIDs = defaultKeepBatchIDs
+	}
+	if opts.PruneEvery <= 0 {
+		opts.PruneEvery = defaultPruneEvery
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
 	}
 	log := opts.Logger
 	if log == nil {
@@ -272,6 +297,9 @@ func (j *Journal) Write(ctx context.Context, b store.Batch) error {
 	if b.Empty() {
 		return nil
 	}
+	if len(b.IDs) == 0 {
+		b.IDs = []string{newBatchID()}
+	}
 	j.mu.Lock()
 	if j.closed {
 		j.mu.Unlock()
@@ -306,11 +334,25 @@ func (j *Journal) Write(ctx context.Context, b store.Batch) error {
 	return nil
 }
 
-// writeInner calls the inner writer with the inner timeout.
+// writeInner calls the inner writer with the inner timeout. A batch of
+// one id that the inner writer applied before counts as written.
 func (j *Journal) writeInner(ctx context.Context, b store.Batch) error {
 	ctx, cancel := context.WithTimeout(ctx, j.opts.InnerTimeout)
 	defer cancel()
-	return j.inner.Write(ctx, b)
+	b.AppliedAt = j.opts.Now()
+	err := j.inner.Write(ctx, b)
+	if len(b.IDs) == 1 && errors.Is(err, store.ErrBatchApplied) {
+		j.log.Info("journal: batch written before, skipped", "id", b.IDs[0])
+		return nil
+	}
+	return err
+}
+
+// newBatchID returns a random batch id.
+func newBatchID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails
+	return hex.EncodeToString(b[:])
 }
 
 func (j *Journal) setInnerDown(down bool) {
@@ -360,6 +402,13 @@ func (j *Journal) appendLocked(b store.Batch) error {
 // ends.
 func (j *Journal) replay(ctx context.Context) {
 	defer close(j.done)
+	var pruneC <-chan time.Time
+	pruner, _ := j.inner.(store.BatchIDPruner)
+	if pruner != nil {
+		t := time.NewTicker(j.opts.PruneEvery)
+		defer t.Stop()
+		pruneC = t.C
+	}
 	backoff := j.opts.MinBackoff
 	for {
 		j.mu.Lock()
@@ -370,8 +419,10 @@ func (j *Journal) replay(ctx context.Context) {
 			case <-ctx.Done():
 				return
 			case <-j.wake:
-				continue
+			case <-pruneC:
+				j.prune(ctx, pruner)
 			}
+			continue
 		}
 		p, next, err := readRecord(f, off, end)
 		if err != nil { // cannot happen: the records were checked when written or recovered
@@ -408,6 +459,20 @@ func (j *Journal) replay(ctx context.Context) {
 				return
 			}
 		}
+	}
+}
+
+// prune has the inner writer forget the batch ids applied longer than
+// KeepBatchIDs ago.
+func (j *Journal) prune(ctx context.Context, p store.BatchIDPruner) {
+	ctx, cancel := context.WithTimeout(ctx, j.opts.InnerTimeout)
+	defer cancel()
+	n, err := p.PruneBatchIDs(ctx, j.opts.Now().Add(-j.opts.KeepBatchIDs))
+	switch {
+	case err != nil:
+		j.log.Warn("journal: pruning batch ids", "err", err)
+	case n > 0:
+		j.log.Debug("journal: pruned batch ids", "ids", n)
 	}
 }
 

@@ -595,7 +595,8 @@ func TestBatchRoundTrip(t *testing.T) {
 
 	var got store.Batch
 	capture := writerFunc(func(_ context.Context, b store.Batch) error { got = b; return nil })
-	j = open(t, capture, dir, journal.Options{})
+	// AppliedAt is not journaled: it is when the batch is written.
+	j = open(t, capture, dir, journal.Options{Now: func() time.Time { return want.AppliedAt }})
 	drain(t, j)
 	j.Close()
 	if diff := cmp.Diff(want, got); diff != "" {

@@ -202,13 +202,17 @@ func (s *Store) Close() error {
 // queued is a batch of statements sent in one round trip, each with what
 // it writes for error messages.
 type queued struct {
-	b      pgx.Batch
-	labels []string
+	b   pgx.Batch
+	sts []sqlrec.Statement // Query and Args unused: in b
 }
 
 func (q *queued) add(label, sql string, args ...any) {
-	q.b.Queue(sqlrec.Numbered(sql), args...)
-	q.labels = append(q.labels, label)
+	q.addStatement(sqlrec.Statement{Label: label, Query: sql, Args: args})
+}
+
+func (q *queued) addStatement(st sqlrec.Statement) {
+	q.b.Queue(sqlrec.Numbered(st.Query), st.Args...)
+	q.sts = append(q.sts, sqlrec.Statement{Label: st.Label, BatchID: st.BatchID})
 }
 
 // Write applies b in one transaction, its statements and the commit in
@@ -246,10 +250,10 @@ func retryable(err error) bool {
 // it commits or none does, and Close returns nil only once it committed.
 func (s *Store) runBatch(ctx context.Context, q *queued) error {
 	br := s.pool.SendBatch(ctx, &q.b)
-	for _, label := range q.labels {
+	for _, st := range q.sts {
 		if _, err := br.Exec(); err != nil {
 			_ = br.Close() // the error that matters is the statement's
-			return fmt.Errorf("%s: %w", label, err)
+			return dialect.Err(st, err)
 		}
 	}
 	return br.Close()
@@ -264,7 +268,7 @@ func queueBatch(b store.Batch) (*queued, error) {
 	}
 	q := &queued{}
 	for _, st := range sts {
-		q.add(st.Label, st.Query, st.Args...)
+		q.addStatement(st)
 	}
 	return q, nil
 }

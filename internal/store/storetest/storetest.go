@@ -86,6 +86,8 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"ContactsInBatch", testContactsInBatch},
 		{"LegacyContacts", testLegacyContacts},
 		{"ContactsCopies", testContactsCopies},
+		// What a journal replayed late needs (replay.go).
+		{"BatchIDs", testBatchIDs},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
