@@ -194,7 +194,9 @@ type AuditQuery struct {
 }
 
 // Profile is an account's learned familiarity, encoded by its detector.
-// Writing a profile replaces the stored one. (A profile whose Account
+// Writing a profile replaces the stored one unless that one is newer (a
+// later UpdatedAt): an older copy written late, as a journal replayed
+// after another instance wrote the account, changes nothing. (A profile whose Account
 // starts with LegacyContactsPrefix is a contact history: see there.)
 type Profile struct {
 	Account   string
@@ -209,7 +211,8 @@ const (
 )
 
 // Incident is a campaign of attack traffic. Writing an incident replaces
-// the stored one with the same id.
+// the stored one with the same id unless that one is newer (a later
+// UpdatedAt), as for profiles.
 type Incident struct {
 	ID                  string
 	Kind                string

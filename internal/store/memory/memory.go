@@ -104,11 +104,16 @@ func (s *Store) Write(ctx context.Context, b store.Batch) error {
 	for _, a := range b.Audit {
 		s.addAuditLocked(copyAudit(a))
 	}
+	// A profile or incident replaces the stored one only if as new.
 	for _, p := range b.Profiles {
-		s.profiles[p.Account] = copyProfile(p)
+		if old, ok := s.profiles[p.Account]; !ok || !p.UpdatedAt.Before(old.UpdatedAt) {
+			s.profiles[p.Account] = copyProfile(p)
+		}
 	}
 	for _, in := range b.Incidents {
-		s.incidents[in.ID] = copyIncident(in)
+		if old, ok := s.incidents[in.ID]; !ok || !in.UpdatedAt.Before(old.UpdatedAt) {
+			s.incidents[in.ID] = copyIncident(in)
+		}
 	}
 	for _, ia := range b.IncidentAccounts {
 		m := s.incidentAccounts[ia.IncidentID]

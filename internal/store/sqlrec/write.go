@@ -16,8 +16,13 @@ const (
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (event_id) DO NOTHING`
 
+	// PutProfileSQL and PutIncidentSQL replace a stored copy only with
+	// one as new or newer (by updated_at), so that an older copy written
+	// late (a journal replayed after another instance wrote the same key)
+	// never overwrites a newer one.
 	PutProfileSQL = `INSERT INTO profiles (` + ProfileColumns + `) VALUES (?, ?, ?)
-		ON CONFLICT (account) DO UPDATE SET data = excluded.data, updated_at = excluded.updated_at`
+		ON CONFLICT (account) DO UPDATE SET data = excluded.data, updated_at = excluded.updated_at
+		WHERE excluded.updated_at >= profiles.updated_at`
 
 	PutIncidentSQL = `INSERT INTO incidents (` + IncidentColumns + `)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -27,7 +32,8 @@ const (
 			distinct_prefixes = excluded.distinct_prefixes,
 			accounts_targeted = excluded.accounts_targeted,
 			accounts_compromised = excluded.accounts_compromised,
-			top_sources = excluded.top_sources, updated_at = excluded.updated_at`
+			top_sources = excluded.top_sources, updated_at = excluded.updated_at
+		WHERE excluded.updated_at >= incidents.updated_at`
 
 	PutIncidentAccountSQL = `INSERT INTO incident_accounts (` + IncidentAccountColumns + `)
 		VALUES (?, ?, ?, ?, ?, ?, ?)

@@ -68,3 +68,47 @@ func testBatchIDs(t *testing.T, s store.Store) {
 		t.Errorf("Write(a batch id kept): got error %v, want ErrBatchApplied", err)
 	}
 }
+
+// testNewerWins writes older copies of profiles and incidents after newer
+// ones, as a journal replayed late does after another instance wrote
+// meanwhile: the newer copy (by UpdatedAt) stays; a copy as new replaces
+// it.
+func testNewerWins(t *testing.T, s store.Store) {
+	newer := profile("alice", at(time.Hour))
+	newer.Data = []byte("newer")
+	inc := incident("inc-1", t0())
+	inc.Attempts = 99
+	write(t, s, store.Batch{Profiles: []store.Profile{newer}, Incidents: []store.Incident{inc}})
+
+	older := profile("alice", t0())
+	older.Data = []byte("older")
+	oldInc := incident("inc-1", t0())
+	oldInc.UpdatedAt, oldInc.Attempts, oldInc.State = inc.UpdatedAt.Add(-time.Nanosecond), 5, store.IncidentOpen
+	sameTime := newer
+	sameTime.Data = []byte("same time")
+	sameInc := inc
+	sameInc.Attempts = 100
+
+	tests := []struct {
+		name        string
+		b           store.Batch
+		wantProfile store.Profile
+		wantInc     store.Incident
+	}{
+		{"older copies", store.Batch{Profiles: []store.Profile{older}, Incidents: []store.Incident{oldInc}}, newer, inc},
+		{"copies as new", store.Batch{Profiles: []store.Profile{sameTime}, Incidents: []store.Incident{sameInc}}, sameTime, sameInc},
+	}
+	for _, tt := range tests {
+		write(t, s, tt.b)
+		got, err := s.GetProfile(t.Context(), "alice")
+		if err != nil {
+			t.Fatalf("GetProfile: %v", err)
+		}
+		diff(t, "profile after "+tt.name, got, tt.wantProfile)
+		gotInc, err := s.GetIncident(t.Context(), "inc-1")
+		if err != nil {
+			t.Fatalf("GetIncident: %v", err)
+		}
+		diff(t, "incident after "+tt.name, gotInc, tt.wantInc)
+	}
+}

@@ -88,6 +88,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"ContactsCopies", testContactsCopies},
 		// What a journal replayed late needs (replay.go).
 		{"BatchIDs", testBatchIDs},
+		{"NewerWins", testNewerWins},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
