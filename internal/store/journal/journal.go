@@ -59,6 +59,8 @@ const (
 	defaultMaxBackoff   = 5 * time.Second
 	defaultInnerTimeout = 10 * time.Second
 	defaultKeepBatchIDs = 24 * time.Hour
+	defaultChunkBytes   = 4 << 20
+	defaultDrainWait    = time.Second
 	defaultPruneEvery   = time.Hour
 )
 
@@ -86,6 +88,14 @@ type Options struct {
 	// journal has the inner writer forget older ids, if it keeps any
 	// (store.BatchIDPruner).
 	KeepBatchIDs, PruneEvery time.Duration
+	// DrainWait is how long a write waits while the replay writes the
+	// last journaled batches, to go straight to the inner writer once
+	// they are written, before it is journaled behind them after all; 0
+	// means 1 s.
+	DrainWait time.Duration
+	// ChunkBytes caps the journaled batches the replay merges into one
+	// write (at least one); 0 means 4 MiB.
+	ChunkBytes int64
 	// Now is the time batch ids are applied at; nil means time.Now.
 	Now func() time.Time
 }
@@ -110,7 +120,12 @@ type State struct {
 // instead, acknowledging them once they are fsynced. A goroutine replays
 // the file into the inner writer, oldest first, as soon as it works
 // again; while the file holds batches, new ones are appended behind them
-// so that the order of writes is kept.
+// so that the order of writes is kept. The replay merges as many batches
+// as fit Options.ChunkBytes into each write (one at a time for a chunk the
+// inner writer refuses, so that only the batch refused is set aside), and
+// while it writes the last of them new writes wait for it (up to
+// Options.DrainWait) and then go straight through: writes that keep
+// coming cannot keep the journal from emptying.
 //
 // Every batch gets an id (store.Batch.IDs) before its first write. A
 // batch may reach the inner writer twice (after a crash mid-replay, or a
@@ -137,6 +152,7 @@ type Journal struct {
 	innerDown bool
 	rejSize   int64 // size of the rejected file when rejCount was counted
 	rejCount  int
+	door      chan struct{} // non-nil: writes wait for it to close (shutDoor)
 	closed    bool
 	writers   sync.WaitGroup // Writes in flight, for Close
 }
@@ -173,6 +189,12 @@ func New(inner Writer, dir string, opts Options) (*Journal, error) {
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
+	}
+	if opts.DrainWait <= 0 {
+		opts.DrainWait = defaultDrainWait
+	}
+	if opts.ChunkBytes <= 0 {
+		opts.ChunkBytes = defaultChunkBytes
 	}
 	log := opts.Logger
 	if log == nil {
@@ -301,6 +323,22 @@ func (j *Journal) Write(ctx context.Context, b store.Batch) error {
 		b.IDs = []string{newBatchID()}
 	}
 	j.mu.Lock()
+	if !j.closed && j.pending > 0 && j.door != nil {
+		// The replay is writing the last journaled batches: wait for it
+		// to empty the journal, up to DrainWait, and go behind it then.
+		door := j.door
+		j.mu.Unlock()
+		t := time.NewTimer(j.opts.DrainWait)
+		select {
+		case <-door:
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return fmt.Errorf("waiting for the journal to drain: %w", ctx.Err())
+		}
+		t.Stop()
+		j.mu.Lock()
+	}
 	if j.closed {
 		j.mu.Unlock()
 		return ErrClosed
@@ -409,7 +447,8 @@ func (j *Journal) replay(ctx context.Context) {
 		defer t.Stop()
 		pruneC = t.C
 	}
-	backoff := j.opts.MinBackoff
+	backoff, chunkBytes := j.opts.MinBackoff, j.opts.ChunkBytes
+	singles := 0 // batches to write one at a time, after their chunk failed
 	for {
 		j.mu.Lock()
 		f, off, end, pending := j.f, j.readOff, j.endOff, j.pending
@@ -424,7 +463,11 @@ func (j *Journal) replay(ctx context.Context) {
 			}
 			continue
 		}
-		p, next, err := readRecord(f, off, end)
+		maxN := -1 // any number
+		if singles > 0 {
+			maxN = 1
+		}
+		c, err := readChunk(f, off, end, chunkBytes, maxN)
 		if err != nil { // cannot happen: the records were checked when written or recovered
 			j.log.Error("journal: reading journaled batch", "offset", off, "err", err)
 			if !j.sleep(ctx, &backoff) {
@@ -432,33 +475,109 @@ func (j *Journal) replay(ctx context.Context) {
 			}
 			continue
 		}
-		var b store.Batch
-		if err := json.Unmarshal(p, &b); err != nil {
-			if !j.reject(p, next, err) && !j.sleep(ctx, &backoff) {
+		if c.bad != nil {
+			singles = max(singles-1, 0)
+			if !j.reject(c.p, c.next, c.bad) && !j.sleep(ctx, &backoff) {
 				return
 			}
 			continue
 		}
-		err = j.writeInner(ctx, b)
+		j.shutDoor(c.next)
+		err = j.writeInner(ctx, c.b)
 		switch {
 		case err == nil:
-			j.applied(next)
-			backoff = j.opts.MinBackoff
-		case ctx.Err() != nil: // closing: the batch stays journaled
+			j.applied(c.next, c.n)
+			singles = max(singles-c.n, 0)
+			backoff, chunkBytes = j.opts.MinBackoff, j.opts.ChunkBytes
+		case ctx.Err() != nil: // closing: the batches stay journaled
+			j.openDoor()
 			return
 		case j.opts.Unavailable(err):
 			j.mu.Lock()
+			j.openDoorLocked()
 			j.innerDown = true
 			j.compactLocked()
 			j.mu.Unlock()
+			chunkBytes /= 2 // a chunk too large for the inner timeout is halved until it fits
 			if !j.sleep(ctx, &backoff) {
 				return
 			}
+		case c.n > 1:
+			// Refused (or some of it written before): write its batches
+			// one at a time, so that only the one refused is set aside
+			// and those written before are skipped.
+			j.openDoor()
+			singles = c.n
 		default:
-			if !j.reject(p, next, err) && !j.sleep(ctx, &backoff) {
+			singles = max(singles-1, 0)
+			if !j.reject(c.p, c.next, err) && !j.sleep(ctx, &backoff) {
 				return
 			}
 		}
+	}
+}
+
+// chunk is journaled batches merged into one write.
+type chunk struct {
+	p    []byte      // the first batch as journaled
+	b    store.Batch // the batches merged
+	n    int         // how many
+	next int64       // the offset after the last
+	bad  error       // why the first batch does not decode; it is alone
+}
+
+// readChunk reads the records from off of a file of end bytes and merges
+// as many as fit maxBytes (at least one; at most maxN, unless maxN < 0). A
+// record that does not decode is alone in its chunk.
+func readChunk(f io.ReaderAt, off, end, maxBytes int64, maxN int) (chunk, error) {
+	p, next, err := readRecord(f, off, end)
+	if err != nil {
+		return chunk{}, err
+	}
+	c := chunk{p: p, n: 1, next: next}
+	if err := json.Unmarshal(p, &c.b); err != nil {
+		c.bad = err
+		return c, nil
+	}
+	for (maxN < 0 || c.n < maxN) && c.next < end {
+		p, next, err := readRecord(f, c.next, end)
+		if err != nil || next-off > maxBytes {
+			break
+		}
+		var b store.Batch
+		if err := json.Unmarshal(p, &b); err != nil {
+			break
+		}
+		c.b.Append(b)
+		c.n++
+		c.next = next
+	}
+	return c, nil
+}
+
+// shutDoor makes new writes wait while the replay writes the chunk that
+// ends at next, if that chunk holds every journaled batch: once it is
+// written the journal is empty and they go straight to the inner writer,
+// so that writes that keep coming cannot keep the journal from emptying.
+// openDoor lets them in again.
+func (j *Journal) shutDoor(next int64) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if next == j.endOff && j.door == nil {
+		j.door = make(chan struct{})
+	}
+}
+
+func (j *Journal) openDoor() {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	j.openDoorLocked()
+}
+
+func (j *Journal) openDoorLocked() {
+	if j.door != nil {
+		close(j.door)
+		j.door = nil
 	}
 }
 
@@ -490,14 +609,15 @@ func (j *Journal) sleep(ctx context.Context, backoff *time.Duration) bool {
 	}
 }
 
-// applied records that the record ending at next, the oldest, was
+// applied records that the n oldest records, ending at next, were
 // written through, and empties the file once every record was. Only the
 // replay goroutine moves readOff or replaces the file.
-func (j *Journal) applied(next int64) {
+func (j *Journal) applied(next int64, n int) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
+	defer j.openDoorLocked()
 	j.readOff = next
-	j.pending--
+	j.pending -= n
 	j.innerDown = false
 	if j.pending > 0 {
 		return
@@ -525,7 +645,7 @@ func (j *Journal) reject(p []byte, next int64, cause error) bool {
 		j.log.Error("journal: saving rejected batch; it stays journaled", "err", err)
 		return false
 	}
-	j.applied(next)
+	j.applied(next, 1)
 	return true
 }
 
