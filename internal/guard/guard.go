@@ -129,7 +129,7 @@ func Start(ctx context.Context, cfg config.Config, opts Options) (_ *Guard, err 
 	if err != nil {
 		return nil, err
 	}
-	st, err := openStore(ctx, cfg, getenv)
+	st, err := openStore(ctx, cfg, getenv, log)
 	if err != nil {
 		return nil, err
 	}
@@ -173,7 +173,10 @@ func Start(ctx context.Context, cfg config.Config, opts Options) (_ *Guard, err 
 		return nil, err
 	}
 	if err := eng.Restore(ctx); err != nil {
-		return nil, err
+		if cfg.Records == "" || !journal.Unavailable(err) {
+			return nil, err
+		}
+		log.Warn("records out of reach: starting without the detectors' saved state", "err", err)
 	}
 	hub := ed.peers
 	stopHub := func() {}
@@ -205,7 +208,7 @@ func Start(ctx context.Context, cfg config.Config, opts Options) (_ *Guard, err 
 	go rekeyFactors(ctx, svc, keys, log)
 	var ready atomic.Bool
 	cfg.API.InternalToken = getenv(EnvInternalToken)
-	srv, err := newAPI(cfg, opts.BootstrapKey, log, clk, eng, st, ready.Load, svc, corpus, jnl, hub)
+	srv, err := newAPI(cfg, opts.BootstrapKey, log, clk, eng, cachedKeys(ctx, cfg, st, key, log), ready.Load, svc, corpus, jnl, hub)
 	if err != nil {
 		return nil, err
 	}
