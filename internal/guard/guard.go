@@ -131,7 +131,7 @@ func Start(ctx context.Context, cfg config.Config, opts Options) (_ *Guard, err 
 	if err != nil {
 		return nil, err
 	}
-	st, err := openStore(ctx, cfg, getenv)
+	st, err := openStore(ctx, cfg, getenv, log)
 	if err != nil {
 		return nil, err
 	}
@@ -182,7 +182,10 @@ func Start(ctx context.Context, cfg config.Config, opts Options) (_ *Guard, err 
 		return nil, err
 	}
 	if err := eng.Restore(ctx); err != nil {
-		return nil, err
+		if cfg.Records == "" || !journal.Unavailable(err) {
+			return nil, err
+		}
+		log.Warn("records out of reach: starting without the detectors' saved state", "err", err)
 	}
 	if rec := eng.Recovered(); rec.Replayed+rec.Prerolled+rec.Skipped+rec.Closed > 0 {
 		log.Info("restored the detectors", "snapshot_through", rec.Through, "replayed", rec.Replayed,
@@ -221,7 +224,7 @@ func Start(ctx context.Context, cfg config.Config, opts Options) (_ *Guard, err 
 	go rekeyFactors(ctx, svc, keys, log)
 	var ready atomic.Bool
 	cfg.API.InternalToken = getenv(EnvInternalToken)
-	srv, err := newAPI(cfg, opts.BootstrapKey, log, clk, eng, st, ready.Load, svc, corpus, jnl, hub, disp)
+	srv, err := newAPI(cfg, opts.BootstrapKey, log, clk, eng, cachedKeys(ctx, cfg, st, key, log), ready.Load, svc, corpus, jnl, hub, disp)
 	if err != nil {
 		return nil, err
 	}

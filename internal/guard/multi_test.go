@@ -140,6 +140,15 @@ func (b *syncBuffer) String() string {
 // answer into out (when not nil); it returns the status.
 func call(t *testing.T, method, url string, in, out any) int {
 	t.Helper()
+	return callAs(t, "", method, url, in, out)
+}
+
+// callAs is call with the API key key; empty means the bootstrap key.
+func callAs(t *testing.T, key, method, url string, in, out any) int {
+	t.Helper()
+	if key == "" {
+		key = multiBootstrap
+	}
 	var body io.Reader
 	if in != nil {
 		data, err := json.Marshal(in)
@@ -152,7 +161,7 @@ func call(t *testing.T, method, url string, in, out any) int {
 	if err != nil {
 		t.Fatal(err)
 	}
-	req.Header.Set("Authorization", "Bearer "+multiBootstrap)
+	req.Header.Set("Authorization", "Bearer "+key)
 	if in != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}

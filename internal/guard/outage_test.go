@@ -3,6 +3,7 @@ package guard
 import (
 	"bufio"
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -19,6 +20,7 @@ import (
 // loadGen sends login events to guards in turn and remembers every event
 // id a guard acknowledged.
 type loadGen struct {
+	key   string // the API key sent; empty: the bootstrap key
 	n     int
 	acked map[string]bool
 	t0    time.Time
@@ -47,7 +49,7 @@ func (l *loadGen) send(t *testing.T, g *Guard, count int) {
 			EventID  string `json:"event_id"`
 			Decision string `json:"decision"`
 		}
-		if code := call(t, "POST", g.URL()+"/v1/events", ev, &out); code != 200 || out.EventID == "" {
+		if code := callAs(t, l.key, "POST", g.URL()+"/v1/events", ev, &out); code != 200 || out.EventID == "" {
 			t.Fatalf("event %d to %s: status %d %+v", l.n, g.URL(), code, out)
 		}
 		l.acked[out.EventID] = true
@@ -221,5 +223,46 @@ func TestPostgresOutage(t *testing.T) {
 		t.Errorf("metrics after the outage: atoguard_journal_pending_batches %v, atoguard_journal_refused_writes_total %v; want 0 and 0", p, r)
 	}
 	l.send(t, g, 10)
+	l.checkAudit(t, pg.URL())
+}
+
+// TestStartWhilePostgresDown starts a guard whose PostgreSQL is stopped:
+// it starts from its journal and the API keys it cached on its last run,
+// answers events with a stored key (their records journaled), says
+// degraded, and writes the records once PostgreSQL is back.
+func TestStartWhilePostgresDown(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a private PostgreSQL and a guard")
+	}
+	pg := testserver.Postgres(t)
+	const secret = "stored-key-secret-for-the-outage-test"
+	st, err := postgres.Open(t.Context(), pg.URL(), postgres.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256([]byte(secret))
+	if err := st.PutKey(t.Context(), store.APIKey{ID: "k1", Name: "shop", Hash: sum[:], Scopes: []string{store.ScopeEvents}}); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+
+	f := newFleet(t, pg.URL(), "")
+	cfg := f.config(t)
+	cfg.Hot.URL = "" // records only
+	l := newLoadGen()
+	l.key = secret
+	g := f.start(t, cfg)
+	l.send(t, g, 5) // reads the stored key: cached
+	if err := g.Stop(); err != nil {
+		t.Fatal(err)
+	}
+
+	pg.Stop()
+	g = f.start(t, cfg) // the same data directory
+	l.send(t, g, 20)
+	waitReady(t, g, "degraded", "records", "degraded")
+	pg.Start()
+	waitReady(t, g, "ready", "journal", "ok")
+	l.send(t, g, 5)
 	l.checkAudit(t, pg.URL())
 }

@@ -25,6 +25,7 @@ import (
 	"github.com/atoguard/atoguard/internal/store"
 	"github.com/atoguard/atoguard/internal/store/groupcommit"
 	"github.com/atoguard/atoguard/internal/store/journal"
+	"github.com/atoguard/atoguard/internal/store/keycache"
 	"github.com/atoguard/atoguard/internal/store/postgres"
 	"github.com/atoguard/atoguard/internal/store/sqlite"
 )
@@ -67,11 +68,14 @@ type guardStore interface {
 	dashboard.Operators
 	notify.Outbox
 	store.RetentionStore
+	keycache.Source
 	Close() error
 }
 
-// openStore opens the records of cfg.
-func openStore(ctx context.Context, cfg config.Config, getenv func(string) string) (guardStore, error) {
+// openStore opens the records of cfg. Shared records that are out of
+// reach are opened anyway (postgres.OpenLater): the guard starts from its
+// journal and its cached keys, and the store connects when it can.
+func openStore(ctx context.Context, cfg config.Config, getenv func(string) string, log *slog.Logger) (guardStore, error) {
 	if cfg.Records == "" {
 		return sqlite.Open(ctx, cfg.Data, sqlite.Options{Synchronous: cfg.Synchronous})
 	}
@@ -82,10 +86,48 @@ func openStore(ctx context.Context, cfg config.Config, getenv func(string) strin
 		return nil, fmt.Errorf("records: instances sharing records must share the factor key too: set stepup.encryption_key_file or %s", stepup.EnvFactorKey)
 	}
 	st, err := postgres.Open(ctx, cfg.Records, postgres.Options{})
+	if err != nil && journal.Unavailable(err) && ctx.Err() == nil {
+		log.Warn("records: PostgreSQL is out of reach; starting from the journal and the cached API keys", "err", err)
+		return postgres.OpenLater(cfg.Records, postgres.Options{}, log)
+	}
 	if err != nil {
 		return nil, err
 	}
 	return st, nil
+}
+
+// keysFileName is the copy of the API key records (hashes, never
+// secrets) in the data directory, kept for starting while the shared
+// records are out of reach.
+const keysFileName = "keys.cache"
+
+// cachedKeys answers key lookups from a copy of the key records in the
+// data directory while shared records are out of reach (package
+// keycache), refreshing the copy first when they are not.
+func cachedKeys(ctx context.Context, cfg config.Config, st guardStore, secret []byte, log *slog.Logger) guardStore {
+	if cfg.Records == "" {
+		return st
+	}
+	c, err := keycache.Open(st, filepath.Join(cfg.Data, keysFileName), secret, journal.Unavailable)
+	if err != nil {
+		log.Error("API keys: ignoring the cached copy", "err", err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := c.Refresh(ctx); err != nil && !journal.Unavailable(err) {
+		log.Error("API keys: refreshing the cached copy", "err", err)
+	}
+	return keyedStore{st, c}
+}
+
+// keyedStore is a guardStore whose key lookups go through a key cache.
+type keyedStore struct {
+	guardStore
+	keys *keycache.Cache
+}
+
+func (s keyedStore) KeyByHash(ctx context.Context, hash []byte) (store.APIKey, error) {
+	return s.keys.KeyByHash(ctx, hash)
 }
 
 // journaled returns where the guard writes its records: the store itself,

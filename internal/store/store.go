@@ -12,6 +12,10 @@ import (
 // ErrNotFound is returned by lookups of an id or key that does not exist.
 var ErrNotFound = errors.New("not found")
 
+// ErrBatchApplied is returned by Write for a batch one of whose IDs was
+// applied before; the batch wrote nothing.
+var ErrBatchApplied = errors.New("batch already applied")
+
 // Store is what a record backend provides. The memory, SQLite and
 // PostgreSQL backends implement it; storetest.Run checks any
 // implementation.
@@ -126,6 +130,24 @@ type Batch struct {
 	// Contacts are owners' contact histories; each replaces the stored
 	// one of its UserID.
 	Contacts []Contacts
+
+	// IDs name the batches merged into this one; package journal sets
+	// them, so that a batch it writes again (a replay after a crash, or a
+	// write whose acknowledgement was lost) writes nothing twice. A
+	// backend keeps each id with the writes, in the same transaction, and
+	// refuses a batch with one it keeps already with ErrBatchApplied,
+	// writing nothing. Ids are kept from AppliedAt until pruned
+	// (BatchIDPruner).
+	IDs       []string  `json:",omitempty"`
+	AppliedAt time.Time `json:"-"`
+}
+
+// BatchIDPruner is a backend that keeps batch ids (Batch.IDs) and forgets
+// those applied before a time.
+type BatchIDPruner interface {
+	// PruneBatchIDs forgets the batch ids applied before before and
+	// returns how many it forgot.
+	PruneBatchIDs(ctx context.Context, before time.Time) (int64, error)
 }
 
 // Len returns the number of records the batch writes.
@@ -147,6 +169,7 @@ func (b *Batch) Append(o Batch) {
 	b.Notifications = append(b.Notifications, o.Notifications...)
 	b.Reviews = append(b.Reviews, o.Reviews...)
 	b.Contacts = append(b.Contacts, o.Contacts...)
+	b.IDs = append(b.IDs, o.IDs...)
 }
 
 // AuditRecord is one assessed event and the decision given. It never holds
@@ -190,7 +213,9 @@ type AuditQuery struct {
 }
 
 // Profile is an account's learned familiarity, encoded by its detector.
-// Writing a profile replaces the stored one. (A profile whose Account
+// Writing a profile replaces the stored one unless that one is newer (a
+// later UpdatedAt): an older copy written late, as a journal replayed
+// after another instance wrote the account, changes nothing. (A profile whose Account
 // starts with LegacyContactsPrefix is a contact history: see there.)
 type Profile struct {
 	Account   string
@@ -205,7 +230,8 @@ const (
 )
 
 // Incident is a campaign of attack traffic. Writing an incident replaces
-// the stored one with the same id.
+// the stored one with the same id unless that one is newer (a later
+// UpdatedAt), as for profiles.
 type Incident struct {
 	ID                  string
 	Kind                string

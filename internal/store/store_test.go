@@ -16,6 +16,9 @@ import (
 func TestBatchLenCountsEveryField(t *testing.T) {
 	typ := reflect.TypeOf(Batch{})
 	for i := 0; i < typ.NumField(); i++ {
+		if name := typ.Field(i).Name; name == "IDs" || name == "AppliedAt" {
+			continue // what names the batch, not a record (TestBatchIDsAppend)
+		}
 		var b Batch
 		f := reflect.ValueOf(&b).Elem().Field(i)
 		if f.Kind() != reflect.Slice {
@@ -30,6 +33,16 @@ func TestBatchLenCountsEveryField(t *testing.T) {
 		if all.Len() != 1 {
 			t.Errorf("Append drops Batch.%s", typ.Field(i).Name)
 		}
+	}
+}
+
+// TestBatchIDsAppend: a merged batch carries the ids of every batch in it.
+func TestBatchIDsAppend(t *testing.T) {
+	var all Batch
+	all.Append(Batch{IDs: []string{"b1"}})
+	all.Append(Batch{IDs: []string{"b2", "b3"}})
+	if diff := cmp.Diff([]string{"b1", "b2", "b3"}, all.IDs); diff != "" {
+		t.Errorf("ids (-want +got):\n%s", diff)
 	}
 }
 

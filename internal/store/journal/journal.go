@@ -5,7 +5,9 @@ package journal
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -56,6 +58,10 @@ const (
 	defaultMinBackoff   = 100 * time.Millisecond
 	defaultMaxBackoff   = 5 * time.Second
 	defaultInnerTimeout = 10 * time.Second
+	defaultKeepBatchIDs = 24 * time.Hour
+	defaultChunkBytes   = 4 << 20
+	defaultDrainWait    = time.Second
+	defaultPruneEvery   = time.Hour
 )
 
 // Options tunes a Journal. The zero value is valid.
@@ -76,6 +82,22 @@ type Options struct {
 	InnerTimeout time.Duration
 	// Logger receives recovery and replay events; nil means slog.Default().
 	Logger *slog.Logger
+	// KeepBatchIDs is how long the database keeps the id of a batch
+	// written (store.Batch.IDs), within which writing it again writes
+	// nothing; 0 means 24 hours. Every PruneEvery (0: an hour) the
+	// journal has the inner writer forget older ids, if it keeps any
+	// (store.BatchIDPruner).
+	KeepBatchIDs, PruneEvery time.Duration
+	// DrainWait is how long a write waits while the replay writes the
+	// last journaled batches, to go straight to the inner writer once
+	// they are written, before it is journaled behind them after all; 0
+	// means 1 s.
+	DrainWait time.Duration
+	// ChunkBytes caps the journaled batches the replay merges into one
+	// write (at least one); 0 means 4 MiB.
+	ChunkBytes int64
+	// Now is the time batch ids are applied at; nil means time.Now.
+	Now func() time.Time
 }
 
 // State is a Journal's condition, for readiness checks.
@@ -99,11 +121,20 @@ type State struct {
 // instead, acknowledging them once they are fsynced. A goroutine replays
 // the file into the inner writer, oldest first, as soon as it works
 // again; while the file holds batches, new ones are appended behind them
-// so that the order of writes is kept.
+// so that the order of writes is kept. The replay merges as many batches
+// as fit Options.ChunkBytes into each write (one at a time for a chunk the
+// inner writer refuses, so that only the batch refused is set aside), and
+// while it writes the last of them new writes wait for it (up to
+// Options.DrainWait) and then go straight through: writes that keep
+// coming cannot keep the journal from emptying.
 //
-// Replay is at least once: a batch may reach the inner writer twice (after
-// a crash mid-replay, or a timed-out write that did commit), so the inner
-// writer's writes must be idempotent.
+// Every batch gets an id (store.Batch.IDs) before its first write. A
+// batch may reach the inner writer twice (after a crash mid-replay, or a
+// timed-out write that did commit); an inner writer that keeps batch ids
+// then refuses it with store.ErrBatchApplied, which the journal takes as
+// written, so that nothing is written twice. With one that keeps none,
+// replay is at least once and the inner writer's writes must be
+// idempotent.
 type Journal struct {
 	inner  Writer
 	dir    string
@@ -123,6 +154,7 @@ type Journal struct {
 	rejSize   int64 // size of the rejected file when rejCount was counted
 	rejCount  int
 	refused   int // writes refused with ErrFull
+	door      chan struct{} // non-nil: writes wait for it to close (shutDoor)
 	closed    bool
 	writers   sync.WaitGroup // Writes in flight, for Close
 }
@@ -150,6 +182,21 @@ func New(inner Writer, dir string, opts Options) (*Journal, error) {
 	}
 	if opts.InnerTimeout <= 0 {
 		opts.InnerTimeout = defaultInnerTimeout
+	}
+	if opts.KeepBatchIDs <= 0 {
+		opts.KeepBatchIDs = defaultKeepBatchIDs
+	}
+	if opts.PruneEvery <= 0 {
+		opts.PruneEvery = defaultPruneEvery
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.DrainWait <= 0 {
+		opts.DrainWait = defaultDrainWait
+	}
+	if opts.ChunkBytes <= 0 {
+		opts.ChunkBytes = defaultChunkBytes
 	}
 	log := opts.Logger
 	if log == nil {
@@ -274,7 +321,26 @@ func (j *Journal) Write(ctx context.Context, b store.Batch) error {
 	if b.Empty() {
 		return nil
 	}
+	if len(b.IDs) == 0 {
+		b.IDs = []string{newBatchID()}
+	}
 	j.mu.Lock()
+	if !j.closed && j.pending > 0 && j.door != nil {
+		// The replay is writing the last journaled batches: wait for it
+		// to empty the journal, up to DrainWait, and go behind it then.
+		door := j.door
+		j.mu.Unlock()
+		t := time.NewTimer(j.opts.DrainWait)
+		select {
+		case <-door:
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return fmt.Errorf("waiting for the journal to drain: %w", ctx.Err())
+		}
+		t.Stop()
+		j.mu.Lock()
+	}
 	if j.closed {
 		j.mu.Unlock()
 		return ErrClosed
@@ -308,11 +374,25 @@ func (j *Journal) Write(ctx context.Context, b store.Batch) error {
 	return nil
 }
 
-// writeInner calls the inner writer with the inner timeout.
+// writeInner calls the inner writer with the inner timeout. A batch of
+// one id that the inner writer applied before counts as written.
 func (j *Journal) writeInner(ctx context.Context, b store.Batch) error {
 	ctx, cancel := context.WithTimeout(ctx, j.opts.InnerTimeout)
 	defer cancel()
-	return j.inner.Write(ctx, b)
+	b.AppliedAt = j.opts.Now()
+	err := j.inner.Write(ctx, b)
+	if len(b.IDs) == 1 && errors.Is(err, store.ErrBatchApplied) {
+		j.log.Info("journal: batch written before, skipped", "id", b.IDs[0])
+		return nil
+	}
+	return err
+}
+
+// newBatchID returns a random batch id.
+func newBatchID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails
+	return hex.EncodeToString(b[:])
 }
 
 func (j *Journal) setInnerDown(down bool) {
@@ -363,7 +443,15 @@ func (j *Journal) appendLocked(b store.Batch) error {
 // ends.
 func (j *Journal) replay(ctx context.Context) {
 	defer close(j.done)
-	backoff := j.opts.MinBackoff
+	var pruneC <-chan time.Time
+	pruner, _ := j.inner.(store.BatchIDPruner)
+	if pruner != nil {
+		t := time.NewTicker(j.opts.PruneEvery)
+		defer t.Stop()
+		pruneC = t.C
+	}
+	backoff, chunkBytes := j.opts.MinBackoff, j.opts.ChunkBytes
+	singles := 0 // batches to write one at a time, after their chunk failed
 	for {
 		j.mu.Lock()
 		f, off, end, pending := j.f, j.readOff, j.endOff, j.pending
@@ -373,10 +461,16 @@ func (j *Journal) replay(ctx context.Context) {
 			case <-ctx.Done():
 				return
 			case <-j.wake:
-				continue
+			case <-pruneC:
+				j.prune(ctx, pruner)
 			}
+			continue
 		}
-		p, next, err := readRecord(f, off, end)
+		maxN := -1 // any number
+		if singles > 0 {
+			maxN = 1
+		}
+		c, err := readChunk(f, off, end, chunkBytes, maxN)
 		if err != nil { // cannot happen: the records were checked when written or recovered
 			j.log.Error("journal: reading journaled batch", "offset", off, "err", err)
 			if !j.sleep(ctx, &backoff) {
@@ -384,33 +478,123 @@ func (j *Journal) replay(ctx context.Context) {
 			}
 			continue
 		}
-		var b store.Batch
-		if err := json.Unmarshal(p, &b); err != nil {
-			if !j.reject(p, next, err) && !j.sleep(ctx, &backoff) {
+		if c.bad != nil {
+			singles = max(singles-1, 0)
+			if !j.reject(c.p, c.next, c.bad) && !j.sleep(ctx, &backoff) {
 				return
 			}
 			continue
 		}
-		err = j.writeInner(ctx, b)
+		j.shutDoor(c.next)
+		err = j.writeInner(ctx, c.b)
 		switch {
 		case err == nil:
-			j.applied(next)
-			backoff = j.opts.MinBackoff
-		case ctx.Err() != nil: // closing: the batch stays journaled
+			j.applied(c.next, c.n)
+			singles = max(singles-c.n, 0)
+			backoff, chunkBytes = j.opts.MinBackoff, j.opts.ChunkBytes
+		case ctx.Err() != nil: // closing: the batches stay journaled
+			j.openDoor()
 			return
 		case j.opts.Unavailable(err):
 			j.mu.Lock()
+			j.openDoorLocked()
 			j.innerDown = true
 			j.compactLocked()
 			j.mu.Unlock()
+			chunkBytes /= 2 // a chunk too large for the inner timeout is halved until it fits
 			if !j.sleep(ctx, &backoff) {
 				return
 			}
+		case c.n > 1:
+			// Refused (or some of it written before): write its batches
+			// one at a time, so that only the one refused is set aside
+			// and those written before are skipped.
+			j.openDoor()
+			singles = c.n
 		default:
-			if !j.reject(p, next, err) && !j.sleep(ctx, &backoff) {
+			singles = max(singles-1, 0)
+			if !j.reject(c.p, c.next, err) && !j.sleep(ctx, &backoff) {
 				return
 			}
 		}
+	}
+}
+
+// chunk is journaled batches merged into one write.
+type chunk struct {
+	p    []byte      // the first batch as journaled
+	b    store.Batch // the batches merged
+	n    int         // how many
+	next int64       // the offset after the last
+	bad  error       // why the first batch does not decode; it is alone
+}
+
+// readChunk reads the records from off of a file of end bytes and merges
+// as many as fit maxBytes (at least one; at most maxN, unless maxN < 0). A
+// record that does not decode is alone in its chunk.
+func readChunk(f io.ReaderAt, off, end, maxBytes int64, maxN int) (chunk, error) {
+	p, next, err := readRecord(f, off, end)
+	if err != nil {
+		return chunk{}, err
+	}
+	c := chunk{p: p, n: 1, next: next}
+	if err := json.Unmarshal(p, &c.b); err != nil {
+		c.bad = err
+		return c, nil
+	}
+	for (maxN < 0 || c.n < maxN) && c.next < end {
+		p, next, err := readRecord(f, c.next, end)
+		if err != nil || next-off > maxBytes {
+			break
+		}
+		var b store.Batch
+		if err := json.Unmarshal(p, &b); err != nil {
+			break
+		}
+		c.b.Append(b)
+		c.n++
+		c.next = next
+	}
+	return c, nil
+}
+
+// shutDoor makes new writes wait while the replay writes the chunk that
+// ends at next, if that chunk holds every journaled batch: once it is
+// written the journal is empty and they go straight to the inner writer,
+// so that writes that keep coming cannot keep the journal from emptying.
+// openDoor lets them in again.
+func (j *Journal) shutDoor(next int64) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if next == j.endOff && j.door == nil {
+		j.door = make(chan struct{})
+	}
+}
+
+func (j *Journal) openDoor() {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	j.openDoorLocked()
+}
+
+func (j *Journal) openDoorLocked() {
+	if j.door != nil {
+		close(j.door)
+		j.door = nil
+	}
+}
+
+// prune has the inner writer forget the batch ids applied longer than
+// KeepBatchIDs ago.
+func (j *Journal) prune(ctx context.Context, p store.BatchIDPruner) {
+	ctx, cancel := context.WithTimeout(ctx, j.opts.InnerTimeout)
+	defer cancel()
+	n, err := p.PruneBatchIDs(ctx, j.opts.Now().Add(-j.opts.KeepBatchIDs))
+	switch {
+	case err != nil:
+		j.log.Warn("journal: pruning batch ids", "err", err)
+	case n > 0:
+		j.log.Debug("journal: pruned batch ids", "ids", n)
 	}
 }
 
@@ -428,14 +612,15 @@ func (j *Journal) sleep(ctx context.Context, backoff *time.Duration) bool {
 	}
 }
 
-// applied records that the record ending at next, the oldest, was
+// applied records that the n oldest records, ending at next, were
 // written through, and empties the file once every record was. Only the
 // replay goroutine moves readOff or replaces the file.
-func (j *Journal) applied(next int64) {
+func (j *Journal) applied(next int64, n int) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
+	defer j.openDoorLocked()
 	j.readOff = next
-	j.pending--
+	j.pending -= n
 	j.innerDown = false
 	if j.pending > 0 {
 		return
@@ -463,7 +648,7 @@ func (j *Journal) reject(p []byte, next int64, cause error) bool {
 		j.log.Error("journal: saving rejected batch; it stays journaled", "err", err)
 		return false
 	}
-	j.applied(next)
+	j.applied(next, 1)
 	return true
 }
 

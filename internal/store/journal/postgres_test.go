@@ -21,50 +21,20 @@ func TestPostgresOutage(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a PostgreSQL server")
 	}
-	pg := testserver.Postgres(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	st, err := postgres.Open(ctx, pg.URL(), postgres.Options{})
-	if err != nil {
-		t.Fatalf("Open: %v", err)
-	}
-	defer st.Close()
-	logger := slog.New(slog.NewTextHandler(tWriter{t}, nil))
-	j, err := journal.New(st, t.TempDir(), journal.Options{
-		MinBackoff: 20 * time.Millisecond, MaxBackoff: 200 * time.Millisecond,
-		InnerTimeout: 2 * time.Second, Logger: logger,
-	})
-	if err != nil {
-		t.Fatalf("New: %v", err)
-	}
-	defer j.Close()
+	pg, st, j := privateJournal(ctx, t, slog.New(slog.NewTextHandler(tWriter{t}, nil)))
 
 	var (
-		mu      sync.Mutex
-		acked   []store.Batch
-		stopped = make(chan struct{})
-		wg      sync.WaitGroup
+		mu    sync.Mutex
+		acked []store.Batch
 	)
-	for w := range 2 { // two writers, as the group committer's callers
-		wg.Go(func() {
-			for i := 0; ; i++ {
-				select {
-				case <-stopped:
-					return
-				default:
-				}
-				b := outageBatch(w, i)
-				if err := j.Write(ctx, b); err != nil {
-					t.Errorf("Write %d/%d: %v (state %+v)", w, i, err, j.State())
-					return
-				}
-				mu.Lock()
-				acked = append(acked, b)
-				mu.Unlock()
-				time.Sleep(2 * time.Millisecond)
-			}
-		})
-	}
+	// Two writers, as the group committer's callers.
+	stop := keepWriting(t, j, 2, 2*time.Millisecond, outageBatch, func(b store.Batch) {
+		mu.Lock()
+		acked = append(acked, b)
+		mu.Unlock()
+	})
 	count := func() int {
 		mu.Lock()
 		defer mu.Unlock()
@@ -89,8 +59,7 @@ func TestPostgresOutage(t *testing.T) {
 	pg.Start()
 	n := count()
 	waitFor("writes after the restart", func() bool { return count() >= n+50 })
-	close(stopped)
-	wg.Wait()
+	stop()
 	if err := j.Drain(ctx); err != nil {
 		t.Fatalf("Drain: %v", err)
 	}
@@ -161,4 +130,62 @@ type tWriter struct{ t *testing.T }
 func (w tWriter) Write(p []byte) (int, error) {
 	w.t.Log(string(p))
 	return len(p), nil
+}
+
+// TestPostgresDrainUnderLoad stops a private PostgreSQL until the journal
+// holds some 1,500 batches, starts it again and keeps writing: the
+// journal must empty within 30 s while the writes go on.
+func TestPostgresDrainUnderLoad(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a PostgreSQL server")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	pg, _, j := privateJournal(ctx, t, slog.New(slog.DiscardHandler))
+	defer keepWriting(t, j, 4, time.Millisecond, outageBatch, nil)()
+	pg.Stop()
+	for j.State().Pending < 1500 {
+		time.Sleep(5 * time.Millisecond)
+	}
+	pg.Start()
+	back := j.State().Pending
+	var trace []int
+	start := time.Now()
+	for time.Since(start) < 30*time.Second {
+		p := j.State().Pending
+		if p == 0 {
+			break
+		}
+		if time.Since(start) >= time.Duration(len(trace))*time.Second {
+			trace = append(trace, p)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	left := j.State().Pending
+	t.Logf("pending when PostgreSQL came back: %d; each second after: %v; %d after %s",
+		back, trace, left, time.Since(start).Round(time.Millisecond))
+	if left != 0 {
+		t.Errorf("the journal did not empty within 30 s while writes kept coming (%d pending)", left)
+	}
+}
+
+// privateJournal starts a private PostgreSQL and returns it, a store on
+// it and a journal in front of that, each closed when t ends.
+func privateJournal(ctx context.Context, t *testing.T, log *slog.Logger) (*testserver.PG, *postgres.Store, *journal.Journal) {
+	t.Helper()
+	pg := testserver.Postgres(t)
+	st, err := postgres.Open(ctx, pg.URL(), postgres.Options{})
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() { st.Close() })
+	j, err := journal.New(st, t.TempDir(), journal.Options{
+		MinBackoff: 20 * time.Millisecond, MaxBackoff: 200 * time.Millisecond,
+		InnerTimeout: 2 * time.Second, Logger: log,
+	})
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	t.Cleanup(func() { j.Close() })
+	return pg, st, j
 }

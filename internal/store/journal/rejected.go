@@ -142,7 +142,7 @@ func retry(ctx context.Context, rs []Rejected, w Writer) ([]Rejected, int, error
 			kept = append(kept, rs[i:]...)
 			break
 		}
-		if err := w.Write(ctx, r.Batch); err != nil {
+		if err := w.Write(ctx, r.Batch); err != nil && !errors.Is(err, store.ErrBatchApplied) {
 			last = err
 			r.Err = err.Error()
 			kept = append(kept, r)

@@ -17,10 +17,16 @@ import (
 // connection, and PostgreSQL's connection exceptions (class 08), shutdown
 // (57P01..57P03) and too many connections (53300). A PostgreSQL error of
 // any other class (a constraint or a bad value) is not unavailability,
-// nor is context.Canceled.
+// nor is context.Canceled. An error with a method Unavailable() bool that
+// returns true is unavailability too (a store that has not reached its
+// database yet: postgres.OpenLater).
 func Unavailable(err error) bool {
 	if err == nil || errors.Is(err, context.Canceled) {
 		return false
+	}
+	var marked interface{ Unavailable() bool }
+	if errors.As(err, &marked) && marked.Unavailable() {
+		return true
 	}
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {

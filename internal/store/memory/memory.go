@@ -48,6 +48,8 @@ type Store struct {
 
 	operators map[string]store.Operator // by name (operators.go)
 	contacts  map[string]store.Contacts // by user id
+
+	batchIDs map[string]time.Time // applied batch ids (store.Batch.IDs) and when
 }
 
 type auditEntry struct {
@@ -73,6 +75,7 @@ func New() *Store {
 		waSessions:       make(map[string]store.WebAuthnSession),
 		operators:        make(map[string]store.Operator),
 		contacts:         make(map[string]store.Contacts),
+		batchIDs:         make(map[string]time.Time),
 	}
 }
 
@@ -90,14 +93,27 @@ func (s *Store) Write(ctx context.Context, b store.Batch) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	for i, id := range b.IDs {
+		if _, ok := s.batchIDs[id]; ok || slices.Contains(b.IDs[:i], id) {
+			return fmt.Errorf("writing batch: batch id %q: %w", id, store.ErrBatchApplied)
+		}
+	}
+	for _, id := range b.IDs {
+		s.batchIDs[id] = b.AppliedAt
+	}
 	for _, a := range b.Audit {
 		s.addAuditLocked(copyAudit(a))
 	}
+	// A profile or incident replaces the stored one only if as new.
 	for _, p := range b.Profiles {
-		s.profiles[p.Account] = copyProfile(p)
+		if old, ok := s.profiles[p.Account]; !ok || !p.UpdatedAt.Before(old.UpdatedAt) {
+			s.profiles[p.Account] = copyProfile(p)
+		}
 	}
 	for _, in := range b.Incidents {
-		s.incidents[in.ID] = copyIncident(in)
+		if old, ok := s.incidents[in.ID]; !ok || !in.UpdatedAt.Before(old.UpdatedAt) {
+			s.incidents[in.ID] = copyIncident(in)
+		}
 	}
 	for _, ia := range b.IncidentAccounts {
 		m := s.incidentAccounts[ia.IncidentID]
@@ -120,6 +136,23 @@ func (s *Store) Write(ctx context.Context, b store.Batch) error {
 		s.contacts[c.UserID] = copyContacts(c)
 	}
 	return nil
+}
+
+// PruneBatchIDs forgets the batch ids applied before before.
+func (s *Store) PruneBatchIDs(ctx context.Context, before time.Time) (int64, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var n int64
+	for id, at := range s.batchIDs {
+		if at.Before(before) {
+			delete(s.batchIDs, id)
+			n++
+		}
+	}
+	return n, nil
 }
 
 // addAuditLocked inserts a unless its event id is already stored. Records

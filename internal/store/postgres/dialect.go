@@ -44,7 +44,7 @@ func (s *Store) ScanFactors(ctx context.Context, after string, limit int) ([]sto
 	if limit > 0 {
 		lim = int64(limit)
 	}
-	return sqlrec.List(ctx, pgDB{s.pool}, "scanning factors", sqlrec.ScanFactor,
+	return sqlrec.List(ctx, s.db(), "scanning factors", sqlrec.ScanFactor,
 		`SELECT `+sqlrec.FactorColumns+` FROM factors WHERE id > $1 ORDER BY id LIMIT $2::bigint`, after, lim)
 }
 
@@ -108,7 +108,7 @@ func (s *Store) ClaimNotifications(ctx context.Context, now time.Time, lease tim
 		n   store.Notification
 		due int64
 	}
-	out, err := sqlrec.List(ctx, pgDB{s.pool}, "claiming notifications", func(sc sqlrec.Scanner) (claimed, error) {
+	out, err := sqlrec.List(ctx, s.db(), "claiming notifications", func(sc sqlrec.Scanner) (claimed, error) {
 		var c claimed
 		n, err := sqlrec.ScanNotificationPlus(sc, &c.due)
 		c.n = n

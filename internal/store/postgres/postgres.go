@@ -106,7 +106,8 @@ type Options struct {
 type Store struct {
 	records // the methods the SQL backends share
 
-	pool *pgxpool.Pool
+	pool  *pgxpool.Pool
+	later *later // nil: opened by Open (connected and migrated)
 }
 
 // records is sqlrec.Records, embedded under a name of its own.
@@ -116,25 +117,15 @@ type records = sqlrec.Records
 // and returns a Store on it. Several instances may Open the same database
 // at once: one migrates, the others wait for it.
 func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
-	if opts.MaxConns < 0 {
-		return nil, fmt.Errorf("opening postgres: max conns %d is negative", opts.MaxConns)
+	cfg, simple, err := parseConfig(dsn, opts)
+	if err != nil {
+		return nil, err
 	}
-	cfg, err := pgxpool.ParseConfig(dsn)
-	if err != nil { // pgx leaves any password out of the message
-		return nil, fmt.Errorf("opening postgres: %w", err)
-	}
-	if opts.MaxConns > 0 {
-		cfg.MaxConns = opts.MaxConns
-	}
-	if opts.SimpleProtocol {
-		cfg.ConnConfig.DefaultQueryExecMode = pgx.QueryExecModeSimpleProtocol
-	}
-	simple := cfg.ConnConfig.DefaultQueryExecMode == pgx.QueryExecModeSimpleProtocol
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("opening postgres: %w", err)
 	}
-	s := &Store{records: sqlrec.NewRecords(pgDB{pool}, pgDB{pool}, dialect), pool: pool}
+	s := newStore(pool, nil)
 	if err := pool.Ping(ctx); err != nil {
 		pool.Close()
 		return nil, fmt.Errorf("opening postgres %s: %w", where(cfg), err)
@@ -145,6 +136,32 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	}
 	return s, nil
 }
+
+// parseConfig is the pool configuration of dsn and opts, and whether it
+// uses the simple protocol.
+func parseConfig(dsn string, opts Options) (*pgxpool.Config, bool, error) {
+	if opts.MaxConns < 0 {
+		return nil, false, fmt.Errorf("opening postgres: max conns %d is negative", opts.MaxConns)
+	}
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil { // pgx leaves any password out of the message
+		return nil, false, fmt.Errorf("opening postgres: %w", err)
+	}
+	if opts.MaxConns > 0 {
+		cfg.MaxConns = opts.MaxConns
+	}
+	if opts.SimpleProtocol {
+		cfg.ConnConfig.DefaultQueryExecMode = pgx.QueryExecModeSimpleProtocol
+	}
+	return cfg, cfg.ConnConfig.DefaultQueryExecMode == pgx.QueryExecModeSimpleProtocol, nil
+}
+
+func newStore(pool *pgxpool.Pool, l *later) *Store {
+	db := pgDB{pool, l}
+	return &Store{records: sqlrec.NewRecords(db, db, dialect), pool: pool, later: l}
+}
+
+func (s *Store) db() pgDB { return pgDB{s.pool, s.later} }
 
 // where names the database of cfg for messages, without credentials.
 func where(cfg *pgxpool.Config) string {
@@ -184,8 +201,12 @@ func migrate(ctx context.Context, cfg *pgx.ConnConfig, simple bool) error {
 	return sqlrec.Migrate(ctx, goose.DialectPostgres, db, migrations, opts...)
 }
 
-// Ping checks that the database answers.
+// Ping checks that the database answers (and, for a Store of OpenLater,
+// that it was migrated).
 func (s *Store) Ping(ctx context.Context) error {
+	if err := s.later.check(); err != nil {
+		return fmt.Errorf("pinging postgres: %w", err)
+	}
 	if err := s.pool.Ping(ctx); err != nil {
 		return fmt.Errorf("pinging postgres: %w", err)
 	}
@@ -195,6 +216,7 @@ func (s *Store) Ping(ctx context.Context) error {
 // Close closes every connection of the pool, waiting for those in use to
 // be released.
 func (s *Store) Close() error {
+	s.later.stop()
 	s.pool.Close()
 	return nil
 }
@@ -202,13 +224,17 @@ func (s *Store) Close() error {
 // queued is a batch of statements sent in one round trip, each with what
 // it writes for error messages.
 type queued struct {
-	b      pgx.Batch
-	labels []string
+	b   pgx.Batch
+	sts []sqlrec.Statement // Query and Args unused: in b
 }
 
 func (q *queued) add(label, sql string, args ...any) {
-	q.b.Queue(sqlrec.Numbered(sql), args...)
-	q.labels = append(q.labels, label)
+	q.addStatement(sqlrec.Statement{Label: label, Query: sql, Args: args})
+}
+
+func (q *queued) addStatement(st sqlrec.Statement) {
+	q.b.Queue(sqlrec.Numbered(st.Query), st.Args...)
+	q.sts = append(q.sts, sqlrec.Statement{Label: st.Label, BatchID: st.BatchID})
 }
 
 // Write applies b in one transaction, its statements and the commit in
@@ -245,11 +271,14 @@ func retryable(err error) bool {
 // extended protocol, one multi-statement query in the simple one): all of
 // it commits or none does, and Close returns nil only once it committed.
 func (s *Store) runBatch(ctx context.Context, q *queued) error {
+	if err := s.later.check(); err != nil {
+		return err
+	}
 	br := s.pool.SendBatch(ctx, &q.b)
-	for _, label := range q.labels {
+	for _, st := range q.sts {
 		if _, err := br.Exec(); err != nil {
 			_ = br.Close() // the error that matters is the statement's
-			return fmt.Errorf("%s: %w", label, err)
+			return dialect.Err(st, err)
 		}
 	}
 	return br.Close()
@@ -264,19 +293,29 @@ func queueBatch(b store.Batch) (*queued, error) {
 	}
 	q := &queued{}
 	for _, st := range sts {
-		q.add(st.Label, st.Query, st.Args...)
+		q.addStatement(st)
 	}
 	return q, nil
 }
 
-// pgDB runs sqlrec's statements on the pool.
-type pgDB struct{ pool *pgxpool.Pool }
+// pgDB runs sqlrec's statements on the pool, once a Store of OpenLater
+// has reached its database.
+type pgDB struct {
+	pool  *pgxpool.Pool
+	later *later
+}
 
 func (d pgDB) QueryRow(ctx context.Context, query string, args ...any) sqlrec.Scanner {
+	if err := d.later.check(); err != nil {
+		return errRow{err}
+	}
 	return d.pool.QueryRow(ctx, sqlrec.Numbered(query), args...)
 }
 
 func (d pgDB) Query(ctx context.Context, query string, args ...any) (sqlrec.Rows, error) {
+	if err := d.later.check(); err != nil {
+		return nil, err
+	}
 	rows, err := d.pool.Query(ctx, sqlrec.Numbered(query), args...)
 	if err != nil {
 		return nil, err
@@ -285,6 +324,14 @@ func (d pgDB) Query(ctx context.Context, query string, args ...any) (sqlrec.Rows
 }
 
 func (d pgDB) Exec(ctx context.Context, query string, args ...any) (int64, error) {
+	if err := d.later.check(); err != nil {
+		return 0, err
+	}
 	tag, err := d.pool.Exec(ctx, sqlrec.Numbered(query), args...)
 	return tag.RowsAffected(), err
 }
+
+// errRow is a row that fails with err.
+type errRow struct{ err error }
+
+func (r errRow) Scan(...any) error { return r.err }

@@ -111,7 +111,7 @@ func (s *Store) init(ctx context.Context, path, sync string, readers int) error 
 	s.batchStmts = map[string]*sql.Stmt{}
 	for _, q := range []string{sqlrec.InsertAuditSQL, sqlrec.PutProfileSQL, sqlrec.PutIncidentSQL,
 		sqlrec.PutIncidentAccountSQL, dialect.PutChallenge, sqlrec.InsertReviewSQL, sqlrec.InsertNotificationSQL,
-		sqlrec.PutContactsSQL} {
+		sqlrec.PutContactsSQL, sqlrec.InsertBatchIDSQL} {
 		st, err := s.w.PrepareContext(ctx, q)
 		if err != nil {
 			return fmt.Errorf("preparing statements: %w", err)
@@ -237,7 +237,7 @@ func writeBatch(ctx context.Context, tx *sql.Tx, s *Store, b store.Batch) error 
 			inTx[st.Query] = ps
 		}
 		if _, err := ps.ExecContext(ctx, st.Args...); err != nil {
-			return fmt.Errorf("%s: %w", st.Label, err)
+			return dialect.Err(st, err)
 		}
 	}
 	return nil

@@ -240,6 +240,19 @@ func (r Records) DecisionCounts(ctx context.Context, since time.Time) (map[strin
 	return out, nil
 }
 
+// PruneBatchIDs forgets the batch ids applied before before; see
+// store.BatchIDPruner.
+func (r Records) PruneBatchIDs(ctx context.Context, before time.Time) (int64, error) {
+	if err := CheckTimes(before); err != nil {
+		return 0, fmt.Errorf("pruning batch ids: %w", err)
+	}
+	n, err := r.w.Exec(ctx, PruneBatchIDsSQL, UnixNano(before))
+	if err != nil {
+		return 0, fmt.Errorf("pruning batch ids: %w", err)
+	}
+	return n, nil
+}
+
 // ListReviews returns the reviews in state ("" for all), newest first.
 func (r Records) ListReviews(ctx context.Context, state string) ([]store.Review, error) {
 	q, args := inState(`SELECT `+ReviewColumns+` FROM reviews`, state)

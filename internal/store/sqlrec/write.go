@@ -16,8 +16,13 @@ const (
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (event_id) DO NOTHING`
 
+	// PutProfileSQL and PutIncidentSQL replace a stored copy only with
+	// one as new or newer (by updated_at), so that an older copy written
+	// late (a journal replayed after another instance wrote the same key)
+	// never overwrites a newer one.
 	PutProfileSQL = `INSERT INTO profiles (` + ProfileColumns + `) VALUES (?, ?, ?)
-		ON CONFLICT (account) DO UPDATE SET data = excluded.data, updated_at = excluded.updated_at`
+		ON CONFLICT (account) DO UPDATE SET data = excluded.data, updated_at = excluded.updated_at
+		WHERE excluded.updated_at >= profiles.updated_at`
 
 	PutIncidentSQL = `INSERT INTO incidents (` + IncidentColumns + `)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -27,7 +32,8 @@ const (
 			distinct_prefixes = excluded.distinct_prefixes,
 			accounts_targeted = excluded.accounts_targeted,
 			accounts_compromised = excluded.accounts_compromised,
-			top_sources = excluded.top_sources, updated_at = excluded.updated_at`
+			top_sources = excluded.top_sources, updated_at = excluded.updated_at
+		WHERE excluded.updated_at >= incidents.updated_at`
 
 	PutIncidentAccountSQL = `INSERT INTO incident_accounts (` + IncidentAccountColumns + `)
 		VALUES (?, ?, ?, ?, ?, ?, ?)
@@ -57,6 +63,13 @@ const (
 	InsertNotificationSQL = `INSERT INTO notifications (` + NotificationColumns + `)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT DO NOTHING`
+
+	// InsertBatchIDSQL records a batch id (store.Batch.IDs); a plain
+	// insert, so that an id applied before fails the batch's transaction.
+	InsertBatchIDSQL = `INSERT INTO applied_batches (id, applied_at) VALUES (?, ?)`
+
+	// PruneBatchIDsSQL forgets the batch ids applied before a time.
+	PruneBatchIDsSQL = `DELETE FROM applied_batches WHERE applied_at < ?`
 
 	PutContactsSQL = `INSERT INTO contacts (` + ContactsColumns + `) VALUES (?, ?, ?, ?)
 		ON CONFLICT (user_id) DO UPDATE SET email = excluded.email, changes = excluded.changes,
@@ -98,10 +111,24 @@ type Statement struct {
 	Label string
 	Query string
 	Args  []any
+	// BatchID marks the insert of a batch id: its unique violation means
+	// the batch was applied before (Dialect.Err).
+	BatchID bool
+}
+
+// Err wraps err, the error of statement st, with its label; as
+// store.ErrBatchApplied too when st records a batch id that is kept
+// already.
+func (d Dialect) Err(st Statement, err error) error {
+	if st.BatchID && d.IsUnique(err) {
+		return fmt.Errorf("%s: %w (%w)", st.Label, store.ErrBatchApplied, err)
+	}
+	return fmt.Errorf("%s: %w", st.Label, err)
 }
 
 // Statements turns b into statements, to be run in one transaction in
-// order: audit records, profiles, incidents, incident accounts,
+// order: batch ids (first, so that a batch applied before fails before
+// it writes anything), audit records, profiles, incidents, incident accounts,
 // challenges, reviews, notifications and contact histories (with the
 // legacy contact profiles among them: store.LiftLegacyContacts). Inserts
 // that skip duplicates keep b's order, since the first of a key wins and
@@ -120,7 +147,13 @@ func (d Dialect) Statements(b store.Batch) ([]Statement, error) {
 		})
 		b.Challenges = sortedBy(b.Challenges, func(c store.Challenge) string { return c.ID })
 	}
-	w := &statements{out: make([]Statement, 0, b.Len())}
+	w := &statements{out: make([]Statement, 0, len(b.IDs)+b.Len())}
+	for _, id := range b.IDs {
+		w.add(fmt.Sprintf("batch id %q", id), InsertBatchIDSQL, []time.Time{b.AppliedAt}, id, UnixNano(b.AppliedAt))
+		if w.err == nil {
+			w.out[len(w.out)-1].BatchID = true
+		}
+	}
 	for _, a := range b.Audit {
 		w.add(fmt.Sprintf("audit %q", a.EventID), InsertAuditSQL, []time.Time{a.ReceivedAt, a.OccurredAt},
 			a.EventID, UnixNano(a.ReceivedAt), UnixNano(a.OccurredAt), a.Type, a.Account, a.Login, a.IP,

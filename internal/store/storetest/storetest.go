@@ -90,6 +90,9 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"ContactsInBatch", testContactsInBatch},
 		{"LegacyContacts", testLegacyContacts},
 		{"ContactsCopies", testContactsCopies},
+		// What a journal replayed late needs (replay.go).
+		{"BatchIDs", testBatchIDs},
+		{"NewerWins", testNewerWins},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
