@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -80,6 +81,19 @@ type Dashboard struct {
 	// TLS-terminating proxy: its cookies are Secure and it sends HSTS on
 	// plain HTTP too (served over TLS, it always does).
 	SecureCookies bool `yaml:"secure_cookies"`
+}
+
+// SecretKeyFileName is the secret key's file in the data directory when
+// secret_key_file is empty.
+const SecretKeyFileName = "secret.key"
+
+// SecretKeyPath returns the secret key's file: secret_key_file, else
+// SecretKeyFileName in the data directory.
+func (c Config) SecretKeyPath() string {
+	if c.SecretKeyFile != "" {
+		return c.SecretKeyFile
+	}
+	return filepath.Join(c.Data, SecretKeyFileName)
 }
 
 // Proxies returns the trusted proxies as prefixes.
