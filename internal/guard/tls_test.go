@@ -1,10 +1,8 @@
 package guard
 
 import (
-	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"log/slog"
 	"net/http"
 	"os"
 	"strings"
@@ -25,20 +23,7 @@ func TestTLS(t *testing.T) {
 	cfg := config.Default()
 	cfg.Data, cfg.Listen = t.TempDir(), "127.0.0.1:0"
 	cfg.TLS = config.TLS{CertFile: certFile, KeyFile: keyFile}
-	if err := cfg.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	logs := &syncBuffer{}
-	g, err := Start(context.Background(), cfg, Options{Log: slog.New(slog.NewTextHandler(logs, nil)),
-		BootstrapKey: multiBootstrap, CertCheckEvery: 50 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		if err := g.Stop(); err != nil {
-			t.Errorf("Stop: %v\n%s", err, logs)
-		}
-	}()
+	g, logs := startGuard(t, cfg, Options{BootstrapKey: multiBootstrap, CertCheckEvery: 50 * time.Millisecond})
 	if !strings.HasPrefix(g.URL(), "https://127.0.0.1:") {
 		t.Errorf("URL %s, want https", g.URL())
 	}
