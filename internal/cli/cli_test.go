@@ -122,6 +122,10 @@ func TestCommands(t *testing.T) {
 			[]string{"invalid configuration", `listen: "8080" is not host:port`}},
 		{"serve bad config", []string{"serve", "--config", writeFile(t, "c.yaml", "lissen: x\n")}, 1, nil, []string{"lissen"}},
 		{"serve bad policy", []string{"serve", "--listen", "127.0.0.1:0", "--data", t.TempDir(), "--policy", bad}, 1, nil, []string{"version: 2 is not supported"}},
+		{"serve half a TLS pair", []string{"serve", "--listen", "127.0.0.1:0", "--data", t.TempDir(), "--tls-cert-file", good}, 1, nil,
+			[]string{"invalid configuration", "tls: cert_file and key_file go together"}},
+		{"serve TLS pair that does not load", []string{"serve", "--listen", "127.0.0.1:0", "--data", t.TempDir(),
+			"--tls-cert-file", good, "--tls-key-file", good}, 1, nil, []string{"tls: loading TLS certificate " + good}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -30,24 +30,16 @@ them against an index imported from Have I Been Pwned "Pwned Passwords"
 files or plain password lists, merged with a built-in list of common
 passwords. GET /range/{prefix} serves the same corpus to HIBP clients.`,
 	}
-	var cfgPath, data string
+	var flags configFlags
 	dirOf := func(cmd *cobra.Command) (string, config.Config, error) {
-		cfg := config.Default()
-		if cfgPath != "" {
-			c, err := config.Load(cfgPath)
-			if err != nil {
-				return "", cfg, err
-			}
-			cfg = c
-		}
-		if cmd.Flags().Changed("data") {
-			cfg.Data = data
+		cfg, err := flags.load(cmd)
+		if err != nil {
+			return "", cfg, err
 		}
 		return cfg.Passwords.DirOf(cfg.Data), cfg, nil
 	}
 	addDirFlags := func(c *cobra.Command) {
-		c.Flags().StringVar(&cfgPath, "config", "", "configuration file (data and passwords.dir)")
-		c.Flags().StringVar(&data, "data", config.Default().Data, "data directory; the index is DATA/passwords unless passwords.dir says otherwise")
+		flags.add(c, "data and passwords.dir; the index is DATA/passwords unless passwords.dir says otherwise")
 	}
 
 	var minCount int64

@@ -25,7 +25,11 @@ environment makes that secret a key with every scope.
 Several instances act as one guard when they share PostgreSQL for their
 records (records: postgres://..., or ATOGUARD_RECORDS) and Redis for their
 detectors (hot.url: redis://..., or ATOGUARD_HOT_URL), with the same
-secret_key_file and factor keys; see the README, "Several instances".`,
+secret_key_file and factor keys; see the README, "Several instances".
+
+With --tls-cert-file and --tls-key-file (tls.cert_file, tls.key_file) it
+serves HTTPS (TLS 1.2 at least) and picks up a renewed pair written over
+those files within seconds, without a restart.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg := config.Default()
@@ -50,6 +54,12 @@ secret_key_file and factor keys; see the README, "Several instances".`,
 			if fl.Changed("policy") {
 				cfg.Policy = flags.Policy
 			}
+			if fl.Changed("tls-cert-file") {
+				cfg.TLS.CertFile = flags.TLS.CertFile
+			}
+			if fl.Changed("tls-key-file") {
+				cfg.TLS.KeyFile = flags.TLS.KeyFile
+			}
 			if v := getenv("ATOGUARD_RECORDS"); v != "" {
 				cfg.Records = v
 			}
@@ -68,6 +78,8 @@ secret_key_file and factor keys; see the README, "Several instances".`,
 	f.StringVar(&flags.Data, "data", flags.Data, "data directory (SQLite store, secret key)")
 	f.StringVar(&flags.Clock, "clock", flags.Clock, "wall, or event: each event's occurred_at is the time (replay, simulation, tests)")
 	f.StringVar(&flags.Policy, "policy", "", "policy file (default: the built-in policy)")
+	f.StringVar(&flags.TLS.CertFile, "tls-cert-file", "", "PEM certificate (chain) to serve HTTPS with; reloaded when it changes (tls.cert_file)")
+	f.StringVar(&flags.TLS.KeyFile, "tls-key-file", "", "PEM private key of --tls-cert-file (tls.key_file)")
 	return cmd
 }
 

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -32,6 +33,7 @@ import (
 // field means its default (see Default).
 type Config struct {
 	Listen        string        `yaml:"listen"`          // address to serve on (default 127.0.0.1:8080)
+	TLS           TLS           `yaml:"tls"`             // certificate and key to serve HTTPS with; empty: plain HTTP
 	Data          string        `yaml:"data"`            // data directory (default ./atoguard-data)
 	Clock         string        `yaml:"clock"`           // wall or event (default wall)
 	Policy        string        `yaml:"policy"`          // policy file; empty: the built-in policy
@@ -57,6 +59,17 @@ type Config struct {
 	Retention retention.Config `yaml:"retention"`
 }
 
+// TLS names the certificate and key files the guard serves HTTPS with;
+// both or neither. A renewed pair written over them is picked up within
+// seconds, without a restart.
+type TLS struct {
+	CertFile string `yaml:"cert_file"` // PEM certificate chain, the server's first
+	KeyFile  string `yaml:"key_file"`  // PEM private key
+}
+
+// Enabled reports whether the guard serves HTTPS.
+func (t TLS) Enabled() bool { return t.CertFile != "" || t.KeyFile != "" }
+
 // Dashboard tunes the operators' dashboard.
 type Dashboard struct {
 	// TrustedProxies are the reverse proxies in front of the guard, as
@@ -68,9 +81,23 @@ type Dashboard struct {
 	// one operator name, may make a minute (default 5). A name whose
 	// attempts are spent still lets in a current TOTP code.
 	LoginPerMinute int `yaml:"login_per_minute"`
-	// SecureCookies marks the dashboard's cookies Secure on plain HTTP
-	// too, behind a TLS-terminating proxy.
+	// SecureCookies says the dashboard's public URL is https behind a
+	// TLS-terminating proxy: its cookies are Secure and it sends HSTS on
+	// plain HTTP too (served over TLS, it always does).
 	SecureCookies bool `yaml:"secure_cookies"`
+}
+
+// SecretKeyFileName is the secret key's file in the data directory when
+// secret_key_file is empty.
+const SecretKeyFileName = "secret.key"
+
+// SecretKeyPath returns the secret key's file: secret_key_file, else
+// SecretKeyFileName in the data directory.
+func (c Config) SecretKeyPath() string {
+	if c.SecretKeyFile != "" {
+		return c.SecretKeyFile
+	}
+	return filepath.Join(c.Data, SecretKeyFileName)
 }
 
 // Proxies returns the trusted proxies as prefixes.
@@ -129,6 +156,9 @@ func (c Config) Validate() error {
 	var errs []error
 	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
 		errs = append(errs, fmt.Errorf("listen: %q is not host:port", c.Listen))
+	}
+	if (c.TLS.CertFile == "") != (c.TLS.KeyFile == "") {
+		errs = append(errs, errors.New("tls: cert_file and key_file go together"))
 	}
 	if strings.TrimSpace(c.Data) == "" {
 		errs = append(errs, errors.New("data: empty"))

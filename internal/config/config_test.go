@@ -31,6 +31,10 @@ func TestLoad(t *testing.T) {
 		{name: "only a comment", file: "# all defaults\n"},
 		{name: "only whitespace", file: "\n\n   \n"},
 		{name: "one field", file: "listen: 0.0.0.0:9000\n", want: func(c *config.Config) { c.Listen = "0.0.0.0:9000" }},
+		{name: "tls", file: "tls:\n  cert_file: /etc/atoguard/cert.pem\n  key_file: /etc/atoguard/key.pem\n",
+			want: func(c *config.Config) {
+				c.TLS.CertFile, c.TLS.KeyFile = "/etc/atoguard/cert.pem", "/etc/atoguard/key.pem"
+			}},
 		{
 			name: "durations",
 			file: "tick_every: 5m\nengine:\n  challenge_ttl: 90s\n  campaign:\n    window: 2m\n    close_after: 1h30m\n    learn: 15m\n",
@@ -213,6 +217,7 @@ func TestValidate(t *testing.T) {
 				c.Engine.Campaign.Alpha = 1
 				c.Engine.Campaign.Window = -time.Minute
 				c.Engine.ChallengeMethods = []string{"totp", "carrier_pigeon"}
+				c.TLS.KeyFile = "key.pem"
 			},
 			want: strings.Join([]string{
 				`api.max_body_bytes: 1073741824 is not within 0-64 MiB`,
@@ -221,6 +226,7 @@ func TestValidate(t *testing.T) {
 				`engine.challenge_methods: "carrier_pigeon" is not webauthn, totp, email_otp or recovery_code`,
 				`engine: durations must not be negative`,
 				`log_format: "xml" is not text or json`,
+				`tls: cert_file and key_file go together`,
 			}, "\n"),
 		},
 	}

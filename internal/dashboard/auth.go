@@ -261,6 +261,8 @@ func checkOrigin(r *http.Request) error {
 	return nil
 }
 
+// secure reports whether the dashboard is on https for r: its cookies
+// Secure, HSTS sent.
 func (s *Server) secure(r *http.Request) bool { return s.cfg.SecureCookies || r.TLS != nil }
 
 func (s *Server) setCookie(w http.ResponseWriter, r *http.Request, name, value string, maxAge int) {

@@ -91,8 +91,9 @@ type Deps struct {
 type Config struct {
 	SessionIdle time.Duration // a session unused this long ends (default 30m)
 	SessionMax  time.Duration // a session ends this long after sign-in (default 12h)
-	// SecureCookies marks cookies Secure even on plain HTTP requests (set
-	// it behind a TLS-terminating proxy); requests over TLS always get it.
+	// SecureCookies says the dashboard's public URL is https behind a
+	// TLS-terminating proxy: cookies are Secure and HSTS is sent on plain
+	// HTTP requests too; requests over TLS always get both.
 	SecureCookies bool
 	// LoginPerMinute is how many sign-in attempts one IP address, and
 	// separately one operator name, may make per minute (default 5,
@@ -201,7 +202,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 }
 
 // Handler returns the dashboard's handler; it serves paths under /ui.
-func (s *Server) Handler() http.Handler { return securityHeaders(s.mux) }
+func (s *Server) Handler() http.Handler { return s.securityHeaders(s.mux) }
 
 func (s *Server) serveAsset(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "public, max-age=3600")
@@ -213,8 +214,12 @@ func (s *Server) serveAsset(w http.ResponseWriter, r *http.Request) {
 const contentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
 	"object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 
-// securityHeaders sets the headers every dashboard response carries.
-func securityHeaders(next http.Handler) http.Handler {
+// hsts is the Strict-Transport-Security of a dashboard on https: a year.
+const hsts = "max-age=31536000"
+
+// securityHeaders sets the headers every dashboard response carries; HSTS
+// when the dashboard is on https (served over TLS, or SecureCookies).
+func (s *Server) securityHeaders(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
 		h.Set("Content-Security-Policy", contentSecurityPolicy)
@@ -224,8 +229,8 @@ func securityHeaders(next http.Handler) http.Handler {
 		h.Set("Cross-Origin-Opener-Policy", "same-origin")
 		h.Set("Cross-Origin-Resource-Policy", "same-origin")
 		h.Set("Permissions-Policy", "camera=(), microphone=(), geolocation=(), payment=()")
-		if r.TLS != nil {
-			h.Set("Strict-Transport-Security", "max-age=31536000")
+		if s.secure(r) {
+			h.Set("Strict-Transport-Security", hsts)
 		}
 		if !isAsset(r) {
 			h.Set("Cache-Control", "no-store")

@@ -2,6 +2,7 @@ package dashboard
 
 import (
 	"fmt"
+	"net/http"
 	"net/http/httptest"
 	"net/netip"
 	"strings"
@@ -227,5 +228,42 @@ func TestSafeNextAndCSVCell(t *testing.T) {
 	}
 	if got := network("2001:db8:1:2::5"); got != "2001:db8:1:2::/64" {
 		t.Errorf("network v6 = %q", got)
+	}
+}
+
+// TestOnHTTPS: over TLS, or with SecureCookies (an https public URL behind
+// a proxy), the dashboard's cookies are Secure and it sends HSTS; on plain
+// HTTP without it, neither.
+func TestOnHTTPS(t *testing.T) {
+	for _, tc := range []struct {
+		name          string
+		tls, secureCk bool
+		want          bool
+	}{
+		{"plain HTTP", false, false, false},
+		{"TLS", true, false, true},
+		{"behind a TLS proxy", false, true, true},
+		{"TLS and secure_cookies", true, true, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := &Server{cfg: Config{SecureCookies: tc.secureCk}}
+			h := s.securityHeaders(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				s.setCookie(w, r, loginCookie, "token", 600)
+			}))
+			req := httptest.NewRequest("GET", "http://guard.example/ui/login", nil)
+			if tc.tls {
+				req = httptest.NewRequest("GET", "https://guard.example/ui/login", nil) // sets req.TLS
+			}
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			res := rec.Result()
+			if got := res.Header.Get("Strict-Transport-Security"); (got == hsts) != tc.want || (got == "") == tc.want {
+				t.Errorf("Strict-Transport-Security %q, want it: %v", got, tc.want)
+			}
+			cookies := res.Cookies()
+			if len(cookies) != 1 || cookies[0].Secure != tc.want {
+				t.Errorf("cookies %v, want one, Secure: %v", cookies, tc.want)
+			}
+		})
 	}
 }

@@ -28,6 +28,7 @@ import (
 	"github.com/atoguard/atoguard/internal/stepup"
 	"github.com/atoguard/atoguard/internal/store/groupcommit"
 	"github.com/atoguard/atoguard/internal/store/journal"
+	"github.com/atoguard/atoguard/internal/tlscert"
 )
 
 // EnvInternalToken names the environment variable whose value, when
@@ -48,23 +49,28 @@ type Options struct {
 	// Getenv reads the environment (the factor key, SMTP passwords); nil
 	// means os.Getenv.
 	Getenv func(string) string
+	// CertCheckEvery is how often the TLS certificate and key files are
+	// looked at for a renewal; 0 means tlscert.DefaultCheckEvery.
+	CertCheckEvery time.Duration
 }
 
 // Guard is a guard serving its API and dashboard, started by Start.
 type Guard struct {
-	addr net.Addr
-	mode clock.Mode
-	hub  *hot.Hub // nil: alone
-	stop context.CancelFunc
-	done chan struct{} // closed once the guard has stopped
-	err  error         // why it stopped; set before done is closed
+	addr   net.Addr
+	scheme string // http, or https with cfg.TLS
+	mode   clock.Mode
+	hub    *hot.Hub // nil: alone
+	stop   context.CancelFunc
+	done   chan struct{} // closed once the guard has stopped
+	err    error         // why it stopped; set before done is closed
 }
 
 // Addr returns the address the guard serves on.
 func (g *Guard) Addr() net.Addr { return g.addr }
 
-// URL returns the guard's base URL, http://host:port.
-func (g *Guard) URL() string { return "http://" + g.addr.String() }
+// URL returns the guard's base URL, http://host:port, or https://host:port
+// when it serves TLS.
+func (g *Guard) URL() string { return g.scheme + "://" + g.addr.String() }
 
 // Mode returns the clock the guard runs on.
 func (g *Guard) Mode() clock.Mode { return g.mode }
@@ -119,6 +125,12 @@ func Start(ctx context.Context, cfg config.Config, opts Options) (_ *Guard, err 
 		}
 	}()
 
+	var certs *tlscert.Reloader // nil: plain HTTP
+	if cfg.TLS.Enabled() {
+		if certs, err = tlscert.New(cfg.TLS.CertFile, cfg.TLS.KeyFile, opts.CertCheckEvery, log, time.Now()); err != nil {
+			return nil, fmt.Errorf("tls: %w", err)
+		}
+	}
 	pol, err := policy.Default()
 	if cfg.Policy != "" {
 		pol, err = policy.Load(cfg.Policy)
@@ -242,10 +254,15 @@ func Start(ctx context.Context, cfg config.Config, opts Options) (_ *Guard, err 
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+	g := &Guard{addr: ln.Addr(), scheme: "http", mode: mode, hub: hub, stop: stop, done: make(chan struct{})}
 	served := make(chan error, 1)
-	go func() { served <- hs.Serve(ln) }()
+	if certs != nil {
+		g.scheme, hs.TLSConfig = "https", certs.Config()
+		go func() { served <- hs.ServeTLS(ln, "", "") }() // the pair comes from TLSConfig
+	} else {
+		go func() { served <- hs.Serve(ln) }()
+	}
 	ready.Store(true)
-	g := &Guard{addr: ln.Addr(), mode: mode, hub: hub, stop: stop, done: make(chan struct{})}
 	go func() {
 		defer close(g.done)
 		defer closeAll()

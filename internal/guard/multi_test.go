@@ -95,6 +95,15 @@ func (f *fleet) config(t *testing.T) config.Config {
 // start starts one guard of the fleet; it stops when the test ends.
 func (f *fleet) start(t *testing.T, cfg config.Config) *Guard {
 	t.Helper()
+	g, _ := startGuard(t, cfg, Options{BootstrapKey: multiBootstrap})
+	return g
+}
+
+// startGuard starts a guard of cfg on a free loopback port with opts
+// (their Log and Listener set here) and returns it and its log; it stops
+// when the test ends, if it has not already.
+func startGuard(t *testing.T, cfg config.Config, opts Options) (*Guard, *syncBuffer) {
+	t.Helper()
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
@@ -103,7 +112,8 @@ func (f *fleet) start(t *testing.T, cfg config.Config) *Guard {
 		t.Fatal(err)
 	}
 	logs := &syncBuffer{}
-	g, err := Start(context.Background(), cfg, Options{Log: slog.New(slog.NewTextHandler(logs, nil)), Listener: ln, BootstrapKey: multiBootstrap})
+	opts.Log, opts.Listener = slog.New(slog.NewTextHandler(logs, nil)), ln
+	g, err := Start(context.Background(), cfg, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,7 +125,7 @@ func (f *fleet) start(t *testing.T, cfg config.Config) *Guard {
 			t.Logf("log of guard %s:\n%s", g.URL(), logs.String())
 		}
 	})
-	return g
+	return g, logs
 }
 
 // syncBuffer is a bytes.Buffer safe for concurrent writes.
@@ -140,14 +150,14 @@ func (b *syncBuffer) String() string {
 // answer into out (when not nil); it returns the status.
 func call(t *testing.T, method, url string, in, out any) int {
 	t.Helper()
-	return callAs(t, "", method, url, in, out)
+	return callAs(t, multiBootstrap, method, url, in, out)
 }
 
-// callAs is call with the API key key; empty means the bootstrap key.
-func callAs(t *testing.T, key, method, url string, in, out any) int {
+// callAs is call with the API key secret; empty means the bootstrap key.
+func callAs(t *testing.T, secret, method, url string, in, out any) int {
 	t.Helper()
-	if key == "" {
-		key = multiBootstrap
+	if secret == "" {
+		secret = multiBootstrap
 	}
 	var body io.Reader
 	if in != nil {
@@ -161,7 +171,7 @@ func callAs(t *testing.T, key, method, url string, in, out any) int {
 	if err != nil {
 		t.Fatal(err)
 	}
-	req.Header.Set("Authorization", "Bearer "+key)
+	req.Header.Set("Authorization", "Bearer "+secret)
 	if in != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
@@ -202,6 +212,21 @@ func waitApplied(t *testing.T, g *Guard, n int64) {
 	}
 }
 
+// multiScenario returns the events of testdata/multi/scenario.yaml, a
+// small distributed attack among owners' logins.
+func multiScenario(t *testing.T) []traffic.Labeled {
+	t.Helper()
+	sc, err := traffic.Load("testdata/multi/scenario.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	labeled, err := traffic.Generate(sc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return labeled
+}
+
 // TestTwoGuardsActAsOne runs two guards on different ports sharing
 // PostgreSQL and Redis. A distributed attack sent half to each opens one
 // incident, the same the attack opens on a single guard; a challenge made
@@ -215,14 +240,7 @@ func TestTwoGuardsActAsOne(t *testing.T) {
 	a := f.start(t, f.config(t))
 	b := f.start(t, f.config(t))
 
-	sc, err := traffic.Load("testdata/multi/scenario.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	labeled, err := traffic.Generate(sc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	labeled := multiScenario(t)
 	// The reference: one engine alone, in process.
 	pol, err := policy.Default()
 	if err != nil {

@@ -32,10 +32,7 @@ import (
 
 // secretKey loads the key for keyed hashes, creating it on first start.
 func secretKey(cfg config.Config) ([]byte, error) {
-	path := cfg.SecretKeyFile
-	if path == "" {
-		path = filepath.Join(cfg.Data, "secret.key")
-	}
+	path := cfg.SecretKeyPath()
 	key, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) && cfg.SecretKeyFile == "" {
 		key = make([]byte, 32)
