@@ -272,5 +272,3 @@ func TestDeviceCookie(t *testing.T) {
 		srv.Close()
 	}
 }
-
-

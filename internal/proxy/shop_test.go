@@ -87,6 +87,10 @@ routes:
     fields: {login: email, password: password}
     success: {status: [303], cookie: PLAINSID}
     failure: {status: 200, body: "<p class=\"error\">login failed</p>"}
+  profile_change:
+    path: /profile
+    fields: {email: email, shipping_address: address}
+    success: {status: [303], redirect: /account}
   checkout:
     path: /checkout
     fields: {amount: total, items: sku, shipping_address: address, pickup_store: store, payment_method: payment}

@@ -122,6 +122,15 @@ func (s *shop) checkout(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, "/orders", http.StatusSeeOther)
 }
 
+func (s *shop) profile(w http.ResponseWriter, r *http.Request) {
+	if s.user(r) == "" {
+		http.Redirect(w, r, "/login", http.StatusSeeOther)
+		return
+	}
+	s.count("profile_changes")
+	http.Redirect(w, r, "/account", http.StatusSeeOther)
+}
+
 func (s *shop) logout(w http.ResponseWriter, r *http.Request) {
 	if c, err := r.Cookie("PLAINSID"); err == nil {
 		s.mu.Lock()
@@ -169,7 +178,10 @@ func main() {
 		fmt.Fprintf(w, "orders: %d\n", n)
 	})
 	m.HandleFunc("POST /logout", s.logout)
-	m.HandleFunc("GET /boom", func(w http.ResponseWriter, r *http.Request) { http.Error(w, "shop broke", http.StatusInternalServerError) })
+	m.HandleFunc("POST /profile", s.profile)
+	m.HandleFunc("GET /boom", func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "shop broke", http.StatusInternalServerError)
+	})
 	m.HandleFunc("GET /stats", func(w http.ResponseWriter, r *http.Request) {
 		s.mu.Lock()
 		defer s.mu.Unlock()
