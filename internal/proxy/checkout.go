@@ -4,7 +4,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"net/http"
-	"net/netip"
 	"strconv"
 	"strings"
 
@@ -27,10 +26,9 @@ func (p *Proxy) checkout(w http.ResponseWriter, r *http.Request, x *exchange, bo
 	case res.Decision == shopclient.Allow:
 		return true
 	case res.Decision == shopclient.Challenge && res.Challenge != nil && len(res.Challenge.Methods) > 0:
-		ip, _ := r.Context().Value(clientIPKey{}).(netip.Addr)
 		pd := &pending{ChallengeID: res.Challenge.ID, Methods: res.Challenge.Methods, Expires: res.Challenge.ExpiresAt,
 			Device: x.ctx.DeviceID, Session: x.session, Who: x.user,
-			Order: &heldRequest{Method: r.Method, URI: r.URL.RequestURI(), Header: r.Header.Clone(), Body: body, IP: ip}}
+			Order: &heldRequest{Method: r.Method, URI: r.URL.RequestURI(), Header: r.Header.Clone(), Body: body}}
 		if token, ok := p.pending.put(pd, p.opts.Now()); ok {
 			http.Redirect(w, r, p.cfg.Prefix+"stepup?t="+token, http.StatusSeeOther)
 			return false

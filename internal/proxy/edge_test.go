@@ -238,7 +238,7 @@ func TestDeviceCookie(t *testing.T) {
 		} else {
 			srv = httptest.NewServer(p)
 		}
-		resp, err := srv.Client().Get(srv.URL + "/")
+		resp, err := srv.Client().PostForm(srv.URL+"/login", url.Values{"email": {"a@b.jp"}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -251,6 +251,9 @@ func TestDeviceCookie(t *testing.T) {
 		}
 		if dev == nil || !dev.HttpOnly || dev.SameSite != http.SameSiteLaxMode || dev.Secure != tls || len(dev.Value) != 32 {
 			t.Errorf("tls %v: device cookie %+v", tls, dev)
+		}
+		if resp, err := srv.Client().Get(srv.URL + "/"); err != nil || len(resp.Cookies()) != 0 {
+			t.Errorf("an unwatched route set cookies: %v", err)
 		}
 		req, _ := http.NewRequest("GET", srv.URL+"/", nil)
 		req.Header.Set("Cookie", "a=1; atoguard_device="+dev.Value+"; b=2")

@@ -220,7 +220,7 @@ func (p *Proxy) release(w http.ResponseWriter, r *http.Request, pd *pending) {
 		p.sessions.Add(pd.Session, pd.Who)
 	}
 	if o := pd.Order; o != nil {
-		req, err := http.NewRequestWithContext(context.WithValue(r.Context(), clientIPKey{}, o.IP), o.Method, o.URI, bytes.NewReader(o.Body))
+		req, err := http.NewRequestWithContext(r.Context(), o.Method, o.URI, bytes.NewReader(o.Body))
 		if err != nil {
 			http.Error(w, "internal error", http.StatusInternalServerError)
 			return

@@ -134,14 +134,11 @@ func New(cfg Config, opts Options) (*Proxy, error) {
 	return p, nil
 }
 
-// clientIPKey carries the client address to rewrite.
-type clientIPKey struct{}
-
 func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 	pr.SetURL(p.opts.Upstream)
 	pr.Out.Host = pr.In.Host // the shop sees the name the browser used
 	pr.SetXForwarded()
-	if ip, ok := pr.In.Context().Value(clientIPKey{}).(netip.Addr); ok && ip.IsValid() {
+	if ip := p.ips.of(pr.In.RemoteAddr, pr.In.Header.Values(p.cfg.ForwardedHeader)); ip.IsValid() {
 		pr.Out.Header.Set("X-Forwarded-For", ip.String())
 	}
 	stripCookie(pr.Out.Header, p.cfg.DeviceCookie)
@@ -185,18 +182,20 @@ func (p *Proxy) upstreamError(w http.ResponseWriter, r *http.Request, err error)
 
 // ServeHTTP implements http.Handler.
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	device := p.device(w, r)
 	if strings.HasPrefix(r.URL.Path, p.cfg.Prefix) {
-		p.serveOwn(w, r, device)
+		p.serveOwn(w, r, p.device(w, r))
 		return
 	}
-	ip := p.ips.of(r.RemoteAddr, r.Header.Values(p.cfg.ForwardedHeader))
-	r = r.WithContext(context.WithValue(r.Context(), clientIPKey{}, ip))
 	rt := p.routes[r.Method+" "+r.URL.Path]
 	if rt == nil {
-		p.rp.ServeHTTP(w, r)
+		p.rp.ServeHTTP(w, r) // untouched but for the device cookie stripped
 		return
 	}
+	// The device cookie is set on the watched routes only: the rest pay
+	// nothing for it, and a browser's first login is from a new device
+	// in any case.
+	device := p.device(w, r)
+	ip := p.ips.of(r.RemoteAddr, r.Header.Values(p.cfg.ForwardedHeader))
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, p.cfg.MaxBodyBytes))
 	if err != nil {
 		var tooLarge *http.MaxBytesError
@@ -611,7 +610,6 @@ type heldRequest struct {
 	Method, URI string
 	Header      http.Header
 	Body        []byte
-	IP          netip.Addr
 }
 
 type pendingStore struct {
