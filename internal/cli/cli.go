@@ -1,5 +1,5 @@
 // Package cli implements atoguard's command line: serve, keys, policy,
-// version, demo, simulate, operator, journal, backup and restore.
+// version, demo, simulate, operator, journal, backup, restore and proxy.
 package cli
 
 import (
@@ -37,7 +37,8 @@ into incidents. See README.md and docs/api.md for the HTTP API.`,
 	}
 	root.AddCommand(newServe(stdout, stderr, getenv), newKeys(stdout, getenv), newPolicy(stdout), newVersion(stdout),
 		newDemo(stdout, stderr, getenv), newSimulate(stdout, stderr, getenv), newPasswords(stdout, stderr),
-		newOperator(stdout, getenv), newJournal(stdout, getenv), newBackup(stdout, getenv), newRestore(stdout, getenv))
+		newOperator(stdout, getenv), newJournal(stdout, getenv), newBackup(stdout, getenv), newRestore(stdout, getenv),
+		newProxy(stdout, stderr, getenv))
 	return root
 }
 

@@ -1,0 +1,277 @@
+package proxy
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/atoguard/atoguard/internal/shopclient"
+)
+
+const owner, ownerPW = "user001@plain.test", "correct-horse-001"
+
+// TestDecisionsAtTheEdge runs the plain shop behind the proxy with a guard
+// that answers as each case says.
+func TestDecisionsAtTheEdge(t *testing.T) {
+	shop := startPlainShop(t)
+	challenge := func(ev shopclient.Event) (shopclient.Result, error) {
+		if ev.Type == shopclient.LoginSucceeded {
+			return shopclient.Result{Decision: shopclient.Challenge, Challenge: &shopclient.ChallengeOffer{
+				ID: "ch_1", Methods: []string{"totp", "recovery_code"}, ExpiresAt: time.Now().Add(time.Minute)}}, nil
+		}
+		return shopclient.Result{Decision: shopclient.Allow}, nil
+	}
+
+	t.Run("owner logs in and checks out", func(t *testing.T) {
+		g := &fakeGuard{}
+		_, srv := behind(t, plainConfig, shop, g)
+		b := newBrowser(t, "203.0.113.9")
+		resp, _ := b.login(srv.URL, owner, ownerPW)
+		if resp.StatusCode != 303 || b.cookie(srv.URL, "PLAINSID") == "" {
+			t.Fatalf("login: %d, session %q", resp.StatusCode, b.cookie(srv.URL, "PLAINSID"))
+		}
+		if _, body := b.do("GET", srv.URL+"/account", nil); !strings.Contains(body, "Welcome, "+owner) {
+			t.Fatalf("account page: %s", body)
+		}
+		resp, _ = b.do("POST", srv.URL+"/checkout", url.Values{"sku": {"phone-x"}, "total": {"1,980"}, "payment": {"card"}})
+		if loc := resp.Header.Get("Location"); resp.StatusCode != 303 || loc != "/orders" {
+			t.Fatalf("checkout: %d %s", resp.StatusCode, loc)
+		}
+		if got, want := g.types(), []string{"login.attempt", "login.succeeded", "order.attempt"}; !slices.Equal(got, want) {
+			t.Errorf("events %v, want %v", got, want)
+		}
+		ev := g.last()
+		o := ev.Properties.Order
+		if ev.User.ID != owner || o.Amount != 1980 || o.Items[0].SKU != "phone-x" || o.Payment.Method != "card" || ev.SessionID == "" {
+			t.Errorf("order event %+v %+v", ev, o)
+		}
+		if ev.Context.IP != "203.0.113.9" || len(ev.Context.DeviceID) != 32 || ev.Context.AcceptLanguage != "ja-JP,ja;q=0.9" {
+			t.Errorf("context %+v", ev.Context)
+		}
+	})
+
+	t.Run("deny answers the failure shape without the shop", func(t *testing.T) {
+		g := &fakeGuard{decide: func(shopclient.Event) (shopclient.Result, error) {
+			return shopclient.Result{Decision: shopclient.Deny}, nil
+		}}
+		_, srv := behind(t, plainConfig, shop, g)
+		before := shopStats(t, shop)
+		resp, body := newBrowser(t, "").login(srv.URL, owner, ownerPW)
+		if resp.StatusCode != 200 || !strings.Contains(body, "login failed") {
+			t.Errorf("denied login: %d %q", resp.StatusCode, body)
+		}
+		if after := shopStats(t, shop); after["logins_ok"] != before["logins_ok"] || after["logins_failed"] != before["logins_failed"] {
+			t.Errorf("the shop saw the denied login: %v → %v", before, after)
+		}
+	})
+
+	t.Run("challenge holds the session until the step-up passes", func(t *testing.T) {
+		g := &fakeGuard{decide: challenge, verify: func(_ string, a shopclient.Answer) (shopclient.Verification, error) {
+			if a.Code == "123456" {
+				return shopclient.Verification{Status: shopclient.StepUpPassed, Decision: "allow"}, nil
+			}
+			return shopclient.Verification{Status: shopclient.StepUpFailed, Decision: "deny", AttemptsLeft: 4}, nil
+		}}
+		_, srv := behind(t, plainConfig, shop, g)
+		b := newBrowser(t, "")
+		resp, _ := b.login(srv.URL, owner, ownerPW)
+		loc := resp.Header.Get("Location")
+		if resp.StatusCode != 303 || !strings.HasPrefix(loc, "/.atoguard/stepup?t=") {
+			t.Fatalf("challenged login: %d %s", resp.StatusCode, loc)
+		}
+		if b.cookie(srv.URL, "PLAINSID") != "" || len(resp.Header.Values("Set-Cookie")) > 1 {
+			t.Fatalf("the shop's session reached the browser before the step-up: %v", resp.Header.Values("Set-Cookie"))
+		}
+		resp, body := b.do("GET", srv.URL+loc, nil)
+		if resp.StatusCode != 200 || !strings.Contains(body, "認証アプリのコード") || !strings.Contains(resp.Header.Get("Content-Security-Policy"), "default-src 'none'") {
+			t.Fatalf("step-up page: %d %s", resp.StatusCode, body)
+		}
+		token := strings.TrimPrefix(loc, "/.atoguard/stepup?t=")
+		// Another browser cannot answer it.
+		if resp, _ := newBrowser(t, "").do("POST", srv.URL+"/.atoguard/stepup", url.Values{"t": {token}, "method": {"totp"}, "code": {"123456"}}); resp.StatusCode != 410 {
+			t.Errorf("a stranger's answer: %d, want 410", resp.StatusCode)
+		}
+		if resp, _ := b.do("POST", srv.URL+"/.atoguard/stepup", url.Values{"t": {token}, "method": {"totp"}, "code": {"000000"}}); resp.StatusCode != 401 || b.cookie(srv.URL, "PLAINSID") != "" {
+			t.Errorf("a wrong code: %d", resp.StatusCode)
+		}
+		resp, _ = b.do("POST", srv.URL+"/.atoguard/stepup", url.Values{"t": {token}, "method": {"totp"}, "code": {"123456"}})
+		if resp.StatusCode != 303 || resp.Header.Get("Location") != "/account" || b.cookie(srv.URL, "PLAINSID") == "" {
+			t.Fatalf("passed step-up: %d %s", resp.StatusCode, resp.Header.Get("Location"))
+		}
+		if _, body := b.do("GET", srv.URL+"/account", nil); !strings.Contains(body, "Welcome, "+owner) {
+			t.Errorf("account page after the step-up: %s", body)
+		}
+	})
+
+	t.Run("a locked step-up ends the shop's session", func(t *testing.T) {
+		g := &fakeGuard{decide: challenge, verify: func(string, shopclient.Answer) (shopclient.Verification, error) {
+			return shopclient.Verification{Status: shopclient.StepUpLocked, Decision: "deny"}, nil
+		}}
+		_, srv := behind(t, plainConfig, shop, g)
+		before := shopStats(t, shop)
+		b := newBrowser(t, "")
+		resp, _ := b.login(srv.URL, owner, ownerPW)
+		token := strings.TrimPrefix(resp.Header.Get("Location"), "/.atoguard/stepup?t=")
+		resp, _ = b.do("POST", srv.URL+"/.atoguard/stepup", url.Values{"t": {token}, "method": {"recovery_code"}, "code": {"nope"}})
+		if resp.StatusCode != 403 || b.cookie(srv.URL, "PLAINSID") != "" {
+			t.Errorf("locked: %d", resp.StatusCode)
+		}
+		if after := shopStats(t, shop); after["logouts"] != before["logouts"]+1 || after["sessions"] != before["sessions"] {
+			t.Errorf("the held session was not ended: %v → %v", before, after)
+		}
+	})
+
+	t.Run("deny after success ends the shop's session", func(t *testing.T) {
+		g := &fakeGuard{decide: func(ev shopclient.Event) (shopclient.Result, error) {
+			if ev.Type == shopclient.LoginSucceeded {
+				return shopclient.Result{Decision: shopclient.Deny}, nil
+			}
+			return shopclient.Result{Decision: shopclient.Allow}, nil
+		}}
+		_, srv := behind(t, plainConfig, shop, g)
+		before := shopStats(t, shop)
+		b := newBrowser(t, "")
+		resp, body := b.login(srv.URL, owner, ownerPW)
+		if resp.StatusCode != 200 || !strings.Contains(body, "login failed") || b.cookie(srv.URL, "PLAINSID") != "" {
+			t.Errorf("denied after success: %d %q", resp.StatusCode, body)
+		}
+		if after := shopStats(t, shop); after["logouts"] != before["logouts"]+1 {
+			t.Errorf("the session was not ended: %v → %v", before, after)
+		}
+	})
+
+	t.Run("a held order never reaches the shop", func(t *testing.T) {
+		g := &fakeGuard{decide: func(ev shopclient.Event) (shopclient.Result, error) {
+			if ev.Type == shopclient.OrderAttempt {
+				return shopclient.Result{Decision: shopclient.Review}, nil
+			}
+			return shopclient.Result{Decision: shopclient.Allow}, nil
+		}}
+		_, srv := behind(t, plainConfig, shop, g)
+		b := newBrowser(t, "")
+		b.login(srv.URL, owner, ownerPW)
+		before := shopStats(t, shop)
+		resp, body := b.do("POST", srv.URL+"/checkout", url.Values{"sku": {"phone-x"}, "total": {"131800"}, "store": {"famima-1"}})
+		if resp.StatusCode != 202 || !strings.Contains(body, "atoguard-hold") {
+			t.Errorf("held order: %d %s", resp.StatusCode, body)
+		}
+		if after := shopStats(t, shop); after["orders"] != before["orders"] {
+			t.Errorf("the shop took the held order")
+		}
+		if o := g.last().Properties.Order; o.Delivery.PickupStore != "famima-1" || o.Amount != 131800 {
+			t.Errorf("order %+v", o)
+		}
+	})
+
+	t.Run("guard down", func(t *testing.T) {
+		down := &fakeGuard{decide: func(shopclient.Event) (shopclient.Result, error) {
+			return shopclient.Result{}, shopclient.ErrUnavailable
+		}}
+		_, srv := behind(t, plainConfig, shop, down)
+		b := newBrowser(t, "")
+		if resp, _ := b.login(srv.URL, owner, ownerPW); resp.StatusCode != 303 || b.cookie(srv.URL, "PLAINSID") == "" {
+			t.Errorf("fail open login: %d", resp.StatusCode)
+		}
+		before := shopStats(t, shop)
+		if resp, _ := b.do("POST", srv.URL+"/checkout", url.Values{"total": {"1980"}}); resp.StatusCode != 202 {
+			t.Errorf("fail closed checkout: %d, want the hold page", resp.StatusCode)
+		}
+		if after := shopStats(t, shop); after["orders"] != before["orders"] {
+			t.Errorf("fail closed forwarded the order")
+		}
+		_, closed := behind(t, strings.Replace(plainConfig, "preset: form-login", "preset: form-login\n    fail: closed", 1), shop, down)
+		if resp, body := newBrowser(t, "").login(closed.URL, owner, ownerPW); !strings.Contains(body, "login failed") {
+			t.Errorf("fail closed login: %d %q", resp.StatusCode, body)
+		}
+	})
+
+	t.Run("oversized body", func(t *testing.T) {
+		g := &fakeGuard{}
+		_, srv := behind(t, "max_body_bytes: 1024\n"+plainConfig, shop, g)
+		before := shopStats(t, shop)
+		resp, _ := newBrowser(t, "").login(srv.URL, owner, strings.Repeat("x", 4096))
+		if resp.StatusCode != 413 || len(g.types()) != 0 {
+			t.Errorf("oversized login: %d, events %v", resp.StatusCode, g.types())
+		}
+		if after := shopStats(t, shop); after["logins_failed"] != before["logins_failed"] {
+			t.Errorf("the shop saw the oversized body")
+		}
+		// Other routes are not buffered nor bounded by the proxy.
+		resp, _ = newBrowser(t, "").do("POST", srv.URL+"/somewhere", url.Values{"big": {strings.Repeat("x", 4096)}})
+		if resp.StatusCode != 405 && resp.StatusCode != 404 {
+			t.Errorf("an unwatched route: %d", resp.StatusCode)
+		}
+	})
+
+	t.Run("upstream errors pass through", func(t *testing.T) {
+		_, srv := behind(t, plainConfig, shop, &fakeGuard{})
+		if resp, body := newBrowser(t, "").do("GET", srv.URL+"/boom", nil); resp.StatusCode != 500 || !strings.Contains(body, "shop broke") {
+			t.Errorf("shop error: %d %q", resp.StatusCode, body)
+		}
+		_, dead := behind(t, plainConfig, "http://127.0.0.1:1", &fakeGuard{})
+		if resp, _ := newBrowser(t, "").login(dead.URL, owner, ownerPW); resp.StatusCode != 502 {
+			t.Errorf("upstream down: %d, want 502", resp.StatusCode)
+		}
+	})
+}
+
+// TestDeviceCookie: the proxy's cookie is HttpOnly, SameSite=Lax, Secure
+// over TLS, and never reaches the shop; the shop sees the client address.
+func TestDeviceCookie(t *testing.T) {
+	var seen http.Header
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { seen = r.Header.Clone() }))
+	defer up.Close()
+	for _, tls := range []bool{false, true} {
+		cfg, _ := Parse([]byte(plainConfig))
+		u, _ := url.Parse(up.URL)
+		p, err := New(cfg, Options{Upstream: u, Guard: &fakeGuard{}, Log: discard()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var srv *httptest.Server
+		if tls {
+			srv = httptest.NewTLSServer(p)
+		} else {
+			srv = httptest.NewServer(p)
+		}
+		resp, err := srv.Client().PostForm(srv.URL+"/login", url.Values{"email": {"a@b.jp"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		var dev *http.Cookie
+		for _, c := range resp.Cookies() {
+			if c.Name == "atoguard_device" {
+				dev = c
+			}
+		}
+		if dev == nil || !dev.HttpOnly || dev.SameSite != http.SameSiteLaxMode || dev.Secure != tls || len(dev.Value) != 32 {
+			t.Errorf("tls %v: device cookie %+v", tls, dev)
+		}
+		if resp, err := srv.Client().Get(srv.URL + "/"); err != nil || len(resp.Cookies()) != 0 {
+			t.Errorf("an unwatched route set cookies: %v", err)
+		}
+		req, _ := http.NewRequest("GET", srv.URL+"/", nil)
+		req.Header.Set("Cookie", "a=1; atoguard_device="+dev.Value+"; b=2")
+		req.Header.Set("X-Forwarded-For", "198.51.100.7")
+		resp, err = srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if len(resp.Cookies()) != 0 {
+			t.Errorf("a known device got a new cookie")
+		}
+		if got := seen.Get("Cookie"); got != "a=1; b=2" {
+			t.Errorf("the shop saw cookies %q", got)
+		}
+		if got := seen.Get("X-Forwarded-For"); got != "198.51.100.7" {
+			t.Errorf("X-Forwarded-For upstream %q", got)
+		}
+		srv.Close()
+	}
+}

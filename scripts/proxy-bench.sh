@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Overhead of `atoguard proxy` against a bare httputil.ReverseProxy to the
+# same shop, in one run (docs/benchmarks.md, "The proxy"). Needs wrk.
+#   scripts/proxy-bench.sh [SECONDS]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+# The approved toolchain (README).
+export GOTOOLCHAIN=go1.27.3
+secs=${1:-10}
+tmp=$(mktemp -d)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$tmp"; }
+trap cleanup EXIT
+
+go build -o "$tmp/atoguard" ./cmd/atoguard
+go build -o "$tmp/shop" ./internal/proxy/testdata/plainshop
+go build -o "$tmp/bare" ./scripts/proxybench
+
+cat >"$tmp/proxy.yaml" <<YAML
+trusted_proxies: [127.0.0.1]
+guard: {data: $tmp/guard}
+logout: {method: POST, path: /logout}
+routes:
+  login:
+    preset: form-login
+    success: {status: [303], cookie: PLAINSID}
+    failure: {status: 200, body: "login failed"}
+YAML
+# Every login from its own address, as a browser: the guard assesses each
+# (login.attempt, then login.failed) rather than refusing one noisy source.
+cat >"$tmp/login.lua" <<'LUA'
+local n = 0
+request = function()
+  n = n + 1
+  local ip = string.format("10.%d.%d.%d", math.floor(n / 65536) % 256, math.floor(n / 256) % 256, n % 256)
+  return wrk.format("POST", "/login", {
+    ["Content-Type"] = "application/x-www-form-urlencoded",
+    ["User-Agent"] = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/142.0.0.0 Safari/537.36",
+    ["Accept-Language"] = "ja-JP", ["Accept"] = "text/html",
+    ["X-Forwarded-For"] = ip }, "email=user" .. (n % 50) .. "@plain.test&password=wrong")
+end
+LUA
+
+"$tmp/shop" -listen 127.0.0.1:19000 >/dev/null & pids+=($!)
+"$tmp/bare" -listen 127.0.0.1:19001 -upstream http://127.0.0.1:19000 & pids+=($!)
+"$tmp/atoguard" proxy --config "$tmp/proxy.yaml" --upstream http://127.0.0.1:19000 --listen 127.0.0.1:19002 >/dev/null & pids+=($!)
+for port in 19000 19001 19002; do
+  for _ in $(seq 100); do curl -fs -o /dev/null "http://127.0.0.1:$port/" && break; sleep 0.1; done
+done
+
+summary() { # label, wrk output
+  local rps p50 p99
+  rps=$(awk '/Requests\/sec/ {print $2}' <<<"$2")
+  p50=$(awk '$1=="50%" {print $2}' <<<"$2")
+  p99=$(awk '$1=="99%" {print $2}' <<<"$2")
+  printf '%-44s %10s req/s   p50 %8s   p99 %8s\n' "$1" "$rps" "$p50" "$p99"
+}
+echo "wrk, ${secs}s each, $(nproc) cores, $(go env GOVERSION)"
+for target in "bare 19001" "atoguard 19002"; do
+  set -- $target
+  out=$(wrk -t2 -c32 -d"${secs}s" --latency "http://127.0.0.1:$2/")
+  summary "GET / (not guarded), 32 conns: $1" "$out"
+done
+for target in "bare 19001" "atoguard 19002"; do
+  set -- $target
+  out=$(wrk -t1 -c1 -d"${secs}s" --latency -s "$tmp/login.lua" "http://127.0.0.1:$2/")
+  summary "POST /login, 1 conn (sequential): $1" "$out"
+done
+for target in "bare 19001" "atoguard 19002"; do
+  set -- $target
+  out=$(wrk -t2 -c16 -d"${secs}s" --latency -s "$tmp/login.lua" "http://127.0.0.1:$2/")
+  summary "POST /login, 16 conns: $1" "$out"
+done
