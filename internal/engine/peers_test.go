@@ -90,7 +90,11 @@ func (p peer) Release(_ context.Context, kind, id string) (bool, error) {
 // two engines sharing a store and a hub, and to one engine alone: every
 // decision is the same, and there is one incident with the same totals.
 func TestTwoInstancesActAsOne(t *testing.T) {
-	labeled := loadCase(t, "testdata/scenarios/distributed")
+	scenario := "testdata/scenarios/distributed"
+	if raceOn {
+		scenario = "testdata/scenarios/burst" // see race_on_test.go
+	}
+	labeled := loadCase(t, scenario)
 	ctx := context.Background()
 	p := newInstancePair(t)
 

@@ -146,7 +146,7 @@ func differing(want, got []decided) int {
 // snapshot gets wrong, for comparison.
 func TestCrashRecovery(t *testing.T) {
 	scenarios := []string{"burst", "spray", "distributed"}
-	if testing.Short() {
+	if testing.Short() || raceOn {
 		scenarios = scenarios[:1]
 	}
 	for _, name := range scenarios {

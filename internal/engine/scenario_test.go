@@ -107,6 +107,7 @@ func TestScenarios(t *testing.T) {
 	}
 	for _, dir := range dirs {
 		t.Run(filepath.Base(dir), func(t *testing.T) {
+			t.Parallel() // each scenario has an engine and a store of its own
 			runScenario(t, dir)
 		})
 	}

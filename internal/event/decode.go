@@ -204,7 +204,7 @@ func jsonError(err error) error {
 		if te.Field == "" {
 			return &FieldError{Detail: "body has the wrong type: " + te.Type.String() + " expected"}
 		}
-		return fieldError(te.Field, "has the wrong type")
+		return fieldError(fullField(te.Field), "has the wrong type")
 	}
 	if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
 		if key, qerr := strconv.Unquote(name); qerr == nil {
@@ -618,4 +618,16 @@ func checkText(field, s string, max int) error {
 
 func isControl(r rune) bool {
 	return r < 0x20 || (0x7f <= r && r < 0xa0)
+}
+
+// fullField names a field from the top of the event. The decoder of
+// properties (wireProperties.UnmarshalJSON) starts a path of its own;
+// Go 1.26's decoder prefixes the outer path to it, Go 1.27's does not.
+func fullField(field string) string {
+	first, _, _ := strings.Cut(field, ".")
+	switch first {
+	case "reason", "fields", "order", "challenge_id", "method":
+		return "properties." + field
+	}
+	return field
 }
