@@ -1,10 +1,6 @@
-package shopclient
+package client
 
-import (
-	"time"
-
-	"github.com/atoguard/atoguard/internal/incidentview"
-)
+import "time"
 
 // The request and response types of POST /v1/events (docs/api.md),
 // field by field. Optional parts are pointers or omitempty, so what a shop
@@ -154,5 +150,25 @@ type ChallengeOffer struct {
 	ExpiresAt time.Time `json:"expires_at"`
 }
 
-// Incident is a credential-stuffing campaign as GET /v1/incidents lists it.
-type Incident = incidentview.Incident
+// Incident is a credential-stuffing campaign as GET /v1/incidents lists it
+// and operator.incident_* webhook notifications carry it.
+type Incident struct {
+	ID                  string     `json:"id"`
+	Kind                string     `json:"kind"`  // e.g. credential_stuffing
+	State               string     `json:"state"` // open or closed
+	StartedAt           time.Time  `json:"started_at"`
+	EndedAt             *time.Time `json:"ended_at"` // null while open
+	Attempts            int64      `json:"attempts"`
+	DistinctIPs         int64      `json:"distinct_ips"`
+	DistinctPrefixes    int64      `json:"distinct_prefixes"`
+	AccountsTargeted    int64      `json:"accounts_targeted"`
+	AccountsCompromised int64      `json:"accounts_compromised"`
+	TopSources          []Source   `json:"top_sources"` // never null: [] when none
+}
+
+// Source is one of an incident's top sources.
+type Source struct {
+	Kind     string `json:"kind"` // ip, prefix, user_agent
+	Value    string `json:"value"`
+	Attempts int64  `json:"attempts"`
+}

@@ -1,4 +1,4 @@
-package shopclient
+package client
 
 import (
 	"context"
