@@ -122,14 +122,27 @@ const (
 	Review    = "review"
 )
 
+// Actions the guard asks of the shop beside its decision (Result.Actions).
+const (
+	// ActionRequirePasswordChange: the account's password is known to
+	// attackers; make the owner change it at the next sign-in.
+	ActionRequirePasswordChange = "require_password_change"
+)
+
 // Result is the guard's answer to one event.
 type Result struct {
-	EventID    string          `json:"event_id"`
-	Decision   string          `json:"decision"`
-	Risk       int             `json:"risk"`
-	Reasons    []Reason        `json:"reasons"`
-	Challenge  *ChallengeOffer `json:"challenge,omitempty"`
-	IncidentID string          `json:"incident_id,omitempty"`
+	EventID  string   `json:"event_id"`
+	Decision string   `json:"decision"` // Allow, Challenge, Deny or Review
+	Risk     int      `json:"risk"`     // 0 to 100
+	Reasons  []Reason `json:"reasons"`
+	// Challenge is the step-up to run, with a challenge decision.
+	Challenge *ChallengeOffer `json:"challenge,omitempty"`
+	// IncidentID names the attack the event belongs to, when it does.
+	IncidentID string `json:"incident_id,omitempty"`
+	// ReviewID names the held order, with a review decision.
+	ReviewID string `json:"review_id,omitempty"`
+	// Actions are what the shop should also do (ActionRequirePasswordChange).
+	Actions []string `json:"actions,omitempty"`
 	// Fallback is set when the guard gave no answer and the decision is
 	// the client's fail mode (Assess then also returns the error).
 	Fallback bool `json:"-"`

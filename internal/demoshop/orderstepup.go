@@ -184,7 +184,7 @@ func stepUpAnswer(r *http.Request) (method, code string) {
 
 // codeSender is a StepUp that can send an emailed one-time code.
 type codeSender interface {
-	SendCode(ctx context.Context, challengeID, method string) error
+	SendCode(ctx context.Context, challengeID, method string) (client.CodeSent, error)
 }
 
 var _ codeSender = GuardStepUp{}
@@ -200,7 +200,9 @@ func (s *Shop) stepUpSend(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	msg := "コードをメールで送りました / A code was sent to your email address."
-	if err := cs.SendCode(r.Context(), challenge, client.MethodEmailOTP); err != nil {
+	if sent, err := cs.SendCode(r.Context(), challenge, client.MethodEmailOTP); err == nil && sent.To != "" {
+		msg = "コードを " + sent.To + " に送りました / A code was sent to " + sent.To + "."
+	} else if err != nil {
 		s.log.Warn("sending an email code", "err", err)
 		msg = "コードを送れませんでした。しばらくしてからお試しください / The code could not be sent; wait a little and try again."
 	}

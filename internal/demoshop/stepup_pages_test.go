@@ -192,9 +192,9 @@ type mailingStepUp struct {
 	sent []string
 }
 
-func (m *mailingStepUp) SendCode(_ context.Context, id, method string) error {
+func (m *mailingStepUp) SendCode(_ context.Context, id, method string) (client.CodeSent, error) {
 	m.sent = append(m.sent, id+" "+method)
-	return nil
+	return client.CodeSent{To: "t***@example.jp"}, nil
 }
 
 func TestLoginStepUpEmailCode(t *testing.T) {
@@ -204,7 +204,7 @@ func TestLoginStepUpEmailCode(t *testing.T) {
 	b := ts.browser(t)
 	b.login("taro@example.jp", "correct horse")
 	p := b.post("/stepup", "/stepup/send", url.Values{})
-	if !strings.Contains(p.body, "A code was sent") || len(su.sent) != 1 || su.sent[0] != "ch_mail email_otp" {
+	if !strings.Contains(p.body, "A code was sent to t***@example.jp") || len(su.sent) != 1 || su.sent[0] != "ch_mail email_otp" {
 		t.Fatalf("sending: sent %v\n%s", su.sent, p.body)
 	}
 	p = b.post("/stepup", "/stepup/verify", url.Values{"method": {"email_otp"}, "code": {"424242"}})
