@@ -57,54 +57,81 @@ var contractOptions = &openapi3filter.Options{
 // too (4xx), and a request for no documented operation must get a 4xx.
 // A request the spec accepts may still be refused (the spec cannot say,
 // say, that context.ip parses): the answer is then checked as any other.
+// The checks run when the test ends, so they do not slow the requests
+// down (the rate-limit tests count on back-to-back requests).
 func validated(t testing.TB, h http.Handler) http.Handler {
 	t.Helper()
 	router, err := loadContract()
 	if err != nil {
 		t.Fatalf("%s: %v", specPath, err)
 	}
+	var (
+		mu   sync.Mutex
+		seen []exchange
+	)
+	t.Cleanup(func() {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, x := range seen {
+			x.check(t, router)
+		}
+	})
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var body []byte
 		if r.Body != nil {
 			body, _ = io.ReadAll(r.Body)
 			r.Body.Close()
 		}
-		restore := func() { r.Body = io.NopCloser(bytes.NewReader(body)) }
-		restore()
-
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		x := exchange{req: r.Clone(context.Background()), body: body}
 		rec := httptest.NewRecorder()
-		route, params, findErr := router.FindRoute(r)
-		var in *openapi3filter.RequestValidationInput
-		var reqErr error
-		if findErr == nil {
-			in = &openapi3filter.RequestValidationInput{Request: r, PathParams: params, Route: route, Options: contractOptions}
-			reqErr = openapi3filter.ValidateRequest(r.Context(), in)
-			restore()
-		}
 		h.ServeHTTP(rec, r)
-
 		res := rec.Result()
-		what := r.Method + " " + r.URL.RequestURI()
-		switch {
-		case findErr != nil && (res.StatusCode < 400 || res.StatusCode > 499):
-			t.Errorf("contract: %s is no documented operation (%v), but the server answered %d", what, findErr, res.StatusCode)
-		case reqErr != nil && (res.StatusCode < 400 || res.StatusCode > 499):
-			t.Errorf("contract: %s: the spec rejects the request, but the server answered %d:\n%v\nrequest body: %s", what, res.StatusCode, reqErr, body)
-		}
-		if in != nil {
-			out := &openapi3filter.ResponseValidationInput{
-				RequestValidationInput: in, Status: res.StatusCode, Header: res.Header,
-				Body: io.NopCloser(bytes.NewReader(rec.Body.Bytes())), Options: contractOptions,
-			}
-			if err := openapi3filter.ValidateResponse(r.Context(), out); err != nil {
-				t.Errorf("contract: %s: the answer %d does not match the spec:\n%v\nanswer body: %s", what, res.StatusCode, err, truncate(rec.Body.Bytes()))
-			}
-		}
+		x.status, x.header, x.answer = res.StatusCode, res.Header.Clone(), rec.Body.Bytes()
+		mu.Lock()
+		seen = append(seen, x)
+		mu.Unlock()
 
 		maps.Copy(w.Header(), res.Header)
 		w.WriteHeader(res.StatusCode)
-		w.Write(rec.Body.Bytes())
+		w.Write(x.answer)
 	})
+}
+
+// exchange is one request a test sent and the answer it got.
+type exchange struct {
+	req    *http.Request
+	body   []byte
+	status int
+	header http.Header
+	answer []byte
+}
+
+// check validates the exchange against the contract (see validated).
+func (x exchange) check(t testing.TB, router routers.Router) {
+	t.Helper()
+	r := x.req
+	r.Body = io.NopCloser(bytes.NewReader(x.body))
+	what := r.Method + " " + r.URL.RequestURI()
+	is4xx := x.status >= 400 && x.status <= 499
+	route, params, err := router.FindRoute(r)
+	if err != nil {
+		if !is4xx {
+			t.Errorf("contract: %s is no documented operation (%v), but the server answered %d", what, err, x.status)
+		}
+		return
+	}
+	in := &openapi3filter.RequestValidationInput{Request: r, PathParams: params, Route: route, Options: contractOptions}
+	if err := openapi3filter.ValidateRequest(r.Context(), in); err != nil && !is4xx {
+		t.Errorf("contract: %s: the spec rejects the request, but the server answered %d:\n%v\nrequest body: %s", what, x.status, err, truncate(x.body))
+	}
+	out := &openapi3filter.ResponseValidationInput{
+		RequestValidationInput: in, Status: x.status, Header: x.header,
+		Body: io.NopCloser(bytes.NewReader(x.answer)), Options: contractOptions,
+	}
+	if err := openapi3filter.ValidateResponse(r.Context(), out); err != nil {
+		t.Errorf("contract: %s: the answer %d does not match the spec:\n%v\nanswer body: %s", what, x.status, err, truncate(x.answer))
+	}
 }
 
 func truncate(b []byte) []byte {
@@ -130,13 +157,15 @@ func TestContractCatchesDrift(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			rt := &recordingTB{TB: t}
+			t.Cleanup(func() { // after validated's checks, which run at cleanup
+				if !rt.failed {
+					t.Errorf("validated did not report %s", tt.name)
+				}
+			})
 			h := validated(rt, tt.handler)
 			req := httptest.NewRequest(tt.method, tt.path, bytes.NewReader([]byte(eventJSON(nil))))
 			req.Header.Set("Content-Type", "application/json")
 			h.ServeHTTP(httptest.NewRecorder(), req)
-			if !rt.failed {
-				t.Errorf("validated did not report %s", tt.name)
-			}
 		})
 	}
 }
