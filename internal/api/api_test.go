@@ -112,7 +112,7 @@ func newFixture(t *testing.T, o options) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &fixture{handler: srv.Handler(), store: st, ready: &ready, log: logBuf}
+	return &fixture{handler: validated(t, srv.Handler()), store: st, ready: &ready, log: logBuf}
 }
 
 type request struct {
@@ -969,7 +969,7 @@ func TestReadyzDegraded(t *testing.T) {
 			rec := httptest.NewRecorder()
 			req := httptest.NewRequest("GET", "/readyz", nil)
 			req.RemoteAddr = "127.0.0.1:40000" // the components are for loopback clients
-			srv.Handler().ServeHTTP(rec, req)
+			validated(t, srv.Handler()).ServeHTTP(rec, req)
 			if rec.Code != 200 {
 				t.Fatalf("status %d: %s", rec.Code, rec.Body)
 			}
@@ -979,7 +979,7 @@ func TestReadyzDegraded(t *testing.T) {
 				}
 			}
 			outside := httptest.NewRecorder()
-			srv.Handler().ServeHTTP(outside, httptest.NewRequest("GET", "/readyz", nil)) // from 192.0.2.1
+			validated(t, srv.Handler()).ServeHTTP(outside, httptest.NewRequest("GET", "/readyz", nil)) // from 192.0.2.1
 			if strings.Contains(outside.Body.String(), "components") {
 				t.Errorf("a remote client sees the components: %s", outside.Body)
 			}

@@ -108,7 +108,7 @@ func newStepFixture(t *testing.T) *stepFixture {
 	}
 	var ready atomic.Bool
 	ready.Store(true)
-	return &stepFixture{fixture: &fixture{handler: srv.Handler(), store: st, ready: &ready, log: logBuf}, sink: sink, clk: clk}
+	return &stepFixture{fixture: &fixture{handler: validated(t, srv.Handler()), store: st, ready: &ready, log: logBuf}, sink: sink, clk: clk}
 }
 
 // call sends body to path with secret's key and decodes the answer.

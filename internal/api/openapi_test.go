@@ -154,7 +154,7 @@ var pathParam = regexp.MustCompile(`\{[a-z_]+\}`)
 // answers it, not the 404 of unknown /v1 routes nor a 405: the spec's path
 // syntax means what the server's patterns mean.
 func TestOpenAPIOperationsAreRouted(t *testing.T) {
-	h := fullServer(t).Handler()
+	h := validated(t, fullServer(t).Handler())
 	for _, op := range readSpec(t).operations() {
 		method, path, _ := strings.Cut(op, " ")
 		target := pathParam.ReplaceAllStringFunc(path, func(p string) string {

@@ -56,7 +56,7 @@ func rangeServer(t *testing.T, lines ...string) http.Handler {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return srv.Handler()
+	return validated(t, srv.Handler())
 }
 
 func get(t *testing.T, h http.Handler, path string, header map[string]string) (*http.Response, string) {

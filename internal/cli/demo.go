@@ -19,10 +19,10 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/atoguard/atoguard/client"
 	"github.com/atoguard/atoguard/internal/config"
 	"github.com/atoguard/atoguard/internal/demoshop"
 	"github.com/atoguard/atoguard/internal/guard"
-	"github.com/atoguard/atoguard/internal/shopclient"
 	"github.com/atoguard/atoguard/internal/simulate"
 	"github.com/atoguard/atoguard/internal/stepup"
 )
@@ -131,7 +131,7 @@ func runDemo(ctx context.Context, f demoFlags, apiKey string, stdout, stderr io.
 	if err != nil {
 		return err
 	}
-	mode, err := shopclient.ParseFailMode(f.failMode)
+	mode, err := client.ParseFailMode(f.failMode)
 	if err != nil {
 		return err
 	}
@@ -194,7 +194,7 @@ func runDemo(ctx context.Context, f demoFlags, apiKey string, stdout, stderr io.
 		_ = g.Wait()
 	}()
 
-	client, err := shopclient.New(shopclient.Config{BaseURL: g.URL(), APIKey: apiKey, FailMode: mode})
+	guard, err := client.New(client.Config{BaseURL: g.URL(), APIKey: apiKey, FailMode: mode})
 	if err != nil {
 		return err
 	}
@@ -208,8 +208,8 @@ func runDemo(ctx context.Context, f demoFlags, apiKey string, stdout, stderr io.
 		return err
 	}
 	shop, err := demoshop.New(demoshop.Options{
-		Store: st, Secret: []byte(randomSecret("")), Guard: client, Hasher: demoshop.Argon2id{P: demoshop.DemoParams},
-		TrustedProxies: proxies, StepUp: demoshop.GuardStepUp{Client: client}, Log: log, HookSecret: hookSecret, PublicURL: shopURL,
+		Store: st, Secret: []byte(randomSecret("")), Guard: guard, Hasher: demoshop.Argon2id{P: demoshop.DemoParams},
+		TrustedProxies: proxies, StepUp: demoshop.GuardStepUp{Client: guard}, Log: log, HookSecret: hookSecret, PublicURL: shopURL,
 	})
 	if err != nil {
 		return err

@@ -16,7 +16,7 @@ import (
 	"github.com/atoguard/atoguard/internal/config"
 	"github.com/atoguard/atoguard/internal/guard"
 	"github.com/atoguard/atoguard/internal/proxy"
-	"github.com/atoguard/atoguard/internal/shopclient"
+	shopclient "github.com/atoguard/atoguard/client"
 )
 
 func newProxy(stdout, stderr io.Writer, getenv func(string) string) *cobra.Command {

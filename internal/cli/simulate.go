@@ -17,10 +17,10 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/atoguard/atoguard/client"
 	"github.com/atoguard/atoguard/internal/config"
 	"github.com/atoguard/atoguard/internal/demoshop"
 	"github.com/atoguard/atoguard/internal/guard"
-	"github.com/atoguard/atoguard/internal/shopclient"
 	"github.com/atoguard/atoguard/internal/simulate"
 )
 
@@ -143,7 +143,7 @@ func runSimulateDemo(ctx context.Context, f simulateFlags, stdout, stderr io.Wri
 	}
 	target := simulate.DemoTarget{ShopURL: st.ShopURL, Accounts: st.Accounts, Key: key, CampaignReady: st.CampaignReady}
 	if f.apiKey != "" {
-		if target.Guard, err = shopclient.New(shopclient.Config{BaseURL: st.GuardURL, APIKey: f.apiKey, Timeout: time.Minute, FailMode: shopclient.FailOpen}); err != nil {
+		if target.Guard, err = client.New(client.Config{BaseURL: st.GuardURL, APIKey: f.apiKey, Timeout: time.Minute, FailMode: client.FailOpen}); err != nil {
 			return err
 		}
 	}
@@ -231,9 +231,9 @@ func runSimulate(ctx context.Context, f simulateFlags, args []string, stdout, st
 		return fmt.Errorf("creating a temporary directory: %w", err)
 	}
 	defer os.RemoveAll(tmp)
-	newGuard := func(ctx context.Context) (*shopclient.Client, func() error, error) {
+	newGuard := func(ctx context.Context) (*client.Client, func() error, error) {
 		if f.guard != "" {
-			c, err := shopclient.New(shopclient.Config{BaseURL: f.guard, APIKey: f.apiKey, Timeout: time.Minute, FailMode: shopclient.FailOpen})
+			c, err := client.New(client.Config{BaseURL: f.guard, APIKey: f.apiKey, Timeout: time.Minute, FailMode: client.FailOpen})
 			return c, func() error { return nil }, err
 		}
 		return inProcessGuard(ctx, tmp, log)
@@ -267,7 +267,7 @@ func commandLine(args []string) string {
 
 // inProcessGuard starts a guard on the event clock in a fresh directory
 // under tmp, with a random key of every scope.
-func inProcessGuard(ctx context.Context, tmp string, log *slog.Logger) (*shopclient.Client, func() error, error) {
+func inProcessGuard(ctx context.Context, tmp string, log *slog.Logger) (*client.Client, func() error, error) {
 	dir, err := os.MkdirTemp(tmp, "guard-")
 	if err != nil {
 		return nil, nil, fmt.Errorf("creating the guard's directory: %w", err)
@@ -285,7 +285,7 @@ func inProcessGuard(ctx context.Context, tmp string, log *slog.Logger) (*shopcli
 		return nil, nil, err
 	}
 	stop := g.Stop
-	c, err := shopclient.New(shopclient.Config{BaseURL: g.URL(), APIKey: key, Timeout: time.Minute, FailMode: shopclient.FailOpen})
+	c, err := client.New(client.Config{BaseURL: g.URL(), APIKey: key, Timeout: time.Minute, FailMode: client.FailOpen})
 	if err != nil {
 		stop()
 		return nil, nil, err

@@ -16,8 +16,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/atoguard/atoguard/client"
 	"github.com/atoguard/atoguard/internal/notify"
-	"github.com/atoguard/atoguard/internal/notify/signature"
 	"github.com/atoguard/atoguard/internal/store"
 )
 
@@ -36,7 +36,7 @@ func newReceiver(t *testing.T) *receiver {
 	t.Helper()
 	rc := &receiver{}
 	rc.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, err := signature.VerifyRequest(r, shopSecret, time.Now(), 0, 1<<20)
+		body, err := client.VerifyWebhookRequest(r, shopSecret, time.Now(), 0, 1<<20)
 		rc.mu.Lock()
 		defer rc.mu.Unlock()
 		if err != nil {

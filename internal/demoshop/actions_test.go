@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/atoguard/atoguard/client"
 	"github.com/atoguard/atoguard/internal/notify"
-	"github.com/atoguard/atoguard/internal/notify/signature"
 	"github.com/atoguard/atoguard/internal/store"
 )
 
@@ -53,7 +53,7 @@ func TestActionFreezeOrders(t *testing.T) {
 	attacker := attackerOrders(t, ts)
 	before, _ := ts.shop.store.CountOutbox(ctx) // the shop's own new-device mail
 	n := actionHook(t, notify.KindFreezeOrders)
-	if got := postHook(t, ts, n.Payload, signature.Sign(hookSecret, t0, n.Payload)); got != http.StatusNoContent {
+	if got := postHook(t, ts, n.Payload, client.SignWebhook(hookSecret, t0, n.Payload)); got != http.StatusNoContent {
 		t.Fatalf("delivery: %d", got)
 	}
 	orders, _ := ts.shop.store.Orders(ctx, "u-1")
@@ -83,7 +83,7 @@ func TestActionForcePasswordReset(t *testing.T) {
 	attacker := attackerOrders(t, ts)
 	n := actionHook(t, notify.KindForcePasswordReset)
 	for range 2 { // a retry of the same notification does it once
-		if got := postHook(t, ts, n.Payload, signature.Sign(hookSecret, t0, n.Payload)); got != http.StatusNoContent {
+		if got := postHook(t, ts, n.Payload, client.SignWebhook(hookSecret, t0, n.Payload)); got != http.StatusNoContent {
 			t.Fatalf("delivery: %d", got)
 		}
 	}
@@ -123,7 +123,7 @@ func TestActionNotifyOwner(t *testing.T) {
 	ctx := context.Background()
 	n := actionHook(t, notify.KindNotifyOwner)
 	for range 2 {
-		if got := postHook(t, ts, n.Payload, signature.Sign(hookSecret, t0, n.Payload)); got != http.StatusNoContent {
+		if got := postHook(t, ts, n.Payload, client.SignWebhook(hookSecret, t0, n.Payload)); got != http.StatusNoContent {
 			t.Fatalf("delivery: %d", got)
 		}
 	}
@@ -150,15 +150,15 @@ func TestActionRefusedWithoutAGoodSignature(t *testing.T) {
 		body := actionHook(t, kind).Payload
 		for name, sig := range map[string]string{
 			"unsigned":     "",
-			"wrong secret": signature.Sign([]byte("another secret, long enough"), t0, body),
-			"stale":        signature.Sign(hookSecret, t0.Add(-time.Hour), body),
+			"wrong secret": client.SignWebhook([]byte("another secret, long enough"), t0, body),
+			"stale":        client.SignWebhook(hookSecret, t0.Add(-time.Hour), body),
 		} {
 			if got := postHook(t, ts, body, sig); got != http.StatusUnauthorized {
 				t.Errorf("%s %s: %d, want 401", kind, name, got)
 			}
 		}
 		altered := bytes.Replace(body, []byte(`"u-1"`), []byte(`"u-2"`), 1)
-		if got := postHook(t, ts, altered, signature.Sign(hookSecret, t0, body)); got != http.StatusUnauthorized {
+		if got := postHook(t, ts, altered, client.SignWebhook(hookSecret, t0, body)); got != http.StatusUnauthorized {
 			t.Errorf("%s altered: %d, want 401", kind, got)
 		}
 	}
@@ -181,7 +181,7 @@ func TestActionOnAnUnknownAccountDoesNothing(t *testing.T) {
 	ts := newTestShop(t, Options{HookSecret: hookSecret})
 	n := actionHook(t, notify.KindForcePasswordReset)
 	body := bytes.Replace(n.Payload, []byte(`"account":"u-1"`), []byte(`"account":"u-404"`), 1)
-	if got := postHook(t, ts, body, signature.Sign(hookSecret, t0, body)); got != http.StatusNoContent {
+	if got := postHook(t, ts, body, client.SignWebhook(hookSecret, t0, body)); got != http.StatusNoContent {
 		t.Fatalf("delivery: %d", got)
 	}
 	if c, _ := ts.shop.store.CountOutbox(context.Background()); c != 0 {

@@ -6,7 +6,7 @@ import (
 	"errors"
 	"net/http"
 
-	"github.com/atoguard/atoguard/internal/shopclient"
+	"github.com/atoguard/atoguard/client"
 )
 
 // ErrChallengeClosed is what a StepUp returns when the challenge can no
@@ -20,7 +20,7 @@ var ErrChallengeClosed = errors.New("the challenge can no longer be answered")
 // records every answer itself (mfa.succeeded / mfa.failed), so a shop using
 // it does not report its own.
 type GuardStepUp struct {
-	*shopclient.Client
+	*client.Client
 }
 
 var (
@@ -33,17 +33,17 @@ var (
 // credential.toJSON(). A malformed answer (the guard's 400) fails without
 // costing an attempt.
 func (g GuardStepUp) Verify(ctx context.Context, challengeID, method, code string) (bool, error) {
-	a := shopclient.Answer{Method: method, Code: code}
-	if method == shopclient.MethodWebAuthn {
+	a := client.Answer{Method: method, Code: code}
+	if method == client.MethodWebAuthn {
 		if !json.Valid([]byte(code)) {
 			return false, nil
 		}
 		a.Code, a.Assertion = "", json.RawMessage(code)
 	}
 	v, err := g.Client.Verify(ctx, challengeID, a)
-	var p *shopclient.ProblemError
+	var p *client.ProblemError
 	switch {
-	case shopclient.IsChallengeClosed(err):
+	case client.IsChallengeClosed(err):
 		return false, ErrChallengeClosed
 	case errors.As(err, &p) && p.Status == http.StatusBadRequest:
 		return false, nil
@@ -51,9 +51,9 @@ func (g GuardStepUp) Verify(ctx context.Context, challengeID, method, code strin
 		return false, err
 	}
 	switch v.Status {
-	case shopclient.StepUpPassed:
+	case client.StepUpPassed:
 		return true, nil
-	case shopclient.StepUpLocked, shopclient.StepUpExpired:
+	case client.StepUpLocked, client.StepUpExpired:
 		return false, ErrChallengeClosed
 	}
 	return false, nil
@@ -69,14 +69,14 @@ type passkeyOptions interface {
 }
 
 // FactorEnroller enrols and removes the second factors of the shop's
-// accounts; *shopclient.Client (and so GuardStepUp) is one. A shop whose
+// accounts; *client.Client (and so GuardStepUp) is one. A shop whose
 // StepUp is not one has no security settings page.
 type FactorEnroller interface {
-	Factors(ctx context.Context, userID string) (shopclient.Factors, error)
-	EnrolTOTP(ctx context.Context, userID, name, accountName string) (shopclient.TOTPEnrolment, error)
+	Factors(ctx context.Context, userID string) (client.Factors, error)
+	EnrolTOTP(ctx context.Context, userID, name, accountName string) (client.TOTPEnrolment, error)
 	ConfirmTOTP(ctx context.Context, userID, factorID, code string) error
-	BeginPasskey(ctx context.Context, userID string, req shopclient.PasskeyRequest) (json.RawMessage, error)
-	FinishPasskey(ctx context.Context, userID string, attestation json.RawMessage) (shopclient.Factor, error)
+	BeginPasskey(ctx context.Context, userID string, req client.PasskeyRequest) (json.RawMessage, error)
+	FinishPasskey(ctx context.Context, userID string, attestation json.RawMessage) (client.Factor, error)
 	RecoveryCodes(ctx context.Context, userID string) ([]string, error)
 	DeleteFactor(ctx context.Context, userID, factorID string) error
 }

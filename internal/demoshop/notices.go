@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/atoguard/atoguard/internal/notify/signature"
+	"github.com/atoguard/atoguard/client"
 	"github.com/atoguard/atoguard/internal/webhook"
 )
 
@@ -315,10 +315,10 @@ func (s *Shop) receiveHook(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	now := s.now()
-	body, err := signature.VerifyRequest(r, s.opts.HookSecret, now, 0, maxHookBody)
+	body, err := client.VerifyWebhookRequest(r, s.opts.HookSecret, now, 0, maxHookBody)
 	switch {
-	case errors.Is(err, signature.ErrMissing), errors.Is(err, signature.ErrMalformed),
-		errors.Is(err, signature.ErrMismatch), errors.Is(err, signature.ErrExpired):
+	case errors.Is(err, client.ErrNoSignature), errors.Is(err, client.ErrMalformedSignature),
+		errors.Is(err, client.ErrSignatureMismatch), errors.Is(err, client.ErrSignatureExpired):
 		s.log.Warn("webhook refused", "err", err, "peer", r.RemoteAddr)
 		hookError(w, http.StatusUnauthorized, "signature refused")
 		return

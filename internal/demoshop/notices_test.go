@@ -13,9 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/atoguard/atoguard/client"
 	"github.com/atoguard/atoguard/internal/notify"
-	"github.com/atoguard/atoguard/internal/notify/signature"
-	"github.com/atoguard/atoguard/internal/shopclient"
 	"github.com/atoguard/atoguard/internal/store"
 )
 
@@ -134,7 +133,7 @@ func postHook(t *testing.T, ts *testShop, body []byte, sig string) int {
 	req, _ := http.NewRequest("POST", ts.srv.URL+HookPath, bytes.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
 	if sig != "" {
-		req.Header.Set(signature.Header, sig)
+		req.Header.Set(client.SignatureHeader, sig)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -158,11 +157,11 @@ func TestHookRefusesWhatIsNotSignedFresh(t *testing.T) {
 	}{
 		{"unsigned", body, "", http.StatusUnauthorized},
 		{"malformed", body, "t=abc,v1=zz", http.StatusUnauthorized},
-		{"wrong secret", body, signature.Sign([]byte("another secret, long enough"), t0, body), http.StatusUnauthorized},
-		{"altered body", bytes.Replace(body, []byte("u-1"), []byte("u-2"), 1), signature.Sign(hookSecret, t0, body), http.StatusUnauthorized},
-		{"replayed after 10 minutes", body, signature.Sign(hookSecret, t0.Add(-10*time.Minute), body), http.StatusUnauthorized},
-		{"from the future", body, signature.Sign(hookSecret, t0.Add(10*time.Minute), body), http.StatusUnauthorized},
-		{"signed but not a notification", []byte(`[1,2]`), signature.Sign(hookSecret, t0, []byte(`[1,2]`)), http.StatusBadRequest},
+		{"wrong secret", body, client.SignWebhook([]byte("another secret, long enough"), t0, body), http.StatusUnauthorized},
+		{"altered body", bytes.Replace(body, []byte("u-1"), []byte("u-2"), 1), client.SignWebhook(hookSecret, t0, body), http.StatusUnauthorized},
+		{"replayed after 10 minutes", body, client.SignWebhook(hookSecret, t0.Add(-10*time.Minute), body), http.StatusUnauthorized},
+		{"from the future", body, client.SignWebhook(hookSecret, t0.Add(10*time.Minute), body), http.StatusUnauthorized},
+		{"signed but not a notification", []byte(`[1,2]`), client.SignWebhook(hookSecret, t0, []byte(`[1,2]`)), http.StatusBadRequest},
 	} {
 		if got := postHook(t, ts, c.body, c.sig); got != c.want {
 			t.Errorf("%s: %d, want %d", c.name, got, c.want)
@@ -171,7 +170,7 @@ func TestHookRefusesWhatIsNotSignedFresh(t *testing.T) {
 	if n, _ := ts.shop.store.CountOutbox(context.Background()); n != 0 {
 		t.Fatalf("%d mails after refused deliveries", n)
 	}
-	if got := postHook(t, ts, body, signature.Sign(hookSecret, t0.Add(-time.Minute), body)); got != http.StatusNoContent {
+	if got := postHook(t, ts, body, client.SignWebhook(hookSecret, t0.Add(-time.Minute), body)); got != http.StatusNoContent {
 		t.Fatalf("good delivery: %d", got)
 	}
 	if n, _ := ts.shop.store.CountOutbox(context.Background()); n != 1 {
@@ -180,7 +179,7 @@ func TestHookRefusesWhatIsNotSignedFresh(t *testing.T) {
 
 	// A shop without a secret takes no webhooks at all.
 	off := newTestShop(t, Options{})
-	if got := postHook(t, off, body, signature.Sign(hookSecret, t0, body)); got != http.StatusNotFound {
+	if got := postHook(t, off, body, client.SignWebhook(hookSecret, t0, body)); got != http.StatusNotFound {
 		t.Errorf("without a secret: %d", got)
 	}
 }
@@ -203,11 +202,11 @@ func TestNotMeFreezesOrdersEndsSessionsForcesReset(t *testing.T) {
 	if p := attacker.post("/checkout", "/checkout", url.Values{"delivery": {"home"}, "payment": {"credit_card"}}); p.dataStatus() != "order-accepted" {
 		t.Fatalf("order: %q", p.dataStatus())
 	}
-	ts.guard.decide = func(ev shopclient.Event) shopclient.Result {
-		if ev.Type == shopclient.OrderAttempt {
-			return shopclient.Result{Decision: shopclient.Review}
+	ts.guard.decide = func(ev client.Event) client.Result {
+		if ev.Type == client.OrderAttempt {
+			return client.Result{Decision: client.Review}
 		}
-		return shopclient.Result{Decision: shopclient.Allow}
+		return client.Result{Decision: client.Allow}
 	}
 	attacker.post("/", "/cart/add", url.Values{"sku": {"iphone-x-256-silver"}, "quantity": {"1"}})
 	if p := attacker.post("/checkout", "/checkout", url.Values{"delivery": {"convenience_store"}, "pickup_store": {"fm-shinjuku-nishiguchi"}, "payment": {"carrier_billing"}}); p.dataStatus() != "order-held" {
@@ -216,7 +215,7 @@ func TestNotMeFreezesOrdersEndsSessionsForcesReset(t *testing.T) {
 	ts.guard.decide = nil
 
 	body := []byte(hookBody)
-	if got := postHook(t, ts, body, signature.Sign(hookSecret, t0, body)); got != http.StatusNoContent {
+	if got := postHook(t, ts, body, client.SignWebhook(hookSecret, t0, body)); got != http.StatusNoContent {
 		t.Fatalf("delivery: %d", got)
 	}
 	mails, _ := ts.shop.store.Outbox(ctx, 10)
@@ -249,7 +248,7 @@ func TestNotMeFreezesOrdersEndsSessionsForcesReset(t *testing.T) {
 	if p := attacker.get("/account"); p.status != http.StatusSeeOther || !strings.HasPrefix(p.location, "/login") {
 		t.Errorf("the attacker's session still works: %d %s", p.status, p.location)
 	}
-	if ev := ts.guard.last(t); ev.Type != shopclient.PasswordResetRequested || ev.User.ID != "u-1" {
+	if ev := ts.guard.last(t); ev.Type != client.PasswordResetRequested || ev.User.ID != "u-1" {
 		t.Errorf("guard heard %+v", ev)
 	}
 	// The link is used up.
@@ -269,7 +268,7 @@ func TestNotMeFreezesOrdersEndsSessionsForcesReset(t *testing.T) {
 	if p := attacker.get("/account"); p.status != http.StatusSeeOther {
 		t.Error("a login during a forced reset made a session")
 	}
-	if ev := ts.guard.last(t); ev.Type != shopclient.LoginFailed || ev.Properties.Reason != shopclient.ReasonLocked {
+	if ev := ts.guard.last(t); ev.Type != client.LoginFailed || ev.Properties.Reason != client.ReasonLocked {
 		t.Errorf("guard heard %+v", ev)
 	}
 	mails, _ = ts.shop.store.Outbox(ctx, 1)
@@ -287,7 +286,7 @@ func TestNotMeFreezesOrdersEndsSessionsForcesReset(t *testing.T) {
 	if p := owner.post(resetPath, resetPath, url.Values{"password": {"a new secret"}, "confirm": {"a new secret"}}); p.dataStatus() != pageResetDone {
 		t.Fatalf("reset: %q\n%s", p.dataStatus(), p.body)
 	}
-	if ev := ts.guard.last(t); ev.Type != shopclient.PasswordChanged || ev.User.ID != "u-1" {
+	if ev := ts.guard.last(t); ev.Type != client.PasswordChanged || ev.User.ID != "u-1" {
 		t.Errorf("guard heard %+v", ev)
 	}
 	if p := owner.get(resetPath); p.status != http.StatusGone {
@@ -304,7 +303,7 @@ func TestNotMeFreezesOrdersEndsSessionsForcesReset(t *testing.T) {
 func TestNotMeLinkExpires(t *testing.T) {
 	ts := newTestShop(t, Options{HookSecret: hookSecret})
 	body := []byte(hookBody)
-	if got := postHook(t, ts, body, signature.Sign(hookSecret, t0, body)); got != http.StatusNoContent {
+	if got := postHook(t, ts, body, client.SignWebhook(hookSecret, t0, body)); got != http.StatusNoContent {
 		t.Fatalf("delivery: %d", got)
 	}
 	mails, _ := ts.shop.store.Outbox(context.Background(), 1)

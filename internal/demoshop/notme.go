@@ -6,7 +6,7 @@ import (
 	"net/http"
 	"unicode/utf8"
 
-	"github.com/atoguard/atoguard/internal/shopclient"
+	"github.com/atoguard/atoguard/client"
 )
 
 // Page statuses of the "this wasn't me" and password reset pages.
@@ -78,8 +78,8 @@ func (s *Shop) notMe(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	ev := s.event(r, shopclient.PasswordResetRequested)
-	ev.User = &shopclient.User{ID: t.AccountID}
+	ev := s.event(r, client.PasswordResetRequested)
+	ev.User = &client.User{ID: t.AccountID}
 	s.assess(ctx, ev)
 	// The one following this link controls the mailbox: it may set the
 	// new password now; a copy of the link goes to that mailbox.
@@ -131,7 +131,7 @@ Please set a new password with this link (valid until %s). Until then the accoun
 // login.failed (locked), and a reset link goes to the address that
 // reported it, not to one an attacker may have put on file since. It
 // reports whether it answered the request.
-func (s *Shop) honourForcedReset(w http.ResponseWriter, r *http.Request, ev shopclient.Event, acct Account) bool {
+func (s *Shop) honourForcedReset(w http.ResponseWriter, r *http.Request, ev client.Event, acct Account) bool {
 	email, required, err := s.store.resetRequired(r.Context(), acct.ID)
 	if err != nil {
 		s.fail(w, r, err)
@@ -140,9 +140,9 @@ func (s *Shop) honourForcedReset(w http.ResponseWriter, r *http.Request, ev shop
 	if !required {
 		return false
 	}
-	ev.Type = shopclient.LoginFailed
-	ev.User = &shopclient.User{ID: acct.ID, Email: acct.Email}
-	ev.Properties = &shopclient.Properties{Reason: shopclient.ReasonLocked}
+	ev.Type = client.LoginFailed
+	ev.User = &client.User{ID: acct.ID, Email: acct.Email}
+	ev.Properties = &client.Properties{Reason: client.ReasonLocked}
 	s.assess(r.Context(), ev)
 	if _, err := s.mailResetLink(r, acct.ID, email); err != nil {
 		s.fail(w, r, err)
@@ -217,9 +217,9 @@ func (s *Shop) resetPassword(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	ev := s.event(r, shopclient.PasswordChanged)
-	ev.User = &shopclient.User{ID: t.AccountID}
-	ev.Credential = &shopclient.Credential{PasswordSHA1: shopclient.PasswordSHA1(pw)}
+	ev := s.event(r, client.PasswordChanged)
+	ev.User = &client.User{ID: t.AccountID}
+	ev.Credential = &client.Credential{PasswordSHA1: client.PasswordSHA1(pw)}
 	s.assess(ctx, ev)
 	s.newSessionSecret(w, r, visitOf(r))
 	s.render(w, r, http.StatusOK, "reset.html", resetData{Status: pageResetDone})

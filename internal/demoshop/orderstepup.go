@@ -8,7 +8,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/atoguard/atoguard/internal/shopclient"
+	"github.com/atoguard/atoguard/client"
 )
 
 // maxPendingOrders bounds the orders waiting for a step-up; the oldest
@@ -74,7 +74,7 @@ func (s *Shop) pendingOrder(v *visit, id string) (pendingOrder, bool) {
 // challengeOrder starts the step-up of an order the guard challenged and
 // reports whether it did: only a StepUp that can verify, and a challenge
 // with methods the customer can answer, make it worth asking.
-func (s *Shop) challengeOrder(w http.ResponseWriter, r *http.Request, v *visit, o Order, res shopclient.Result) bool {
+func (s *Shop) challengeOrder(w http.ResponseWriter, r *http.Request, v *visit, o Order, res client.Result) bool {
 	if _, none := s.stepUp.(NoStepUp); none || res.Challenge == nil || len(res.Challenge.Methods) == 0 {
 		return false
 	}
@@ -176,7 +176,7 @@ func (s *Store) setOrderStatus(ctx context.Context, id, status string) error {
 // for a passkey the assertion static/webauthn.js put in the form.
 func stepUpAnswer(r *http.Request) (method, code string) {
 	method = limit(r.PostFormValue("method"), 32)
-	if method == shopclient.MethodWebAuthn {
+	if method == client.MethodWebAuthn {
 		return method, limit(r.PostFormValue("assertion"), 32<<10)
 	}
 	return method, limit(r.PostFormValue("code"), 64)
@@ -184,7 +184,7 @@ func stepUpAnswer(r *http.Request) (method, code string) {
 
 // codeSender is a StepUp that can send an emailed one-time code.
 type codeSender interface {
-	SendCode(ctx context.Context, challengeID, method string) error
+	SendCode(ctx context.Context, challengeID, method string) (client.CodeSent, error)
 }
 
 var _ codeSender = GuardStepUp{}
@@ -200,7 +200,9 @@ func (s *Shop) stepUpSend(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	msg := "コードをメールで送りました / A code was sent to your email address."
-	if err := cs.SendCode(r.Context(), challenge, shopclient.MethodEmailOTP); err != nil {
+	if sent, err := cs.SendCode(r.Context(), challenge, client.MethodEmailOTP); err == nil && sent.To != "" {
+		msg = "コードを " + sent.To + " に送りました / A code was sent to " + sent.To + "."
+	} else if err != nil {
 		s.log.Warn("sending an email code", "err", err)
 		msg = "コードを送れませんでした。しばらくしてからお試しください / The code could not be sent; wait a little and try again."
 	}

@@ -10,7 +10,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/atoguard/atoguard/internal/shopclient"
+	"github.com/atoguard/atoguard/client"
 )
 
 // Page statuses, in each result page's data-status attribute so that
@@ -105,18 +105,18 @@ func (s *Shop) login(w http.ResponseWriter, r *http.Request) {
 		s.log.Error("verifying password", "account", acct.ID, "err", err)
 		ok = false
 	}
-	ev := s.event(r, shopclient.LoginFailed)
+	ev := s.event(r, client.LoginFailed)
 	ev.Login = login
-	ev.Credential = &shopclient.Credential{PasswordSHA1: shopclient.PasswordSHA1(pw)}
+	ev.Credential = &client.Credential{PasswordSHA1: client.PasswordSHA1(pw)}
 	switch {
 	case !found:
-		ev.Properties = &shopclient.Properties{Reason: shopclient.ReasonUnknownAccount}
+		ev.Properties = &client.Properties{Reason: client.ReasonUnknownAccount}
 		s.assess(ctx, ev)
 		s.loginFailed(w, r, login, next)
 		return
 	case !ok:
-		ev.User = &shopclient.User{ID: acct.ID, Email: acct.Email}
-		ev.Properties = &shopclient.Properties{Reason: shopclient.ReasonBadPassword}
+		ev.User = &client.User{ID: acct.ID, Email: acct.Email}
+		ev.Properties = &client.Properties{Reason: client.ReasonBadPassword}
 		s.assess(ctx, ev)
 		s.loginFailed(w, r, login, next)
 		return
@@ -130,17 +130,17 @@ func (s *Shop) login(w http.ResponseWriter, r *http.Request) {
 		Hash: hashSecret(secret), PublicID: randomHex("s-", 8), AccountID: acct.ID, DeviceID: v.device,
 		IP: v.ip.String(), CreatedAt: s.now(), ExpiresAt: s.now().Add(s.opts.SessionTTL),
 	}
-	ev.Type = shopclient.LoginSucceeded
-	ev.User = &shopclient.User{ID: acct.ID, Email: acct.Email}
+	ev.Type = client.LoginSucceeded
+	ev.User = &client.User{ID: acct.ID, Email: acct.Email}
 	ev.SessionID = se.PublicID
 	res := s.assess(ctx, ev)
 	switch res.Decision {
-	case shopclient.Deny:
+	case client.Deny:
 		// The same page as a wrong password: a refused login must not tell
 		// an attacker that the password was right.
 		s.loginFailed(w, r, login, next)
 		return
-	case shopclient.Challenge:
+	case client.Challenge:
 		se.Challenge = "local-" + randomHex("", 8) // a fail-closed fallback has no guard challenge
 		se.ChallengeMethods = "webauthn,totp,email_otp"
 		se.ChallengeExpires = s.now().Add(s.opts.StepUpTTL)
@@ -251,11 +251,11 @@ func (s *Shop) register(w http.ResponseWriter, r *http.Request) {
 	}
 	acct := Account{ID: randomHex("u-", 6), Email: email, PasswordHash: hash, Name: name,
 		NotifyLogin: true, NotifyOrders: true, CreatedAt: s.now()}
-	ev := s.event(r, shopclient.Registration)
+	ev := s.event(r, client.Registration)
 	ev.Login = email
-	ev.User = &shopclient.User{ID: acct.ID, Email: email}
-	ev.Credential = &shopclient.Credential{PasswordSHA1: shopclient.PasswordSHA1(pw)}
-	if res := s.assess(ctx, ev); res.Decision == shopclient.Deny {
+	ev.User = &client.User{ID: acct.ID, Email: email}
+	ev.Credential = &client.Credential{PasswordSHA1: client.PasswordSHA1(pw)}
+	if res := s.assess(ctx, ev); res.Decision == client.Deny {
 		d.Status = pageRegisterRefused
 		d.Error = "安全のため、登録をお受けできませんでした / The registration was refused for security reasons."
 		s.render(w, r, http.StatusForbidden, "register.html", d)
@@ -327,12 +327,12 @@ func (s *Shop) renderStepUp(w http.ResponseWriter, r *http.Request, v *visit, ms
 	})
 }
 
-func (s *Shop) stepUpEvent(r *http.Request, typ, method, reason string) shopclient.Event {
+func (s *Shop) stepUpEvent(r *http.Request, typ, method, reason string) client.Event {
 	v := visitOf(r)
 	ev := s.event(r, typ)
-	ev.User = &shopclient.User{ID: v.sess.AccountID}
+	ev.User = &client.User{ID: v.sess.AccountID}
 	ev.SessionID = v.sess.PublicID
-	ev.Properties = &shopclient.Properties{ChallengeID: v.sess.Challenge, Method: method, Reason: reason}
+	ev.Properties = &client.Properties{ChallengeID: v.sess.Challenge, Method: method, Reason: reason}
 	return ev
 }
 
@@ -367,13 +367,13 @@ func (s *Shop) stepUpVerify(w http.ResponseWriter, r *http.Request) {
 		return
 	case !passed:
 		if !s.recordsOutcome() {
-			s.assess(ctx, s.stepUpEvent(r, shopclient.MFAFailed, method, "wrong_code"))
+			s.assess(ctx, s.stepUpEvent(r, client.MFAFailed, method, "wrong_code"))
 		}
 		s.renderStepUp(w, r, v, "コードが違います / That code is not right.")
 		return
 	}
 	if !s.recordsOutcome() {
-		s.assess(ctx, s.stepUpEvent(r, shopclient.MFASucceeded, method, ""))
+		s.assess(ctx, s.stepUpEvent(r, client.MFASucceeded, method, ""))
 	}
 	if err := s.store.completeStepUp(ctx, v.sess.Hash); err != nil {
 		s.fail(w, r, err)
@@ -399,7 +399,7 @@ func (s *Shop) stepUpCancel(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/login", http.StatusSeeOther)
 		return
 	}
-	s.assess(ctx, s.stepUpEvent(r, shopclient.MFAFailed, "", "cancelled"))
+	s.assess(ctx, s.stepUpEvent(r, client.MFAFailed, "", "cancelled"))
 	if err := s.store.deleteSession(ctx, v.sess.Hash); err != nil {
 		s.fail(w, r, err)
 		return
@@ -465,18 +465,18 @@ func (s *Shop) updateAccount(w http.ResponseWriter, r *http.Request) {
 		s.render(w, r, http.StatusOK, "account.html", accountData{Account: old, Notice: "変更はありません / Nothing changed."})
 		return
 	}
-	ev := s.event(r, shopclient.ProfileUpdated)
+	ev := s.event(r, client.ProfileUpdated)
 	// The new address, as the guard's contact history expects: the owner
 	// is then told on the address before the change as well.
-	ev.User = &shopclient.User{ID: old.ID, Email: a.Email}
+	ev.User = &client.User{ID: old.ID, Email: a.Email}
 	ev.SessionID = v.sess.PublicID
-	ev.Properties = &shopclient.Properties{Fields: fields}
+	ev.Properties = &client.Properties{Fields: fields}
 	switch s.assess(ctx, ev).Decision {
-	case shopclient.Deny:
+	case client.Deny:
 		s.render(w, r, http.StatusForbidden, "account.html", accountData{Status: pageProfileRefused, Account: old,
 			Error: "安全のため、この変更はお受けできませんでした / This change was refused for security reasons."})
 		return
-	case shopclient.Challenge:
+	case client.Challenge:
 		s.render(w, r, http.StatusForbidden, "account.html", accountData{Status: pageProfileStepUp, Account: old,
 			Error: "この変更には2段階認証が必要ですが、このショップではまだ利用できません。変更は保存されていません / This change needs a second factor, which this shop cannot check yet: nothing was saved."})
 		return
@@ -678,31 +678,31 @@ func (s *Shop) checkout(w http.ResponseWriter, r *http.Request) {
 			newPayment = false
 		}
 	}
-	ev := s.event(r, shopclient.OrderAttempt)
-	ev.User = &shopclient.User{ID: a.ID, Email: a.Email}
+	ev := s.event(r, client.OrderAttempt)
+	ev.User = &client.User{ID: a.ID, Email: a.Email}
 	ev.SessionID = v.sess.PublicID
-	order := &shopclient.Order{ID: o.ID, Amount: o.Amount, Currency: "JPY",
-		Shipping: &shopclient.Shipping{Name: a.Name, PostalCode: o.Shipping.PostalCode, Country: "JP", Region: o.Shipping.Region,
+	order := &client.Order{ID: o.ID, Amount: o.Amount, Currency: "JPY",
+		Shipping: &client.Shipping{Name: a.Name, PostalCode: o.Shipping.PostalCode, Country: "JP", Region: o.Shipping.Region,
 			City: o.Shipping.City, Line1: o.Shipping.Line1, NewForUser: newShipping},
-		Payment:  &shopclient.Payment{Method: payment, NewForUser: newPayment},
-		Delivery: &shopclient.Delivery{Method: delivery, PickupStore: o.PickupStore},
+		Payment:  &client.Payment{Method: payment, NewForUser: newPayment},
+		Delivery: &client.Delivery{Method: delivery, PickupStore: o.PickupStore},
 	}
 	for _, it := range o.Items {
-		order.Items = append(order.Items, shopclient.Item{SKU: it.SKU, Quantity: it.Quantity, UnitPrice: it.UnitPrice})
+		order.Items = append(order.Items, client.Item{SKU: it.SKU, Quantity: it.Quantity, UnitPrice: it.UnitPrice})
 	}
-	ev.Properties = &shopclient.Properties{Order: order}
+	ev.Properties = &client.Properties{Order: order}
 	res := s.assess(ctx, ev)
 	o.Decision = res.Decision
-	if res.Decision == shopclient.Challenge && s.challengeOrder(w, r, v, o, res) {
+	if res.Decision == client.Challenge && s.challengeOrder(w, r, v, o, res) {
 		return
 	}
 	out := orderResult{Order: o}
 	switch res.Decision {
-	case shopclient.Deny:
+	case client.Deny:
 		o.Status, out.JA, out.EN = StatusRefused, "安全のため、このご注文はお受けできませんでした。", "This order was refused for security reasons."
-	case shopclient.Challenge:
+	case client.Challenge:
 		o.Status, out.JA, out.EN = StatusNeedsStep, "このご注文には2段階認証が必要ですが、このショップではまだ利用できません。ご注文は確定していません。", "This order needs a second factor, which this shop cannot check yet: the order was not placed."
-	case shopclient.Review:
+	case client.Review:
 		o.Status, out.JA, out.EN = StatusHeld, "ご注文を承りました。確認のため、発送まで少しお時間をいただきます。", "Order received. It is held for a check before it ships."
 	default:
 		o.Status, out.JA, out.EN = StatusAccepted, "ご注文ありがとうございます。", "Thank you for your order."

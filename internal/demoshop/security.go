@@ -8,7 +8,7 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/atoguard/atoguard/internal/shopclient"
+	"github.com/atoguard/atoguard/client"
 )
 
 // Security settings page statuses (data-status).
@@ -45,7 +45,7 @@ type totpPending struct {
 type securityData struct {
 	Status       string
 	Available    bool
-	Factors      []shopclient.Factor
+	Factors      []client.Factor
 	RecoveryLeft int
 	TOTP         *totpPending
 	Codes        []string
@@ -98,7 +98,7 @@ func (s *Shop) securityPage(w http.ResponseWriter, r *http.Request) {
 // guardTrouble renders the page with an error for a failed guard call: a
 // refusal (4xx) is the user's, anything else is logged.
 func (s *Shop) guardTrouble(w http.ResponseWriter, r *http.Request, v *visit, what string, err error) {
-	var p *shopclient.ProblemError
+	var p *client.ProblemError
 	msg := "いまは設定できません。しばらくしてからお試しください / This cannot be set up right now; try again later."
 	if errors.As(err, &p) && p.Status < 500 && p.Status != http.StatusUnauthorized && p.Status != http.StatusForbidden {
 		msg = "受け付けられませんでした / That was not accepted: " + p.Detail
@@ -141,7 +141,7 @@ func (s *Shop) securityTOTPConfirm(w http.ResponseWriter, r *http.Request) {
 	}
 	code := strings.ReplaceAll(limit(strings.TrimSpace(r.PostFormValue("code")), 16), " ", "")
 	err := e.ConfirmTOTP(r.Context(), v.account.ID, limit(r.PostFormValue("factor_id"), 128), code)
-	var p *shopclient.ProblemError
+	var p *client.ProblemError
 	switch {
 	case errors.As(err, &p) && p.Status >= 400 && p.Status < 500 && p.Status != http.StatusUnauthorized && p.Status != http.StatusForbidden:
 		s.renderSecurity(w, r, v, securityData{Status: pageTOTPRejected,
@@ -206,7 +206,7 @@ func jsonError(w http.ResponseWriter, status int, msg string) {
 
 // jsonGuardError answers a script for a failed guard call.
 func (s *Shop) jsonGuardError(w http.ResponseWriter, what string, err error) {
-	var p *shopclient.ProblemError
+	var p *client.ProblemError
 	if errors.As(err, &p) && p.Status == http.StatusBadRequest {
 		jsonError(w, http.StatusBadRequest, p.Detail)
 		return
@@ -230,7 +230,7 @@ func (s *Shop) securityPasskeyBegin(w http.ResponseWriter, r *http.Request) {
 	if name == "" {
 		name = "パスキー / Passkey"
 	}
-	opts, err := e.BeginPasskey(r.Context(), v.account.ID, shopclient.PasskeyRequest{
+	opts, err := e.BeginPasskey(r.Context(), v.account.ID, client.PasskeyRequest{
 		Name: name, UserName: v.account.Email, DisplayName: v.account.Name})
 	if err != nil {
 		s.jsonGuardError(w, "starting a passkey registration", err)
@@ -278,7 +278,7 @@ func (s *Shop) stepUpPasskeyOptions(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	opts, err := p.WebAuthnOptions(r.Context(), challenge)
-	if shopclient.IsChallengeClosed(err) {
+	if client.IsChallengeClosed(err) {
 		jsonError(w, http.StatusConflict, "this step-up is over; log in again")
 		return
 	}

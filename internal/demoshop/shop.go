@@ -18,16 +18,16 @@ import (
 
 	"golang.org/x/text/unicode/norm"
 
-	"github.com/atoguard/atoguard/internal/shopclient"
+	"github.com/atoguard/atoguard/client"
 )
 
-// Guard assesses the shop's events. *shopclient.Client is one; it returns
+// Guard assesses the shop's events. *client.Client is one; it returns
 // its fail mode's decision along with the error when the guard gives none.
 type Guard interface {
-	Assess(ctx context.Context, ev shopclient.Event) (shopclient.Result, error)
+	Assess(ctx context.Context, ev client.Event) (client.Result, error)
 }
 
-var _ Guard = (*shopclient.Client)(nil)
+var _ Guard = (*client.Client)(nil)
 
 // ErrStepUpUnavailable is what a StepUp returns when it cannot verify any
 // second factor.
@@ -205,13 +205,13 @@ var forwardedHeaders = []string{
 }
 
 // event starts an event about the current request.
-func (s *Shop) event(r *http.Request, typ string) shopclient.Event {
+func (s *Shop) event(r *http.Request, typ string) client.Event {
 	v := visitOf(r)
-	ev := shopclient.Event{
+	ev := client.Event{
 		Type:       typ,
 		OccurredAt: s.now().UTC(),
 		RequestID:  randomHex("req-", 8),
-		Context: shopclient.Context{
+		Context: client.Context{
 			IP:             v.ip.String(),
 			UserAgent:      limit(r.UserAgent(), 1024),
 			AcceptLanguage: limit(r.Header.Get("Accept-Language"), 256),
@@ -243,9 +243,9 @@ func limit(s string, n int) string {
 func isRuneStart(b byte) bool { return b&0xC0 != 0x80 || b < 0x80 }
 
 // assess reports ev to the guard. Without a guard every decision is allow.
-func (s *Shop) assess(ctx context.Context, ev shopclient.Event) shopclient.Result {
+func (s *Shop) assess(ctx context.Context, ev client.Event) client.Result {
 	if s.guard == nil {
-		return shopclient.Result{Decision: shopclient.Allow}
+		return client.Result{Decision: client.Allow}
 	}
 	res, err := s.guard.Assess(ctx, ev)
 	if err != nil {
@@ -264,12 +264,12 @@ func (s *Shop) Sweep(ctx context.Context) error {
 		return err
 	}
 	for _, se := range expired {
-		ev := shopclient.Event{
-			Type: shopclient.MFAFailed, OccurredAt: now.UTC(), RequestID: randomHex("req-", 8),
-			User: &shopclient.User{ID: se.AccountID}, SessionID: se.PublicID,
+		ev := client.Event{
+			Type: client.MFAFailed, OccurredAt: now.UTC(), RequestID: randomHex("req-", 8),
+			User: &client.User{ID: se.AccountID}, SessionID: se.PublicID,
 			// The abandoning client is gone; the context is the login's.
-			Context:    shopclient.Context{IP: se.IP, DeviceID: se.DeviceID},
-			Properties: &shopclient.Properties{ChallengeID: se.Challenge, Reason: "abandoned"},
+			Context:    client.Context{IP: se.IP, DeviceID: se.DeviceID},
+			Properties: &client.Properties{ChallengeID: se.Challenge, Reason: "abandoned"},
 		}
 		s.assess(ctx, ev)
 		if err := s.store.deleteSession(ctx, se.Hash); err != nil {

@@ -17,33 +17,33 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/atoguard/atoguard/internal/shopclient"
+	"github.com/atoguard/atoguard/client"
 )
 
 // fakeGuard records events and answers with decide (allow when nil).
 type fakeGuard struct {
 	mu     sync.Mutex
-	events []shopclient.Event
-	decide func(ev shopclient.Event) shopclient.Result
+	events []client.Event
+	decide func(ev client.Event) client.Result
 }
 
-func (g *fakeGuard) Assess(_ context.Context, ev shopclient.Event) (shopclient.Result, error) {
+func (g *fakeGuard) Assess(_ context.Context, ev client.Event) (client.Result, error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.events = append(g.events, ev)
 	if g.decide != nil {
 		return g.decide(ev), nil
 	}
-	return shopclient.Result{Decision: shopclient.Allow}, nil
+	return client.Result{Decision: client.Allow}, nil
 }
 
-func (g *fakeGuard) all() []shopclient.Event {
+func (g *fakeGuard) all() []client.Event {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	return append([]shopclient.Event(nil), g.events...)
+	return append([]client.Event(nil), g.events...)
 }
 
-func (g *fakeGuard) last(t *testing.T) shopclient.Event {
+func (g *fakeGuard) last(t *testing.T) client.Event {
 	t.Helper()
 	evs := g.all()
 	if len(evs) == 0 {
@@ -213,16 +213,16 @@ func TestLoginReportsEveryOutcome(t *testing.T) {
 		t.Fatalf("unknown account: status %d %q", p.status, p.dataStatus())
 	}
 	ev := ts.guard.last(t)
-	if ev.Type != shopclient.LoginFailed || ev.User != nil || ev.Properties.Reason != shopclient.ReasonUnknownAccount || ev.Login != "nobody@example.jp" {
+	if ev.Type != client.LoginFailed || ev.User != nil || ev.Properties.Reason != client.ReasonUnknownAccount || ev.Login != "nobody@example.jp" {
 		t.Errorf("unknown account event %+v", ev)
 	}
-	if ev.Credential == nil || ev.Credential.PasswordSHA1 != shopclient.PasswordSHA1("whatever1") {
+	if ev.Credential == nil || ev.Credential.PasswordSHA1 != client.PasswordSHA1("whatever1") {
 		t.Errorf("credential %+v", ev.Credential)
 	}
 
 	b.login("taro@example.jp", "wrong password")
 	ev = ts.guard.last(t)
-	if ev.Type != shopclient.LoginFailed || ev.User == nil || ev.User.ID != "u-1" || ev.Properties.Reason != shopclient.ReasonBadPassword {
+	if ev.Type != client.LoginFailed || ev.User == nil || ev.User.ID != "u-1" || ev.Properties.Reason != client.ReasonBadPassword {
 		t.Errorf("bad password event %+v", ev)
 	}
 
@@ -232,8 +232,8 @@ func TestLoginReportsEveryOutcome(t *testing.T) {
 		t.Fatalf("login: status %d location %q body %s", p.status, p.location, p.body)
 	}
 	ev = ts.guard.last(t)
-	want := shopclient.Context{IP: "127.0.0.1", UserAgent: "Mozilla/5.0 (test)", AcceptLanguage: "ja-JP", DeviceID: ev.Context.DeviceID}
-	if ev.Type != shopclient.LoginSucceeded || ev.User.ID != "u-1" || !strings.HasPrefix(ev.SessionID, "s-") || !ev.OccurredAt.Equal(t0) {
+	want := client.Context{IP: "127.0.0.1", UserAgent: "Mozilla/5.0 (test)", AcceptLanguage: "ja-JP", DeviceID: ev.Context.DeviceID}
+	if ev.Type != client.LoginSucceeded || ev.User.ID != "u-1" || !strings.HasPrefix(ev.SessionID, "s-") || !ev.OccurredAt.Equal(t0) {
 		t.Errorf("success event %+v", ev)
 	}
 	if diff := cmp.Diff(want, ev.Context); diff != "" || !deviceIDPattern.MatchString(ev.Context.DeviceID) {
@@ -455,12 +455,12 @@ func TestSecurityHeaders(t *testing.T) {
 
 func TestChallengeStepUpAndAbandon(t *testing.T) {
 	ts := newTestShop(t, Options{})
-	ts.guard.decide = func(ev shopclient.Event) shopclient.Result {
-		if ev.Type == shopclient.LoginSucceeded {
-			return shopclient.Result{Decision: shopclient.Challenge, Challenge: &shopclient.ChallengeOffer{
+	ts.guard.decide = func(ev client.Event) client.Result {
+		if ev.Type == client.LoginSucceeded {
+			return client.Result{Decision: client.Challenge, Challenge: &client.ChallengeOffer{
 				ID: "ch_1", Methods: []string{"webauthn", "totp"}, ExpiresAt: t0.Add(5 * time.Minute)}}
 		}
-		return shopclient.Result{Decision: shopclient.Allow}
+		return client.Result{Decision: client.Allow}
 	}
 	b := ts.browser(t)
 	p := b.login("taro@example.jp", "correct horse")
@@ -482,7 +482,7 @@ func TestChallengeStepUpAndAbandon(t *testing.T) {
 		t.Errorf("cancel: %q", p.dataStatus())
 	}
 	ev := ts.guard.last(t)
-	if ev.Type != shopclient.MFAFailed || ev.User.ID != "u-1" || ev.Properties.ChallengeID != "ch_1" || ev.Properties.Reason != "cancelled" {
+	if ev.Type != client.MFAFailed || ev.User.ID != "u-1" || ev.Properties.ChallengeID != "ch_1" || ev.Properties.Reason != "cancelled" {
 		t.Errorf("cancel event %+v", ev)
 	}
 
@@ -498,7 +498,7 @@ func TestChallengeStepUpAndAbandon(t *testing.T) {
 		t.Fatal(err)
 	}
 	ev = ts.guard.last(t)
-	if ev.Type != shopclient.MFAFailed || ev.Properties.Reason != "abandoned" || ev.Context.IP != "127.0.0.1" {
+	if ev.Type != client.MFAFailed || ev.Properties.Reason != "abandoned" || ev.Context.IP != "127.0.0.1" {
 		t.Errorf("abandoned event %+v", ev)
 	}
 	if p := b2.get("/stepup"); p.status != http.StatusSeeOther {
@@ -514,23 +514,23 @@ func (f fakeStepUp) Verify(_ context.Context, id, method, code string) (bool, er
 
 func TestStepUpVerifierPassesLogin(t *testing.T) {
 	ts := newTestShop(t, Options{StepUp: fakeStepUp{code: "123456"}})
-	ts.guard.decide = func(ev shopclient.Event) shopclient.Result {
-		if ev.Type == shopclient.LoginSucceeded {
-			return shopclient.Result{Decision: shopclient.Challenge, Challenge: &shopclient.ChallengeOffer{ID: "ch_9", Methods: []string{"totp"}}}
+	ts.guard.decide = func(ev client.Event) client.Result {
+		if ev.Type == client.LoginSucceeded {
+			return client.Result{Decision: client.Challenge, Challenge: &client.ChallengeOffer{ID: "ch_9", Methods: []string{"totp"}}}
 		}
-		return shopclient.Result{Decision: shopclient.Allow}
+		return client.Result{Decision: client.Allow}
 	}
 	b := ts.browser(t)
 	b.login("taro@example.jp", "correct horse")
 	p := b.post("/stepup", "/stepup/verify", url.Values{"method": {"totp"}, "code": {"000000"}})
-	if !strings.Contains(p.body, "not right") || ts.guard.last(t).Type != shopclient.MFAFailed {
+	if !strings.Contains(p.body, "not right") || ts.guard.last(t).Type != client.MFAFailed {
 		t.Errorf("wrong code: %q", p.dataStatus())
 	}
 	p = b.post("/stepup", "/stepup/verify", url.Values{"method": {"totp"}, "code": {"123456"}})
 	if p.status != http.StatusSeeOther || p.location != "/account" {
 		t.Fatalf("right code: %d %q", p.status, p.location)
 	}
-	if ev := ts.guard.last(t); ev.Type != shopclient.MFASucceeded || ev.Properties.Method != "totp" || ev.Properties.ChallengeID != "ch_9" {
+	if ev := ts.guard.last(t); ev.Type != client.MFASucceeded || ev.Properties.Method != "totp" || ev.Properties.ChallengeID != "ch_9" {
 		t.Errorf("event %+v", ev)
 	}
 	if p := b.get("/account"); p.status != 200 {
@@ -540,7 +540,7 @@ func TestStepUpVerifierPassesLogin(t *testing.T) {
 
 func TestDenyLooksLikeAWrongPassword(t *testing.T) {
 	ts := newTestShop(t, Options{})
-	ts.guard.decide = func(shopclient.Event) shopclient.Result { return shopclient.Result{Decision: shopclient.Deny} }
+	ts.guard.decide = func(client.Event) client.Result { return client.Result{Decision: client.Deny} }
 	b := ts.browser(t)
 	denied := b.login("taro@example.jp", "correct horse")
 	wrong := b.login("taro@example.jp", "wrong")
@@ -553,7 +553,7 @@ func TestDenyLooksLikeAWrongPassword(t *testing.T) {
 }
 
 func TestFailModeWhenGuardIsDown(t *testing.T) {
-	down, err := shopclient.New(shopclient.Config{BaseURL: "http://127.0.0.1:1", APIKey: "k", FailMode: shopclient.FailClosed, Retries: -1})
+	down, err := client.New(client.Config{BaseURL: "http://127.0.0.1:1", APIKey: "k", FailMode: client.FailClosed, Retries: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -576,7 +576,7 @@ func TestCheckoutAndProfile(t *testing.T) {
 	}
 	ev := ts.guard.last(t)
 	o := ev.Properties.Order
-	if ev.Type != shopclient.OrderAttempt || o.Amount != 131800+2*1980 || len(o.Items) != 2 || !o.Shipping.NewForUser || !o.Payment.NewForUser ||
+	if ev.Type != client.OrderAttempt || o.Amount != 131800+2*1980 || len(o.Items) != 2 || !o.Shipping.NewForUser || !o.Payment.NewForUser ||
 		o.Shipping.Line1 != "千代田1-1" || o.Delivery.Method != "home" {
 		t.Errorf("order event %+v %+v", ev, o)
 	}
@@ -587,14 +587,14 @@ func TestCheckoutAndProfile(t *testing.T) {
 	if p.dataStatus() != pageProfileSaved {
 		t.Fatalf("profile: %q", p.dataStatus())
 	}
-	if ev := ts.guard.last(t); ev.Type != shopclient.ProfileUpdated || !cmp.Equal(ev.Properties.Fields, []string{"email"}) || ev.User.Email != "evil@example.net" {
+	if ev := ts.guard.last(t); ev.Type != client.ProfileUpdated || !cmp.Equal(ev.Properties.Fields, []string{"email"}) || ev.User.Email != "evil@example.net" {
 		t.Errorf("profile event %+v", ev)
 	}
-	ts.guard.decide = func(ev shopclient.Event) shopclient.Result {
-		if ev.Type == shopclient.OrderAttempt {
-			return shopclient.Result{Decision: shopclient.Review}
+	ts.guard.decide = func(ev client.Event) client.Result {
+		if ev.Type == client.OrderAttempt {
+			return client.Result{Decision: client.Review}
 		}
-		return shopclient.Result{Decision: shopclient.Allow}
+		return client.Result{Decision: client.Allow}
 	}
 	b.post("/", "/cart/add", url.Values{"sku": {"iphone-x-256-silver"}, "quantity": {"1"}})
 	p = b.post("/checkout", "/checkout", url.Values{"delivery": {"convenience_store"}, "pickup_store": {"fm-shinjuku-nishiguchi"}, "payment": {"carrier_billing"}})
@@ -612,7 +612,7 @@ func TestCheckoutAndProfile(t *testing.T) {
 	if p := b.get("/orders"); !strings.Contains(p.body, "ファミリーマート") {
 		t.Error("order history lacks the pickup store")
 	}
-	ts.guard.decide = func(shopclient.Event) shopclient.Result { return shopclient.Result{Decision: shopclient.Deny} }
+	ts.guard.decide = func(client.Event) client.Result { return client.Result{Decision: client.Deny} }
 	b.post("/", "/cart/add", url.Values{"sku": {"iphone-x-256-silver"}, "quantity": {"1"}})
 	if p := b.post("/checkout", "/checkout", url.Values{"delivery": {"home"}, "payment": {"credit_card"}}); p.dataStatus() != "order-refused" {
 		t.Errorf("denied order: %q", p.dataStatus())
@@ -630,7 +630,7 @@ func TestRegister(t *testing.T) {
 		t.Fatalf("register: %d %q %s", p.status, p.location, p.body)
 	}
 	ev := ts.guard.last(t)
-	if ev.Type != shopclient.Registration || ev.User.Email != "new@example.jp" || ev.Credential.PasswordSHA1 != shopclient.PasswordSHA1("long enough pw") {
+	if ev.Type != client.Registration || ev.User.Email != "new@example.jp" || ev.Credential.PasswordSHA1 != client.PasswordSHA1("long enough pw") {
 		t.Errorf("registration event %+v", ev)
 	}
 	a, err := ts.shop.store.AccountByEmail(context.Background(), "new@example.jp")

@@ -20,10 +20,10 @@ import (
 
 	"github.com/pquerna/otp/totp"
 
+	"github.com/atoguard/atoguard/client"
 	"github.com/atoguard/atoguard/internal/config"
 	"github.com/atoguard/atoguard/internal/demoshop"
 	"github.com/atoguard/atoguard/internal/guard"
-	"github.com/atoguard/atoguard/internal/shopclient"
 	"github.com/atoguard/atoguard/internal/stepup"
 )
 
@@ -82,7 +82,7 @@ func startGuardedShop(t *testing.T) string {
 			t.Logf("log:\n%s", logs)
 		}
 	})
-	client, err := shopclient.New(shopclient.Config{BaseURL: g.URL(), APIKey: apiKey})
+	guard, err := client.New(client.Config{BaseURL: g.URL(), APIKey: apiKey})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,8 +91,8 @@ func startGuardedShop(t *testing.T) string {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	shop, err := demoshop.New(demoshop.Options{Store: st, Secret: bytes.Repeat([]byte{9}, 32), Guard: client,
-		StepUp: demoshop.GuardStepUp{Client: client}, Hasher: demoshop.Argon2id{P: demoshop.DemoParams}, Log: log})
+	shop, err := demoshop.New(demoshop.Options{Store: st, Secret: bytes.Repeat([]byte{9}, 32), Guard: guard,
+		StepUp: demoshop.GuardStepUp{Client: guard}, Hasher: demoshop.Argon2id{P: demoshop.DemoParams}, Log: log})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,17 +110,17 @@ func startGuardedShop(t *testing.T) string {
 	return "http://localhost:" + strconv.Itoa(port)
 }
 
-// client is a cookie-keeping HTTP client of the shop that does not follow
+// browser is a cookie-keeping HTTP client of the shop that does not follow
 // redirects.
-type client struct {
+type browser struct {
 	t    *testing.T
 	base string
 	c    *http.Client
 }
 
-func newClient(t *testing.T, base string) *client {
+func newClient(t *testing.T, base string) *browser {
 	jar, _ := cookiejar.New(nil)
-	return &client{t: t, base: base, c: &http.Client{Jar: jar, Timeout: 20 * time.Second,
+	return &browser{t: t, base: base, c: &http.Client{Jar: jar, Timeout: 20 * time.Second,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
 }
 
@@ -143,7 +143,7 @@ func (r resp) find(re *regexp.Regexp) string {
 	return html.UnescapeString(m[1])
 }
 
-func (c *client) do(method, path string, form url.Values) resp {
+func (c *browser) do(method, path string, form url.Values) resp {
 	c.t.Helper()
 	var body io.Reader
 	if form != nil {
@@ -168,7 +168,7 @@ func (c *client) do(method, path string, form url.Values) resp {
 }
 
 // post submits form with the CSRF token of the page at from.
-func (c *client) post(from, path string, form url.Values) resp {
+func (c *browser) post(from, path string, form url.Values) resp {
 	c.t.Helper()
 	tok := c.do("GET", from, nil).find(csrfRE)
 	if tok == "" {

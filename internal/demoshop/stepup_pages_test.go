@@ -10,7 +10,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/atoguard/atoguard/internal/shopclient"
+	"github.com/atoguard/atoguard/client"
 )
 
 // recordingStepUp passes the answer want, closes the challenge on
@@ -42,12 +42,12 @@ func (f *recordingStepUp) last() string {
 	return f.got[len(f.got)-1]
 }
 
-func challengeOn(typ, id string, methods ...string) func(shopclient.Event) shopclient.Result {
-	return func(ev shopclient.Event) shopclient.Result {
+func challengeOn(typ, id string, methods ...string) func(client.Event) client.Result {
+	return func(ev client.Event) client.Result {
 		if ev.Type == typ {
-			return shopclient.Result{Decision: shopclient.Challenge, Challenge: &shopclient.ChallengeOffer{ID: id, Methods: methods}}
+			return client.Result{Decision: client.Challenge, Challenge: &client.ChallengeOffer{ID: id, Methods: methods}}
 		}
-		return shopclient.Result{Decision: shopclient.Allow}
+		return client.Result{Decision: client.Allow}
 	}
 }
 
@@ -56,7 +56,7 @@ func TestCheckoutStepUp(t *testing.T) {
 	ts := newTestShop(t, Options{StepUp: su})
 	b := ts.browser(t)
 	b.login("taro@example.jp", "correct horse")
-	ts.guard.decide = challengeOn(shopclient.OrderAttempt, "ch_order", "totp", "recovery_code")
+	ts.guard.decide = challengeOn(client.OrderAttempt, "ch_order", "totp", "recovery_code")
 	b.post("/", "/cart/add", url.Values{"sku": {"iphone-x-256-silver"}, "quantity": {"1"}})
 	p := b.post("/checkout", "/checkout", url.Values{"delivery": {"home"}, "payment": {"credit_card"}})
 	if p.status != http.StatusSeeOther || !strings.HasPrefix(p.location, "/stepup/order?id=o-") {
@@ -94,7 +94,7 @@ func TestCheckoutStepUp(t *testing.T) {
 	}
 	// The guard heard no mfa event from the shop: the verifier records it.
 	for _, ev := range ts.guard.all() {
-		if ev.Type == shopclient.MFASucceeded || ev.Type == shopclient.MFAFailed {
+		if ev.Type == client.MFASucceeded || ev.Type == client.MFAFailed {
 			t.Errorf("the shop reported %s although its StepUp records outcomes", ev.Type)
 		}
 	}
@@ -106,7 +106,7 @@ func TestCheckoutStepUp(t *testing.T) {
 func TestLoginStepUpPasskeyAnswerAndClosedChallenge(t *testing.T) {
 	su := &recordingStepUp{want: `{"id":"cred"}`}
 	ts := newTestShop(t, Options{StepUp: su})
-	ts.guard.decide = challengeOn(shopclient.LoginSucceeded, "ch_login", "webauthn", "totp")
+	ts.guard.decide = challengeOn(client.LoginSucceeded, "ch_login", "webauthn", "totp")
 	b := ts.browser(t)
 	b.login("taro@example.jp", "correct horse")
 	p := b.get("/stepup")
@@ -154,7 +154,7 @@ func TestGuardStepUpVerify(t *testing.T) {
 		io.WriteString(w, a.body)
 	}))
 	defer srv.Close()
-	c, err := shopclient.New(shopclient.Config{BaseURL: srv.URL, APIKey: "k", Retries: -1})
+	c, err := client.New(client.Config{BaseURL: srv.URL, APIKey: "k", Retries: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -192,19 +192,19 @@ type mailingStepUp struct {
 	sent []string
 }
 
-func (m *mailingStepUp) SendCode(_ context.Context, id, method string) error {
+func (m *mailingStepUp) SendCode(_ context.Context, id, method string) (client.CodeSent, error) {
 	m.sent = append(m.sent, id+" "+method)
-	return nil
+	return client.CodeSent{To: "t***@example.jp"}, nil
 }
 
 func TestLoginStepUpEmailCode(t *testing.T) {
 	su := &mailingStepUp{recordingStepUp: &recordingStepUp{want: "424242"}}
 	ts := newTestShop(t, Options{StepUp: su})
-	ts.guard.decide = challengeOn(shopclient.LoginSucceeded, "ch_mail", "email_otp")
+	ts.guard.decide = challengeOn(client.LoginSucceeded, "ch_mail", "email_otp")
 	b := ts.browser(t)
 	b.login("taro@example.jp", "correct horse")
 	p := b.post("/stepup", "/stepup/send", url.Values{})
-	if !strings.Contains(p.body, "A code was sent") || len(su.sent) != 1 || su.sent[0] != "ch_mail email_otp" {
+	if !strings.Contains(p.body, "A code was sent to t***@example.jp") || len(su.sent) != 1 || su.sent[0] != "ch_mail email_otp" {
 		t.Fatalf("sending: sent %v\n%s", su.sent, p.body)
 	}
 	p = b.post("/stepup", "/stepup/verify", url.Values{"method": {"email_otp"}, "code": {"424242"}})

@@ -18,7 +18,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/atoguard/atoguard/internal/notify/signature"
+	"github.com/atoguard/atoguard/client"
 	"github.com/atoguard/atoguard/internal/store"
 	"github.com/atoguard/atoguard/internal/store/groupcommit"
 	"github.com/atoguard/atoguard/internal/store/memory"
@@ -69,7 +69,7 @@ func newReceiver(t *testing.T, clock *fakeClock, failing func(n int) int) (*rece
 }
 
 func (r *receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
-	body, err := signature.VerifyRequest(req, []byte(hookSecret), r.clock.Now(), time.Minute, 1<<20)
+	body, err := client.VerifyWebhookRequest(req, []byte(hookSecret), r.clock.Now(), time.Minute, 1<<20)
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.requests++

@@ -10,7 +10,7 @@ import (
 	"net/url"
 	"time"
 
-	"github.com/atoguard/atoguard/internal/notify/signature"
+	"github.com/atoguard/atoguard/client"
 	"github.com/atoguard/atoguard/internal/store"
 	"github.com/atoguard/atoguard/internal/webhook"
 )
@@ -72,7 +72,7 @@ func (w *webhookSender) send(ctx context.Context, n store.Notification, now time
 	req.Header.Set(HeaderNotificationID, n.ID)
 	req.Header.Set(HeaderKind, n.Kind)
 	if len(h.secret.b) > 0 {
-		req.Header.Set(signature.Header, signature.Sign(h.secret.b, now, n.Payload))
+		req.Header.Set(client.SignatureHeader, client.SignWebhook(h.secret.b, now, n.Payload))
 	}
 	resp, err := w.client.Do(req)
 	if err != nil {

@@ -17,7 +17,7 @@ import (
 
 	"github.com/atoguard/atoguard/internal/config"
 	"github.com/atoguard/atoguard/internal/guard"
-	"github.com/atoguard/atoguard/internal/shopclient"
+	shopclient "github.com/atoguard/atoguard/client"
 )
 
 const testKey = "agk_test_proxy_0123456789abcdef"

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/atoguard/atoguard/internal/shopclient"
+	shopclient "github.com/atoguard/atoguard/client"
 )
 
 const owner, ownerPW = "user001@plain.test", "correct-horse-001"

@@ -9,7 +9,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/atoguard/atoguard/internal/shopclient"
+	shopclient "github.com/atoguard/atoguard/client"
 )
 
 // Pages the proxy serves in its own name.
@@ -155,7 +155,7 @@ func (p *Proxy) sendCode(w http.ResponseWriter, r *http.Request, device string) 
 	d := pageData{Token: token, Methods: pd.Methods}
 	ctx, cancel := context.WithTimeout(r.Context(), p.cfg.Guard.Timeout)
 	defer cancel()
-	if err := p.opts.Guard.SendCode(ctx, pd.ChallengeID, shopclient.MethodEmailOTP); err != nil {
+	if _, err := p.opts.Guard.SendCode(ctx, pd.ChallengeID, shopclient.MethodEmailOTP); err != nil {
 		d.Error = texts[lang(r)]["unavailable"]
 	} else {
 		d.Sent = "✓"

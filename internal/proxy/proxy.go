@@ -22,14 +22,14 @@ import (
 	lru "github.com/hashicorp/golang-lru/v2"
 
 	"github.com/atoguard/atoguard/internal/ident"
-	"github.com/atoguard/atoguard/internal/shopclient"
+	shopclient "github.com/atoguard/atoguard/client"
 )
 
 // Guard is what the proxy asks: a *shopclient.Client does.
 type Guard interface {
 	Assess(ctx context.Context, ev shopclient.Event) (shopclient.Result, error)
 	Verify(ctx context.Context, challengeID string, a shopclient.Answer) (shopclient.Verification, error)
-	SendCode(ctx context.Context, challengeID, method string) error
+	SendCode(ctx context.Context, challengeID, method string) (shopclient.CodeSent, error)
 }
 
 // Options are what a Proxy is given besides its configuration.

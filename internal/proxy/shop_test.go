@@ -18,7 +18,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/atoguard/atoguard/internal/shopclient"
+	shopclient "github.com/atoguard/atoguard/client"
 )
 
 // plainShopBin is the plain shop, built once per test binary.
@@ -219,7 +219,9 @@ func (g *fakeGuard) Verify(_ context.Context, id string, a shopclient.Answer) (s
 	return g.verify(id, a)
 }
 
-func (g *fakeGuard) SendCode(context.Context, string, string) error { return nil }
+func (g *fakeGuard) SendCode(context.Context, string, string) (shopclient.CodeSent, error) {
+	return shopclient.CodeSent{}, nil
+}
 
 // types lists the types of the events seen.
 func (g *fakeGuard) types() []string {

@@ -10,7 +10,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/atoguard/atoguard/internal/shopclient"
+	"github.com/atoguard/atoguard/client"
 	"github.com/atoguard/atoguard/internal/traffic"
 )
 
@@ -23,7 +23,7 @@ type DemoTarget struct {
 	Key      []byte
 	// Guard reads the guard's incidents (admin scope); nil when no key is
 	// at hand, and the run then cannot say when the incident opened.
-	Guard *shopclient.Client
+	Guard *client.Client
 	// CampaignReady is when the guard's campaign detector has done
 	// learning: the attack does not start before (zero: at once).
 	CampaignReady time.Time
@@ -60,7 +60,7 @@ type DemoResult struct {
 	AttackStart, AttackEnd time.Time
 	// Incident is the first incident the guard opened at or after the
 	// attack's start (nil: none, or no Guard to ask).
-	Incident *shopclient.Incident
+	Incident *client.Incident
 	// Asked says whether the guard was asked for its incidents.
 	Asked bool
 	// AlreadyOpen: no incident opened during the attack because one that
@@ -127,7 +127,7 @@ func RunDemo(ctx context.Context, cfg DemoConfig) (*DemoResult, error) {
 	}
 	var attackFrom, attackTo time.Time
 	for _, it := range all {
-		if it.label.Actor == traffic.ActorAttacker && it.label.Phase == traffic.PhaseEval && it.ev.Type != shopclient.OrderAttempt {
+		if it.label.Actor == traffic.ActorAttacker && it.label.Phase == traffic.PhaseEval && it.ev.Type != client.OrderAttempt {
 			at := it.ev.OccurredAt
 			if attackFrom.IsZero() || at.Before(attackFrom) {
 				attackFrom = at
@@ -234,14 +234,14 @@ func RunDemo(ctx context.Context, cfg DemoConfig) (*DemoResult, error) {
 	mu.Lock()
 	res.AttackStart, res.AttackEnd = attackAt, attackAt.Add(time.Duration(float64(attackTo.Sub(attackFrom))/speed))
 	mu.Unlock()
-	var incs []shopclient.Incident
+	var incs []client.Incident
 	if t.Guard != nil {
 		listed, err := t.Guard.Incidents(ctx, "")
 		if err != nil {
 			return nil, fmt.Errorf("reading the guard's incidents: %w", err)
 		}
 		res.Asked = true
-		var open *shopclient.Incident
+		var open *client.Incident
 		for i := range listed {
 			// Earlier runs' incidents are not this one's; a second of
 			// slack for the two clocks' reading.

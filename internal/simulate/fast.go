@@ -5,23 +5,23 @@ import (
 	"encoding/json"
 	"fmt"
 
-	"github.com/atoguard/atoguard/internal/shopclient"
+	"github.com/atoguard/atoguard/client"
 	"github.com/atoguard/atoguard/internal/traffic"
 )
 
-// Assessor is what fast mode needs of the guard: *shopclient.Client.
+// Assessor is what fast mode needs of the guard: *client.Client.
 type Assessor interface {
-	AssessRaw(ctx context.Context, evs []json.RawMessage) ([]shopclient.Result, error)
+	AssessRaw(ctx context.Context, evs []json.RawMessage) ([]client.Result, error)
 }
 
-var _ Assessor = (*shopclient.Client)(nil)
+var _ Assessor = (*client.Client)(nil)
 
 // pending is one event of a fast-mode batch: generated (fu == nil) or a
 // follow-up.
 type pending struct {
 	it  *item
 	fu  *followUp
-	ev  shopclient.Event // the follow-up's event
+	ev  client.Event // the follow-up's event
 	raw json.RawMessage
 }
 
@@ -83,11 +83,11 @@ func runFast(ctx context.Context, items []item, g Assessor, p *planner, sc *scor
 	return nil
 }
 
-func assessAll(ctx context.Context, g Assessor, batch []pending) ([]shopclient.Result, error) {
+func assessAll(ctx context.Context, g Assessor, batch []pending) ([]client.Result, error) {
 	if g == nil {
-		out := make([]shopclient.Result, len(batch))
+		out := make([]client.Result, len(batch))
 		for i := range out {
-			out[i].Decision = shopclient.Allow
+			out[i].Decision = client.Allow
 		}
 		return out, nil
 	}
@@ -102,7 +102,7 @@ func assessAll(ctx context.Context, g Assessor, batch []pending) ([]shopclient.R
 	return rs, nil
 }
 
-func scoreFast(b *pending, r shopclient.Result, p *planner, sc *scorer) {
+func scoreFast(b *pending, r client.Result, p *planner, sc *scorer) {
 	if fu := b.fu; fu != nil {
 		switch fu.kind {
 		case fuEmail:
@@ -114,11 +114,11 @@ func scoreFast(b *pending, r shopclient.Result, p *planner, sc *scorer) {
 	}
 	ev, l := &b.it.ev, b.it.label
 	switch {
-	case ev.Type == shopclient.OrderAttempt && l.Actor == traffic.ActorOwner:
+	case ev.Type == client.OrderAttempt && l.Actor == traffic.ActorOwner:
 		sc.ownerOrder(l, r.Decision)
-	case ev.Type == shopclient.LoginSucceeded || ev.Type == shopclient.LoginFailed:
+	case ev.Type == client.LoginSucceeded || ev.Type == client.LoginFailed:
 		sc.login(ev, l, r.Decision)
-		if ev.Type != shopclient.LoginSucceeded {
+		if ev.Type != client.LoginSucceeded {
 			return
 		}
 		switch {

@@ -6,8 +6,8 @@ import (
 	"math/rand/v2"
 	"time"
 
+	"github.com/atoguard/atoguard/client"
 	"github.com/atoguard/atoguard/internal/demoshop"
-	"github.com/atoguard/atoguard/internal/shopclient"
 	"github.com/atoguard/atoguard/internal/traffic"
 )
 
@@ -56,7 +56,7 @@ type followUp struct {
 	at    time.Time
 	kind  int
 	label traffic.Label
-	ev    shopclient.Event // the login that led to it (context, user, session)
+	ev    client.Event // the login that led to it (context, user, session)
 	chal  string
 	seq   int      // tie-break: scheduling order
 	br    *browser // live mode: the browser that acts
@@ -104,7 +104,7 @@ func (p *planner) between(lo, hi time.Duration) time.Duration {
 
 // takeover schedules what the attacker does in an account it got into;
 // in live mode br is the attacker's browser.
-func (p *planner) takeover(login shopclient.Event, l traffic.Label, br *browser) {
+func (p *planner) takeover(login client.Event, l traffic.Label, br *browser) {
 	at := login.OccurredAt
 	if p.r.Float64() < p.f.EmailChange {
 		at = at.Add(p.between(minDelay, 2*time.Minute))
@@ -117,7 +117,7 @@ func (p *planner) takeover(login shopclient.Event, l traffic.Label, br *browser)
 
 // abandoned schedules the mfa.failed the shop reports when a step-up
 // expires unanswered.
-func (p *planner) abandoned(login shopclient.Event, l traffic.Label, c *shopclient.ChallengeOffer) {
+func (p *planner) abandoned(login client.Event, l traffic.Label, c *client.ChallengeOffer) {
 	at := login.OccurredAt.Add(5 * time.Minute)
 	id := ""
 	if c != nil {
@@ -133,7 +133,7 @@ func (p *planner) abandoned(login shopclient.Event, l traffic.Label, c *shopclie
 }
 
 // passed schedules an owner's successful step-up.
-func (p *planner) passed(login shopclient.Event, l traffic.Label, c *shopclient.ChallengeOffer) {
+func (p *planner) passed(login client.Event, l traffic.Label, c *client.ChallengeOffer) {
 	id := ""
 	if c != nil {
 		id = c.ID
@@ -151,39 +151,39 @@ func (p *planner) peek() (time.Time, bool) {
 func (p *planner) pop() followUp { return heap.Pop(&p.q).(followUp) }
 
 // fraudOrder is the order an attacker places.
-func fraudOrder(r *rand.Rand) (*shopclient.Order, demoshop.PickupStore) {
+func fraudOrder(r *rand.Rand) (*client.Order, demoshop.PickupStore) {
 	prod, _ := demoshop.ProductBySKU(fraudSKU)
 	store := demoshop.PickupStores[r.IntN(len(demoshop.PickupStores))]
-	return &shopclient.Order{
+	return &client.Order{
 		ID: fmt.Sprintf("o-%012x", r.Uint64()>>16), Amount: prod.Price, Currency: "JPY",
-		Items:    []shopclient.Item{{SKU: prod.SKU, Quantity: 1, UnitPrice: prod.Price}},
-		Shipping: &shopclient.Shipping{Country: "JP", Line1: store.Name, NewForUser: true},
-		Payment:  &shopclient.Payment{Method: fraudPayment, NewForUser: true},
-		Delivery: &shopclient.Delivery{Method: demoshop.DeliveryKonbini, PickupStore: store.ID},
+		Items:    []client.Item{{SKU: prod.SKU, Quantity: 1, UnitPrice: prod.Price}},
+		Shipping: &client.Shipping{Country: "JP", Line1: store.Name, NewForUser: true},
+		Payment:  &client.Payment{Method: fraudPayment, NewForUser: true},
+		Delivery: &client.Delivery{Method: demoshop.DeliveryKonbini, PickupStore: store.ID},
 	}, store
 }
 
 // event builds the API event of a follow-up (fast mode).
-func (p *planner) event(fu followUp) shopclient.Event {
+func (p *planner) event(fu followUp) client.Event {
 	base := fu.ev
-	ev := shopclient.Event{
+	ev := client.Event{
 		OccurredAt: fu.at, RequestID: fmt.Sprintf("req-fu-%d", fu.seq),
 		User: base.User, SessionID: base.SessionID, Context: base.Context,
 	}
 	switch fu.kind {
 	case fuEmail:
-		ev.Type = shopclient.ProfileUpdated
-		ev.Properties = &shopclient.Properties{Fields: []string{"email"}}
+		ev.Type = client.ProfileUpdated
+		ev.Properties = &client.Properties{Fields: []string{"email"}}
 	case fuOrder:
 		o, _ := fraudOrder(p.r)
-		ev.Type = shopclient.OrderAttempt
-		ev.Properties = &shopclient.Properties{Order: o}
+		ev.Type = client.OrderAttempt
+		ev.Properties = &client.Properties{Order: o}
 	case fuMFAFailed:
-		ev.Type = shopclient.MFAFailed
-		ev.Properties = &shopclient.Properties{ChallengeID: fu.chal, Reason: "abandoned"}
+		ev.Type = client.MFAFailed
+		ev.Properties = &client.Properties{ChallengeID: fu.chal, Reason: "abandoned"}
 	case fuMFASucceeded:
-		ev.Type = shopclient.MFASucceeded
-		ev.Properties = &shopclient.Properties{ChallengeID: fu.chal, Method: "totp"}
+		ev.Type = client.MFASucceeded
+		ev.Properties = &client.Properties{ChallengeID: fu.chal, Method: "totp"}
 	}
 	return ev
 }

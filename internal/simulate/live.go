@@ -21,8 +21,8 @@ import (
 	"github.com/pquerna/otp"
 	"github.com/pquerna/otp/totp"
 
+	"github.com/atoguard/atoguard/client"
 	"github.com/atoguard/atoguard/internal/demoshop"
-	"github.com/atoguard/atoguard/internal/shopclient"
 	"github.com/atoguard/atoguard/internal/traffic"
 )
 
@@ -36,7 +36,7 @@ type Stack struct {
 	// Guard is the guard behind the shop, nil when it has none. Live mode
 	// sends it the warm-up history directly and reads its incidents; its
 	// key needs the events and admin scopes.
-	Guard *shopclient.Client
+	Guard *client.Client
 	// SetTime moves the shop's clock; the guard runs on event time, which
 	// the shop's occurred_at carries.
 	SetTime func(time.Time)
@@ -183,8 +183,8 @@ func (lr *liveRun) warmup(ctx context.Context, items []item, progress func(int))
 		for k := lo; k < hi; k++ {
 			ev := items[k].ev
 			// The owner's password as the shop will see it in the evaluated span.
-			if ev.Credential != nil && ev.User != nil && ev.Type == shopclient.LoginSucceeded {
-				ev.Credential = &shopclient.Credential{PasswordSHA1: shopclient.PasswordSHA1(lr.passwords[ev.User.ID])}
+			if ev.Credential != nil && ev.User != nil && ev.Type == client.LoginSucceeded {
+				ev.Credential = &client.Credential{PasswordSHA1: client.PasswordSHA1(lr.passwords[ev.User.ID])}
 			}
 			raw, err := json.Marshal(&ev)
 			if err != nil {
@@ -216,7 +216,7 @@ func (lr *liveRun) enrolOwners(ctx context.Context, evals []item, at time.Time) 
 	var ids []string
 	emails := map[string]string{}
 	for _, it := range evals {
-		if u := it.ev.User; u != nil && it.label.Actor == traffic.ActorOwner && it.ev.Type == shopclient.LoginSucceeded && emails[u.ID] == "" {
+		if u := it.ev.User; u != nil && it.label.Actor == traffic.ActorOwner && it.ev.Type == client.LoginSucceeded && emails[u.ID] == "" {
 			emails[u.ID] = u.Email
 			ids = append(ids, u.ID)
 		}
@@ -278,7 +278,7 @@ func (lr *liveRun) shopWarmup(ctx context.Context, warm []item, progress func(in
 	var play []pending
 	for k := range warm {
 		ev := &warm[k].ev
-		if ev.Type != shopclient.LoginSucceeded || ev.User == nil || warm[k].label.Actor != traffic.ActorOwner {
+		if ev.Type != client.LoginSucceeded || ev.User == nil || warm[k].label.Actor != traffic.ActorOwner {
 			continue
 		}
 		dev, nw := ev.Context.DeviceID, networkOf(ev.Context.IP)
@@ -372,7 +372,7 @@ func (lr *liveRun) browserFor(pe *pending) *browser {
 	if pe.it.label.Actor == traffic.ActorAttacker {
 		return lr.newBrowser(ev.Context, "")
 	}
-	if ev.Type == shopclient.OrderAttempt {
+	if ev.Type == client.OrderAttempt {
 		if b := lr.sessions[ev.SessionID]; b != nil {
 			return b
 		}
@@ -388,7 +388,7 @@ func (lr *liveRun) browserFor(pe *pending) *browser {
 	return b
 }
 
-func (lr *liveRun) newBrowser(c shopclient.Context, deviceID string) *browser {
+func (lr *liveRun) newBrowser(c client.Context, deviceID string) *browser {
 	jar, _ := cookiejar.New(nil)
 	if deviceID != "" {
 		u, _ := url.Parse(lr.base)
@@ -420,7 +420,7 @@ func (lr *liveRun) play(ctx context.Context, b *browser, pe *pending) error {
 			lr.mu.Lock()
 			store := demoshop.PickupStores[lr.r.IntN(len(demoshop.PickupStores))]
 			lr.mu.Unlock()
-			out, err := b.order(ctx, []shopclient.Item{{SKU: fraudSKU, Quantity: 1}}, demoshop.DeliveryKonbini, store.ID, fraudPayment)
+			out, err := b.order(ctx, []client.Item{{SKU: fraudSKU, Quantity: 1}}, demoshop.DeliveryKonbini, store.ID, fraudPayment)
 			if err != nil {
 				return err
 			}
@@ -433,7 +433,7 @@ func (lr *liveRun) play(ctx context.Context, b *browser, pe *pending) error {
 	}
 	ev, l := &pe.it.ev, pe.it.label
 	switch ev.Type {
-	case shopclient.OrderAttempt:
+	case client.OrderAttempt:
 		if l.Actor != traffic.ActorOwner {
 			return nil
 		}
@@ -451,7 +451,7 @@ func (lr *liveRun) play(ctx context.Context, b *browser, pe *pending) error {
 		lr.mu.Lock()
 		lr.sc.ownerOrder(l, out)
 		lr.mu.Unlock()
-	case shopclient.LoginSucceeded, shopclient.LoginFailed:
+	case client.LoginSucceeded, client.LoginFailed:
 		out, err := b.login(ctx, ev.Login, lr.password(ev, l))
 		if err != nil {
 			return err
@@ -467,7 +467,7 @@ func (lr *liveRun) play(ctx context.Context, b *browser, pe *pending) error {
 				if err != nil {
 					return fmt.Errorf("TOTP code: %w", err)
 				}
-				if passed, err = b.answerStepUp(ctx, shopclient.MethodTOTP, code); err != nil {
+				if passed, err = b.answerStepUp(ctx, client.MethodTOTP, code); err != nil {
 					return err
 				}
 			}
@@ -478,7 +478,7 @@ func (lr *liveRun) play(ctx context.Context, b *browser, pe *pending) error {
 		if passed {
 			lr.sc.stepUpPassed(l)
 		}
-		if ev.Type != shopclient.LoginSucceeded || (out != outAllow && out != outReview && !passed) {
+		if ev.Type != client.LoginSucceeded || (out != outAllow && out != outReview && !passed) {
 			return nil
 		}
 		if l.Actor == traffic.ActorAttacker {
@@ -491,7 +491,7 @@ func (lr *liveRun) play(ctx context.Context, b *browser, pe *pending) error {
 }
 
 // password returns the password the event's user typed.
-func (lr *liveRun) password(ev *shopclient.Event, l traffic.Label) string {
+func (lr *liveRun) password(ev *client.Event, l traffic.Label) string {
 	lr.mu.Lock()
 	defer lr.mu.Unlock()
 	if ev.Credential != nil {
@@ -500,7 +500,7 @@ func (lr *liveRun) password(ev *shopclient.Event, l traffic.Label) string {
 		}
 	}
 	switch {
-	case ev.Type == shopclient.LoginSucceeded && ev.User != nil:
+	case ev.Type == client.LoginSucceeded && ev.User != nil:
 		return lr.passwords[ev.User.ID]
 	case l.Actor == traffic.ActorAttacker:
 		return wrongPassword(lr.key, ev.Login)
@@ -510,7 +510,7 @@ func (lr *liveRun) password(ev *shopclient.Event, l traffic.Label) string {
 }
 
 // shopPayment maps a generated payment method to one the shop offers.
-func shopPayment(o *shopclient.Order) string {
+func shopPayment(o *client.Order) string {
 	if o.Payment != nil {
 		switch o.Payment.Method {
 		case demoshop.PayCard, demoshop.PayCarrier, demoshop.PayKonbini:
@@ -524,7 +524,7 @@ func shopPayment(o *shopclient.Order) string {
 // user agent, languages, client hints) it presents.
 type browser struct {
 	base string
-	ctx  shopclient.Context
+	ctx  client.Context
 	c    *http.Client
 }
 
@@ -685,7 +685,7 @@ func (b *browser) changeEmail(ctx context.Context, email string) (string, error)
 }
 
 // order puts items in the cart and checks out.
-func (b *browser) order(ctx context.Context, items []shopclient.Item, delivery, store, payment string) (string, error) {
+func (b *browser) order(ctx context.Context, items []client.Item, delivery, store, payment string) (string, error) {
 	for _, it := range items {
 		if _, ok := demoshop.ProductBySKU(it.SKU); !ok {
 			continue

@@ -12,8 +12,8 @@ import (
 	"math/rand/v2"
 	"strings"
 
+	"github.com/atoguard/atoguard/client"
 	"github.com/atoguard/atoguard/internal/demoshop"
-	"github.com/atoguard/atoguard/internal/shopclient"
 	"github.com/atoguard/atoguard/internal/traffic"
 )
 
@@ -33,7 +33,7 @@ var commonPasswords = []string{
 var commonBySHA1 = func() map[string]string {
 	m := map[string]string{}
 	for _, p := range commonPasswords {
-		m[shopclient.PasswordSHA1(p)] = p
+		m[client.PasswordSHA1(p)] = p
 	}
 	return m
 }()
@@ -62,7 +62,7 @@ func wrongPassword(key []byte, login string) string {
 // item is one generated event, parsed.
 type item struct {
 	label traffic.Label
-	ev    shopclient.Event
+	ev    client.Event
 	raw   json.RawMessage
 }
 
@@ -94,7 +94,7 @@ func population(items []item, key []byte) []demoshop.SeedAccount {
 			idx[u.ID] = i
 			out = append(out, seedAccount(key, u.ID, u.Email))
 		}
-		if it.ev.Type == shopclient.LoginSucceeded && it.ev.Credential != nil {
+		if it.ev.Type == client.LoginSucceeded && it.ev.Credential != nil {
 			if p, ok := commonBySHA1[it.ev.Credential.PasswordSHA1]; ok {
 				out[i].Password = p
 			}

@@ -3,17 +3,17 @@ package simulate
 import (
 	"time"
 
-	"github.com/atoguard/atoguard/internal/shopclient"
+	"github.com/atoguard/atoguard/client"
 	"github.com/atoguard/atoguard/internal/traffic"
 )
 
 // Outcomes of an action as the simulator saw it: the guard's decision in
 // fast mode, what the shop's page said in live mode.
 const (
-	outAllow     = shopclient.Allow
-	outChallenge = shopclient.Challenge
-	outDeny      = shopclient.Deny
-	outReview    = shopclient.Review
+	outAllow     = client.Allow
+	outChallenge = client.Challenge
+	outDeny      = client.Deny
+	outReview    = client.Review
 	// outFailed is a login the shop answered with its failure page. For a
 	// correct password that means the guard refused it.
 	outFailed = "failed"
@@ -126,9 +126,9 @@ func stopped(out string) bool {
 }
 
 // login scores a login event of the generated stream.
-func (sc *scorer) login(ev *shopclient.Event, l traffic.Label, out string) {
+func (sc *scorer) login(ev *client.Event, l traffic.Label, out string) {
 	at := ev.OccurredAt
-	failed := ev.Type == shopclient.LoginFailed
+	failed := ev.Type == client.LoginFailed
 	b := sc.bucket(at)
 	if b != nil && l.Phase == traffic.PhaseEval {
 		b.Logins++
@@ -267,7 +267,7 @@ func (sc *scorer) fraudOrder(out string, amount int64) {
 }
 
 // finish computes the rates and the incident figures.
-func (sc *scorer) finish(incs []shopclient.Incident) Summary {
+func (sc *scorer) finish(incs []client.Incident) Summary {
 	s := sc.s
 	if s.AttackerValid > 0 {
 		s.TakeoverAllowedRate = round4(float64(s.TakeoversAllowed) / float64(s.AttackerValid))
@@ -277,7 +277,7 @@ func (sc *scorer) finish(incs []shopclient.Incident) Summary {
 	}
 	s.OwnersStopped = len(sc.bothered)
 	s.Incidents = len(incs)
-	var first *shopclient.Incident
+	var first *client.Incident
 	for i := range incs {
 		if first == nil || incs[i].StartedAt.Before(first.StartedAt) {
 			first = &incs[i]

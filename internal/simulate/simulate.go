@@ -14,8 +14,8 @@ import (
 
 	"github.com/schollz/progressbar/v3"
 
+	"github.com/atoguard/atoguard/client"
 	"github.com/atoguard/atoguard/internal/demoshop"
-	"github.com/atoguard/atoguard/internal/shopclient"
 	"github.com/atoguard/atoguard/internal/traffic"
 )
 
@@ -27,7 +27,7 @@ const (
 
 // GuardFactory starts a fresh guard on the event clock for fast mode and
 // returns a client of it (events and admin scopes) and how to stop it.
-type GuardFactory func(ctx context.Context) (*shopclient.Client, func() error, error)
+type GuardFactory func(ctx context.Context) (*client.Client, func() error, error)
 
 // Config configures a simulation.
 type Config struct {
@@ -119,7 +119,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		p := newPlanner(cfg.FollowUps, sc.Seed)
 		bar := newBar(cfg.Progress, len(items), fmt.Sprintf("%s, guard %-3s", cfg.Mode, label))
 		started := time.Now()
-		var incs []shopclient.Incident
+		var incs []client.Incident
 		switch cfg.Mode {
 		case ModeFast:
 			incs, err = runFastOnce(ctx, cfg, items, on, p, scr, bar)
@@ -148,7 +148,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	return rep, nil
 }
 
-func runFastOnce(ctx context.Context, cfg Config, items []item, on bool, p *planner, sc *scorer, bar *progressbar.ProgressBar) ([]shopclient.Incident, error) {
+func runFastOnce(ctx context.Context, cfg Config, items []item, on bool, p *planner, sc *scorer, bar *progressbar.ProgressBar) ([]client.Incident, error) {
 	progress := barFunc(bar)
 	if !on {
 		return nil, runFast(ctx, items, nil, p, sc, progress)
@@ -168,7 +168,7 @@ func runFastOnce(ctx context.Context, cfg Config, items []item, on bool, p *plan
 	return incs, stop()
 }
 
-func runLiveOnce(ctx context.Context, cfg Config, items []item, accounts []demoshop.SeedAccount, on bool, p *planner, sc *scorer, bar *progressbar.ProgressBar) ([]shopclient.Incident, error) {
+func runLiveOnce(ctx context.Context, cfg Config, items []item, accounts []demoshop.SeedAccount, on bool, p *planner, sc *scorer, bar *progressbar.ProgressBar) ([]client.Incident, error) {
 	st, err := cfg.NewStack(ctx, accounts, on)
 	if err != nil {
 		return nil, fmt.Errorf("starting the shop: %w", err)
@@ -177,7 +177,7 @@ func runLiveOnce(ctx context.Context, cfg Config, items []item, accounts []demos
 	if err := runLive(ctx, items, st, accounts, cfg.Key, cfg.Workers, cfg.Scenario.Seed, p, sc, barFunc(bar)); err != nil {
 		return nil, err
 	}
-	var incs []shopclient.Incident
+	var incs []client.Incident
 	if st.Guard != nil {
 		if incs, err = st.Guard.Incidents(ctx, ""); err != nil {
 			return nil, fmt.Errorf("reading incidents: %w", err)

@@ -19,8 +19,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/atoguard/atoguard/client"
 	"github.com/atoguard/atoguard/internal/demoshop"
-	"github.com/atoguard/atoguard/internal/shopclient"
 	"github.com/atoguard/atoguard/internal/traffic"
 )
 
@@ -61,7 +61,7 @@ func newOracle(t *testing.T, sc traffic.Scenario) *oracle {
 	o := &oracle{t: t, attacker: map[string]bool{}, byType: map[string]int{}}
 	for _, e := range evs {
 		if e.Label.Actor == traffic.ActorAttacker {
-			var ev shopclient.Event
+			var ev client.Event
 			if err := json.Unmarshal(e.Event, &ev); err != nil {
 				t.Fatal(err)
 			}
@@ -71,14 +71,14 @@ func newOracle(t *testing.T, sc traffic.Scenario) *oracle {
 	return o
 }
 
-func (o *oracle) AssessRaw(_ context.Context, raws []json.RawMessage) ([]shopclient.Result, error) {
+func (o *oracle) AssessRaw(_ context.Context, raws []json.RawMessage) ([]client.Result, error) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	o.batches++
-	out := make([]shopclient.Result, len(raws))
+	out := make([]client.Result, len(raws))
 	var first time.Time
 	for i, raw := range raws {
-		var ev shopclient.Event
+		var ev client.Event
 		if err := json.Unmarshal(raw, &ev); err != nil {
 			return nil, err
 		}
@@ -91,10 +91,10 @@ func (o *oracle) AssessRaw(_ context.Context, raws []json.RawMessage) ([]shopcli
 		}
 		o.maxSpan = max(o.maxSpan, ev.OccurredAt.Sub(first))
 		o.byType[ev.Type]++
-		out[i] = shopclient.Result{EventID: fmt.Sprint(i), Decision: shopclient.Allow}
-		if ev.Type == shopclient.LoginSucceeded && o.attacker[ev.RequestID] {
-			out[i] = shopclient.Result{Decision: shopclient.Challenge,
-				Challenge: &shopclient.ChallengeOffer{ID: "ch_" + ev.RequestID, ExpiresAt: ev.OccurredAt.Add(5 * time.Minute)}}
+		out[i] = client.Result{EventID: fmt.Sprint(i), Decision: client.Allow}
+		if ev.Type == client.LoginSucceeded && o.attacker[ev.RequestID] {
+			out[i] = client.Result{Decision: client.Challenge,
+				Challenge: &client.ChallengeOffer{ID: "ch_" + ev.RequestID, ExpiresAt: ev.OccurredAt.Add(5 * time.Minute)}}
 		}
 	}
 	return out, nil
@@ -164,7 +164,7 @@ func TestFastScoring(t *testing.T) {
 				t.Errorf("perfect guard: %d allowed, %d challenged of %d, %d orders, %d email changes",
 					on.TakeoversAllowed, on.TakeoversChallenged, on.AttackerValid, on.FraudOrdersAttempted, on.EmailChanges)
 			}
-			if n := o.count(shopclient.MFAFailed); n != on.AttackerValid {
+			if n := o.count(client.MFAFailed); n != on.AttackerValid {
 				t.Errorf("%d abandoned step-ups reported, want %d", n, on.AttackerValid)
 			}
 			gen, _ := traffic.Generate(sc)
@@ -185,25 +185,25 @@ func TestScorerJailAndFriction(t *testing.T) {
 	at := from
 	login := func(typ string, l traffic.Label, user, out string) {
 		at = at.Add(time.Second)
-		ev := &shopclient.Event{Type: typ, OccurredAt: at, Context: shopclient.Context{IP: "198.51.100.1"}}
+		ev := &client.Event{Type: typ, OccurredAt: at, Context: client.Context{IP: "198.51.100.1"}}
 		if user != "" {
-			ev.User = &shopclient.User{ID: user}
+			ev.User = &client.User{ID: user}
 		}
 		sc.login(ev, l, out)
 	}
 	for range 5 {
-		login(shopclient.LoginFailed, atk, "u-9", outAllow)
+		login(client.LoginFailed, atk, "u-9", outAllow)
 	}
 	valid := atk
 	valid.ValidCredential = true
-	login(shopclient.LoginSucceeded, valid, "u-1", outAllow)     // jailed IP: the jail would stop it
-	login(shopclient.LoginSucceeded, valid, "u-2", outChallenge) // stopped
+	login(client.LoginSucceeded, valid, "u-1", outAllow)     // jailed IP: the jail would stop it
+	login(client.LoginSucceeded, valid, "u-2", outChallenge) // stopped
 	owner := traffic.Label{Actor: traffic.ActorOwner, Phase: traffic.PhaseEval, AccountExists: true}
-	login(shopclient.LoginSucceeded, owner, "u-1", outChallenge) // the owner of a stolen account
-	sc.stepUpPassed(owner)                                       // … who passes the step-up
+	login(client.LoginSucceeded, owner, "u-1", outChallenge) // the owner of a stolen account
+	sc.stepUpPassed(owner)                                   // … who passes the step-up
 	sc.stepUpPassed(traffic.Label{Actor: traffic.ActorOwner, Phase: traffic.PhaseWarmup})
-	login(shopclient.LoginSucceeded, owner, "u-3", outAllow)
-	login(shopclient.LoginSucceeded, owner, "u-4", outFailed) // live mode: refused
+	login(client.LoginSucceeded, owner, "u-3", outAllow)
+	login(client.LoginSucceeded, owner, "u-4", outFailed) // live mode: refused
 	s := sc.finish(nil)
 	want := Summary{Guard: "on", AttackerAttempts: 7, AttackerValid: 2, TakeoversAllowed: 1, TakeoversChallenged: 1,
 		TakeoverAllowedRate: 0.5, PerIPJailTakeovers: 0, OwnerLogins: 3, OwnerChallenged: 1, OwnerDenied: 1,
@@ -219,7 +219,7 @@ func TestScorerJailAndFriction(t *testing.T) {
 
 // liveStack starts a shop (without the guard: the fake one below) for
 // live-mode tests.
-func liveStack(t *testing.T, decide func(ev shopclient.Event) string) (StackFactory, *atomic.Int64) {
+func liveStack(t *testing.T, decide func(ev client.Event) string) (StackFactory, *atomic.Int64) {
 	var orders atomic.Int64
 	return func(ctx context.Context, accts []demoshop.SeedAccount, guardOn bool) (*Stack, error) {
 		st, err := demoshop.OpenStore(ctx, "")
@@ -267,10 +267,10 @@ func liveStack(t *testing.T, decide func(ev shopclient.Event) string) (StackFact
 	}, &orders
 }
 
-type fakeGuard func(ev shopclient.Event) string
+type fakeGuard func(ev client.Event) string
 
-func (f fakeGuard) Assess(_ context.Context, ev shopclient.Event) (shopclient.Result, error) {
-	return shopclient.Result{Decision: f(ev)}, nil
+func (f fakeGuard) Assess(_ context.Context, ev client.Event) (client.Result, error) {
+	return client.Result{Decision: f(ev)}, nil
 }
 
 // TestLiveThroughTheShop drives the real shop pages: with the guard off
@@ -287,19 +287,19 @@ func TestLiveThroughTheShop(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, l := range labeled {
-		var ev shopclient.Event
+		var ev client.Event
 		_ = json.Unmarshal(l.Event, &ev)
 		if l.Label.Actor == traffic.ActorAttacker {
 			attackerIPs[ev.Context.IP] = true
 		}
 	}
 	var heard sync.Map
-	factory, orders := liveStack(t, func(ev shopclient.Event) string {
+	factory, orders := liveStack(t, func(ev client.Event) string {
 		heard.Store(ev.Type, true)
-		if ev.Type == shopclient.LoginSucceeded && attackerIPs[ev.Context.IP] {
-			return shopclient.Challenge
+		if ev.Type == client.LoginSucceeded && attackerIPs[ev.Context.IP] {
+			return client.Challenge
 		}
-		return shopclient.Allow
+		return client.Allow
 	})
 	var progress bytes.Buffer
 	rep, err := Run(context.Background(), Config{Name: "distributed", Scenario: sc, Mode: ModeLive, NewStack: factory, Workers: 4, Progress: &progress})
@@ -325,7 +325,7 @@ func TestLiveThroughTheShop(t *testing.T) {
 	if got := orders.Load(); got != accepted {
 		t.Errorf("the shops accepted %d orders, the scoring counts %d", got, accepted)
 	}
-	for _, typ := range []string{shopclient.LoginSucceeded, shopclient.LoginFailed, shopclient.MFAFailed} {
+	for _, typ := range []string{client.LoginSucceeded, client.LoginFailed, client.MFAFailed} {
 		if _, ok := heard.Load(typ); !ok {
 			t.Errorf("the guard never heard %s", typ)
 		}
@@ -338,7 +338,7 @@ func TestLiveThroughTheShop(t *testing.T) {
 func TestReportFiles(t *testing.T) {
 	sc := small(t, "burst", 0.05)
 	rep, err := Run(context.Background(), Config{Name: "burst", Scenario: sc, Mode: ModeFast,
-		NewGuard: func(context.Context) (*shopclient.Client, func() error, error) {
+		NewGuard: func(context.Context) (*client.Client, func() error, error) {
 			return nil, nil, errors.New("no guard here")
 		}})
 	if err == nil || !strings.Contains(err.Error(), "no guard here") {
@@ -444,8 +444,8 @@ func TestScenariosAndScale(t *testing.T) {
 	if _, err := LoadScenario("tsunami"); err == nil || !strings.Contains(err.Error(), "burst, distributed, spray") {
 		t.Errorf("unknown scenario: %v", err)
 	}
-	if got := population([]item{{ev: shopclient.Event{Type: shopclient.LoginSucceeded, User: &shopclient.User{ID: "u-1", Email: "a@example.jp"},
-		Credential: &shopclient.Credential{PasswordSHA1: shopclient.PasswordSHA1("123456")}}}}, []byte("k")); len(got) != 1 || got[0].Password != "123456" {
+	if got := population([]item{{ev: client.Event{Type: client.LoginSucceeded, User: &client.User{ID: "u-1", Email: "a@example.jp"},
+		Credential: &client.Credential{PasswordSHA1: client.PasswordSHA1("123456")}}}}, []byte("k")); len(got) != 1 || got[0].Password != "123456" {
 		t.Errorf("a sprayed account's password: %+v", got)
 	}
 }

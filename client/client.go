@@ -1,6 +1,9 @@
-// Package shopclient is the Go client a shop imports to report its events
-// to atoguard over the HTTP API and get decisions back, with timeouts,
-// bounded retries and a fail-open or fail-closed mode of the shop's choosing.
+// Package client is atoguard's Go client: a shop reports its events
+// (logins, registrations, profile changes, orders) over the HTTP API and
+// gets back a decision for each, runs step-up challenges, enrols factors
+// and verifies the signatures of webhook notifications, with timeouts,
+// bounded retries and a fail-open or fail-closed mode of the shop's
+// choosing. It uses the standard library only.
 //
 // Fail mode: when the guard gives no decision (unreachable, timed out,
 // still 503 after the retries, or a problem answer), Assess returns the
@@ -9,7 +12,10 @@
 // it, so the shop can act on the decision and log the error. Nothing here
 // ever sends or logs a clear-text password; PasswordSHA1 is computed in
 // memory.
-package shopclient
+//
+// The contract this client speaks is docs/api.md and docs/openapi.yaml in
+// the atoguard repository.
+package client
 
 import (
 	"bytes"
@@ -120,10 +126,10 @@ type Client struct {
 func New(cfg Config) (*Client, error) {
 	u, err := url.Parse(strings.TrimRight(cfg.BaseURL, "/"))
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("shopclient: base URL %q: want http(s)://host[:port]", cfg.BaseURL)
+		return nil, fmt.Errorf("client: base URL %q: want http(s)://host[:port]", cfg.BaseURL)
 	}
 	if cfg.APIKey == "" {
-		return nil, errors.New("shopclient: API key is empty")
+		return nil, errors.New("client: API key is empty")
 	}
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = 2 * time.Second

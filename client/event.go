@@ -1,10 +1,6 @@
-package shopclient
+package client
 
-import (
-	"time"
-
-	"github.com/atoguard/atoguard/internal/incidentview"
-)
+import "time"
 
 // The request and response types of POST /v1/events (docs/api.md),
 // field by field. Optional parts are pointers or omitempty, so what a shop
@@ -126,14 +122,27 @@ const (
 	Review    = "review"
 )
 
+// Actions the guard asks of the shop beside its decision (Result.Actions).
+const (
+	// ActionRequirePasswordChange: the account's password is known to
+	// attackers; make the owner change it at the next sign-in.
+	ActionRequirePasswordChange = "require_password_change"
+)
+
 // Result is the guard's answer to one event.
 type Result struct {
-	EventID    string          `json:"event_id"`
-	Decision   string          `json:"decision"`
-	Risk       int             `json:"risk"`
-	Reasons    []Reason        `json:"reasons"`
-	Challenge  *ChallengeOffer `json:"challenge,omitempty"`
-	IncidentID string          `json:"incident_id,omitempty"`
+	EventID  string   `json:"event_id"`
+	Decision string   `json:"decision"` // Allow, Challenge, Deny or Review
+	Risk     int      `json:"risk"`     // 0 to 100
+	Reasons  []Reason `json:"reasons"`
+	// Challenge is the step-up to run, with a challenge decision.
+	Challenge *ChallengeOffer `json:"challenge,omitempty"`
+	// IncidentID names the attack the event belongs to, when it does.
+	IncidentID string `json:"incident_id,omitempty"`
+	// ReviewID names the held order, with a review decision.
+	ReviewID string `json:"review_id,omitempty"`
+	// Actions are what the shop should also do (ActionRequirePasswordChange).
+	Actions []string `json:"actions,omitempty"`
 	// Fallback is set when the guard gave no answer and the decision is
 	// the client's fail mode (Assess then also returns the error).
 	Fallback bool `json:"-"`
@@ -154,5 +163,25 @@ type ChallengeOffer struct {
 	ExpiresAt time.Time `json:"expires_at"`
 }
 
-// Incident is a credential-stuffing campaign as GET /v1/incidents lists it.
-type Incident = incidentview.Incident
+// Incident is a credential-stuffing campaign as GET /v1/incidents lists it
+// and operator.incident_* webhook notifications carry it.
+type Incident struct {
+	ID                  string     `json:"id"`
+	Kind                string     `json:"kind"`  // e.g. credential_stuffing
+	State               string     `json:"state"` // open or closed
+	StartedAt           time.Time  `json:"started_at"`
+	EndedAt             *time.Time `json:"ended_at"` // null while open
+	Attempts            int64      `json:"attempts"`
+	DistinctIPs         int64      `json:"distinct_ips"`
+	DistinctPrefixes    int64      `json:"distinct_prefixes"`
+	AccountsTargeted    int64      `json:"accounts_targeted"`
+	AccountsCompromised int64      `json:"accounts_compromised"`
+	TopSources          []Source   `json:"top_sources"` // never null: [] when none
+}
+
+// Source is one of an incident's top sources.
+type Source struct {
+	Kind     string `json:"kind"` // ip, prefix, user_agent
+	Value    string `json:"value"`
+	Attempts int64  `json:"attempts"`
+}

@@ -1,4 +1,4 @@
-package shopclient
+package client
 
 import (
 	"context"
@@ -36,7 +36,10 @@ func stepUpGuard(t *testing.T, got *[]string) *httptest.Server {
 		io.WriteString(w, `{"type":"about:blank#challenge-used","title":"Conflict","status":409,"detail":"challenge already answered"}`)
 	})
 	mux.HandleFunc("POST /v1/challenges/ch_1/webauthn/options", answer(`{"publicKey":{"challenge":"abc"}}`))
-	mux.HandleFunc("POST /v1/challenges/ch_1/send", answer(`{"sent":true}`))
+	mux.HandleFunc("GET /v1/challenges/ch_1", answer(`{"id":"ch_1","user_id":"u-1","purpose":"login","methods":["totp"],"state":"passed","attempts_left":2,"expires_at":"2026-11-25T10:05:00Z"}`))
+	mux.HandleFunc("POST /v1/challenges/ch_1/send", answer(`{"sent":true,"to":"t***@example.jp","expires_at":"2026-11-25T10:10:00Z"}`))
+	mux.HandleFunc("POST /v1/users/u-1/factors/email", answer(`{"factor_id":"f4","confirmed":false,"sent":true}`))
+	mux.HandleFunc("POST /v1/users/u-1/factors/email/confirm", answer(`{"factor_id":"f4","confirmed":true}`))
 	mux.HandleFunc("GET /v1/users/u%2F1/factors", answer(`{"factors":[{"id":"f1","type":"totp","name":"app","confirmed":true,"created_at":"2026-11-25T10:00:00Z","last_used_at":null}],"recovery_codes_left":3}`))
 	mux.HandleFunc("POST /v1/users/u-1/factors/totp", answer(`{"factor_id":"f2","secret":"JBSWY3DPEHPK3PXP","otpauth_uri":"otpauth://totp/x","qr_png":"iVBORw=="}`))
 	mux.HandleFunc("POST /v1/users/u-1/factors/totp/confirm", answer(`{"factor_id":"f2","confirmed":true}`))
@@ -77,8 +80,13 @@ func TestStepUpEndpoints(t *testing.T) {
 	if err != nil || string(opts) != `{"publicKey":{"challenge":"abc"}}` {
 		t.Errorf("WebAuthnOptions = %s, %v", opts, err)
 	}
-	if err := c.SendCode(ctx, "ch_1", MethodEmailOTP); err != nil {
-		t.Errorf("SendCode: %v", err)
+	st, err := c.Challenge(ctx, "ch_1")
+	if err != nil || st.State != "passed" || st.UserID != "u-1" || st.AttemptsLeft != 2 {
+		t.Errorf("Challenge = %+v, %v", st, err)
+	}
+	sent, err := c.SendCode(ctx, "ch_1", MethodEmailOTP)
+	if err != nil || sent.To != "t***@example.jp" || sent.ExpiresAt.IsZero() {
+		t.Errorf("SendCode = %+v, %v", sent, err)
 	}
 	fs, err := c.Factors(ctx, "u/1")
 	if err != nil || len(fs.Factors) != 1 || fs.Factors[0].Type != "totp" || fs.RecoveryCodesLeft != 3 {
@@ -101,6 +109,13 @@ func TestStepUpEndpoints(t *testing.T) {
 	if err != nil || f.ID != "f3" {
 		t.Errorf("FinishPasskey = %+v, %v", f, err)
 	}
+	em, err := c.EnrolEmail(ctx, "u-1", "taro@example.jp", false)
+	if err != nil || em != (EmailEnrolment{FactorID: "f4", Sent: true}) {
+		t.Errorf("EnrolEmail = %+v, %v", em, err)
+	}
+	if err := c.ConfirmEmail(ctx, "u-1", "f4", "123456"); err != nil {
+		t.Errorf("ConfirmEmail: %v", err)
+	}
 	codes, err := c.RecoveryCodes(ctx, "u-1")
 	if err != nil || len(codes) != 1 {
 		t.Errorf("RecoveryCodes = %v, %v", codes, err)
@@ -113,12 +128,15 @@ func TestStepUpEndpoints(t *testing.T) {
 		`POST /v1/challenges/ch_1/verify {"method":"totp","code":"123456"}`,
 		`POST /v1/challenges/ch_used/verify {"method":"totp","code":"123456"}`,
 		`POST /v1/challenges/ch_1/webauthn/options `,
+		`GET /v1/challenges/ch_1 `,
 		`POST /v1/challenges/ch_1/send {"method":"email_otp"}`,
 		`GET /v1/users/u%2F1/factors `,
 		`POST /v1/users/u-1/factors/totp {"account_name":"taro@example.jp","name":"app"}`,
 		`POST /v1/users/u-1/factors/totp/confirm {"code":"654321","factor_id":"f2"}`,
 		`POST /v1/users/u-1/factors/webauthn/register/begin {"name":"key"}`,
 		`POST /v1/users/u-1/factors/webauthn/register/finish {"attestation":{"id":"x"}}`,
+		`POST /v1/users/u-1/factors/email {"address":"taro@example.jp","verified":false}`,
+		`POST /v1/users/u-1/factors/email/confirm {"code":"123456","factor_id":"f4"}`,
 		`POST /v1/users/u-1/recovery-codes `,
 		`DELETE /v1/users/u-1/factors/f1 `,
 	}

@@ -1,4 +1,4 @@
-package shopclient
+package client
 
 import (
 	"context"
@@ -67,7 +67,8 @@ func TestAssessSendsTheContract(t *testing.T) {
 		}
 		w.Header().Set("Content-Type", "application/json")
 		io.WriteString(w, `{"event_id":"ev_1","decision":"challenge","risk":80,"reasons":[{"code":"campaign.active","detail":"x"}],
-			"challenge":{"id":"ch_1","methods":["totp"],"expires_at":"2026-11-25T10:05:00Z"},"incident_id":"inc_1"}`)
+			"challenge":{"id":"ch_1","methods":["totp"],"expires_at":"2026-11-25T10:05:00Z"},"incident_id":"inc_1",
+			"actions":["require_password_change"]}`)
 	}))
 	defer srv.Close()
 	c, _ := newTest(t, srv, FailOpen)
@@ -77,7 +78,7 @@ func TestAssessSendsTheContract(t *testing.T) {
 	}
 	want := Result{EventID: "ev_1", Decision: Challenge, Risk: 80, Reasons: []Reason{{"campaign.active", "x"}},
 		Challenge:  &ChallengeOffer{ID: "ch_1", Methods: []string{"totp"}, ExpiresAt: time.Date(2026, 11, 25, 10, 5, 0, 0, time.UTC)},
-		IncidentID: "inc_1"}
+		IncidentID: "inc_1", Actions: []string{ActionRequirePasswordChange}}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("result (-want +got):\n%s", diff)
 	}

@@ -1,4 +1,4 @@
-package shopclient
+package client
 
 import (
 	"context"
@@ -89,9 +89,37 @@ func (c *Client) CreateChallenge(ctx context.Context, req ChallengeRequest) (Cha
 	return out, err
 }
 
-// SendCode sends a one-time code for method (email_otp) of challenge id.
-func (c *Client) SendCode(ctx context.Context, challengeID, method string) error {
-	return c.call(ctx, http.MethodPost, "/v1/challenges/"+url.PathEscape(challengeID)+"/send", map[string]string{"method": method}, &json.RawMessage{})
+// ChallengeStatus is a challenge as GET /v1/challenges/{id} shows it.
+type ChallengeStatus struct {
+	ID           string    `json:"id"`
+	UserID       string    `json:"user_id"`
+	Purpose      string    `json:"purpose"`
+	Methods      []string  `json:"methods"`
+	State        string    `json:"state"` // pending, passed, failed, expired or locked
+	AttemptsLeft int       `json:"attempts_left"`
+	ExpiresAt    time.Time `json:"expires_at"`
+}
+
+// Challenge returns the state of challenge id: a shop checks that the
+// challenge guarding a session has passed before it lets the session on.
+func (c *Client) Challenge(ctx context.Context, challengeID string) (ChallengeStatus, error) {
+	var out ChallengeStatus
+	err := c.call(ctx, http.MethodGet, "/v1/challenges/"+url.PathEscape(challengeID), nil, &out)
+	return out, err
+}
+
+// CodeSent says where an emailed one-time code went.
+type CodeSent struct {
+	To        string    `json:"to"` // the address, masked: t***@example.jp
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+// SendCode emails a one-time code for method (MethodEmailOTP) of
+// challenge id to the user's verified address.
+func (c *Client) SendCode(ctx context.Context, challengeID, method string) (CodeSent, error) {
+	var out CodeSent
+	err := c.call(ctx, http.MethodPost, "/v1/challenges/"+url.PathEscape(challengeID)+"/send", map[string]string{"method": method}, &out)
+	return out, err
 }
 
 // WebAuthnOptions returns the options to hand to navigator.credentials.get
@@ -158,7 +186,12 @@ func (c *Client) EnrolTOTP(ctx context.Context, userID, name, accountName string
 
 // ConfirmTOTP confirms a TOTP factor with the first code the app shows.
 func (c *Client) ConfirmTOTP(ctx context.Context, userID, factorID, code string) error {
-	return c.call(ctx, http.MethodPost, userPath(userID, "/factors/totp/confirm"),
+	return c.confirm(ctx, userID, "totp", factorID, code)
+}
+
+// confirm posts a factor's first code to .../factors/{kind}/confirm.
+func (c *Client) confirm(ctx context.Context, userID, kind, factorID, code string) error {
+	return c.call(ctx, http.MethodPost, userPath(userID, "/factors/"+kind+"/confirm"),
 		map[string]string{"factor_id": factorID, "code": code}, &json.RawMessage{})
 }
 
@@ -185,6 +218,29 @@ func (c *Client) FinishPasskey(ctx context.Context, userID string, attestation j
 	err := c.call(ctx, http.MethodPost, userPath(userID, "/factors/webauthn/register/finish"),
 		map[string]json.RawMessage{"attestation": attestation}, &out)
 	return out, err
+}
+
+// EmailEnrolment is an email factor just added: confirmed at once when
+// the shop vouched for the address, else waiting for the code Sent to it.
+type EmailEnrolment struct {
+	FactorID  string `json:"factor_id"`
+	Confirmed bool   `json:"confirmed"`
+	Sent      bool   `json:"sent"`
+}
+
+// EnrolEmail adds address as an email factor of userID. verified true
+// says the shop has already verified the address (the factor is confirmed
+// at once); otherwise the guard emails a code for ConfirmEmail.
+func (c *Client) EnrolEmail(ctx context.Context, userID, address string, verified bool) (EmailEnrolment, error) {
+	var out EmailEnrolment
+	err := c.call(ctx, http.MethodPost, userPath(userID, "/factors/email"),
+		map[string]any{"address": address, "verified": verified}, &out)
+	return out, err
+}
+
+// ConfirmEmail confirms an email factor with the code emailed to it.
+func (c *Client) ConfirmEmail(ctx context.Context, userID, factorID, code string) error {
+	return c.confirm(ctx, userID, "email", factorID, code)
 }
 
 // RecoveryCodes makes ten new recovery codes for userID, replacing any
