@@ -765,6 +765,10 @@ func (f *fixture) postStolenLogin(t *testing.T, start time.Time, inBurst string)
 	stolen := userLoginEvent(3, start.Add(55*time.Second))
 	stolen["context"].(obj)["ip"] = "192.0.2.77"
 	stolen["context"].(obj)["device_id"] = "d-attacker"
+	// the crew's own browser and language: during a campaign only a
+	// context with little that matches the owner's is stepped up
+	stolen["context"].(obj)["user_agent"] = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0 Safari/537.36"
+	stolen["context"].(obj)["accept_language"] = "en-US,en;q=0.9"
 	rec := f.do(t, request{"POST", "/v1/events", bearer(eventsSecret), mustJSON(stolen)})
 	if rec.Code != 200 {
 		t.Fatalf("stolen login: status %d, body %s", rec.Code, rec.Body)

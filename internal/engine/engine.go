@@ -172,6 +172,7 @@ type Engine struct {
 
 	sources  *source.Detector
 	familiar *familiarity.Detector
+	networks *familiarity.Networks // seen in good sessions of any account
 	campaign *campaign.Detector
 	tracker  *incident.Tracker
 	creds    *credentials // breached passwords, password spraying
@@ -215,11 +216,13 @@ func New(cfg Config, deps Deps) (*Engine, error) {
 	if err != nil {
 		return nil, fmt.Errorf("engine: %w", err)
 	}
+	familiar := familiarity.New(cfg.Familiarity, deps.Key, profiles{deps.Records})
 	return &Engine{
 		cfg: cfg, challenges: cfg.Challenges(), clock: deps.Clock, policy: deps.Policy,
 		records: deps.Records, writer: deps.Writer, key: deps.Key,
 		sources:  source.New(cfg.Sources),
-		familiar: familiarity.New(cfg.Familiarity, deps.Key, profiles{deps.Records}),
+		familiar: familiar,
+		networks: familiar.Networks(),
 		campaign: campaign.New(cfg.Campaign),
 		tracker:  incident.New(cfg.Incidents),
 		creds:    creds,

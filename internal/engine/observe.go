@@ -44,7 +44,10 @@ type observation struct {
 func (e *Engine) newObservation(ev *event.Event, now time.Time) observation {
 	keys := source.KeysOf(ev.Context)
 	obs := observation{now: now, keys: keys}
-	obs.fctx = familiarity.Context{Device: ev.Context.DeviceID, Network: keys.Prefix, Agent: familiarity.AgentFamily(ev.Context.UserAgent)}
+	obs.fctx = familiarity.Context{
+		Device: ev.Context.DeviceID, Network: keys.Prefix, Agent: familiarity.AgentFamily(ev.Context.UserAgent),
+		Language: familiarity.LanguageOf(ev.Context.AcceptLanguage),
+	}
 	if e.geo != nil {
 		obs.place = e.geo.Lookup(ev.Context.IP)
 		obs.fctx.Country = obs.place.Country
@@ -66,6 +69,7 @@ func (e *Engine) accountFacts(ctx context.Context, ev *event.Event, obs *observa
 	if err != nil && e.outage == nil {
 		return err
 	}
+	f.NetworkSeenInShop = e.networks.Seen(obs.fctx.Network)
 	obs.facts, obs.unread = f, err != nil
 	return nil
 }
@@ -137,8 +141,12 @@ func policyInput(ev *event.Event, facts familiarity.Facts, src source.Stats, cam
 			Known: ev.User.ID != "", HasHistory: facts.HasHistory, Logins: facts.Logins,
 			DeviceKnown: facts.DeviceKnown, NetworkKnown: facts.NetworkKnown, AgentKnown: facts.AgentKnown,
 			CountryKnown: facts.CountryKnown, ASNKnown: facts.ASNKnown, Familiar: facts.Familiar(),
-			MFAFailures: facts.MFAFailures,
+			MFAFailures: facts.MFAFailures, LanguageKnown: facts.LanguageKnown,
+			NewBrowserFamily: facts.Grade.NewAgent, NewLanguage: facts.Grade.NewLanguage,
+			UnusualHour: facts.Grade.UnusualHour, Strangeness: facts.Grade.Strangeness,
+			ContextMismatch: facts.HasHistory && facts.Grade.Mismatch,
 		},
+		Network:  policy.NetworkFacts{SeenInShop: facts.NetworkSeenInShop},
 		Campaign: policy.CampaignFacts{Active: camp.Active, IncidentID: incID},
 		Bot:      policy.BotFacts{AutomationUA: hints.AutomationUA, Tool: hints.Tool, MissingHeaders: hints.MissingHeaders},
 		Geo:      policy.GeoFacts{Country: place.Country, ASN: int(place.ASN), ASOrg: place.ASOrg},

@@ -132,6 +132,9 @@ func (e *Engine) replay(ctx context.Context, ev *event.Event, obs *observation, 
 	if uid != "" {
 		e.familiar.Forget(uid)
 	}
+	r := *res
+	r.passed = passed
+	e.learnNetwork(ev, obs, r)
 	switch ev.Type {
 	case event.LoginSucceeded:
 		e.orders.sessions.Login(ev.SessionID, sessionOf(uid, obs.now, &obs.in, *res))

@@ -144,6 +144,7 @@ func (e *Engine) learnAccount(ctx context.Context, ev *event.Event, obs *observa
 		if res.Decision == policy.Allow {
 			p, err = e.familiar.Learn(ctx, uid, obs.fctx, now)
 		}
+		e.learnNetwork(ev, obs, *res)
 	case event.PasswordChanged, event.Registration:
 		// A refused one (e.g. a breached password): nothing to learn, the
 		// old password stands.
@@ -157,6 +158,7 @@ func (e *Engine) learnAccount(ctx context.Context, ev *event.Event, obs *observa
 		}
 	case event.MFASucceeded:
 		p, err = e.passChallenge(ctx, ev, obs, res, l, verified)
+		e.learnNetwork(ev, obs, *res)
 	case event.MFAFailed:
 		p, err = e.failChallenge(ctx, ev, obs, res, l)
 	}
@@ -520,4 +522,15 @@ func (e *Engine) track(t *incident.Tracker, kind string, opened, closed bool, si
 		}
 	}
 	return false
+}
+
+// learnNetwork remembers shop-wide the network of a good session: a
+// login let in, or a step-up passed with a strong factor. Live, replayed
+// after a restart and a peer's, so every instance knows the same.
+func (e *Engine) learnNetwork(ev *event.Event, obs *observation, res Result) {
+	switch {
+	case ev.Type == event.LoginSucceeded && res.Decision == policy.Allow,
+		ev.Type == event.MFASucceeded && res.passed && !policy.WeakMFAMethod(ev.Properties.Method):
+		e.networks.Add(obs.fctx.Network, obs.now)
+	}
 }

@@ -248,6 +248,8 @@ func (e *Engine) replay1(ctx context.Context, log Log, rec *store.AuditRecord, a
 		return err
 	}
 	e.attribute(&ev, &obs, &res, nil)
+	res.passed = rp.Passed
+	e.learnNetwork(&ev, &obs, res)
 	e.replaySession(ctx, &ev, rp.At, &obs.in, res)
 	return nil
 }

@@ -34,8 +34,9 @@ type snapshot struct {
 	Incident      []byte    `json:"incident,omitempty"`
 	Spray         []byte    `json:"spray"`
 	SprayIncident []byte    `json:"spray_incident,omitempty"`
-	Drops         []byte    `json:"drops"` // drop points (order.DropPoints)
-	Surge         []byte    `json:"surge"` // item surges (order.Surge)
+	Drops         []byte    `json:"drops"`              // drop points (order.DropPoints)
+	Surge         []byte    `json:"surge"`              // item surges (order.Surge)
+	Networks      []byte    `json:"networks,omitempty"` // networks seen shop-wide (familiarity.Networks)
 }
 
 // Save persists what the engine learned that is not written per event
@@ -79,6 +80,9 @@ func (e *Engine) snapshot() ([]byte, error) {
 	}
 	if s.Surge, err = e.orders.surge.Snapshot(); err != nil {
 		return nil, fmt.Errorf("saving item surges: %w", err)
+	}
+	if s.Networks, err = e.networks.Snapshot(); err != nil {
+		return nil, err
 	}
 	return json.Marshal(s)
 }
@@ -127,6 +131,9 @@ func (e *Engine) Restore(ctx context.Context) error {
 		return err
 	}
 	if err := e.orders.surge.Restore(s.Surge); err != nil {
+		return err
+	}
+	if err := e.networks.Restore(s.Networks); err != nil {
 		return err
 	}
 	return e.recover(ctx, s.Through)

@@ -12,6 +12,7 @@ type Input struct {
 	UserAgent   SourceFacts
 	Fingerprint SourceFacts // the client (TLS) fingerprint, when sent
 	Account     AccountFacts
+	Network     NetworkFacts // the client's network as the whole shop knows it (accounts' events only)
 	Campaign    CampaignFacts
 	Bot         BotFacts
 	Geo         GeoFacts     // empty unless a GeoIP database is configured
@@ -127,6 +128,29 @@ type AccountFacts struct {
 	ASNKnown     bool
 	Familiar     bool // DeviceKnown or NetworkKnown
 	MFAFailures  int  // failed step-ups in the last 24 hours
+	// Graded familiarity: beyond the device and the network, the browser
+	// family, the language and the hours, weighed per account.
+	LanguageKnown    bool // the browser's language preference was seen in a good session
+	NewBrowserFamily bool // the browser family (e.g. Chrome/Windows) was never seen; the account has some on record
+	NewLanguage      bool // the language preference was never seen; the account has some on record
+	UnusualHour      bool // enough logins on record, none at this hour of the day or next to it
+	// Strangeness is 0 (everything matches) to 100 (nothing does, on an
+	// account that never varies; or no history): each part of the context
+	// weighed, a new one counting less on an account that often shows new
+	// ones.
+	Strangeness int
+	// ContextMismatch: the account has history and nothing the login
+	// carries matches it (device, network, browser family, language and,
+	// with GeoIP, country and network operator).
+	ContextMismatch bool
+}
+
+// NetworkFacts describe the client's network (IPv4 /24, IPv6 /64) as the
+// whole shop knows it.
+type NetworkFacts struct {
+	// SeenInShop: the network was seen in a good session of some account
+	// in the last 30 to 60 days.
+	SeenInShop bool
 }
 
 // CampaignFacts describe the site-wide campaign detector.

@@ -23,7 +23,11 @@ func TestDefaultPolicy(t *testing.T) {
 		t.Fatal(err)
 	}
 	home := AccountFacts{Known: true, HasHistory: true, Logins: 12, DeviceKnown: true, NetworkKnown: true, AgentKnown: true, Familiar: true}
-	stranger := AccountFacts{Known: true, HasHistory: true, Logins: 12, AgentKnown: true}
+	stranger := AccountFacts{Known: true, HasHistory: true, Logins: 12, AgentKnown: true, LanguageKnown: true, Strangeness: 55}
+	// nothing matches: a fresh device, a new network, a browser family and
+	// a language the owner never used
+	crew := AccountFacts{Known: true, HasHistory: true, Logins: 12, NewBrowserFamily: true, NewLanguage: true, Strangeness: 90, ContextMismatch: true}
+	seen := NetworkFacts{SeenInShop: true}
 	succeeded := EventFacts{Type: "login.succeeded", IsLogin: true, Succeeded: true}
 	failed := EventFacts{Type: "login.failed", IsLogin: true, Failed: true}
 	campaign := CampaignFacts{Active: true, IncidentID: "inc_1", Metric: "unknown-account failures"}
@@ -40,10 +44,18 @@ func TestDefaultPolicy(t *testing.T) {
 		{"owner with a new phone on a quiet day", Input{Event: succeeded, Account: AccountFacts{Known: true, HasHistory: true, NetworkKnown: true, Familiar: true}},
 			Allow, []string{"account.new_device"}},
 		{"stranger on a quiet day", Input{Event: succeeded, Account: stranger}, Allow, []string{"account.new_device", "account.new_network"}},
-		{"stranger during a campaign", Input{Event: succeeded, Account: stranger, Campaign: campaign}, Challenge,
+		{"stranger with the owner's browser and language during a campaign", Input{Event: succeeded, Account: stranger, Campaign: campaign}, Allow,
 			[]string{"campaign.active", "account.new_device", "account.new_network"}},
+		{"stranger with a new browser family during a campaign", Input{Event: succeeded, Account: AccountFacts{Known: true, HasHistory: true, Logins: 12, NewBrowserFamily: true, LanguageKnown: true, Strangeness: 75}, Network: seen, Campaign: campaign}, Challenge,
+			[]string{"campaign.active", "account.new_device", "account.new_network", "account.new_browser_family"}},
 		{"no history during a campaign", Input{Event: succeeded, Account: AccountFacts{Known: true}, Campaign: campaign}, Challenge,
-			[]string{"campaign.active", "account.new_device", "account.new_network", "account.no_history"}},
+			[]string{"campaign.active", "account.new_device", "account.new_network", "account.no_history", "source.unseen_network"}},
+		{"no history during a campaign, from a network the shop knows", Input{Event: succeeded, Account: AccountFacts{Known: true}, Network: seen, Campaign: campaign}, Allow,
+			[]string{"campaign.active"}},
+		{"crew-shaped stranger on a quiet day", Input{Event: succeeded, Account: crew}, Challenge,
+			[]string{"account.context_mismatch", "account.new_device", "account.new_network", "account.new_browser_family", "account.new_language", "source.unseen_network"}},
+		{"nothing matches, on a network the shop knows (a traveller at a friend's)", Input{Event: succeeded, Account: crew, Network: seen}, Allow,
+			[]string{"account.new_device", "account.new_network"}},
 		{"owner at home during a campaign", Input{Event: succeeded, Account: home, Campaign: campaign}, Allow, nil},
 		{"owner behind carrier NAT with a new phone", Input{Event: succeeded, IP: nat, Prefix: nat, Account: AccountFacts{Known: true, HasHistory: true, NetworkKnown: true, Familiar: true}},
 			Allow, []string{"account.new_device"}},

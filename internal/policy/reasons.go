@@ -69,6 +69,33 @@ var reasons = map[string]reasonDef{
 			return fmt.Sprintf("network operator AS%d %s never seen for this account", in.Geo.ASN, in.Geo.ASOrg)
 		},
 	},
+	"account.new_browser_family": {
+		doc:     "the browser family (e.g. Chrome/Windows, version-free) was never seen in a good session of this account",
+		applies: func(in *Input) bool { return in.Account.NewBrowserFamily },
+		detail:  text("browser family never seen for this account"),
+	},
+	"account.new_language": {
+		doc:     "the browser's language preference (Accept-Language) was never seen in a good session of this account",
+		applies: func(in *Input) bool { return in.Account.NewLanguage },
+		detail:  text("browser language never seen for this account"),
+	},
+	"account.unusual_hour": {
+		doc:     "the account has logged in often enough, and never at this hour of the day or the hours next to it",
+		applies: func(in *Input) bool { return in.Account.UnusualHour },
+		detail:  text("no login of this account at this hour of the day"),
+	},
+	"account.context_mismatch": {
+		doc:     "nothing the login carries matches what the account has shown: not the device, the network, the browser family, the language, nor (with GeoIP) the country or network operator",
+		applies: func(in *Input) bool { return in.Account.ContextMismatch },
+		detail: func(in *Input) string {
+			return fmt.Sprintf("nothing of this context matches the account's history (strangeness %d/100)", in.Account.Strangeness)
+		},
+	},
+	"source.unseen_network": {
+		doc:     "the network (IPv4 /24, IPv6 /64) was not seen in a good session of any account of the shop in the last 30 to 60 days",
+		applies: func(in *Input) bool { return in.Account.Known && !in.Network.SeenInShop },
+		detail:  text("network never seen for any account of the shop"),
+	},
 	"account.no_history": {
 		doc:     "the account has no good session on record yet",
 		applies: func(in *Input) bool { return !in.Account.HasHistory },

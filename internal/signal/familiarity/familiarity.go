@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"hash"
 	"hash/maphash"
+	"math"
 	"sync"
 	"time"
 
@@ -37,6 +38,9 @@ type Context struct {
 	Agent   string // AgentFamily of the user agent
 	Country string
 	ASN     string
+	// Language is the browser's language preference, as LanguageOf
+	// reduces the Accept-Language header.
+	Language string
 }
 
 // Facts say how familiar a context is to an account.
@@ -49,6 +53,13 @@ type Facts struct {
 	CountryKnown bool
 	ASNKnown     bool
 	MFAFailures  int // failed step-ups in the last 24 hours
+	// LanguageKnown: the browser's language preference was seen in a good
+	// session of the account.
+	LanguageKnown bool
+	// NetworkSeenInShop: the network was seen in a good session of some
+	// account of the shop (Networks); set by the caller.
+	NetworkSeenInShop bool
+	Grade             Grade // how strange the context is, weighed per account
 }
 
 // Familiar reports whether the login comes from a device or a network the
@@ -127,6 +138,8 @@ type profile struct {
 	Agents    []mark           `json:"a,omitempty"`
 	Countries []mark           `json:"c,omitempty"`
 	ASNs      []mark           `json:"s,omitempty"`
+	Languages []mark           `json:"g,omitempty"`
+	Hours     []uint16         `json:"hr,omitempty"` // good sessions per hour of the day (UTC), 24 entries once any is learned
 	Logins    int              `json:"l"`
 	First     int64            `json:"t"`
 	MFAFails  []int64          `json:"m,omitempty"`  // Unix seconds, the last few
@@ -211,6 +224,8 @@ func (d *Detector) Assess(ctx context.Context, account string, c Context, now ti
 	f.AgentKnown = c.Agent != "" && has(p.Agents, d.hash("a", c.Agent))
 	f.CountryKnown = c.Country != "" && has(p.Countries, d.hash("c", c.Country))
 	f.ASNKnown = c.ASN != "" && has(p.ASNs, d.hash("s", c.ASN))
+	f.LanguageKnown = c.Language != "" && has(p.Languages, d.hash("g", c.Language))
+	f.Grade = grade(p, c, f, now)
 	day := now.Add(-24 * time.Hour).Unix()
 	for _, t := range p.MFAFails {
 		if t >= day && t <= now.Unix() {
@@ -250,6 +265,14 @@ func (d *Detector) Learn(ctx context.Context, account string, c Context, now tim
 		p.Agents = learn(p.Agents, "a", c.Agent)
 		p.Countries = learn(p.Countries, "c", c.Country)
 		p.ASNs = learn(p.ASNs, "s", c.ASN)
+		p.Languages = learn(p.Languages, "g", c.Language)
+		if len(p.Hours) != 24 {
+			p.Hours = make([]uint16, 24)
+		}
+		if h := now.UTC().Hour(); p.Hours[h] < math.MaxUint16 {
+			grew = grew || p.Hours[h] == 0 // a new hour is learned at once, like a new device
+			p.Hours[h]++
+		}
 		return grew || p.saved == 0 || t-p.saved >= int64(refreshEvery/time.Second)
 	})
 }
