@@ -1,5 +1,5 @@
 // Package cli implements atoguard's command line: serve, keys, policy,
-// version, demo, simulate, operator and journal.
+// version, demo, simulate, operator, journal and replay.
 package cli
 
 import (
@@ -37,7 +37,7 @@ into incidents. See README.md and docs/api.md for the HTTP API.`,
 	}
 	root.AddCommand(newServe(stdout, stderr, getenv), newKeys(stdout, getenv), newPolicy(stdout), newVersion(stdout),
 		newDemo(stdout, stderr, getenv), newSimulate(stdout, stderr, getenv), newPasswords(stdout, stderr),
-		newOperator(stdout, getenv), newJournal(stdout, getenv))
+		newOperator(stdout, getenv), newJournal(stdout, getenv), newReplay(stdout, stderr))
 	return root
 }
 
