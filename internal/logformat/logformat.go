@@ -206,8 +206,18 @@ func fromApache(format string) (string, error) {
 	return b.String(), nil
 }
 
+// TimeCache remembers the last time parsed: consecutive lines of a busy
+// log mostly share their second. One goroutine uses a cache at a time.
+type TimeCache struct {
+	text string
+	t    time.Time
+}
+
 // Parse parses one line (without its newline) into a record.
-func (f *Format) Parse(line string) (Record, error) {
+func (f *Format) Parse(line string) (Record, error) { return f.ParseCached(line, nil) }
+
+// ParseCached is Parse with a cache of the last time parsed (nil: none).
+func (f *Format) ParseCached(line string, c *TimeCache) (Record, error) {
 	var r Record
 	pos := 0
 	for i, t := range f.tokens {
@@ -225,8 +235,15 @@ func (f *Format) Parse(line string) (Record, error) {
 				return r, fmt.Errorf("%w: $%s does not end (no %q after column %d)", ErrMalformed, t.lit, f.tokens[i+1].lit, pos+1)
 			}
 		}
+		if c != nil && t.v == vTimeLocal && c.text != "" && line[pos:end] == c.text {
+			r.Time, pos = c.t, end
+			continue
+		}
 		if err := r.set(t.v, line[pos:end]); err != nil {
 			return r, fmt.Errorf("%w: $%s: %w", ErrMalformed, t.lit, err)
+		}
+		if c != nil && t.v == vTimeLocal {
+			c.text, c.t = strings.Clone(line[pos:end]), r.Time
 		}
 		pos = end
 	}
@@ -242,17 +259,23 @@ func (f *Format) Parse(line string) (Record, error) {
 	return r, nil
 }
 
-// findLit returns the index of lit in line at or after pos, skipping
-// backslash-escaped bytes, or -1.
+// findLit returns the index of lit in line at or after pos that no
+// backslash escapes, or -1.
 func findLit(line string, pos int, lit string) int {
-	for j := pos; j < len(line); j++ {
-		if line[j] == '\\' {
-			j++
-			continue
+	for pos <= len(line) {
+		i := strings.Index(line[pos:], lit)
+		if i < 0 {
+			return -1
 		}
-		if strings.HasPrefix(line[j:], lit) {
+		j := pos + i
+		bs := 0
+		for k := j - 1; k >= pos && line[k] == '\\'; k-- {
+			bs++
+		}
+		if bs%2 == 0 {
 			return j
 		}
+		pos = j + 1
 	}
 	return -1
 }

@@ -110,3 +110,29 @@ func TestCompileErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestParseCached checks that the time cache gives each line its own time.
+func TestParseCached(t *testing.T) {
+	f, err := Compile("combined")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c TimeCache
+	for _, tc := range []struct {
+		line string
+		want time.Time
+	}{
+		{`192.0.2.1 - - [25/Nov/2026:10:00:00 +0900] "GET / HTTP/1.1" 200 1 "-" "-"`, time.Date(2026, 11, 25, 1, 0, 0, 0, time.UTC)},
+		{`192.0.2.1 - - [25/Nov/2026:10:00:00 +0900] "GET /a HTTP/1.1" 200 1 "-" "-"`, time.Date(2026, 11, 25, 1, 0, 0, 0, time.UTC)},
+		{`192.0.2.1 - - [25/Nov/2026:10:00:00 +0000] "GET / HTTP/1.1" 200 1 "-" "-"`, time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)},
+		{`192.0.2.1 - - [25/Nov/2026:10:00:01 +0000] "GET / HTTP/1.1" 200 1 "-" "-"`, time.Date(2026, 11, 25, 10, 0, 1, 0, time.UTC)},
+	} {
+		r, err := f.ParseCached(tc.line, &c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !r.Time.Equal(tc.want) {
+			t.Errorf("%s: got %v, want %v", tc.line, r.Time, tc.want)
+		}
+	}
+}
