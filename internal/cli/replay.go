@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"time"
@@ -26,7 +27,12 @@ type replayFlags struct {
 	workers  int
 }
 
-func newReplay(stdout, stderr io.Writer) *cobra.Command {
+// replayGCPercent is the garbage collector's target during a replay,
+// unless GOGC is set: the live heap is bounded, and collecting it less
+// often saves about a quarter of the CPU for about twice the memory.
+const replayGCPercent = 400
+
+func newReplay(stdout, stderr io.Writer, getenv func(string) string) *cobra.Command {
 	var f replayFlags
 	cmd := &cobra.Command{
 		Use:   "replay FILE... --config replay.yaml",
@@ -49,6 +55,9 @@ commands) or crowdsec-decisions (for cscli decisions import -i FILE).
 ` + "`atoguard replay check FILE`" + ` validates one.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if getenv("GOGC") == "" {
+				defer debug.SetGCPercent(debug.SetGCPercent(replayGCPercent))
+			}
 			return runReplay(cmd, f, args, cmd.InOrStdin(), stdout, stderr)
 		},
 	}

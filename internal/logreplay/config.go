@@ -179,6 +179,11 @@ func (c Config) withDefaults() Config {
 	if c.Browse.MaxIPs <= 0 {
 		c.Browse.MaxIPs = 1_000_000
 	}
+	if c.Engine.Incidents.SaveEvery <= 0 {
+		// The report reads the incidents once, at the end: estimating
+		// their sources every second of the logs' time is wasted work.
+		c.Engine.Incidents.SaveEvery = time.Minute
+	}
 	if c.MaxListed <= 0 {
 		c.MaxListed = 100_000
 	}

@@ -84,9 +84,16 @@ browse: {ignore: [/health]}
 		{`192.0.2.1 [25/Nov/2026:10:00:00 +0900] "POST /login HTTP/1.1"`, kindMalformed, ""},
 	} {
 		var it item
-		m.parse(tc.line, &it)
-		if it.kind != tc.kind || it.ev.Type != tc.typ {
-			t.Errorf("%s: got kind %d, type %q, want %d, %q (%v)", tc.line, it.kind, it.ev.Type, tc.kind, tc.typ, it.err)
+		m.parse(tc.line, &it, nil)
+		if typ := typeOf(&it); it.kind != tc.kind || typ != tc.typ {
+			t.Errorf("%s: got kind %d, type %q, want %d, %q (%v)", tc.line, it.kind, typ, tc.kind, tc.typ, it.err)
 		}
 	}
+}
+
+func typeOf(it *item) event.Type {
+	if it.ev == nil {
+		return ""
+	}
+	return it.ev.Type
 }

@@ -18,7 +18,7 @@ func FuzzMap(f *testing.F) {
 	f.Fuzz(func(t *testing.T, line string) {
 		for _, m := range mappers {
 			var it item
-			m.parse(line, &it)
+			m.parse(line, &it, nil)
 			if it.kind != kindMalformed && (!it.ip.IsValid() || it.t.IsZero()) {
 				t.Fatalf("%q: kept without address or time: %+v", line, it)
 			}

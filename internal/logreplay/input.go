@@ -14,6 +14,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/atoguard/atoguard/internal/logformat"
 )
 
 // Input is one log to replay.
@@ -112,7 +114,7 @@ func firstTime(in Input, m *mapper) (time.Time, bool) {
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	var it item
 	for n := 0; n < 100 && sc.Scan(); n++ {
-		if m.parse(sc.Text(), &it); it.kind != kindMalformed {
+		if m.parse(sc.Text(), &it, nil); it.kind != kindMalformed {
 			return it.t, true
 		}
 	}
@@ -264,6 +266,7 @@ func readAll(ctx context.Context, ins []Input, jobs, order chan<- *chunk, progre
 func parseChunk(c *chunk, m *mapper) {
 	s := string(c.data) // one copy: the items' strings share it
 	c.items = make([]item, 0, bytes.Count(c.data, []byte{'\n'})+1)
+	var tc logformat.TimeCache
 	for len(s) > 0 {
 		line := s
 		if i := strings.IndexByte(s, '\n'); i >= 0 {
@@ -279,7 +282,7 @@ func parseChunk(c *chunk, m *mapper) {
 		if line == "" {
 			continue // kindSkip
 		}
-		m.parse(line, it)
+		m.parse(line, it, &tc)
 	}
 	c.data = nil
 }

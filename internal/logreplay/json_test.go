@@ -50,18 +50,24 @@ func TestMapJSON(t *testing.T) {
 		{`{"ts":"2026-11-25T10:00:00Z"} {}`, kindMalformed, event.Event{}},
 	} {
 		var it item
-		m.parse(tc.line, &it)
+		m.parse(tc.line, &it, nil)
 		if it.kind != tc.kind {
 			t.Errorf("%s: got kind %d, want %d (%v)", tc.line, it.kind, tc.kind, it.err)
 			continue
 		}
-		got := it.ev
+		var got event.Event
+		if it.ev != nil {
+			got = *it.ev
+		}
 		if got.Type != tc.want.Type || got.Login != tc.want.Login || got.User != tc.want.User || got.Properties.Reason != tc.want.Properties.Reason {
 			t.Errorf("%s: got %+v, want %+v", tc.line, got, tc.want)
 		}
 	}
 	var it item
-	m.parse(`{"ts":"2026-11-25T10:00:00Z","action":"order","result":"accepted","uid":"u1","order":"o-1","amount":120000,"currency":"JPY","client":{"ip":"192.0.2.1"}}`, &it)
+	m.parse(`{"ts":"2026-11-25T10:00:00Z","action":"order","result":"accepted","uid":"u1","order":"o-1","amount":120000,"currency":"JPY","client":{"ip":"192.0.2.1"}}`, &it, nil)
+	if it.ev == nil {
+		t.Fatalf("order: not an event: %v", it.err)
+	}
 	if o := it.ev.Properties.Order; it.ev.Type != event.OrderAttempt || o == nil || o.ID != "o-1" || o.Amount != 120000 || o.Currency != "JPY" {
 		t.Errorf("order: got %+v", it.ev)
 	}

@@ -31,9 +31,9 @@ type item struct {
 	kind kind
 	t    time.Time
 	ip   netip.Addr
-	ev   event.Event // kindEvent
-	err  error       // kindMalformed
-	line string      // kindMalformed: the line, for the report's examples
+	ev   *event.Event // kindEvent
+	err  error        // kindMalformed
+	line string       // kindMalformed: the line, for the report's examples
 }
 
 // mapper turns lines into items. It holds no state: parsers on every
@@ -55,12 +55,13 @@ func newMapper(cfg Config) (*mapper, error) {
 	return m, nil
 }
 
-// parse fills it from one line (without its newline).
-func (m *mapper) parse(line string, it *item) {
+// parse fills it from one line (without its newline); tc, when not nil,
+// is the calling goroutine's cache of the last time parsed.
+func (m *mapper) parse(line string, it *item, tc *logformat.TimeCache) {
 	*it = item{}
 	var err error
 	if m.format != nil {
-		err = m.access(line, it)
+		err = m.access(line, it, tc)
 	} else {
 		err = m.json(line, it)
 	}
@@ -70,15 +71,15 @@ func (m *mapper) parse(line string, it *item) {
 }
 
 // access maps an access log line.
-func (m *mapper) access(line string, it *item) error {
-	rec, err := m.format.Parse(line)
+func (m *mapper) access(line string, it *item, tc *logformat.TimeCache) error {
+	rec, err := m.format.ParseCached(line, tc)
 	if err != nil {
 		return err
 	}
 	it.t, it.ip = rec.Time, rec.IP
 	for i := range m.cfg.Requests {
 		r := &m.cfg.Requests[i]
-		if ok, _ := path.Match(r.Path, rec.Path); !ok {
+		if !matchPath(r.Path, rec.Path) {
 			continue
 		}
 		if r.Method != "" && r.Method != rec.Method {
@@ -93,7 +94,7 @@ func (m *mapper) access(line string, it *item) error {
 		}
 		if ok {
 			it.kind = kindEvent
-			it.ev = event.Event{
+			it.ev = &event.Event{
 				Type: eventType(r.Event, failed), OccurredAt: rec.Time,
 				Context: event.Context{IP: rec.IP, UserAgent: strings.Clone(rec.UserAgent)},
 			}
@@ -108,16 +109,26 @@ func (m *mapper) access(line string, it *item) error {
 
 func (m *mapper) ignored(p string) bool {
 	for _, r := range m.cfg.Requests {
-		if ok, _ := path.Match(r.Path, p); ok {
+		if matchPath(r.Path, p) {
 			return true
 		}
 	}
 	for _, pat := range m.cfg.Browse.Ignore {
-		if ok, _ := path.Match(pat, p); ok {
+		if matchPath(pat, p) {
 			return true
 		}
 	}
 	return false
+}
+
+// matchPath reports whether p matches the path.Match pattern, comparing
+// patterns without wildcards directly.
+func matchPath(pattern, p string) bool {
+	if !strings.ContainsAny(pattern, `*?[\`) {
+		return pattern == p
+	}
+	ok, _ := path.Match(pattern, p)
+	return ok
 }
 
 // matchAccess reports whether an access log record has this outcome.
@@ -218,7 +229,7 @@ func (m *mapper) json(line string, it *item) error {
 			amount, _ := strconv.ParseInt(field(obj, f.Amount), 10, 64)
 			ev.Properties.Order = &event.Order{ID: field(obj, f.OrderID), Amount: amount, Currency: field(obj, f.Currency)}
 		}
-		it.kind, it.ev = kindEvent, ev
+		it.kind, it.ev = kindEvent, &ev
 		return nil
 	}
 	return nil

@@ -5,7 +5,6 @@ package logreplay
 
 import (
 	"cmp"
-	"container/heap"
 	"context"
 	"crypto/rand"
 	"fmt"
@@ -119,7 +118,6 @@ type replayer struct {
 	tl     timeline
 
 	q        queue
-	seq      int64
 	maxT     time.Time // latest line time seen
 	lastT    time.Time // time of the last line replayed
 	lateRun  bool      // the previous line was late beyond the slack
@@ -229,10 +227,10 @@ func (r *replayer) push(ctx context.Context, it *item, input string, line int64)
 	if t.Before(r.lastT) {
 		t = r.lastT
 	}
-	r.seq++
-	heap.Push(&r.q, queued{t: t, seq: r.seq, it: it})
-	for r.q.Len() > 0 && (r.q[0].t.Before(r.maxT.Add(-r.cfg.Slack)) || r.q.Len() > maxQueued) {
-		if err := r.replay(ctx, heap.Pop(&r.q).(queued)); err != nil {
+	r.q.push(queued{t: t.UnixNano(), it: it})
+	horizon := r.maxT.Add(-r.cfg.Slack).UnixNano()
+	for r.q.len() > 0 && (r.q.front().t < horizon || r.q.len() > maxQueued) {
+		if err := r.replay(ctx, r.q.pop()); err != nil {
 			return err
 		}
 	}
@@ -242,20 +240,24 @@ func (r *replayer) push(ctx context.Context, it *item, input string, line int64)
 // replay hands one line, in time order, to the browse tracker or the
 // engine.
 func (r *replayer) replay(ctx context.Context, q queued) error {
-	r.lastT = q.t
-	if r.rep.From.IsZero() {
-		r.rep.From, r.rep.zone = q.t, q.t.Location()
-	}
-	r.rep.To = q.t
 	it := q.it
+	if r.rep.zone == nil {
+		r.rep.zone = it.t.Location()
+	}
+	t := time.Unix(0, q.t).In(r.rep.zone)
+	r.lastT = t
+	if r.rep.From.IsZero() {
+		r.rep.From = t
+	}
+	r.rep.To = t
 	if it.kind == kindBrowse {
 		r.rep.Browse++
-		r.browse.mark(it.ip, q.t)
+		r.browse.mark(it.ip, t)
 		return nil
 	}
-	ev := it.ev
-	ev.OccurredAt = q.t
-	if !r.cfg.IsJSON() && !r.browse.seen(it.ip, q.t) {
+	ev := *it.ev
+	ev.OccurredAt = t
+	if !r.cfg.IsJSON() && !r.browse.seen(it.ip, t) {
 		ev.Context.ClientFingerprint = NoPages
 	}
 	r.rep.Events[string(ev.Type)]++
@@ -360,8 +362,8 @@ func (r *replayer) flagSource(ev *event.Event, res *engine.Result, succeeded boo
 
 // finish replays what is queued and gathers the report.
 func (r *replayer) finish(ctx context.Context) error {
-	for r.q.Len() > 0 {
-		if err := r.replay(ctx, heap.Pop(&r.q).(queued)); err != nil {
+	for r.q.len() > 0 {
+		if err := r.replay(ctx, r.q.pop()); err != nil {
 			return err
 		}
 	}
@@ -420,27 +422,40 @@ func (r *replayer) finish(ctx context.Context) error {
 
 // queued is a line waiting in the reorder queue.
 type queued struct {
-	t   time.Time
-	seq int64
-	it  *item
+	t  int64 // Unix nanoseconds
+	it *item
 }
 
-// queue is a min-heap of lines by time, then by arrival.
-type queue []queued
+// queue holds lines in time order, then arrival order. Logs are nearly
+// in order, so a line is inserted from the back, moving past the few
+// later ones, and lines leave from the front.
+type queue struct {
+	buf  []queued
+	head int
+}
 
-func (q queue) Len() int { return len(q) }
-func (q queue) Less(i, j int) bool {
-	if c := q[i].t.Compare(q[j].t); c != 0 {
-		return c < 0
+func (q *queue) len() int       { return len(q.buf) - q.head }
+func (q *queue) front() *queued { return &q.buf[q.head] }
+
+func (q *queue) push(x queued) {
+	q.buf = append(q.buf, x)
+	i := len(q.buf) - 1
+	for i > q.head && q.buf[i-1].t > x.t {
+		q.buf[i] = q.buf[i-1]
+		i--
 	}
-	return q[i].seq < q[j].seq
+	q.buf[i] = x
 }
-func (q queue) Swap(i, j int) { q[i], q[j] = q[j], q[i] }
-func (q *queue) Push(x any)   { *q = append(*q, x.(queued)) }
-func (q *queue) Pop() any {
-	old := *q
-	x := old[len(old)-1]
-	*q = old[:len(old)-1]
+
+func (q *queue) pop() queued {
+	x := q.buf[q.head]
+	q.buf[q.head] = queued{}
+	q.head++
+	if q.head > 1024 && q.head > len(q.buf)/2 {
+		n := copy(q.buf, q.buf[q.head:])
+		clear(q.buf[n:])
+		q.buf, q.head = q.buf[:n], 0
+	}
 	return x
 }
 
