@@ -12,6 +12,9 @@ import (
 // Emits are the lists `--emit` writes.
 var Emits = []string{"ips", "prefixes", "accounts", "fail2ban", "crowdsec-decisions"}
 
+// banBatch is how many addresses one fail2ban-client call bans.
+const banBatch = 100
+
 // EmitOptions tune the lists.
 type EmitOptions struct {
 	JSON     bool          // ips, prefixes, accounts: a JSON array instead of lines
@@ -39,10 +42,14 @@ func (r *Report) Emit(w io.Writer, what string, o EmitOptions) error {
 		if jail == "" {
 			jail = "atoguard"
 		}
-		// fail2ban-client takes several addresses per banip; one command
-		// per address keeps a refused one from failing the rest.
-		for _, s := range r.Sources {
-			if _, err := fmt.Fprintf(w, "fail2ban-client set %s banip %s\n", jail, s.IP); err != nil {
+		// fail2ban-client takes several addresses per banip, and each
+		// call starts a Python: 100 a call.
+		for i := 0; i < len(r.Sources); i += banBatch {
+			ips := make([]string, 0, banBatch)
+			for _, s := range r.Sources[i:min(i+banBatch, len(r.Sources))] {
+				ips = append(ips, s.IP)
+			}
+			if _, err := fmt.Fprintf(w, "fail2ban-client set %s banip %s\n", jail, strings.Join(ips, " ")); err != nil {
 				return err
 			}
 		}

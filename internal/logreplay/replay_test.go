@@ -244,7 +244,7 @@ func TestEmit(t *testing.T) {
 		{"prefixes", EmitOptions{}, "192.0.2.0/24\n198.51.100.0/24\n"},
 		{"prefixes", EmitOptions{JSON: true}, `["192.0.2.0/24","198.51.100.0/24"]` + "\n"},
 		{"accounts", EmitOptions{}, "a\nb\n"},
-		{"fail2ban", EmitOptions{Jail: "shop"}, "fail2ban-client set shop banip 192.0.2.7\nfail2ban-client set shop banip 198.51.100.1\nfail2ban-client set shop banip 192.0.2.9\n"},
+		{"fail2ban", EmitOptions{Jail: "shop"}, "fail2ban-client set shop banip 192.0.2.7 198.51.100.1 192.0.2.9\n"},
 	} {
 		var b bytes.Buffer
 		if err := rep.Emit(&b, tc.what, tc.o); err != nil {
