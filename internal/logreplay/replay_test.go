@@ -265,6 +265,17 @@ func TestEmit(t *testing.T) {
 	if len(ds) != 3 || ds[0]["value"] != "192.0.2.7" || ds[0]["scope"] != "ip" || ds[0]["type"] != "ban" || ds[0]["duration"] != "4h" {
 		t.Errorf("crowdsec decisions: got %v", ds)
 	}
+	many := &Report{}
+	for i := range 150 {
+		many.Sources = append(many.Sources, Source{IP: fmt.Sprintf("192.0.2.%d", i)})
+	}
+	b.Reset()
+	if err := many.Emit(&b, "fail2ban", EmitOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if lines := strings.Split(strings.TrimSpace(b.String()), "\n"); len(lines) != 2 || len(strings.Fields(lines[1])) != 4+50 {
+		t.Errorf("fail2ban, 150 addresses: got %d lines, want 2 (100 and 50 addresses)", len(lines))
+	}
 	if err := rep.Emit(&b, "iptables", EmitOptions{}); err == nil {
 		t.Error("unknown emit: no error")
 	}
