@@ -41,6 +41,8 @@ type item struct {
 type mapper struct {
 	cfg    Config
 	format *logformat.Format // nil for json
+	paths  []pattern         // of cfg.Requests, in order
+	ignore []pattern         // the requests' and browse.ignore's
 }
 
 func newMapper(cfg Config) (*mapper, error) {
@@ -51,6 +53,13 @@ func newMapper(cfg Config) (*mapper, error) {
 			return nil, fmt.Errorf("format: %w", err)
 		}
 		m.format = f
+	}
+	for _, r := range cfg.Requests {
+		m.paths = append(m.paths, newPattern(r.Path))
+	}
+	m.ignore = append(m.ignore, m.paths...)
+	for _, p := range cfg.Browse.Ignore {
+		m.ignore = append(m.ignore, newPattern(p))
 	}
 	return m, nil
 }
@@ -79,7 +88,7 @@ func (m *mapper) access(line string, it *item, tc *logformat.TimeCache) error {
 	it.t, it.ip = rec.Time, rec.IP
 	for i := range m.cfg.Requests {
 		r := &m.cfg.Requests[i]
-		if !matchPath(r.Path, rec.Path) {
+		if !m.paths[i].match(rec.Path) {
 			continue
 		}
 		if r.Method != "" && r.Method != rec.Method {
@@ -108,26 +117,30 @@ func (m *mapper) access(line string, it *item, tc *logformat.TimeCache) error {
 }
 
 func (m *mapper) ignored(p string) bool {
-	for _, r := range m.cfg.Requests {
-		if matchPath(r.Path, p) {
-			return true
-		}
-	}
-	for _, pat := range m.cfg.Browse.Ignore {
-		if matchPath(pat, p) {
+	for _, pat := range m.ignore {
+		if pat.match(p) {
 			return true
 		}
 	}
 	return false
 }
 
-// matchPath reports whether p matches the path.Match pattern, comparing
-// patterns without wildcards directly.
-func matchPath(pattern, p string) bool {
-	if !strings.ContainsAny(pattern, `*?[\`) {
-		return pattern == p
+// pattern is a path.Match pattern; one without wildcards is compared
+// directly.
+type pattern struct {
+	text    string
+	literal bool
+}
+
+func newPattern(s string) pattern {
+	return pattern{text: s, literal: !strings.ContainsAny(s, `*?[\\`)}
+}
+
+func (p pattern) match(s string) bool {
+	if p.literal {
+		return p.text == s
 	}
-	ok, _ := path.Match(pattern, p)
+	ok, _ := path.Match(p.text, s)
 	return ok
 }
 
