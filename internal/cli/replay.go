@@ -1,9 +1,11 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"runtime/debug"
 	"slices"
 	"strings"
@@ -14,6 +16,7 @@ import (
 
 	"github.com/atoguard/atoguard/internal/logreplay"
 	"github.com/atoguard/atoguard/internal/policy"
+	"github.com/atoguard/atoguard/internal/store/sqlite"
 )
 
 type replayFlags struct {
@@ -25,6 +28,7 @@ type replayFlags struct {
 	jail     string
 	banFor   time.Duration
 	workers  int
+	into     string
 }
 
 // replayGCPercent is the garbage collector's target during a replay,
@@ -50,6 +54,9 @@ short and written to --out as replay.md, replay.json and replay.svg.
 --emit writes a list to stdout instead of the summary: ips, prefixes,
 accounts (--json for a JSON array), fail2ban (fail2ban-client banip
 commands) or crowdsec-decisions (for cscli decisions import -i FILE).
+--into DATA warms a stopped guard's store (SQLite in DATA) with what the
+replay learned: the accounts' familiarity (JSON auth logs) and the
+campaign detector's per-hour baseline, so the guard starts warm.
 
 ` + "`atoguard replay example`" + ` prints a starting configuration;
 ` + "`atoguard replay check FILE`" + ` validates one.`,
@@ -70,6 +77,7 @@ commands) or crowdsec-decisions (for cscli decisions import -i FILE).
 	fl.StringVar(&f.jail, "jail", "atoguard", "with --emit fail2ban: the jail")
 	fl.DurationVar(&f.banFor, "ban-for", 24*time.Hour, "with --emit crowdsec-decisions: the decisions' duration")
 	fl.IntVar(&f.workers, "workers", 0, "parsers (default: one per core)")
+	fl.StringVar(&f.into, "into", "", "a stopped guard's data directory (SQLite) to warm with the profiles and baselines learned")
 	_ = cmd.MarkFlagRequired("config")
 	cmd.AddCommand(&cobra.Command{
 		Use:   "check FILE",
@@ -113,6 +121,14 @@ func runReplay(cmd *cobra.Command, f replayFlags, args []string, stdin io.Reader
 			return err
 		}
 	}
+	if f.into != "" {
+		g, key, err := openGuard(cmd.Context(), f.into)
+		if err != nil {
+			return err
+		}
+		defer g.Close()
+		opt.Into, opt.Key = g, key
+	}
 	bar := newReplayBar(stderr)
 	opt.Progress = bar.update
 	rep, err := logreplay.Run(cmd.Context(), cfg, ins, opt)
@@ -133,6 +149,23 @@ func runReplay(cmd *cobra.Command, f replayFlags, args []string, stdin io.Reader
 	}
 	fmt.Fprint(stdout, rep.Summary())
 	return nil
+}
+
+// openGuard opens a guard's SQLite store and secret key for --into.
+func openGuard(ctx context.Context, dir string) (*sqlite.Store, []byte, error) {
+	keyFile := filepath.Join(dir, "secret.key")
+	key, err := os.ReadFile(keyFile)
+	if err != nil {
+		return nil, nil, fmt.Errorf("--into: the guard's secret key (start the guard once with --data %s): %w", dir, err)
+	}
+	if len(key) < 32 {
+		return nil, nil, fmt.Errorf("--into: %s: %d bytes, want at least 32", keyFile, len(key))
+	}
+	st, err := sqlite.Open(ctx, dir, sqlite.Options{})
+	if err != nil {
+		return nil, nil, fmt.Errorf("--into: %w", err)
+	}
+	return st, key, nil
 }
 
 // replayBar shows lines replayed and their rate on stderr when it is a

@@ -1,12 +1,18 @@
 package logreplay
 
 import (
+	"bytes"
+	"context"
+	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/atoguard/atoguard/internal/event"
+	"github.com/atoguard/atoguard/internal/store"
+	"github.com/atoguard/atoguard/internal/store/memory"
 )
 
 const jsonConfig = `
@@ -73,13 +79,8 @@ func TestMapJSON(t *testing.T) {
 	}
 }
 
-// TestReplayJSON replays an auth log with a campaign and checks that the
-// accounts it reached are listed by name.
-func TestReplayJSON(t *testing.T) {
-	cfg, err := Parse(strings.NewReader(jsonConfig))
-	if err != nil {
-		t.Fatal(err)
-	}
+// campaignAuthLog is an hour of owners logging in, then a campaign.
+func campaignAuthLog() string {
 	var b strings.Builder
 	add := func(at time.Time, ip, result, email, uid string) {
 		fmt.Fprintf(&b, `{"ts":%q,"action":"login","result":%q,"email":%q,"uid":%q,"client":{"ip":%q,"ua":"Mozilla/5.0"}}`+"\n",
@@ -105,7 +106,17 @@ func TestReplayJSON(t *testing.T) {
 			add(at, ip, "bad_password", fmt.Sprintf("owner%d@example.jp", i%30), fmt.Sprint("u", i%30))
 		}
 	}
-	rep := run(t, cfg, b.String())
+	return b.String()
+}
+
+// TestReplayJSON replays an auth log with a campaign and checks that the
+// accounts it reached are listed by name.
+func TestReplayJSON(t *testing.T) {
+	cfg, err := Parse(strings.NewReader(jsonConfig))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep := run(t, cfg, campaignAuthLog())
 	if len(rep.Incidents) != 1 {
 		t.Fatalf("incidents: got %d, want 1:\n%s", len(rep.Incidents), rep.Summary())
 	}
@@ -119,5 +130,36 @@ func TestReplayJSON(t *testing.T) {
 	// owner11 logged in with the right password from a campaign IP.
 	if got := reached["u11"]; got == "" {
 		t.Errorf("accounts reached: got %v, want u11 among them", reached)
+	}
+}
+
+// TestReplayInto checks that a replay into a guard's store leaves there
+// the profiles and the campaign baseline, and not the old incidents.
+func TestReplayInto(t *testing.T) {
+	cfg, err := Parse(strings.NewReader(jsonConfig))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := memory.New()
+	ins := []Input{{Name: "auth.log", Open: func() (io.ReadCloser, error) { return io.NopCloser(strings.NewReader(campaignAuthLog())), nil }}}
+	rep, err := Run(context.Background(), cfg, ins, Options{Into: g, Key: bytes.Repeat([]byte{7}, 32)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Incidents) != 1 {
+		t.Fatalf("incidents in the report: got %d, want 1", len(rep.Incidents))
+	}
+	ctx := context.Background()
+	if p, err := g.GetProfile(ctx, "u3"); err != nil || p.Account != "u3" {
+		t.Errorf("the guard's profile of u3: got %+v, %v", p, err)
+	}
+	if _, err := g.GetState(ctx, "campaign"); err != nil {
+		t.Errorf("the guard's campaign baseline: %v", err)
+	}
+	if _, err := g.GetState(ctx, "incident"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("the guard's incident state: got %v, want none", err)
+	}
+	if incs, _ := g.ListIncidents(ctx, ""); len(incs) != 0 {
+		t.Errorf("the guard's incidents: got %d, want none", len(incs))
 	}
 }

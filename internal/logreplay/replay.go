@@ -57,8 +57,11 @@ type Options struct {
 	// Progress, when set, is told the raw bytes read and the lines
 	// replayed, from the replaying goroutine.
 	Progress func(bytes, lines int64)
-	// Key is the secret for keyed hashes; nil: a random one.
+	// Key is the secret for keyed hashes; nil: a random one. With Into,
+	// the guard's own key.
 	Key []byte
+	// Into, when set, is a guard's store the replay warms: see Guard.
+	Into Guard
 }
 
 // maxBatch is the most events assessed in one engine call.
@@ -113,6 +116,7 @@ type replayer struct {
 	cfg    Config
 	eng    *engine.Engine
 	st     *memory.Store
+	warm   bool // save the baselines into the guard (Options.Into)
 	browse *browseTracker
 	rep    *Report
 	tl     timeline
@@ -141,15 +145,23 @@ func newReplayer(cfg Config, opt Options) (*replayer, error) {
 		rand.Read(key)
 	}
 	st := memory.New()
+	var records engine.Records = st
+	var writer engine.Writer = sink{st}
+	if opt.Into != nil {
+		if opt.Key == nil {
+			return nil, fmt.Errorf("warming a guard: its secret key is needed")
+		}
+		records, writer = warm{Store: st, guard: opt.Into}, warmSink{mem: sink{st}, guard: opt.Into}
+	}
 	eng, err := engine.New(cfg.Engine, engine.Deps{
-		Clock: clock.New(clock.Event, nil), Policy: pol, Records: st, Writer: sink{st}, Key: key,
+		Clock: clock.New(clock.Event, nil), Policy: pol, Records: records, Writer: writer, Key: key,
 		Breached: engine.NoBreachCheck{},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("engine: %w", err)
 	}
 	return &replayer{
-		cfg: cfg, eng: eng, st: st, browse: newBrowseTracker(cfg.Browse),
+		cfg: cfg, eng: eng, st: st, warm: opt.Into != nil, browse: newBrowseTracker(cfg.Browse),
 		rep:  &Report{Format: cfg.Format, Events: map[string]int64{}},
 		srcs: map[netip.Addr]*Source{},
 	}, nil
@@ -375,6 +387,11 @@ func (r *replayer) finish(ctx context.Context) error {
 	}
 	if err := r.eng.Flush(ctx); err != nil {
 		return fmt.Errorf("writing open incidents: %w", err)
+	}
+	if r.warm {
+		if err := r.eng.Save(ctx); err != nil {
+			return fmt.Errorf("saving the baselines: %w", err)
+		}
 	}
 	incs, err := r.st.ListIncidents(ctx, "")
 	if err != nil {
