@@ -12,6 +12,7 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/atoguard/atoguard/internal/clock"
@@ -86,14 +87,14 @@ func Run(ctx context.Context, cfg Config, ins []Input, opt Options) (*Report, er
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
-	var read int64
-	progress := func(n int64) { read = n }
+	var read atomic.Int64 // raw bytes, set by the reading goroutine
+	progress := func(n int64) { read.Store(n) }
 	err = pipeline(ctx, ins, m, workers, func(c *chunk) error {
 		if err := r.chunk(ctx, c, ins[c.input].Name); err != nil {
 			return err
 		}
 		if opt.Progress != nil {
-			opt.Progress(read, r.rep.Lines)
+			opt.Progress(read.Load(), r.rep.Lines)
 		}
 		return nil
 	}, progress)

@@ -215,9 +215,13 @@ func TestInputs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep, err := Run(context.Background(), loadTestConfig(t), ins, Options{})
+	var lines int64
+	rep, err := Run(context.Background(), loadTestConfig(t), ins, Options{Progress: func(_, n int64) { lines = n }})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if lines != 4 {
+		t.Errorf("progress: got %d lines, want 4", lines)
 	}
 	if rep.Events["login.failed"] != 3 || rep.Events["login.succeeded"] != 1 || rep.ClockJumps != 0 {
 		t.Errorf("got events %v, %d jumps", rep.Events, rep.ClockJumps)
