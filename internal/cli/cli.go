@@ -1,5 +1,5 @@
 // Package cli implements atoguard's command line: serve, keys, policy,
-// version, demo, simulate, operator, journal, backup, restore and proxy.
+// version, demo, simulate, operator, journal, backup, restore, proxy and replay.
 package cli
 
 import (
@@ -38,7 +38,7 @@ into incidents. See README.md and docs/api.md for the HTTP API.`,
 	root.AddCommand(newServe(stdout, stderr, getenv), newKeys(stdout, getenv), newPolicy(stdout), newVersion(stdout),
 		newDemo(stdout, stderr, getenv), newSimulate(stdout, stderr, getenv), newPasswords(stdout, stderr),
 		newOperator(stdout, getenv), newJournal(stdout, getenv), newBackup(stdout, getenv), newRestore(stdout, getenv),
-		newProxy(stdout, stderr, getenv))
+		newProxy(stdout, stderr, getenv), newReplay(stdout, stderr, getenv))
 	return root
 }
 

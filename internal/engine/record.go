@@ -106,8 +106,8 @@ func (e *Engine) attribute(ev *event.Event, obs *observation, res *Result, l *le
 }
 
 // tracked records hit in t's open incident, and the incident's counters
-// at most once per second of event time (lastSave, guarded by mu); with l
-// nil, it replays a hit on record (incident.Tracker.Replay).
+// at most once per t.SaveEvery of event time (lastSave, guarded by mu);
+// with l nil, it replays a hit on record (incident.Tracker.Replay).
 func (e *Engine) tracked(t *incident.Tracker, mu interface {
 	Lock()
 	Unlock()
@@ -120,7 +120,7 @@ func (e *Engine) tracked(t *incident.Tracker, mu interface {
 		l.accounts = append(l.accounts, a)
 	}
 	mu.Lock()
-	due := now.Sub(*lastSave) >= time.Second
+	due := now.Sub(*lastSave) >= t.SaveEvery()
 	if due {
 		*lastSave = now
 	}

@@ -27,6 +27,11 @@ const (
 type Config struct {
 	MaxAccounts int `yaml:"max_accounts"` // accounts listed per incident (default 100000, about 55 MB); past it only counts grow
 	TopSources  int `yaml:"top_sources"`  // sources listed per kind (default 10)
+	// SaveEvery is how often, in event time, the open incident's counters
+	// are written while it runs (default 1s); each write estimates its
+	// distinct sources, which a replay of days of logs need not do every
+	// second.
+	SaveEvery time.Duration `yaml:"save_every"`
 }
 
 // Hit is one event attributed to an incident.
@@ -66,6 +71,9 @@ func New(cfg Config) *Tracker {
 	}
 	if cfg.TopSources <= 0 {
 		cfg.TopSources = 10
+	}
+	if cfg.SaveEvery <= 0 {
+		cfg.SaveEvery = time.Second
 	}
 	return &Tracker{cfg: cfg}
 }
@@ -126,6 +134,9 @@ func (t *Tracker) Close(end time.Time) (store.Incident, bool) {
 	t.open = nil
 	return inc, true
 }
+
+// SaveEvery returns how often the open incident's counters are written.
+func (t *Tracker) SaveEvery() time.Duration { return t.cfg.SaveEvery }
 
 // OpenID returns the id of the open incident, or "".
 func (t *Tracker) OpenID() string {
