@@ -57,7 +57,7 @@ func TestReplayInto(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	if b, err := st.GetState(context.Background(), "campaign"); err != nil || len(b) == 0 {
+	if b, err := st.GetState(context.Background(), "engine"); err != nil || len(b) == 0 {
 		t.Errorf("the campaign baseline in the guard's store: %d bytes, %v", len(b), err)
 	}
 }

@@ -129,7 +129,11 @@ func (t *Tracker) Close(end time.Time) (store.Incident, bool) {
 	}
 	t.open.inc.State = store.IncidentClosed
 	t.open.inc.EndedAt = end
-	t.open.inc.UpdatedAt = end
+	// The close is the incident's last change: it must not look older than
+	// the counters last written (hits counted after the campaign's last
+	// hot minute), or the store, which keeps the newer copy, would keep
+	// the incident open.
+	t.open.inc.UpdatedAt = maxTime(t.open.inc.UpdatedAt, end)
 	inc := t.snapshotLocked()
 	t.open = nil
 	return inc, true
@@ -439,4 +443,11 @@ func (t *Tracker) Restore(data []byte, accountsOf func(incidentID string) ([]sto
 		o.pwdKnown[a] = true
 	}
 	return nil
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }

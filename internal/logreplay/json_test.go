@@ -153,7 +153,7 @@ func TestReplayInto(t *testing.T) {
 	if p, err := g.GetProfile(ctx, "u3"); err != nil || p.Account != "u3" {
 		t.Errorf("the guard's profile of u3: got %+v, %v", p, err)
 	}
-	if _, err := g.GetState(ctx, "campaign"); err != nil {
+	if _, err := g.GetState(ctx, "engine"); err != nil {
 		t.Errorf("the guard's campaign baseline: %v", err)
 	}
 	if _, err := g.GetState(ctx, "incident"); !errors.Is(err, store.ErrNotFound) {
