@@ -13,10 +13,10 @@ import (
 
 	"github.com/spf13/cobra"
 
+	shopclient "github.com/atoguard/atoguard/client"
 	"github.com/atoguard/atoguard/internal/config"
 	"github.com/atoguard/atoguard/internal/guard"
 	"github.com/atoguard/atoguard/internal/proxy"
-	shopclient "github.com/atoguard/atoguard/client"
 )
 
 func newProxy(stdout, stderr io.Writer, getenv func(string) string) *cobra.Command {

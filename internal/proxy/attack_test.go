@@ -15,9 +15,9 @@ import (
 
 	"github.com/pquerna/otp/totp"
 
+	shopclient "github.com/atoguard/atoguard/client"
 	"github.com/atoguard/atoguard/internal/config"
 	"github.com/atoguard/atoguard/internal/guard"
-	shopclient "github.com/atoguard/atoguard/client"
 )
 
 const testKey = "agk_test_proxy_0123456789abcdef"

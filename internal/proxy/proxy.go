@@ -21,8 +21,8 @@ import (
 
 	lru "github.com/hashicorp/golang-lru/v2"
 
-	"github.com/atoguard/atoguard/internal/ident"
 	shopclient "github.com/atoguard/atoguard/client"
+	"github.com/atoguard/atoguard/internal/ident"
 )
 
 // Guard is what the proxy asks: a *shopclient.Client does.

@@ -153,7 +153,7 @@ type Journal struct {
 	innerDown bool
 	rejSize   int64 // size of the rejected file when rejCount was counted
 	rejCount  int
-	refused   int // writes refused with ErrFull
+	refused   int           // writes refused with ErrFull
 	door      chan struct{} // non-nil: writes wait for it to close (shutDoor)
 	closed    bool
 	writers   sync.WaitGroup // Writes in flight, for Close
