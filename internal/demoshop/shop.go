@@ -1,7 +1,7 @@
 // Package demoshop is atoguard's reference shop: a small phone shop with
 // accounts, a catalog, cart and checkout, account settings, order history
 // and a mail outbox, which reports its logins, registrations, profile
-// changes and orders to the guard through shopclient and acts on the
+// changes and orders to the guard through the public client (package client) and acts on the
 // decisions.
 package demoshop
 
