@@ -94,7 +94,7 @@ type Detector struct {
 	loader   Loader
 	maxMarks int
 	seed     maphash.Seed
-	macs     sync.Pool // of keyed HMAC-SHA256, reset before each use
+	macs     sync.Pool // of *keyedMAC, reset before each use
 	shards   [shards]profileShard
 }
 
@@ -113,7 +113,7 @@ func New(cfg Config, key []byte, loader Loader) *Detector {
 		cfg.MaxMarks = 16
 	}
 	d := &Detector{key: key, loader: loader, maxMarks: cfg.MaxMarks, seed: maphash.MakeSeed()}
-	d.macs.New = func() any { return hmac.New(sha256.New, key) }
+	d.macs.New = func() any { return &keyedMAC{mac: hmac.New(sha256.New, key)} }
 	per := max(cfg.MaxProfiles/shards, 1)
 	for i := range d.shards {
 		l, err := simplelru.NewLRU[string, *profile](per, nil)
@@ -155,14 +155,20 @@ type profile struct {
 const maxMFAFails = 8
 
 func (d *Detector) hash(kind, v string) uint64 {
-	m := d.macs.Get().(hash.Hash)
-	defer d.macs.Put(m)
-	m.Reset()
-	m.Write([]byte(kind))
-	m.Write([]byte{0})
-	m.Write([]byte(v))
-	var sum [sha256.Size]byte
-	return binary.BigEndian.Uint64(m.Sum(sum[:0]))
+	k := d.macs.Get().(*keyedMAC)
+	defer d.macs.Put(k)
+	k.mac.Reset()
+	k.buf = append(append(append(k.buf[:0], kind...), 0), v...)
+	k.mac.Write(k.buf)
+	return binary.BigEndian.Uint64(k.mac.Sum(k.sum[:0]))
+}
+
+// keyedMAC is a keyed HMAC-SHA256 with buffers of its own, so that hashing
+// a value allocates nothing.
+type keyedMAC struct {
+	mac hash.Hash
+	buf []byte
+	sum [sha256.Size]byte
 }
 
 func (d *Detector) shard(account string) *profileShard {
