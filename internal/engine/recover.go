@@ -200,9 +200,11 @@ func (e *Engine) replayLog(ctx context.Context, log Log, through time.Time, rep 
 		var b store.Batch
 		for i := range page {
 			rec := &page[i]
-			if err := e.replay1(ctx, log, rec, rec.ReceivedAt.After(through), rep, &b); err != nil {
+			kept, err := e.replay1(ctx, log, rec, rec.ReceivedAt.After(through), rep)
+			if err != nil {
 				return fmt.Errorf("replaying event %s: %w", rec.EventID, err)
 			}
+			b = kept.record(b, e.notes, e.clock.Wall())
 			e.recovery.advance(rec.ReceivedAt)
 		}
 		if !b.Empty() {
@@ -218,13 +220,14 @@ func (e *Engine) replayLog(ctx context.Context, log Log, through time.Time, rep 
 }
 
 // replay1 replays one audit record: into the sources and sessions only
-// when the snapshot holds it (pre), into everything otherwise. Incident
-// transitions that replaying causes and that are not on record go to b.
-func (e *Engine) replay1(ctx context.Context, log Log, rec *store.AuditRecord, after bool, rep *Recovery, b *store.Batch) error {
+// when the snapshot holds it (pre), into everything otherwise. It returns
+// the incident transitions that replaying causes and that are not on
+// record, to be written.
+func (e *Engine) replay1(ctx context.Context, log Log, rec *store.AuditRecord, after bool, rep *Recovery) (transitions, error) {
 	ev, rp, ok := e.decodeRecord(rec)
 	if !ok {
 		rep.Skipped++
-		return nil
+		return transitions{}, nil
 	}
 	e.clock.At(ev.OccurredAt) // the event clock moves as it did
 	res := Result{EventID: rec.EventID, Decision: policy.Decision(rec.Decision), Risk: rec.Risk}
@@ -235,23 +238,24 @@ func (e *Engine) replay1(ctx context.Context, log Log, rec *store.AuditRecord, a
 		}
 		in := policy.Input{Account: policy.AccountFacts{HasHistory: rp.Facts.HasHistory, Familiar: rp.Facts.Familiar()}}
 		e.replaySession(ctx, &ev, rp.At, &in, res)
-		return nil
+		return transitions{}, nil
 	}
 	rep.Replayed++
 	ev.Credential.HasPassword = rp.Password
 	obs := e.newObservation(&ev, rp.At)
 	obs.facts, obs.replay = rp.Facts, &rp
 	if err := e.observe(ctx, &ev, &obs); err != nil {
-		return err
+		return transitions{}, err
 	}
-	if err := e.resume(ctx, log, &obs.trans, b); err != nil {
-		return err
+	kept, err := e.resume(ctx, log, &obs.trans)
+	if err != nil {
+		return transitions{}, err
 	}
 	e.attribute(&ev, &obs, &res, nil)
 	res.passed = rp.Passed
 	e.learnNetwork(&ev, &obs, res)
 	e.replaySession(ctx, &ev, rp.At, &obs.in, res)
-	return nil
+	return kept, nil
 }
 
 // decodeRecord returns the event of an audit record and its replay facts;
@@ -306,9 +310,9 @@ func (e *Engine) replaySession(ctx context.Context, ev *event.Event, now time.Ti
 // resume settles the incidents a replayed event opened or closed against
 // the record: an incident opened when the event was first assessed is
 // continued under its id with its accounts; one closed then stays as it
-// is; what the record does not hold yet (an incident the replay closes)
-// goes to b with its announcement.
-func (e *Engine) resume(ctx context.Context, log Log, tr *transitions, b *store.Batch) error {
+// is; it returns what the record does not hold yet (an incident the
+// replay closes), to be written with its announcement.
+func (e *Engine) resume(ctx context.Context, log Log, tr *transitions) (transitions, error) {
 	var keep transitions
 	for _, inc := range tr.incidents {
 		t := e.trackerOf(inc.Kind)
@@ -316,12 +320,12 @@ func (e *Engine) resume(ctx context.Context, log Log, tr *transitions, b *store.
 		case store.IncidentOpen:
 			on, ok, err := openedAt(ctx, log, inc.Kind, inc.StartedAt)
 			if err != nil {
-				return err
+				return transitions{}, err
 			}
 			if ok {
 				accounts, err := e.records.ListIncidentAccounts(ctx, on.ID)
 				if err != nil {
-					return fmt.Errorf("loading the accounts of incident %s: %w", on.ID, err)
+					return transitions{}, fmt.Errorf("loading the accounts of incident %s: %w", on.ID, err)
 				}
 				t.Resume(on.ID, accounts)
 				continue
@@ -333,13 +337,12 @@ func (e *Engine) resume(ctx context.Context, log Log, tr *transitions, b *store.
 				continue
 			}
 			if err != nil && !errors.Is(err, store.ErrNotFound) {
-				return fmt.Errorf("loading incident %s: %w", inc.ID, err)
+				return transitions{}, fmt.Errorf("loading incident %s: %w", inc.ID, err)
 			}
 			keep.incidents, keep.closed = append(keep.incidents, inc), append(keep.closed, inc)
 		}
 	}
-	b.Append(keep.record(store.Batch{}, e.notes, e.clock.Wall()))
-	return nil
+	return keep, nil
 }
 
 // openedAt finds the incident of kind on record that started at since.
