@@ -57,20 +57,17 @@ func (l *loginLimiter) allow(m *simplelru.LRU[string, *rate.Limiter], now time.T
 	return lim.AllowN(now, 1)
 }
 
-// dropRefilledLocked drops the least recently used bucket that is full
-// again, looking at the oldest few; it reports whether it found one.
+// dropRefilledLocked drops the least recently used bucket if it is full
+// again (it remembers nothing), and reports whether it did. The oldest
+// bucket has rested longest; looking only at it keeps a flood of newcomers
+// from costing a scan of the whole map each.
 func (l *loginLimiter) dropRefilledLocked(m *simplelru.LRU[string, *rate.Limiter], now time.Time) bool {
-	const look = 64
-	for i, k := range m.Keys() {
-		if i == look {
-			break
-		}
-		if lim, _ := m.Peek(k); lim.TokensAt(now) >= float64(l.burst) {
-			m.Remove(k)
-			return true
-		}
+	k, lim, ok := m.GetOldest()
+	if !ok || lim.TokensAt(now) < float64(l.burst) {
+		return false
 	}
-	return false
+	m.Remove(k)
+	return true
 }
 
 // clientIP is the address a sign-in comes from: the peer, or, when the
