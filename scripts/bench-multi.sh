@@ -17,7 +17,12 @@
 # the sum of both instances' requests/s, and each one's latency), and the
 # Redis round trips per event, from the counters of GET /readyz
 # (components.redis.detail: published, applied, round_trips) read after the
-# warm-up and after the measured run of each instance.
+# warm-up and after the measured run of each instance; and the load on the
+# servers per event answered over the same span: PostgreSQL transactions
+# and rows written (pg_stat_database of the pass's own database), Redis
+# commands (XADD, XREAD, all) and bytes in and out (INFO commandstats and
+# stats: the whole Redis server, so anything else using it adds to them),
+# and the stream's memory per entry (MEMORY USAGE, XLEN).
 #
 # Environment: ROUNDS (1), THREADS (2), CONNS (32), DURATION (20s), WARMUP
 # (3s), PORT (18280; the servers use PORT..PORT+3), PG_URL_BASE
@@ -151,6 +156,37 @@ hot_counts() {
 		jq -r '.components.redis.detail | "\(.published) \(.applied) \(.round_trips) \(.backlog) \(.failed) \(.dropped)"'
 }
 
+# pg_counts DB: "transactions rows_inserted rows_updated rows_deleted" of
+# database DB so far (committed and rolled back).
+pg_counts() {
+	pg "SELECT xact_commit + xact_rollback, tup_inserted, tup_updated, tup_deleted FROM pg_stat_database WHERE datname = '$1'" | tr '|' ' '
+}
+
+# redis_counts: "xadd_calls xread_calls all_calls bytes_in bytes_out" of
+# the whole Redis server so far.
+redis_counts() {
+	redis INFO all | tr -d '\r' | awk -F'[:=,]' '
+		/^cmdstat_/ { all += $3 }
+		/^cmdstat_xadd:/ { xadd = $3 }
+		/^cmdstat_xread:/ { xread = $3 }
+		/^total_net_input_bytes:/ { in_ = $2 }
+		/^total_net_output_bytes:/ { out = $2 }
+		END { printf "%d %d %d %d %d\n", xadd, xread, all, in_, out }'
+}
+
+# load_row LABEL ANSWERED PG_BEFORE PG_AFTER REDIS_BEFORE REDIS_AFTER: the
+# servers' load per event answered over a measured run.
+load_row() {
+	read -r tx0 ins0 upd0 del0 <<<"$3"
+	read -r tx1 ins1 upd1 del1 <<<"$4"
+	read -r xa0 xr0 all0 in0 out0 <<<"$5"
+	read -r xa1 xr1 all1 in1 out1 <<<"$6"
+	awk -v label="$1" -v n="$2" -v tx=$((tx1 - tx0)) -v rows=$((ins1 - ins0 + upd1 - upd0 + del1 - del0)) \
+		-v xadd=$((xa1 - xa0)) -v xread=$((xr1 - xr0)) -v all=$((all1 - all0)) -v bin=$((in1 - in0)) -v bout=$((out1 - out0)) \
+		'BEGIN { printf "| %s | %d | %d | %.1f | %.2f | %.3f | %.4f | %.3f | %.0f | %.0f |\n", label, n, tx, (tx > 0 ? n / tx : 0), rows / n,
+			xadd / n, xread / n, all / n, bin / n, bout / n }'
+}
+
 # settle PORT...: waits (up to 10 s) until the hubs' backlogs are empty and
 # their counters stop moving, so published/applied cover the whole run.
 settle() {
@@ -207,6 +243,8 @@ rt_row() {
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 rows=()
 rt_rows=()
+load_rows=()
+stream_rows=()
 names=()
 for round in $(seq "$ROUNDS"); do
 	# 1. embedded SQLite
@@ -224,12 +262,17 @@ for round in $(seq "$ROUNDS"); do
 	warm $((PORT + 1))
 	settle $((PORT + 1))
 	before=$(hot_counts $((PORT + 1)))
+	pg_before=$(pg_counts "$db")
+	redis_before=$(redis_counts)
 	measure "r$round-pg" $((PORT + 1))
 	settle $((PORT + 1))
 	after=$(hot_counts $((PORT + 1)))
+	pg_after=$(pg_counts "$db")
+	redis_after=$(redis_counts)
 	stop_servers
 	r_pg=$(result "r$round-pg")
 	rt_rows+=("$(rt_row "$round: one instance" "$(field "$r_pg" requests)" "$before" "$after")")
+	load_rows+=("$(load_row "$round: one instance" "$(field "$r_pg" requests)" "$pg_before" "$pg_after" "$redis_before" "$redis_after")")
 
 	# 3. two instances, one database and prefix, loaded together
 	fresh_store "r${round}_two"
@@ -247,6 +290,8 @@ for round in $(seq "$ROUNDS"); do
 	settle "$pa" "$pb"
 	before_a=$(hot_counts "$pa")
 	before_b=$(hot_counts "$pb")
+	pg_before=$(pg_counts "$db")
+	redis_before=$(redis_counts)
 	measure "r$round-a" "$pa" 0 "$half_threads" "$half_conns" &
 	w1=$!
 	measure "r$round-b" "$pb" "$half_threads" "$half_threads" "$half_conns" &
@@ -256,6 +301,11 @@ for round in $(seq "$ROUNDS"); do
 	settle "$pa" "$pb"
 	after_a=$(hot_counts "$pa")
 	after_b=$(hot_counts "$pb")
+	pg_after=$(pg_counts "$db")
+	redis_after=$(redis_counts)
+	stream_bytes=$(redis MEMORY USAGE "$prefix:events" SAMPLES 0)
+	stream_len=$(redis XLEN "$prefix:events")
+	stream_rows+=("| $round: two instances | $stream_len | $stream_bytes | $(awk -v b="$stream_bytes" -v n="$stream_len" 'BEGIN { printf "%.0f", (n > 0 ? b / n : 0) }') |")
 	stop_servers
 	r_a=$(result "r$round-a")
 	r_b=$(result "r$round-b")
@@ -269,6 +319,7 @@ for round in $(seq "$ROUNDS"); do
 	rows+=("$(row "$round: … instance B (wrk -t$half_threads -c$half_conns)" "$r_b" "$base_rps")")
 	rt_rows+=("$(rt_row "$round: two instances, A" "$(field "$r_a" requests)" "$before_a" "$after_a")")
 	rt_rows+=("$(rt_row "$round: two instances, B" "$(field "$r_b" requests)" "$before_b" "$after_b")")
+	load_rows+=("$(load_row "$round: two instances (both)" $(($(field "$r_a" requests) + $(field "$r_b" requests))) "$pg_before" "$pg_after" "$redis_before" "$redis_after")")
 	names+=("r$round-sqlite" "r$round-pg" "r$round-a" "r$round-b")
 done
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -290,6 +341,18 @@ load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 	echo "| round: instance | events answered | published | applied (peers' events replayed) | round trips | per event published + applied | per event answered | backlog / failed / dropped at the end |"
 	echo "|---|---|---|---|---|---|---|---|"
 	printf '%s\n' "${rt_rows[@]}"
+	echo
+	echo "Load on PostgreSQL and Redis per event answered, over the measured run (PostgreSQL: pg_stat_database of the pass's database; Redis: INFO of the whole server, so other users of it add to these):"
+	echo
+	echo "| round: setup | events answered | PostgreSQL transactions | events per transaction | rows written per event | XADD per event | XREAD per event | Redis commands per event | Redis bytes in per event | Redis bytes out per event |"
+	echo "|---|---|---|---|---|---|---|---|---|---|"
+	printf '%s\n' "${load_rows[@]}"
+	echo
+	echo "The stream at the end of the two-instance pass (MEMORY USAGE $prefix:events SAMPLES 0; XLEN):"
+	echo
+	echo "| round | entries | bytes | bytes per entry |"
+	echo "|---|---|---|---|"
+	printf '%s\n' "${stream_rows[@]}"
 	echo
 	echo "Raw wrk output:"
 	for name in "${names[@]}"; do
