@@ -87,39 +87,64 @@ func (e *Engine) publish(evs []event.Event, rs []Result, received time.Time) {
 	}
 }
 
-// Apply replays an event another instance assessed: this instance's
-// detectors observe it as if it had come here (with the familiarity the
-// other instance found), the open incidents attribute it as the other
-// instance decided, and cached familiarity of its account is dropped, to
-// be read again from the shared records. Only what replaying changes is
-// written (incident transitions and accounts); the other instance wrote
-// the event's records.
+// Apply replays one event another instance assessed: ApplyBatch of one.
 func (e *Engine) Apply(ctx context.Context, data []byte) error {
-	var pe peerEvent
-	if err := json.Unmarshal(data, &pe); err != nil {
-		return fmt.Errorf("decoding a peer's event: %w", err)
+	return e.ApplyBatch(ctx, [][]byte{data})[0]
+}
+
+// ApplyBatch replays events other instances assessed, in the stream's
+// order: this instance's detectors observe each as if it had come here
+// (with the familiarity the other instance found), the open incidents
+// attribute it as the other instance decided, and cached familiarity of
+// its account is dropped, to be read again from the shared records. Only
+// what replaying changes is written (incident transitions and accounts),
+// for the whole batch in one write, as AssessBatch writes its events'
+// records: the other instance wrote the events' own records. It returns
+// one error per event, nil for each one replayed.
+func (e *Engine) ApplyBatch(ctx context.Context, batch [][]byte) []error {
+	errs := make([]error, len(batch))
+	var b store.Batch
+	var settle transitions
+	for i, data := range batch {
+		var pe peerEvent
+		if err := json.Unmarshal(data, &pe); err != nil {
+			errs[i] = fmt.Errorf("decoding a peer's event: %w", err)
+			continue
+		}
+		ev := pe.Event.event()
+		if len(pe.Password) == len(ev.Credential.PasswordSHA1) {
+			copy(ev.Credential.PasswordSHA1[:], pe.Password)
+			ev.Credential.HasPassword = true
+		}
+		obs := e.newObservation(&ev, e.clock.At(ev.OccurredAt))
+		obs.facts = pe.Facts
+		if err := e.observe(ctx, &ev, &obs); err != nil {
+			errs[i] = err
+			continue
+		}
+		res := Result{EventID: pe.EventID, Decision: pe.Decision, Risk: pe.Risk, Reasons: pe.Reasons}
+		l := e.replay(ctx, &ev, &obs, &res, pe.Passed)
+		b = obs.trans.record(b, e.notes, e.clock.Wall())
+		b.IncidentAccounts = append(b.IncidentAccounts, l.accounts...)
+		b.Incidents = append(b.Incidents, l.incidents...)
+		settle.claims = append(settle.claims, obs.trans.claims...)
+		settle.releases = append(settle.releases, obs.trans.releases...)
 	}
-	ev := pe.Event.event()
-	if len(pe.Password) == len(ev.Credential.PasswordSHA1) {
-		copy(ev.Credential.PasswordSHA1[:], pe.Password)
-		ev.Credential.HasPassword = true
-	}
-	obs := e.newObservation(&ev, e.clock.At(ev.OccurredAt))
-	obs.facts = pe.Facts
-	if err := e.observe(ctx, &ev, &obs); err != nil {
-		return err
-	}
-	res := Result{EventID: pe.EventID, Decision: pe.Decision, Risk: pe.Risk, Reasons: pe.Reasons}
-	l := e.replay(ctx, &ev, &obs, &res, pe.Passed)
-	b := obs.trans.record(store.Batch{}, e.notes, e.clock.Wall())
-	b.IncidentAccounts = append(b.IncidentAccounts, l.accounts...)
-	b.Incidents = append(b.Incidents, l.incidents...)
+	err := error(nil)
 	if !b.Empty() {
-		if err := e.writer.Write(ctx, b); err != nil {
-			return err
+		err = e.writer.Write(ctx, b)
+	}
+	if err == nil {
+		err = e.settle(ctx, &settle)
+	}
+	if err != nil {
+		for i := range errs {
+			if errs[i] == nil {
+				errs[i] = err
+			}
 		}
 	}
-	return e.settle(ctx, &obs.trans)
+	return errs
 }
 
 // replay applies the in-memory part of a peer's decided event: incident

@@ -14,6 +14,7 @@ import (
 	"github.com/atoguard/atoguard/internal/event"
 	"github.com/atoguard/atoguard/internal/policy"
 	"github.com/atoguard/atoguard/internal/stepup"
+	"github.com/atoguard/atoguard/internal/store"
 	"github.com/atoguard/atoguard/internal/store/memory"
 )
 
@@ -180,7 +181,11 @@ func BenchmarkApply(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	replica := benchEngine(b, st, func(d *engine.Deps) { d.Peers = newStreamPeers(b) })
+	writes := &countingWriter{w: st}
+	replica := benchEngine(b, st, func(d *engine.Deps) {
+		d.Peers = newStreamPeers(b)
+		d.Writer = writes
+	})
 	apply := func(sealed []byte) {
 		data, err := src.open(sealed)
 		if err != nil {
@@ -194,10 +199,25 @@ func BenchmarkApply(b *testing.B) {
 		apply(sealed)
 	}
 	rest := src.out[len(evs):]
+	writes.n = 0
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := range b.N {
 		apply(rest[i])
 	}
 	reportRate(b)
+	// Each write is a transaction of its own: the hub replays the
+	// stream one event after the other.
+	b.ReportMetric(float64(writes.n)/float64(b.N), "writes/event")
+}
+
+// countingWriter counts the writes it passes on.
+type countingWriter struct {
+	w engine.Writer
+	n int
+}
+
+func (c *countingWriter) Write(ctx context.Context, b store.Batch) error {
+	c.n++
+	return c.w.Write(ctx, b)
 }

@@ -206,7 +206,7 @@ func Start(ctx context.Context, cfg config.Config, opts Options) (_ *Guard, err 
 	hub := ed.peers
 	stopHub := func() {}
 	if hub != nil {
-		stopHub = runInBackground(ctx, func(ctx context.Context) { _ = hub.Run(ctx, eng.Apply) }) // returns once ctx is done
+		stopHub = runInBackground(ctx, func(ctx context.Context) { _ = hub.Run(ctx, eng.ApplyBatch) }) // returns once ctx is done
 		cleanup = append(cleanup, func() error { stopHub(); return nil })
 	}
 	var disp *notify.Dispatcher

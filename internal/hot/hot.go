@@ -12,8 +12,8 @@
 //
 // Round trips: publishing is pipelined, one XADD round trip per batch of
 // up to 512 events queued while the previous one was in flight; reading is
-// one blocking XREAD per batch of up to 1,000 peers' events. Neither is on
-// the path of an event's answer.
+// one blocking XREAD per batch of up to 1,000 peers' events, replayed
+// together. Neither is on the path of an event's answer.
 //
 // When Redis is out of reach the instance keeps answering on its own
 // state, queues what it publishes (up to Config.Backlog events, the oldest
@@ -112,8 +112,11 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
-// Applier replays a peer's event (engine.Engine.Apply).
-type Applier func(ctx context.Context, data []byte) error
+// Applier replays peers' events in the stream's order
+// (engine.Engine.ApplyBatch), the events of one read at a time, so that
+// what replaying them writes is one write; it returns one error per
+// event, nil for each one replayed.
+type Applier func(ctx context.Context, batch [][]byte) []error
 
 // Hub is this instance's connection to the others. It is safe for
 // concurrent use.
@@ -386,25 +389,42 @@ func (h *Hub) readLoop(ctx context.Context, apply Applier) {
 			continue
 		}
 		backoff.reset()
-		for _, s := range res {
-			for _, m := range s.Messages {
-				last = laterID(last, m.ID)
-				if m.Values["i"] == h.instance {
-					continue
-				}
-				d, _ := m.Values["d"].(string)
-				data, err := h.open([]byte(d))
-				if err == nil {
-					err = apply(ctx, data)
-				}
-				if err != nil {
-					h.failed.Add(1)
-					h.log.Warn("replaying a peer's event", "id", m.ID, "err", err)
-					continue
-				}
-				h.applied.Add(1)
+		h.replay(ctx, res, &last, apply)
+	}
+}
+
+// replay opens the peers' events of one read and applies them together;
+// last moves to the read's last entry.
+func (h *Hub) replay(ctx context.Context, res []redis.XStream, last *string, apply Applier) {
+	var ids []string
+	var batch [][]byte
+	for _, s := range res {
+		for _, m := range s.Messages {
+			*last = laterID(*last, m.ID)
+			if m.Values["i"] == h.instance {
+				continue
 			}
+			d, _ := m.Values["d"].(string)
+			data, err := h.open([]byte(d))
+			if err != nil {
+				h.failed.Add(1)
+				h.log.Warn("replaying a peer's event", "id", m.ID, "err", err)
+				continue
+			}
+			ids = append(ids, m.ID)
+			batch = append(batch, data)
 		}
+	}
+	if len(batch) == 0 {
+		return
+	}
+	for i, err := range apply(ctx, batch) {
+		if err != nil {
+			h.failed.Add(1)
+			h.log.Warn("replaying a peer's event", "id", ids[i], "err", err)
+			continue
+		}
+		h.applied.Add(1)
 	}
 }
 

@@ -2,6 +2,7 @@ package hot
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -45,16 +46,23 @@ func openHub(t *testing.T, url, prefix string) *Hub {
 
 // collector records what a hub replays.
 type collector struct {
-	mu  sync.Mutex
-	got []string
+	mu    sync.Mutex
+	got   []string
+	reads int // calls of apply
 }
 
-func (c *collector) apply(_ context.Context, data []byte) error {
+func (c *collector) apply(_ context.Context, batch [][]byte) []error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.got = append(c.got, string(data))
-	return nil
+	c.reads++
+	for _, data := range batch {
+		c.got = append(c.got, string(data))
+	}
+	return make([]error, len(batch))
 }
+
+// ignore is an Applier that replays nothing and fails nothing.
+func ignore(_ context.Context, batch [][]byte) []error { return make([]error, len(batch)) }
 
 func (c *collector) len() int {
 	c.mu.Lock()
@@ -111,6 +119,46 @@ func TestEventsReachTheOtherInstances(t *testing.T) {
 	// Pipelined: far fewer round trips than events.
 	if st.RoundTrips > n/10 {
 		t.Errorf("%d round trips for %d events", st.RoundTrips, n)
+	}
+	// Replayed a read at a time: far fewer calls than events.
+	cb.mu.Lock()
+	reads := cb.reads
+	cb.mu.Unlock()
+	if reads > n/10 {
+		t.Errorf("b replayed %d events in %d calls, want them together a read at a time", n, reads)
+	}
+}
+
+// TestOneFailedEventOfARead: an event the applier refuses is counted
+// failed; the others of the same read are replayed.
+func TestOneFailedEventOfARead(t *testing.T) {
+	url := redisURL(t)
+	prefix := fmt.Sprintf("atoguard-test-%d", time.Now().UnixNano())
+	a, b := openHub(t, url, prefix), openHub(t, url, prefix)
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); a.Run(ctx, ignore) }()
+	go func() {
+		defer wg.Done()
+		b.Run(ctx, func(_ context.Context, batch [][]byte) []error {
+			errs := make([]error, len(batch))
+			for i, d := range batch {
+				if string(d) == "bad" {
+					errs[i] = errors.New("refused")
+				}
+			}
+			return errs
+		})
+	}()
+	defer func() { cancel(); wg.Wait() }()
+	time.Sleep(200 * time.Millisecond) // both at the stream's end
+	for _, d := range []string{"a0", "bad", "a1"} {
+		a.Publish([]byte(d))
+	}
+	waitFor(t, "b to replay a's events", func() bool { st := b.Status(); return st.Applied+st.Failed == 3 })
+	if st := b.Status(); st.Applied != 2 || st.Failed != 1 {
+		t.Errorf("b applied %d and failed %d, want 2 and 1", st.Applied, st.Failed)
 	}
 }
 
@@ -211,7 +259,7 @@ func TestUnreachableRedis(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
 	h.Publish([]byte("kept"))
-	h.Run(ctx, func(context.Context, []byte) error { return nil })
+	h.Run(ctx, ignore)
 	st := h.Status()
 	if st.Connected || st.Backlog != 1 || st.LastError == "" {
 		t.Errorf("status %+v, want disconnected with the event kept", st)
@@ -230,7 +278,7 @@ func TestHungRedisNoticed(t *testing.T) {
 	h := openHub(t, srv.URL(), "atoguard-hung")
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	go func() { defer close(done); h.Run(ctx, func(context.Context, []byte) error { return nil }) }()
+	go func() { defer close(done); h.Run(ctx, ignore) }()
 	t.Cleanup(func() { cancel(); <-done })
 	waitFor := func(what string, cond func() bool, within time.Duration) time.Duration {
 		t.Helper()
