@@ -25,7 +25,9 @@
 # and the stream's memory per entry (MEMORY USAGE, XLEN).
 #
 # Environment: ROUNDS (1), THREADS (2), CONNS (32), DURATION (20s), WARMUP
-# (3s), PORT (18280; the servers use PORT..PORT+3), PG_URL_BASE
+# (3s), PORT (18280; the servers use PORT..PORT+3), ATOGUARD_BIN (a
+# binary to run instead of building ./cmd/atoguard, to compare builds in
+# one run), PG_URL_BASE
 # (postgres://postgres@127.0.0.1:5432; the script creates its databases
 # there, with psql, and drops them on exit), REDIS_URL
 # (redis://127.0.0.1:6379/0). Needs wrk (Debian: apt-get install -y wrk),
@@ -96,8 +98,12 @@ trap 'exit 130' INT TERM
 
 export ATOGUARD_API_KEY="bench-$RANDOM$RANDOM$RANDOM"
 
-echo "building..." >&2
-go build -o "$work/atoguard" ./cmd/atoguard
+if [[ -n ${ATOGUARD_BIN:-} ]]; then
+	cp "$ATOGUARD_BIN" "$work/atoguard"
+else
+	echo "building..." >&2
+	go build -o "$work/atoguard" ./cmd/atoguard
+fi
 
 # Keys the PostgreSQL/Redis instances share.
 head -c 32 /dev/urandom >"$work/secret.key"
@@ -187,6 +193,28 @@ load_row() {
 			xadd / n, xread / n, all / n, bin / n, bout / n }'
 }
 
+# caught_up PORT_A PORT_B: waits (up to 60 s) until each instance has
+# replayed (applied + failed) every event the other published.
+caught_up() {
+	for _ in $(seq 300); do
+		read -r pa_pub pa_app _ _ pa_fail _ <<<"$(hot_counts "$1")"
+		read -r pb_pub pb_app _ _ pb_fail _ <<<"$(hot_counts "$2")"
+		((pa_app + pa_fail >= pb_pub && pb_app + pb_fail >= pa_pub)) && return 0
+		sleep 0.2
+	done
+}
+
+# cpu_ticks PID: the process's user + system CPU time so far, in clock ticks.
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+ticks_per_s=$(getconf CLK_TCK)
+
+# cpu_row LABEL ANSWERED REPLAYED TICKS: an instance's CPU time over the
+# measured run and the settling after it.
+cpu_row() {
+	awk -v label="$1" -v n="$2" -v r="$3" -v t="$4" -v hz="$ticks_per_s" \
+		'BEGIN { printf "| %s | %d | %d | %.2f | %.1f | %.1f |\n", label, n, r, t / hz, (n > 0 ? t / hz * 1e6 / n : 0), (n + r > 0 ? t / hz * 1e6 / (n + r) : 0) }'
+}
+
 # settle PORT...: waits (up to 10 s) until the hubs' backlogs are empty and
 # their counters stop moving, so published/applied cover the whole run.
 settle() {
@@ -194,7 +222,8 @@ settle() {
 	for _ in $(seq 20); do
 		sleep 0.5
 		cur=""
-		for p in "$@"; do cur+="$(hot_counts "$p");"; done
+		# not round_trips: the probe and the idle blocking read move it every second
+		for p in "$@"; do cur+="$(hot_counts "$p" | cut -d' ' -f1,2,4-);"; done
 		[[ $cur == "$prev" ]] && return 0
 		prev=$cur
 	done
@@ -245,12 +274,16 @@ rows=()
 rt_rows=()
 load_rows=()
 stream_rows=()
+cpu_rows=()
+settle_notes=()
 names=()
 for round in $(seq "$ROUNDS"); do
 	# 1. embedded SQLite
 	serve "r$round-sqlite" "$PORT"
 	warm "$PORT"
+	t0=$(cpu_ticks "${server_pids[0]}")
 	measure "r$round-sqlite" "$PORT"
+	cpu_rows+=("$(cpu_row "$round: one instance, embedded SQLite" "$(field "$(result "r$round-sqlite")" requests)" 0 $(($(cpu_ticks "${server_pids[0]}") - t0)))")
 	stop_servers
 	r_sqlite=$(result "r$round-sqlite")
 	base_rps=$(field "$r_sqlite" rps)
@@ -264,9 +297,11 @@ for round in $(seq "$ROUNDS"); do
 	before=$(hot_counts $((PORT + 1)))
 	pg_before=$(pg_counts "$db")
 	redis_before=$(redis_counts)
+	t0=$(cpu_ticks "${server_pids[0]}")
 	measure "r$round-pg" $((PORT + 1))
 	settle $((PORT + 1))
 	after=$(hot_counts $((PORT + 1)))
+	cpu_rows+=("$(cpu_row "$round: one instance, PostgreSQL + Redis" "$(field "$(result "r$round-pg")" requests)" 0 $(($(cpu_ticks "${server_pids[0]}") - t0)))")
 	pg_after=$(pg_counts "$db")
 	redis_after=$(redis_counts)
 	stop_servers
@@ -292,15 +327,22 @@ for round in $(seq "$ROUNDS"); do
 	before_b=$(hot_counts "$pb")
 	pg_before=$(pg_counts "$db")
 	redis_before=$(redis_counts)
+	ta=$(cpu_ticks "${server_pids[0]}")
+	tb=$(cpu_ticks "${server_pids[1]}")
 	measure "r$round-a" "$pa" 0 "$half_threads" "$half_conns" &
 	w1=$!
 	measure "r$round-b" "$pb" "$half_threads" "$half_threads" "$half_conns" &
 	w2=$!
 	wait "$w1"
 	wait "$w2"
+	stopped=$(date +%s.%N)
+	caught_up "$pa" "$pb"
+	settled=$(awk -v a="$stopped" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
 	settle "$pa" "$pb"
 	after_a=$(hot_counts "$pa")
 	after_b=$(hot_counts "$pb")
+	ta=$(($(cpu_ticks "${server_pids[0]}") - ta))
+	tb=$(($(cpu_ticks "${server_pids[1]}") - tb))
 	pg_after=$(pg_counts "$db")
 	redis_after=$(redis_counts)
 	stream_bytes=$(redis MEMORY USAGE "$prefix:events" SAMPLES 0)
@@ -319,6 +361,9 @@ for round in $(seq "$ROUNDS"); do
 	rows+=("$(row "$round: … instance B (wrk -t$half_threads -c$half_conns)" "$r_b" "$base_rps")")
 	rt_rows+=("$(rt_row "$round: two instances, A" "$(field "$r_a" requests)" "$before_a" "$after_a")")
 	rt_rows+=("$(rt_row "$round: two instances, B" "$(field "$r_b" requests)" "$before_b" "$after_b")")
+	cpu_rows+=("$(cpu_row "$round: two instances, A" "$(field "$r_a" requests)" $(($(cut -d' ' -f2 <<<"$after_a") - $(cut -d' ' -f2 <<<"$before_a"))) "$ta")")
+	cpu_rows+=("$(cpu_row "$round: two instances, B" "$(field "$r_b" requests)" $(($(cut -d' ' -f2 <<<"$after_b") - $(cut -d' ' -f2 <<<"$before_b"))) "$tb")")
+	settle_notes+=("round $round: each instance had replayed all the other had published ${settled} s after the load stopped (polled every 0.2 s)")
 	load_rows+=("$(load_row "$round: two instances (both)" $(($(field "$r_a" requests) + $(field "$r_b" requests))) "$pg_before" "$pg_after" "$redis_before" "$redis_after")")
 	names+=("r$round-sqlite" "r$round-pg" "r$round-a" "r$round-b")
 done
@@ -347,6 +392,14 @@ load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 	echo "| round: setup | events answered | PostgreSQL transactions | events per transaction | rows written per event | XADD per event | XREAD per event | Redis commands per event | Redis bytes in per event | Redis bytes out per event |"
 	echo "|---|---|---|---|---|---|---|---|---|---|"
 	printf '%s\n' "${load_rows[@]}"
+	echo
+	echo "CPU time of each instance (utime + stime from /proc) from the start of the measured run until the counters stopped moving (a few seconds after each had replayed the other's events):"
+	echo
+	echo "| round: instance | events answered | peers' events replayed | CPU s | CPU µs per event answered | CPU µs per event answered or replayed |"
+	echo "|---|---|---|---|---|---|"
+	printf '%s\n' "${cpu_rows[@]}"
+	echo
+	printf -- '- %s\n' "${settle_notes[@]}"
 	echo
 	echo "The stream at the end of the two-instance pass (MEMORY USAGE $prefix:events SAMPLES 0; XLEN):"
 	echo
