@@ -37,6 +37,20 @@ func loadTestConfig(t *testing.T) Config {
 	return cfg
 }
 
+// replayTestLog replays the generated log (see testdata/README.md).
+func replayTestLog(t *testing.T) *Report {
+	t.Helper()
+	ins, err := Inputs([]string{"testdata/access.log.gz"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := Run(context.Background(), loadTestConfig(t), ins, Options{Workers: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rep
+}
+
 // TestReplayGenerated replays the generated log (see testdata/README.md)
 // and checks the report against its truth: the burst and the campaign are
 // incidents, the campaign's successful logins are listed, and few of the
@@ -50,14 +64,7 @@ func TestReplayGenerated(t *testing.T) {
 	if err := json.Unmarshal(data, &tr); err != nil {
 		t.Fatal(err)
 	}
-	ins, err := Inputs([]string{"testdata/access.log.gz"}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rep, err := Run(context.Background(), loadTestConfig(t), ins, Options{Workers: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
+	rep := replayTestLog(t)
 	if got, want := len(rep.Incidents), 2; got != want {
 		t.Fatalf("incidents: got %d, want %d (burst and campaign):\n%s", got, want, rep.Summary())
 	}
