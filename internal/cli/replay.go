@@ -54,10 +54,13 @@ time, IP and user agent, to map to accounts in the shop's records).
 
 FILEs may be globs, gzip files (told by their bytes) or - for stdin; files
 are read oldest first (by their first line). The report is printed in
-short and written to --out as replay.md, replay.json and replay.svg.
+short (each incident with its first successful logins) and written to
+--out as replay.md, replay.json and replay.svg.
 --emit writes a list to stdout instead of the summary: ips, prefixes,
-accounts (--json for a JSON array), fail2ban (fail2ban-client banip
-commands) or crowdsec-decisions (for cscli decisions import -i FILE).
+accounts, logins (the successful logins from campaign sources: time, IP,
+login, incident and user agent, tab-separated; --json for a JSON array
+of any of these four), fail2ban (fail2ban-client banip commands) or
+crowdsec-decisions (for cscli decisions import -i FILE).
 --into warms a stopped guard's store with what the replay learned: the
 accounts' familiarity (JSON auth logs) and the campaign detector's
 per-hour baseline, so the guard starts warm. --into DATA is SQLite in a
@@ -81,7 +84,7 @@ better in PGPASSWORD than in the URL).
 	fl.StringVar(&f.policy, "policy", "", "policy file (default: the built-in policy with the replay's rules)")
 	fl.StringVar(&f.out, "out", "atoguard-replay", "directory for replay.md, replay.json and replay.svg (empty: none)")
 	fl.StringVar(&f.emit, "emit", "", "write a list to stdout: "+strings.Join(logreplay.Emits, "|"))
-	fl.BoolVar(&f.emitJSON, "json", false, "with --emit ips|prefixes|accounts: a JSON array")
+	fl.BoolVar(&f.emitJSON, "json", false, "with --emit ips|prefixes|accounts|logins: a JSON array")
 	fl.StringVar(&f.jail, "jail", "atoguard", "with --emit fail2ban: the jail")
 	fl.DurationVar(&f.banFor, "ban-for", 24*time.Hour, "with --emit crowdsec-decisions: the decisions' duration")
 	fl.IntVar(&f.workers, "workers", 0, "parsers (default: one per core)")

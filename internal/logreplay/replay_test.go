@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -93,6 +94,13 @@ func TestReplayGenerated(t *testing.T) {
 	}
 	if got, want := caught, len(tr.CampaignSuccesses)*9/10; got < want {
 		t.Errorf("campaign's successful logins listed: got %d of %d, want at least %d", got, len(tr.CampaignSuccesses), want)
+	}
+	// The summary quotes the campaign's first successful logins.
+	first := rep.Logins[slices.IndexFunc(rep.Logins, func(l Login) bool { return l.Incident == camp.ID })]
+	sum := rep.Summary()
+	if want := fmt.Sprintf("  login %s from %s, %s\n", rep.at(first.Time), first.IP, first.UserAgent); !strings.Contains(sum, want) ||
+		!strings.Contains(sum, "more (all in replay.md and replay.json, or --emit logins)") {
+		t.Errorf("summary: got\n%s\nwant the campaign's first login quoted, %q", sum, want)
 	}
 
 	named := map[string]bool{}
@@ -245,6 +253,10 @@ func TestEmit(t *testing.T) {
 	rep := &Report{
 		Sources:  []Source{{IP: "192.0.2.7", Prefix: "192.0.2.0/24", Reason: "source.ip_velocity"}, {IP: "198.51.100.1", Prefix: "198.51.100.0/24", Reason: "bot.automation_ua"}, {IP: "192.0.2.9", Prefix: "192.0.2.0/24"}},
 		Accounts: []Account{{Account: "b"}, {Account: "a"}, {Account: "b"}},
+		Logins: []Login{
+			{Time: t0, IP: "192.0.2.7", UserAgent: "Mozilla/5.0\tX", Incident: "inc_1"},
+			{Time: t0.Add(time.Second), IP: "192.0.2.9", Login: "u1", UserAgent: "curl/8", Incident: "inc_1"},
+		},
 	}
 	for _, tc := range []struct {
 		what string
@@ -255,6 +267,9 @@ func TestEmit(t *testing.T) {
 		{"prefixes", EmitOptions{}, "192.0.2.0/24\n198.51.100.0/24\n"},
 		{"prefixes", EmitOptions{JSON: true}, `["192.0.2.0/24","198.51.100.0/24"]` + "\n"},
 		{"accounts", EmitOptions{}, "a\nb\n"},
+		{"logins", EmitOptions{}, "2026-11-25T10:00:00Z\t192.0.2.7\t-\tinc_1\tMozilla/5.0 X\n2026-11-25T10:00:01Z\t192.0.2.9\tu1\tinc_1\tcurl/8\n"},
+		{"logins", EmitOptions{JSON: true}, `[{"time":"2026-11-25T10:00:00Z","ip":"192.0.2.7","user_agent":"Mozilla/5.0\tX","incident":"inc_1","decision":"","reasons":null},` +
+			`{"time":"2026-11-25T10:00:01Z","ip":"192.0.2.9","user_agent":"curl/8","login":"u1","incident":"inc_1","decision":"","reasons":null}]` + "\n"},
 		{"fail2ban", EmitOptions{Jail: "shop"}, "fail2ban-client set shop banip 192.0.2.7 198.51.100.1 192.0.2.9\n"},
 	} {
 		var b bytes.Buffer
