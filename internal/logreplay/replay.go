@@ -123,6 +123,7 @@ type replayer struct {
 	tl     timeline
 
 	q        queue
+	logTime  *logTime
 	maxT     time.Time // latest line time seen
 	lastT    time.Time // time of the last line replayed
 	lateRun  bool      // the previous line was late beyond the slack
@@ -154,18 +155,37 @@ func newReplayer(cfg Config, opt Options) (*replayer, error) {
 		}
 		records, writer = warm{Store: st, guard: opt.Into}, warmSink{mem: sink{st}, guard: opt.Into}
 	}
+	lt := &logTime{}
 	eng, err := engine.New(cfg.Engine, engine.Deps{
-		Clock: clock.New(clock.Event, nil), Policy: pol, Records: records, Writer: writer, Key: key,
+		Clock: clock.New(clock.Event, lt.now), Policy: pol, Records: records, Writer: writer, Key: key,
 		Breached: engine.NoBreachCheck{},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("engine: %w", err)
 	}
 	return &replayer{
-		cfg: cfg, eng: eng, st: st, warm: opt.Into != nil, browse: newBrowseTracker(cfg.Browse),
+		cfg: cfg, eng: eng, st: st, warm: opt.Into != nil, browse: newBrowseTracker(cfg.Browse), logTime: lt,
 		rep:  &Report{Format: cfg.Format, Events: map[string]int64{}},
 		srcs: map[netip.Addr]*Source{},
 	}, nil
+}
+
+// logTime is the replay's wall clock: the latest line time read. A live
+// guard's event clock takes no event time more than a few minutes past
+// the wall time (one absurd timestamp must not drag every window to the
+// year 2999); a replay's present is its logs' own time, so logs that run
+// past the machine's clock (generated logs, a server's clock set ahead)
+// replay as they are instead of freezing the engine's time at today.
+// Before the first line it is the machine's clock.
+type logTime struct{ ns atomic.Int64 }
+
+func (l *logTime) set(t time.Time) { l.ns.Store(t.UnixNano()) }
+
+func (l *logTime) now() time.Time {
+	if ns := l.ns.Load(); ns != 0 {
+		return time.Unix(0, ns)
+	}
+	return time.Now()
 }
 
 // sink writes what a replay learns into the memory store, leaving out
@@ -221,6 +241,7 @@ func (r *replayer) push(ctx context.Context, it *item, input string, line int64)
 	switch {
 	case r.maxT.IsZero() || t.After(r.maxT):
 		r.maxT, r.lateRun = t, false
+		r.logTime.set(t)
 	case r.maxT.Sub(t) > r.cfg.Slack:
 		// Older than the slack allows: the clock jumped back. Report it
 		// and replay the line at the time reached, so the engine's time
