@@ -15,6 +15,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/axiomhq/hyperloglog"
+
 	"github.com/atoguard/atoguard/internal/clock"
 	"github.com/atoguard/atoguard/internal/engine"
 	"github.com/atoguard/atoguard/internal/event"
@@ -131,6 +133,8 @@ type replayer struct {
 
 	batch []event.Event
 	srcs  map[netip.Addr]*Source
+	// unlisted counts the distinct sources named past MaxListed.
+	unlisted *hyperloglog.Sketch
 }
 
 func newReplayer(cfg Config, opt Options) (*replayer, error) {
@@ -166,7 +170,7 @@ func newReplayer(cfg Config, opt Options) (*replayer, error) {
 	return &replayer{
 		cfg: cfg, eng: eng, st: st, warm: opt.Into != nil, browse: newBrowseTracker(cfg.Browse), logTime: lt,
 		rep:  &Report{Format: cfg.Format, Events: map[string]int64{}},
-		srcs: map[netip.Addr]*Source{},
+		srcs: map[netip.Addr]*Source{}, unlisted: hyperloglog.New14(),
 	}, nil
 }
 
@@ -375,7 +379,8 @@ func (r *replayer) flagSource(ev *event.Event, res *engine.Result, succeeded boo
 	s, ok := r.srcs[ip]
 	if !ok {
 		if len(r.srcs) >= r.cfg.MaxListed {
-			r.rep.SourcesOverflow++
+			b := ip.As16()
+			r.unlisted.Insert(b[:])
 			return
 		}
 		s = &Source{IP: ip.String(), Prefix: source.Prefix(ip).String(), First: ev.OccurredAt, Incident: res.IncidentID}
@@ -452,6 +457,7 @@ func (r *replayer) finish(ctx context.Context) error {
 	for _, s := range r.srcs {
 		r.rep.Sources = append(r.rep.Sources, *s)
 	}
+	r.rep.SourcesOverflow = int64(r.unlisted.Estimate())
 	slices.SortFunc(r.rep.Sources, func(a, b Source) int {
 		return cmp.Or(cmp.Compare(b.Attempts, a.Attempts), strings.Compare(a.IP, b.IP))
 	})

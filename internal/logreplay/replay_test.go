@@ -344,3 +344,26 @@ func TestFutureLog(t *testing.T) {
 		t.Errorf("sources named: got %d, want %d as in the past", got, want)
 	}
 }
+
+// TestSourcesPastTheCap checks that the sources named past max_listed are
+// counted once each, not once a login.
+func TestSourcesPastTheCap(t *testing.T) {
+	all := replayTestLog(t)
+	cfg := loadTestConfig(t)
+	cfg.MaxListed = 100
+	ins, err := Inputs([]string{"testdata/access.log.gz"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	capped, err := Run(context.Background(), cfg, ins, Options{Workers: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := int64(len(all.Sources))
+	if got := int64(len(capped.Sources)) + capped.SourcesOverflow; len(capped.Sources) != 100 || got < want*98/100 || got > want*102/100 {
+		t.Errorf("named sources with 100 listed: got %d listed + %d more, want 100 + about %d", len(capped.Sources), capped.SourcesOverflow, want-100)
+	}
+	if sum := capped.Summary(); !strings.Contains(sum, "(100 listed; about ") {
+		t.Errorf("summary: got\n%s\nwant the listed and the rest apart", sum)
+	}
+}

@@ -36,9 +36,9 @@ type Report struct {
 	// OtherIncidentSuccesses are the successful logins during incidents
 	// from sources nothing marked: most are the shop's own customers.
 	OtherIncidentSuccesses int64     `json:"other_incident_successes"`
-	Sources                []Source  `json:"sources"` // IPs the engine named, most attempts first
-	SourcesOverflow        int64     `json:"sources_not_listed,omitempty"`
-	Accounts               []Account `json:"accounts,omitempty"` // JSON auth logs: accounts reached
+	Sources                []Source  `json:"sources"`                      // IPs the engine named, most attempts first
+	SourcesOverflow        int64     `json:"sources_not_listed,omitempty"` // distinct IPs named past max_listed (an estimate, about 1%)
+	Accounts               []Account `json:"accounts,omitempty"`           // JSON auth logs: accounts reached
 	Timeline               []Point   `json:"timeline"`
 	Step                   string    `json:"timeline_step"`
 	Elapsed                string    `json:"elapsed"`
@@ -238,7 +238,11 @@ func (r *Report) Summary() string {
 			thousands(int64(inc.SuccessfulLogins)))
 		r.summaryLogins(&b, inc)
 	}
-	fmt.Fprintf(&b, "%s source IPs named\n", thousands(int64(len(r.Sources))+r.SourcesOverflow))
+	fmt.Fprintf(&b, "%s source IPs named", thousands(int64(len(r.Sources))+r.SourcesOverflow))
+	if r.SourcesOverflow > 0 {
+		fmt.Fprintf(&b, " (%s listed; about %s more past max_listed)", thousands(int64(len(r.Sources))), thousands(r.SourcesOverflow))
+	}
+	b.WriteString("\n")
 	if r.ClockJumps > 0 {
 		fmt.Fprintf(&b, "%d clock jumps backwards (%s lines replayed late)\n", r.ClockJumps, thousands(r.LateLines))
 	}
