@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -14,8 +15,10 @@ import (
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 
+	"github.com/atoguard/atoguard/internal/config"
 	"github.com/atoguard/atoguard/internal/logreplay"
 	"github.com/atoguard/atoguard/internal/policy"
+	"github.com/atoguard/atoguard/internal/store/postgres"
 	"github.com/atoguard/atoguard/internal/store/sqlite"
 )
 
@@ -29,6 +32,7 @@ type replayFlags struct {
 	banFor   time.Duration
 	workers  int
 	into     string
+	keyFile  string
 }
 
 // replayGCPercent is the garbage collector's target during a replay,
@@ -50,13 +54,20 @@ time, IP and user agent, to map to accounts in the shop's records).
 
 FILEs may be globs, gzip files (told by their bytes) or - for stdin; files
 are read oldest first (by their first line). The report is printed in
-short and written to --out as replay.md, replay.json and replay.svg.
+short (each incident with its first successful logins) and written to
+--out as replay.md, replay.json and replay.svg.
 --emit writes a list to stdout instead of the summary: ips, prefixes,
-accounts (--json for a JSON array), fail2ban (fail2ban-client banip
-commands) or crowdsec-decisions (for cscli decisions import -i FILE).
---into DATA warms a stopped guard's store (SQLite in DATA) with what the
-replay learned: the accounts' familiarity (JSON auth logs) and the
-campaign detector's per-hour baseline, so the guard starts warm.
+accounts, logins (the successful logins from campaign sources: time, IP,
+login, incident and user agent, tab-separated; --json for a JSON array
+of any of these four), fail2ban (fail2ban-client banip commands) or
+crowdsec-decisions (for cscli decisions import -i FILE).
+--into warms a stopped guard's store with what the replay learned: the
+accounts' familiarity (JSON auth logs) and the campaign detector's
+per-hour baseline, so the guard starts warm. --into DATA is SQLite in a
+guard's data directory (its key DATA/secret.key); --into postgres://...
+the PostgreSQL records guards share (records: in their configuration),
+with --secret-key-file naming their secret_key_file (a password is
+better in PGPASSWORD than in the URL).
 
 ` + "`atoguard replay example`" + ` prints a starting configuration;
 ` + "`atoguard replay check FILE`" + ` validates one.`,
@@ -73,11 +84,12 @@ campaign detector's per-hour baseline, so the guard starts warm.
 	fl.StringVar(&f.policy, "policy", "", "policy file (default: the built-in policy with the replay's rules)")
 	fl.StringVar(&f.out, "out", "atoguard-replay", "directory for replay.md, replay.json and replay.svg (empty: none)")
 	fl.StringVar(&f.emit, "emit", "", "write a list to stdout: "+strings.Join(logreplay.Emits, "|"))
-	fl.BoolVar(&f.emitJSON, "json", false, "with --emit ips|prefixes|accounts: a JSON array")
+	fl.BoolVar(&f.emitJSON, "json", false, "with --emit ips|prefixes|accounts|logins: a JSON array")
 	fl.StringVar(&f.jail, "jail", "atoguard", "with --emit fail2ban: the jail")
 	fl.DurationVar(&f.banFor, "ban-for", 24*time.Hour, "with --emit crowdsec-decisions: the decisions' duration")
 	fl.IntVar(&f.workers, "workers", 0, "parsers (default: one per core)")
-	fl.StringVar(&f.into, "into", "", "a stopped guard's data directory (SQLite) to warm with the profiles and baselines learned")
+	fl.StringVar(&f.into, "into", "", "a stopped guard's store to warm with the profiles and baselines learned: its data directory (SQLite) or a postgres:// URL")
+	fl.StringVar(&f.keyFile, "secret-key-file", "", "with --into: the guard's secret key (default: DATA/secret.key; needed with a postgres:// URL)")
 	_ = cmd.MarkFlagRequired("config")
 	cmd.AddCommand(&cobra.Command{
 		Use:   "check FILE",
@@ -122,7 +134,7 @@ func runReplay(cmd *cobra.Command, f replayFlags, args []string, stdin io.Reader
 		}
 	}
 	if f.into != "" {
-		g, key, err := openGuard(cmd.Context(), f.into)
+		g, key, err := openGuard(cmd.Context(), f.into, f.keyFile)
 		if err != nil {
 			return err
 		}
@@ -151,17 +163,41 @@ func runReplay(cmd *cobra.Command, f replayFlags, args []string, stdin io.Reader
 	return nil
 }
 
-// openGuard opens a guard's SQLite store and secret key for --into.
-func openGuard(ctx context.Context, dir string) (*sqlite.Store, []byte, error) {
-	keyFile := filepath.Join(dir, "secret.key")
+// guardStore is the store --into warms.
+type guardStore interface {
+	logreplay.Guard
+	Close() error
+}
+
+var (
+	_ guardStore = (*sqlite.Store)(nil)
+	_ guardStore = (*postgres.Store)(nil)
+)
+
+// openGuard opens the store --into names, SQLite in a data directory or
+// PostgreSQL at a postgres:// URL, and the guard's secret key: keyFile,
+// else secret.key in the data directory.
+func openGuard(ctx context.Context, into, keyFile string) (guardStore, []byte, error) {
+	url := strings.HasPrefix(into, "postgres://") || strings.HasPrefix(into, "postgresql://")
+	if keyFile == "" {
+		if url {
+			return nil, nil, errors.New("--into postgres://...: the guards' shared secret key is needed: --secret-key-file (their secret_key_file)")
+		}
+		keyFile = filepath.Join(into, config.SecretKeyFileName)
+	}
 	key, err := os.ReadFile(keyFile)
 	if err != nil {
-		return nil, nil, fmt.Errorf("--into: the guard's secret key (start the guard once with --data %s): %w", dir, err)
+		return nil, nil, fmt.Errorf("--into: the guard's secret key (start the guard once, or give --secret-key-file): %w", err)
 	}
 	if len(key) < 32 {
-		return nil, nil, fmt.Errorf("--into: %s: %d bytes, want at least 32", keyFile, len(key))
+		return nil, nil, fmt.Errorf("--into: secret key %s: %d bytes, want at least 32", keyFile, len(key))
 	}
-	st, err := sqlite.Open(ctx, dir, sqlite.Options{})
+	var st guardStore
+	if url {
+		st, err = postgres.Open(ctx, into, postgres.Options{})
+	} else {
+		st, err = sqlite.Open(ctx, into, sqlite.Options{})
+	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("--into: %w", err)
 	}

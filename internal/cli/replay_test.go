@@ -8,7 +8,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/atoguard/atoguard/internal/store/postgres"
 	"github.com/atoguard/atoguard/internal/store/sqlite"
+	"github.com/atoguard/atoguard/internal/testserver"
 )
 
 func TestReplay(t *testing.T) {
@@ -59,5 +61,28 @@ func TestReplayInto(t *testing.T) {
 	defer st.Close()
 	if b, err := st.GetState(context.Background(), "engine"); err != nil || len(b) == 0 {
 		t.Errorf("the campaign baseline in the guard's store: %d bytes, %v", len(b), err)
+	}
+}
+
+func TestReplayIntoPostgres(t *testing.T) {
+	const cfg = "../logreplay/testdata/replay.yaml"
+	url := testserver.PostgresSchema(t)
+	if code, _, stderr := run(t, "replay", "../logreplay/testdata/access.log.gz", "--config", cfg, "--out", "", "--into", url); code == 0 || !strings.Contains(stderr, "--secret-key-file") {
+		t.Fatalf("--into a URL without a key: code %d, stderr %q", code, stderr)
+	}
+	key := filepath.Join(t.TempDir(), "secret.key")
+	if err := os.WriteFile(key, bytes.Repeat([]byte{1}, 32), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, stderr := run(t, "replay", "../logreplay/testdata/access.log.gz", "--config", cfg, "--out", "", "--into", url, "--secret-key-file", key); code != 0 {
+		t.Fatalf("--into %s: code %d, stderr %q", url, code, stderr)
+	}
+	st, err := postgres.Open(context.Background(), url, postgres.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if b, err := st.GetState(context.Background(), "engine"); err != nil || len(b) == 0 {
+		t.Errorf("the campaign baseline in the guards' records: %d bytes, %v", len(b), err)
 	}
 }

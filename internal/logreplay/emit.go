@@ -1,6 +1,7 @@
 package logreplay
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -10,14 +11,14 @@ import (
 )
 
 // Emits are the lists `--emit` writes.
-var Emits = []string{"ips", "prefixes", "accounts", "fail2ban", "crowdsec-decisions"}
+var Emits = []string{"ips", "prefixes", "accounts", "logins", "fail2ban", "crowdsec-decisions"}
 
 // banBatch is how many addresses one fail2ban-client call bans.
 const banBatch = 100
 
 // EmitOptions tune the lists.
 type EmitOptions struct {
-	JSON     bool          // ips, prefixes, accounts: a JSON array instead of lines
+	JSON     bool          // ips, prefixes, accounts, logins: a JSON array instead of lines
 	Jail     string        // fail2ban: the jail (default atoguard)
 	Duration time.Duration // crowdsec-decisions: how long a ban lasts (default 24h)
 }
@@ -37,6 +38,8 @@ func (r *Report) Emit(w io.Writer, what string, o EmitOptions) error {
 			list = append(list, a.Account)
 		}
 		list = dedupe(list)
+	case "logins":
+		return r.emitLogins(w, o.JSON)
 	case "fail2ban":
 		jail := o.Jail
 		if jail == "" {
@@ -71,6 +74,36 @@ func (r *Report) Emit(w io.Writer, what string, o EmitOptions) error {
 		}
 	}
 	return nil
+}
+
+// emitLogins writes the successful logins from campaign sources: a JSON
+// array of them, or a line each of time (RFC 3339), IP, login (- when the
+// log names none), incident and user agent, separated by tabs.
+func (r *Report) emitLogins(w io.Writer, asJSON bool) error {
+	if asJSON {
+		list := r.Logins
+		if list == nil {
+			list = []Login{}
+		}
+		return json.NewEncoder(w).Encode(list)
+	}
+	for _, l := range r.Logins {
+		login := cmp.Or(tsvField(l.Login), "-")
+		if _, err := fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", l.Time.Format(time.RFC3339), l.IP, login, l.Incident, tsvField(l.UserAgent)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// tsvField makes a value of the log safe in a tab-separated line.
+func tsvField(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r == '\t' || r == '\n' || r == '\r' {
+			return ' '
+		}
+		return r
+	}, s)
 }
 
 // crowdsec writes the sources as decisions for `cscli decisions import -i

@@ -3,6 +3,7 @@ package logreplay
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -13,6 +14,9 @@ import (
 	"github.com/atoguard/atoguard/internal/event"
 	"github.com/atoguard/atoguard/internal/store"
 	"github.com/atoguard/atoguard/internal/store/memory"
+	"github.com/atoguard/atoguard/internal/store/postgres"
+	"github.com/atoguard/atoguard/internal/store/sqlite"
+	"github.com/atoguard/atoguard/internal/testserver"
 )
 
 const jsonConfig = `
@@ -133,14 +137,47 @@ func TestReplayJSON(t *testing.T) {
 	}
 }
 
-// TestReplayInto checks that a replay into a guard's store leaves there
-// the profiles and the campaign baseline, and not the old incidents.
+// intoStore is a guard's store a replay warms, as each backend opens it.
+type intoStore interface {
+	Guard
+	ListIncidents(ctx context.Context, state string) ([]store.Incident, error)
+}
+
+// TestReplayInto checks, on each backend a guard keeps its records in,
+// that a replay into the guard's store leaves there the profiles and the
+// campaign baseline, and not the old incidents.
 func TestReplayInto(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		open func(t *testing.T) intoStore
+	}{
+		{"memory", func(*testing.T) intoStore { return memory.New() }},
+		{"sqlite", func(t *testing.T) intoStore {
+			st, err := sqlite.Open(t.Context(), t.TempDir(), sqlite.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { st.Close() })
+			return st
+		}},
+		{"postgres", func(t *testing.T) intoStore {
+			st, err := postgres.Open(t.Context(), testserver.PostgresSchema(t), postgres.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { st.Close() })
+			return st
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) { testReplayInto(t, tc.open(t)) })
+	}
+}
+
+func testReplayInto(t *testing.T, g intoStore) {
 	cfg, err := Parse(strings.NewReader(jsonConfig))
 	if err != nil {
 		t.Fatal(err)
 	}
-	g := memory.New()
 	ins := []Input{{Name: "auth.log", Open: func() (io.ReadCloser, error) { return io.NopCloser(strings.NewReader(campaignAuthLog())), nil }}}
 	rep, err := Run(context.Background(), cfg, ins, Options{Into: g, Key: bytes.Repeat([]byte{7}, 32)})
 	if err != nil {
@@ -150,16 +187,24 @@ func TestReplayInto(t *testing.T) {
 		t.Fatalf("incidents in the report: got %d, want 1", len(rep.Incidents))
 	}
 	ctx := context.Background()
-	if p, err := g.GetProfile(ctx, "u3"); err != nil || p.Account != "u3" {
+	if p, err := g.GetProfile(ctx, "u3"); err != nil || p.Account != "u3" || len(p.Data) == 0 {
 		t.Errorf("the guard's profile of u3: got %+v, %v", p, err)
 	}
-	if _, err := g.GetState(ctx, "engine"); err != nil {
-		t.Errorf("the guard's campaign baseline: %v", err)
+	b, err := g.GetState(ctx, "engine")
+	var snapshot map[string]json.RawMessage
+	if err == nil {
+		err = json.Unmarshal(b, &snapshot)
+	}
+	if err != nil || len(snapshot["campaign"]) < 10 {
+		t.Errorf("the guard's campaign baseline: %d bytes, %v", len(snapshot["campaign"]), err)
+	}
+	if _, ok := snapshot["incident"]; ok {
+		t.Error("the guard's snapshot holds the replay's open incident")
 	}
 	if _, err := g.GetState(ctx, "incident"); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("the guard's incident state: got %v, want none", err)
 	}
-	if incs, _ := g.ListIncidents(ctx, ""); len(incs) != 0 {
-		t.Errorf("the guard's incidents: got %d, want none", len(incs))
+	if incs, err := g.ListIncidents(ctx, ""); err != nil || len(incs) != 0 {
+		t.Errorf("the guard's incidents: got %d, %v; want none", len(incs), err)
 	}
 }

@@ -15,6 +15,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/axiomhq/hyperloglog"
+
 	"github.com/atoguard/atoguard/internal/clock"
 	"github.com/atoguard/atoguard/internal/engine"
 	"github.com/atoguard/atoguard/internal/event"
@@ -123,6 +125,7 @@ type replayer struct {
 	tl     timeline
 
 	q        queue
+	logTime  *logTime
 	maxT     time.Time // latest line time seen
 	lastT    time.Time // time of the last line replayed
 	lateRun  bool      // the previous line was late beyond the slack
@@ -130,6 +133,8 @@ type replayer struct {
 
 	batch []event.Event
 	srcs  map[netip.Addr]*Source
+	// unlisted counts the distinct sources named past MaxListed.
+	unlisted *hyperloglog.Sketch
 }
 
 func newReplayer(cfg Config, opt Options) (*replayer, error) {
@@ -154,18 +159,37 @@ func newReplayer(cfg Config, opt Options) (*replayer, error) {
 		}
 		records, writer = warm{Store: st, guard: opt.Into}, warmSink{mem: sink{st}, guard: opt.Into}
 	}
+	lt := &logTime{}
 	eng, err := engine.New(cfg.Engine, engine.Deps{
-		Clock: clock.New(clock.Event, nil), Policy: pol, Records: records, Writer: writer, Key: key,
+		Clock: clock.New(clock.Event, lt.now), Policy: pol, Records: records, Writer: writer, Key: key,
 		Breached: engine.NoBreachCheck{},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("engine: %w", err)
 	}
 	return &replayer{
-		cfg: cfg, eng: eng, st: st, warm: opt.Into != nil, browse: newBrowseTracker(cfg.Browse),
+		cfg: cfg, eng: eng, st: st, warm: opt.Into != nil, browse: newBrowseTracker(cfg.Browse), logTime: lt,
 		rep:  &Report{Format: cfg.Format, Events: map[string]int64{}},
-		srcs: map[netip.Addr]*Source{},
+		srcs: map[netip.Addr]*Source{}, unlisted: hyperloglog.New14(),
 	}, nil
+}
+
+// logTime is the replay's wall clock: the latest line time read. A live
+// guard's event clock takes no event time more than a few minutes past
+// the wall time (one absurd timestamp must not drag every window to the
+// year 2999); a replay's present is its logs' own time, so logs that run
+// past the machine's clock (generated logs, a server's clock set ahead)
+// replay as they are instead of freezing the engine's time at today.
+// Before the first line it is the machine's clock.
+type logTime struct{ ns atomic.Int64 }
+
+func (l *logTime) set(t time.Time) { l.ns.Store(t.UnixNano()) }
+
+func (l *logTime) now() time.Time {
+	if ns := l.ns.Load(); ns != 0 {
+		return time.Unix(0, ns)
+	}
+	return time.Now()
 }
 
 // sink writes what a replay learns into the memory store, leaving out
@@ -221,6 +245,7 @@ func (r *replayer) push(ctx context.Context, it *item, input string, line int64)
 	switch {
 	case r.maxT.IsZero() || t.After(r.maxT):
 		r.maxT, r.lateRun = t, false
+		r.logTime.set(t)
 	case r.maxT.Sub(t) > r.cfg.Slack:
 		// Older than the slack allows: the clock jumped back. Report it
 		// and replay the line at the time reached, so the engine's time
@@ -354,7 +379,8 @@ func (r *replayer) flagSource(ev *event.Event, res *engine.Result, succeeded boo
 	s, ok := r.srcs[ip]
 	if !ok {
 		if len(r.srcs) >= r.cfg.MaxListed {
-			r.rep.SourcesOverflow++
+			b := ip.As16()
+			r.unlisted.Insert(b[:])
 			return
 		}
 		s = &Source{IP: ip.String(), Prefix: source.Prefix(ip).String(), First: ev.OccurredAt, Incident: res.IncidentID}
@@ -431,6 +457,7 @@ func (r *replayer) finish(ctx context.Context) error {
 	for _, s := range r.srcs {
 		r.rep.Sources = append(r.rep.Sources, *s)
 	}
+	r.rep.SourcesOverflow = int64(r.unlisted.Estimate())
 	slices.SortFunc(r.rep.Sources, func(a, b Source) int {
 		return cmp.Or(cmp.Compare(b.Attempts, a.Attempts), strings.Compare(a.IP, b.IP))
 	})

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -37,6 +38,20 @@ func loadTestConfig(t *testing.T) Config {
 	return cfg
 }
 
+// replayTestLog replays the generated log (see testdata/README.md).
+func replayTestLog(t *testing.T) *Report {
+	t.Helper()
+	ins, err := Inputs([]string{"testdata/access.log.gz"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := Run(context.Background(), loadTestConfig(t), ins, Options{Workers: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rep
+}
+
 // TestReplayGenerated replays the generated log (see testdata/README.md)
 // and checks the report against its truth: the burst and the campaign are
 // incidents, the campaign's successful logins are listed, and few of the
@@ -50,14 +65,7 @@ func TestReplayGenerated(t *testing.T) {
 	if err := json.Unmarshal(data, &tr); err != nil {
 		t.Fatal(err)
 	}
-	ins, err := Inputs([]string{"testdata/access.log.gz"}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rep, err := Run(context.Background(), loadTestConfig(t), ins, Options{Workers: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
+	rep := replayTestLog(t)
 	if got, want := len(rep.Incidents), 2; got != want {
 		t.Fatalf("incidents: got %d, want %d (burst and campaign):\n%s", got, want, rep.Summary())
 	}
@@ -86,6 +94,13 @@ func TestReplayGenerated(t *testing.T) {
 	}
 	if got, want := caught, len(tr.CampaignSuccesses)*9/10; got < want {
 		t.Errorf("campaign's successful logins listed: got %d of %d, want at least %d", got, len(tr.CampaignSuccesses), want)
+	}
+	// The summary quotes the campaign's first successful logins.
+	first := rep.Logins[slices.IndexFunc(rep.Logins, func(l Login) bool { return l.Incident == camp.ID })]
+	sum := rep.Summary()
+	if want := fmt.Sprintf("  login %s from %s, %s\n", rep.at(first.Time), first.IP, first.UserAgent); !strings.Contains(sum, want) ||
+		!strings.Contains(sum, "more (all in replay.md and replay.json, or --emit logins)") {
+		t.Errorf("summary: got\n%s\nwant the campaign's first login quoted, %q", sum, want)
 	}
 
 	named := map[string]bool{}
@@ -238,6 +253,10 @@ func TestEmit(t *testing.T) {
 	rep := &Report{
 		Sources:  []Source{{IP: "192.0.2.7", Prefix: "192.0.2.0/24", Reason: "source.ip_velocity"}, {IP: "198.51.100.1", Prefix: "198.51.100.0/24", Reason: "bot.automation_ua"}, {IP: "192.0.2.9", Prefix: "192.0.2.0/24"}},
 		Accounts: []Account{{Account: "b"}, {Account: "a"}, {Account: "b"}},
+		Logins: []Login{
+			{Time: t0, IP: "192.0.2.7", UserAgent: "Mozilla/5.0\tX", Incident: "inc_1"},
+			{Time: t0.Add(time.Second), IP: "192.0.2.9", Login: "u1", UserAgent: "curl/8", Incident: "inc_1"},
+		},
 	}
 	for _, tc := range []struct {
 		what string
@@ -248,6 +267,9 @@ func TestEmit(t *testing.T) {
 		{"prefixes", EmitOptions{}, "192.0.2.0/24\n198.51.100.0/24\n"},
 		{"prefixes", EmitOptions{JSON: true}, `["192.0.2.0/24","198.51.100.0/24"]` + "\n"},
 		{"accounts", EmitOptions{}, "a\nb\n"},
+		{"logins", EmitOptions{}, "2026-11-25T10:00:00Z\t192.0.2.7\t-\tinc_1\tMozilla/5.0 X\n2026-11-25T10:00:01Z\t192.0.2.9\tu1\tinc_1\tcurl/8\n"},
+		{"logins", EmitOptions{JSON: true}, `[{"time":"2026-11-25T10:00:00Z","ip":"192.0.2.7","user_agent":"Mozilla/5.0\tX","incident":"inc_1","decision":"","reasons":null},` +
+			`{"time":"2026-11-25T10:00:01Z","ip":"192.0.2.9","user_agent":"curl/8","login":"u1","incident":"inc_1","decision":"","reasons":null}]` + "\n"},
 		{"fail2ban", EmitOptions{Jail: "shop"}, "fail2ban-client set shop banip 192.0.2.7 198.51.100.1 192.0.2.9\n"},
 	} {
 		var b bytes.Buffer
@@ -282,5 +304,66 @@ func TestEmit(t *testing.T) {
 	}
 	if err := rep.Emit(&b, "iptables", EmitOptions{}); err == nil {
 		t.Error("unknown emit: no error")
+	}
+}
+
+// TestFutureLog checks that a log running past the machine's clock
+// replays as it would in the past: the engine's time is the log's, not
+// held back at today's (the live guard's limit on timestamps ahead of the
+// wall clock).
+func TestFutureLog(t *testing.T) {
+	f, err := os.Open("testdata/access.log.gz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Five years on: the same days of the same months.
+	future := strings.ReplaceAll(string(data), "/2026:", "/2031:")
+	past, rep := replayTestLog(t), run(t, loadTestConfig(t), future)
+	if got, want := rep.From.Year(), 2031; got != want {
+		t.Fatalf("replayed from %v, want the year %d", rep.From, want)
+	}
+	if got, want := len(rep.Incidents), len(past.Incidents); got != want {
+		t.Fatalf("incidents: got %d, want %d as in the past:\n%s", got, want, rep.Summary())
+	}
+	for i, inc := range rep.Incidents {
+		p := past.Incidents[i]
+		if inc.End.IsZero() || !inc.Start.Equal(p.Start.AddDate(5, 0, 0)) || !inc.End.Equal(p.End.AddDate(5, 0, 0)) {
+			t.Errorf("incident %d: got %v to %v, want five years after %v to %v", i, inc.Start, inc.End, p.Start, p.End)
+		}
+	}
+	if got, want := len(rep.Sources), len(past.Sources); got != want {
+		t.Errorf("sources named: got %d, want %d as in the past", got, want)
+	}
+}
+
+// TestSourcesPastTheCap checks that the sources named past max_listed are
+// counted once each, not once a login.
+func TestSourcesPastTheCap(t *testing.T) {
+	all := replayTestLog(t)
+	cfg := loadTestConfig(t)
+	cfg.MaxListed = 100
+	ins, err := Inputs([]string{"testdata/access.log.gz"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	capped, err := Run(context.Background(), cfg, ins, Options{Workers: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := int64(len(all.Sources))
+	if got := int64(len(capped.Sources)) + capped.SourcesOverflow; len(capped.Sources) != 100 || got < want*98/100 || got > want*102/100 {
+		t.Errorf("named sources with 100 listed: got %d listed + %d more, want 100 + about %d", len(capped.Sources), capped.SourcesOverflow, want-100)
+	}
+	if sum := capped.Summary(); !strings.Contains(sum, "(100 listed; about ") {
+		t.Errorf("summary: got\n%s\nwant the listed and the rest apart", sum)
 	}
 }

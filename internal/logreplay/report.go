@@ -36,9 +36,9 @@ type Report struct {
 	// OtherIncidentSuccesses are the successful logins during incidents
 	// from sources nothing marked: most are the shop's own customers.
 	OtherIncidentSuccesses int64     `json:"other_incident_successes"`
-	Sources                []Source  `json:"sources"` // IPs the engine named, most attempts first
-	SourcesOverflow        int64     `json:"sources_not_listed,omitempty"`
-	Accounts               []Account `json:"accounts,omitempty"` // JSON auth logs: accounts reached
+	Sources                []Source  `json:"sources"`                      // IPs the engine named, most attempts first
+	SourcesOverflow        int64     `json:"sources_not_listed,omitempty"` // distinct IPs named past max_listed (an estimate, about 1%)
+	Accounts               []Account `json:"accounts,omitempty"`           // JSON auth logs: accounts reached
 	Timeline               []Point   `json:"timeline"`
 	Step                   string    `json:"timeline_step"`
 	Elapsed                string    `json:"elapsed"`
@@ -236,12 +236,42 @@ func (r *Report) Summary() string {
 		fmt.Fprintf(&b, "incident %s: %s %s, %s attempts from %s IPs in %s networks, %s successful logins from its sources\n",
 			inc.ID, r.at(inc.Start), end, thousands(inc.Attempts), thousands(inc.DistinctIPs), thousands(inc.DistinctPrefixes),
 			thousands(int64(inc.SuccessfulLogins)))
+		r.summaryLogins(&b, inc)
 	}
-	fmt.Fprintf(&b, "%s source IPs named\n", thousands(int64(len(r.Sources))+r.SourcesOverflow))
+	fmt.Fprintf(&b, "%s source IPs named", thousands(int64(len(r.Sources))+r.SourcesOverflow))
+	if r.SourcesOverflow > 0 {
+		fmt.Fprintf(&b, " (%s listed; about %s more past max_listed)", thousands(int64(len(r.Sources))), thousands(r.SourcesOverflow))
+	}
+	b.WriteString("\n")
 	if r.ClockJumps > 0 {
 		fmt.Fprintf(&b, "%d clock jumps backwards (%s lines replayed late)\n", r.ClockJumps, thousands(r.LateLines))
 	}
 	return b.String()
+}
+
+// summaryLogins is how many of an incident's successful logins the
+// summary quotes.
+const summaryLogins = 5
+
+// summaryLogins quotes the first successful logins of an incident.
+func (r *Report) summaryLogins(b *strings.Builder, inc Incident) {
+	n := 0
+	for _, l := range r.Logins {
+		if l.Incident != inc.ID {
+			continue
+		}
+		if n++; n > summaryLogins {
+			break
+		}
+		as := ""
+		if l.Login != "" {
+			as = " as " + l.Login
+		}
+		fmt.Fprintf(b, "  login %s from %s%s, %s\n", r.at(l.Time), l.IP, as, l.UserAgent)
+	}
+	if more := inc.SuccessfulLogins - summaryLogins; more > 0 {
+		fmt.Fprintf(b, "  … %s more (all in replay.md and replay.json, or --emit logins)\n", thousands(int64(more)))
+	}
 }
 
 // Markdown renders the report; svg is the timeline's file name beside it.

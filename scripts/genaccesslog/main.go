@@ -4,6 +4,10 @@
 // `atoguard replay` and the peers it is measured against.
 //
 //	go run ./scripts/genaccesslog -lines 1000000 -out access.log -truth truth.json
+//
+// With -days N it writes N consecutive days, one after the other (about
+// 240 MB each at the default size), holding one day in memory: with
+// -out - it streams a log of any size into a pipe.
 package main
 
 import (
@@ -85,13 +89,20 @@ var crawlers = []string{
 	"Mozilla/5.0 (compatible; AhrefsBot/7.0; +http://ahrefs.com/robot/)",
 }
 
+// params are the generator's flags for one day.
+type params struct {
+	lines, burst, attempts, ips     int
+	span, burstAt, campAt, campSpan time.Duration
+}
+
 func main() {
 	var (
 		lines    = flag.Int("lines", 1_000_000, "about how many lines of ordinary traffic")
 		seed     = flag.Uint64("seed", 15, "random seed")
-		out      = flag.String("out", "access.log", "the log (gzip when it ends in .gz)")
-		truthOut = flag.String("truth", "truth.json", "the ground truth")
+		out      = flag.String("out", "access.log", "the log (gzip when it ends in .gz; - for stdout)")
+		truthOut = flag.String("truth", "truth.json", "the ground truth (empty: none; with -days > 1 a JSON array, one a day)")
 		day      = flag.String("day", "2026-11-25", "the day, in JST")
+		days     = flag.Int("days", 1, "consecutive days, each made and written in turn (seed+1 the second day, …), so memory holds one day")
 		hours    = flag.Float64("hours", 24, "hours of log from 00:00 JST")
 		burst    = flag.Int("burst", 3000, "login posts of the one-IP burst, in ten minutes")
 		burstAt  = flag.Duration("burst-at", 10*time.Hour+20*time.Minute, "when the burst starts, after 00:00 JST")
@@ -106,54 +117,109 @@ func main() {
 	if err != nil {
 		log.Fatalf("-day: %v", err)
 	}
-	g := &gen{rng: rand.New(rand.NewPCG(*seed, *seed^0x5eed)), zone: zone, used: map[netip.Addr]bool{}}
-	g.truth.Seed = *seed
-	span := time.Duration(*hours * float64(time.Hour))
-	g.ordinary(d, span, *lines)
-	if *burst > 0 {
-		g.burst(d.Add(*burstAt), *burst)
+	p := params{lines: *lines, burst: *burst, attempts: *attempts, ips: *ips,
+		span: time.Duration(*hours * float64(time.Hour)), burstAt: *burstAt, campAt: *campAt, campSpan: *campSpan}
+	w, err := create(*out)
+	if err != nil {
+		log.Fatal(err)
 	}
-	if *attempts > 0 {
-		g.campaign(d.Add(*campAt), *campSpan, *attempts, *ips)
+	var truths []Truth
+	var total, size int
+	for i := range max(*days, 1) {
+		g := generate(*seed+uint64(i), d.AddDate(0, 0, i), zone, p)
+		if err := g.write(w); err != nil {
+			log.Fatal(err)
+		}
+		truths = append(truths, g.truth)
+		total += len(g.lines)
+		for _, l := range g.lines {
+			size += len(l.s) + 1
+		}
+	}
+	if err := w.Close(); err != nil {
+		log.Fatal(err)
+	}
+	if *truthOut != "" {
+		var js []byte
+		if len(truths) == 1 {
+			js, _ = json.MarshalIndent(truths[0], "", " ")
+		} else {
+			js, _ = json.MarshalIndent(truths, "", " ")
+		}
+		if err := os.WriteFile(*truthOut, append(js, '\n'), 0o644); err != nil {
+			log.Fatal(err)
+		}
+	}
+	fmt.Fprintf(os.Stderr, "%d lines (%d bytes) to %s; truth in %s\n", total, size, *out, *truthOut)
+}
+
+// generate makes one day of log from d.
+func generate(seed uint64, d time.Time, zone *time.Location, p params) *gen {
+	g := &gen{rng: rand.New(rand.NewPCG(seed, seed^0x5eed)), zone: zone, used: map[netip.Addr]bool{}}
+	g.truth.Seed = seed
+	g.ordinary(d, p.span, p.lines)
+	if p.burst > 0 {
+		g.burst(d.Add(p.burstAt), p.burst)
+	}
+	if p.attempts > 0 {
+		g.campaign(d.Add(p.campAt), p.campSpan, p.attempts, p.ips)
 	}
 	slices.SortStableFunc(g.lines, func(a, b line) int { return cmp.Compare(a.t, b.t) })
 	g.truth.Lines = len(g.lines)
-	g.truth.From, g.truth.To = d, d.Add(span)
-	if err := g.write(*out); err != nil {
-		log.Fatal(err)
-	}
-	js, _ := json.MarshalIndent(g.truth, "", " ")
-	if err := os.WriteFile(*truthOut, append(js, '\n'), 0o644); err != nil {
-		log.Fatal(err)
-	}
-	fmt.Fprintf(os.Stderr, "%d lines to %s; truth in %s\n", len(g.lines), *out, *truthOut)
+	g.truth.From, g.truth.To = d, d.Add(p.span)
+	return g
 }
 
-func (g *gen) write(name string) error {
-	f, err := os.Create(name)
-	if err != nil {
-		return err
+// output is the log being written: a file (gzip when its name ends in
+// .gz) or stdout, buffered.
+type output struct {
+	*bufio.Writer
+	zw *gzip.Writer
+	f  *os.File
+}
+
+func create(name string) (*output, error) {
+	f := os.Stdout
+	if name != "-" {
+		var err error
+		if f, err = os.Create(name); err != nil {
+			return nil, err
+		}
 	}
+	o := &output{f: f}
 	var w io.Writer = f
-	var zw *gzip.Writer
 	if strings.HasSuffix(name, ".gz") {
-		zw = gzip.NewWriter(f)
-		w = zw
+		o.zw = gzip.NewWriter(f)
+		w = o.zw
 	}
-	bw := bufio.NewWriterSize(w, 1<<20)
-	for _, l := range g.lines {
-		bw.WriteString(l.s)
-		bw.WriteByte('\n')
-	}
-	if err := bw.Flush(); err != nil {
+	o.Writer = bufio.NewWriterSize(w, 1<<20)
+	return o, nil
+}
+
+func (o *output) Close() error {
+	if err := o.Flush(); err != nil {
 		return err
 	}
-	if zw != nil {
-		if err := zw.Close(); err != nil {
+	if o.zw != nil {
+		if err := o.zw.Close(); err != nil {
 			return err
 		}
 	}
-	return f.Close()
+	if o.f == os.Stdout {
+		return nil
+	}
+	return o.f.Close()
+}
+
+// write writes the day's lines.
+func (g *gen) write(w *output) error {
+	for _, l := range g.lines {
+		w.WriteString(l.s)
+		if err := w.WriteByte('\n'); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // emit adds one request line.
