@@ -43,7 +43,7 @@ LUA
 
 "$tmp/shop" -listen 127.0.0.1:19000 >/dev/null & pids+=($!)
 "$tmp/bare" -listen 127.0.0.1:19001 -upstream http://127.0.0.1:19000 & pids+=($!)
-"$tmp/atoguard" proxy --config "$tmp/proxy.yaml" --upstream http://127.0.0.1:19000 --listen 127.0.0.1:19002 >/dev/null & pids+=($!)
+"$tmp/atoguard" proxy --config "$tmp/proxy.yaml" --upstream http://127.0.0.1:19000 --listen 127.0.0.1:19002 >/dev/null 2>"$tmp/proxy.log" & pids+=($!)
 for port in 19000 19001 19002; do
   for _ in $(seq 100); do curl -fs -o /dev/null "http://127.0.0.1:$port/" && break; sleep 0.1; done
 done

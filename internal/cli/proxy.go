@@ -100,11 +100,15 @@ func runProxy(ctx context.Context, cfg proxy.Config, ln net.Listener, getenv fun
 	}
 	guardURL, key := cfg.Guard.URL, getenv(cfg.Guard.APIKeyEnv)
 	if guardURL == "" {
-		g, err := startProxyGuard(ctx, cfg.Guard, log, getenv)
+		// The guard outlives the proxy's shutdown: the reports still
+		// queued go to it before it stops.
+		gctx, gcancel := context.WithCancel(context.WithoutCancel(ctx))
+		defer gcancel()
+		g, err := startProxyGuard(gctx, cfg.Guard, log, getenv)
 		if err != nil {
 			return err
 		}
-		defer func() { cancel(); _ = g.Wait() }()
+		defer func() { gcancel(); _ = g.Wait() }()
 		guardURL, key = g.URL(), g.key
 	} else if key == "" {
 		return fmt.Errorf("guard.url is set but %s is empty", cfg.Guard.APIKeyEnv)
@@ -117,6 +121,7 @@ func runProxy(ctx context.Context, cfg proxy.Config, ln net.Listener, getenv fun
 	if err != nil {
 		return err
 	}
+	defer p.Close() // before the guard stops
 	go p.Run(ctx)
 	srv := &http.Server{Handler: p, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, IdleTimeout: 2 * time.Minute,
 		MaxHeaderBytes: 64 << 10, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}

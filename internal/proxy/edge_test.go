@@ -232,6 +232,7 @@ func TestDeviceCookie(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		defer p.Close()
 		var srv *httptest.Server
 		if tls {
 			srv = httptest.NewTLSServer(p)
@@ -273,5 +274,60 @@ func TestDeviceCookie(t *testing.T) {
 			t.Errorf("X-Forwarded-For upstream %q", got)
 		}
 		srv.Close()
+	}
+}
+
+// TestFailedLoginReports: a failed login is reported after the browser has
+// its answer. For an account the proxy has seen exist (it logged in, or
+// registered) the login.failed carries the account's id and bad_password;
+// for a login it never saw succeed it carries no user, which the guard
+// reads as "no such account" (docs/api.md), and no reason it cannot know.
+func TestFailedLoginReports(t *testing.T) {
+	shop := startPlainShop(t)
+	g := &fakeGuard{}
+	p, srv := behind(t, plainConfig, shop, g)
+	b := newBrowser(t, "203.0.113.20")
+	email, pw := account(7)
+	b.login(srv.URL, "nobody@plain.test", "hunter2") // never seen
+	b.login(srv.URL, email, "wrong")                 // exists, but the proxy has not seen it yet
+	if resp, _ := b.login(srv.URL, email, pw); resp.StatusCode != 303 {
+		t.Fatalf("owner's login: %d", resp.StatusCode)
+	}
+	b.login(srv.URL, "User007@Plain.test", "wrong again") // seen now, typed otherwise
+	nb := newBrowser(t, "203.0.113.21")
+	if resp, _ := nb.do("POST", srv.URL+"/register", url.Values{"email": {"new.owner@plain.test"}, "password": {"a new secret"}}); resp.StatusCode != 303 {
+		t.Fatalf("registration: %d", resp.StatusCode)
+	}
+	nb.login(srv.URL, "new.owner@plain.test", "typo")
+	p.Close() // the queued reports go out
+
+	type report struct{ login, user, reason string }
+	var got []report
+	g.mu.Lock()
+	for _, ev := range g.events {
+		if ev.Type != shopclient.LoginFailed {
+			continue
+		}
+		r := report{login: ev.Login}
+		if ev.User != nil {
+			r.user = ev.User.ID
+		}
+		if ev.Properties != nil {
+			r.reason = ev.Properties.Reason
+		}
+		if ev.Credential == nil || len(ev.Credential.PasswordSHA1) != 40 || ev.Context.IP == "" {
+			t.Errorf("login.failed of %q without its credential or context: %+v", ev.Login, ev)
+		}
+		got = append(got, r)
+	}
+	g.mu.Unlock()
+	want := []report{
+		{login: "nobody@plain.test"},
+		{login: email},
+		{login: "User007@Plain.test", user: email, reason: "bad_password"},
+		{login: "new.owner@plain.test", user: "new.owner@plain.test", reason: "bad_password"},
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("login.failed reports\n got %+v\nwant %+v", got, want)
 	}
 }

@@ -1,0 +1,98 @@
+package proxy
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/atoguard/atoguard/internal/config"
+)
+
+// benchLogins sends failed logins through srv, each from its own address,
+// b.N in all over the benchmark's parallelism.
+func benchLogins(b *testing.B, base string) {
+	var n atomic.Int64
+	tr := &http.Transport{MaxIdleConnsPerHost: 64}
+	c := &http.Client{Transport: tr, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	b.ResetTimer()
+	for range b.N {
+		{
+			i := n.Add(1)
+			form := url.Values{"email": {fmt.Sprintf("user%d@plain.test", i%50)}, "password": {"wrong"}}
+			req, _ := http.NewRequest("POST", base+"/login", strings.NewReader(form.Encode()))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			req.Header.Set("User-Agent", "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/142.0.0.0 Safari/537.36")
+			req.Header.Set("Accept-Language", "ja-JP")
+			req.Header.Set("X-Forwarded-For", fmt.Sprintf("10.%d.%d.%d", i>>16&255, i>>8&255, i&255))
+			resp, err := c.Do(req)
+			if err != nil {
+				b.Fatal(err)
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			_ = resp.Body.Close()
+		}
+	}
+}
+
+// BenchmarkLoginThroughTheProxy: a failed login through the proxy, the
+// plain shop and a guard in-process; profile it with -cpuprofile (the
+// figures to compare are scripts/proxy-bench.sh's, against a bare proxy).
+func BenchmarkLoginThroughTheProxy(b *testing.B) {
+	shop := startPlainShop(b)
+	b.Run("bare", func(b *testing.B) {
+		u, _ := url.Parse(shop)
+		srv := httptest.NewServer(&httputil.ReverseProxy{Rewrite: func(pr *httputil.ProxyRequest) { pr.SetURL(u); pr.SetXForwarded() }})
+		defer srv.Close()
+		benchLogins(b, srv.URL)
+	})
+	b.Run("fake-guard", func(b *testing.B) {
+		_, srv := behind(b, plainConfig, shop, &fakeGuard{})
+		benchLogins(b, srv.URL)
+	})
+	for _, sync := range []string{"FULL", "NORMAL"} {
+		b.Run("guard-"+sync, func(b *testing.B) {
+			_, srv := behind(b, plainConfig, shop, startGuardWith(b, func(c *config.Config) { c.Synchronous = sync }))
+			benchLogins(b, srv.URL)
+		})
+	}
+}
+
+// BenchmarkPassThrough: GET / through a bare httputil.ReverseProxy and
+// through the proxy (a route it does not watch), to the plain shop.
+// allocs/op is the figure that does not depend on the machine's load.
+func BenchmarkPassThrough(b *testing.B) {
+	shop := startPlainShop(b)
+	get := func(b *testing.B, base string) {
+		c := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+		b.ReportAllocs()
+		b.ResetTimer()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				resp, err := c.Get(base + "/")
+				if err != nil {
+					b.Fatal(err)
+				}
+				_, _ = io.Copy(io.Discard, resp.Body)
+				_ = resp.Body.Close()
+			}
+		})
+	}
+	b.Run("bare", func(b *testing.B) {
+		u, _ := url.Parse(shop)
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.MaxIdleConnsPerHost = 256
+		srv := httptest.NewServer(&httputil.ReverseProxy{Transport: tr, Rewrite: func(pr *httputil.ProxyRequest) { pr.SetURL(u); pr.SetXForwarded() }})
+		defer srv.Close()
+		get(b, srv.URL)
+	})
+	b.Run("atoguard", func(b *testing.B) {
+		_, srv := behind(b, plainConfig, shop, &fakeGuard{})
+		get(b, srv.URL)
+	})
+}
