@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"context"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -8,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/pquerna/otp/totp"
 
 	shopclient "github.com/atoguard/atoguard/client"
 )
@@ -330,4 +333,54 @@ func TestFailedLoginReports(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Errorf("login.failed reports\n got %+v\nwant %+v", got, want)
 	}
+}
+
+// TestSecurityPage: the proxy's factor enrolment page is for the account of
+// a shop session the proxy saw begin, and its forms carry that session's
+// token. An authenticator app is added through it.
+func TestSecurityPage(t *testing.T) {
+	shop := startPlainShop(t)
+	gc := startGuard(t)
+	_, srv := behind(t, plainConfig, shop, gc)
+	stranger := newBrowser(t, "203.0.113.30")
+	if resp, _ := stranger.do("GET", srv.URL+"/.atoguard/security", nil); resp.StatusCode != 403 {
+		t.Errorf("security page without a session: %d", resp.StatusCode)
+	}
+	b := newBrowser(t, "203.0.113.31")
+	const email = "totp.owner@plain.test"
+	if resp, _ := b.do("POST", srv.URL+"/register", url.Values{"email": {email}, "password": {"a new secret"}}); resp.StatusCode != 303 {
+		t.Fatalf("registration: %d", resp.StatusCode)
+	}
+	resp, page := b.do("GET", srv.URL+"/.atoguard/security", nil)
+	if resp.StatusCode != 200 || !strings.Contains(resp.Header.Get("Content-Security-Policy"), "script-src 'self'") {
+		t.Fatalf("security page: %d %v", resp.StatusCode, resp.Header)
+	}
+	token := between(page, `name="t" value="`, `"`)
+	if resp, _ := b.do("POST", srv.URL+"/.atoguard/security/totp", url.Values{"t": {"forged"}}); resp.StatusCode != 403 {
+		t.Errorf("a form without the session's token: %d", resp.StatusCode)
+	}
+	resp, page = b.do("POST", srv.URL+"/.atoguard/security/totp", url.Values{"t": {token}})
+	secret, factor := between(page, `<code id="totp-secret">`, `<`), between(page, `name="factor" value="`, `"`)
+	if resp.StatusCode != 200 || secret == "" || factor == "" || !strings.Contains(page, `src="data:image/png;base64,`) {
+		t.Fatalf("starting an authenticator app: %d\n%s", resp.StatusCode, page)
+	}
+	code, _ := totp.GenerateCode(secret, time.Now())
+	resp, _ = b.do("POST", srv.URL+"/.atoguard/security/totp/confirm", url.Values{"t": {token}, "factor": {factor}, "code": {code}})
+	if resp.StatusCode != 303 || resp.Header.Get("Location") != "/.atoguard/security?done=totp" {
+		t.Fatalf("confirming: %d %s", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	fs, err := gc.Factors(context.Background(), email)
+	if err != nil || len(fs.Factors) != 1 || fs.Factors[0].Type != "totp" || !fs.Factors[0].Confirmed {
+		t.Errorf("the guard holds %+v, %v; want one confirmed TOTP factor", fs, err)
+	}
+}
+
+// between returns the text of s between the first from and the to after it.
+func between(s, from, to string) string {
+	_, rest, ok := strings.Cut(s, from)
+	if !ok {
+		return ""
+	}
+	v, _, _ := strings.Cut(rest, to)
+	return v
 }

@@ -417,8 +417,15 @@ func (p *Proxy) modifyResponse(resp *http.Response) error {
 		}
 		return p.afterLogin(resp, x)
 	case Registration:
-		if x.login != "" && p.succeeded(resp, rt.Success) {
-			p.known.Add(userID(x.login), struct{}{})
+		if x.login == "" || !p.succeeded(resp, rt.Success) {
+			return nil
+		}
+		// The account exists now, and a shop that signs it in at once
+		// gives it a session the proxy knows.
+		u := p.user(x.login, x.values.First(rt.Fields[FieldEmail]))
+		p.known.Add(u.ID, struct{}{})
+		if v := cookieValue(resp.Header.Values("Set-Cookie"), p.cfg.SessionCookie); v != "" {
+			p.sessions.Add(p.sessionHash(v), session{User: u.ID, Email: u.Email})
 		}
 	case ProfileChange:
 		if !x.hasUser || !p.succeeded(resp, rt.Success) {
