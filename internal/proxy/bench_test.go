@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -10,7 +11,9 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
+	shopclient "github.com/atoguard/atoguard/client"
 	"github.com/atoguard/atoguard/internal/config"
 )
 
@@ -95,4 +98,24 @@ func BenchmarkPassThrough(b *testing.B) {
 		_, srv := behind(b, plainConfig, shop, &fakeGuard{})
 		get(b, srv.URL)
 	})
+}
+
+// BenchmarkGuardCall: one login.attempt to the guard through the public
+// client, one at a time: the floor under a guarded login's overhead (the
+// proxy asks once before the shop; the failure goes after the answer).
+func BenchmarkGuardCall(b *testing.B) {
+	for _, sync := range []string{"FULL", "NORMAL"} {
+		b.Run(sync, func(b *testing.B) {
+			gc := startGuardWith(b, func(c *config.Config) { c.Synchronous = sync })
+			ctx := context.Background()
+			b.ResetTimer()
+			for i := range b.N {
+				ev := shopclient.Event{Type: shopclient.LoginAttempt, OccurredAt: time.Now().UTC(), Login: fmt.Sprintf("user%d@plain.test", i%50),
+					Context: shopclient.Context{IP: fmt.Sprintf("10.%d.%d.%d", i>>16&255, i>>8&255, i&255), UserAgent: "Mozilla/5.0 (X11; Linux x86_64) Chrome/142.0.0.0"}}
+				if _, err := gc.Assess(ctx, ev); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }

@@ -15,10 +15,13 @@ type batchGuard interface {
 }
 
 // reportQueue bounds the events waiting to be reported after their
-// answer; maxReportBatch bounds one request of them.
+// answer, maxReportBatch one request of them; reportLinger is how long a
+// report waits for others to go with it (its event time is when it
+// happened, not when it is sent).
 const (
 	reportQueue    = 4096
 	maxReportBatch = 256
+	reportLinger   = 10 * time.Millisecond
 )
 
 // reporter sends the events whose decision changes nothing at the edge (a
@@ -71,16 +74,27 @@ func (r *reporter) run() {
 			r.drain(batch[:0])
 			return
 		}
-		for len(batch) < maxReportBatch {
-			select {
-			case ev := <-r.queue:
-				batch = append(batch, ev)
-				continue
-			default:
-			}
-			break
-		}
+		r.fill(&batch)
 		r.send(context.Background(), batch)
+	}
+}
+
+// fill adds to batch what queues up within reportLinger of its first
+// event, up to maxReportBatch: one request and one durable write at the
+// guard for all of them, rather than one each, which under load would
+// queue the next login's own write behind them.
+func (r *reporter) fill(batch *[]shopclient.Event) {
+	t := time.NewTimer(reportLinger)
+	defer t.Stop()
+	for len(*batch) < maxReportBatch {
+		select {
+		case ev := <-r.queue:
+			*batch = append(*batch, ev)
+		case <-t.C:
+			return
+		case <-r.stop:
+			return
+		}
 	}
 }
 
