@@ -50,7 +50,7 @@ func TestPasskeyInTheBrowser(t *testing.T) {
 	}
 	clickAndLoad(`form[action="/register"] button[type=submit]`)
 
-	// Security settings: register a passkey through static/webauthn.js.
+	// Security settings: register a passkey through /static/passkey.js (internal/passkeyjs).
 	if err := chromedp.Do(ctx, chromedp.Navigate(base+"/security"), chromedp.WaitVisible(chromedp.ID("passkey-register"))); err != nil {
 		t.Fatalf("security page: %v", err)
 	}

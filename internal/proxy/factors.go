@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
-	"embed"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -30,9 +29,6 @@ type Enroller interface {
 	ConfirmTOTP(ctx context.Context, userID, factorID, code string) error
 	RecoveryCodes(ctx context.Context, userID string) ([]string, error)
 }
-
-//go:embed static/passkey.js
-var static embed.FS
 
 // enroller returns the guard as an Enroller, if it is one.
 func (p *Proxy) enroller() (Enroller, bool) {
@@ -61,20 +57,6 @@ func (p *Proxy) formToken(sessionHash string) string {
 	m := hmac.New(sha256.New, p.key)
 	m.Write([]byte("security-form\x00" + sessionHash))
 	return hex.EncodeToString(m.Sum(nil)[:16])
-}
-
-// serveStatic serves the proxy's script.
-func (p *Proxy) serveStatic(w http.ResponseWriter, name string) {
-	data, err := static.ReadFile("static/" + name)
-	if err != nil {
-		http.NotFound(w, nil)
-		return
-	}
-	h := w.Header()
-	h.Set("Content-Type", "text/javascript; charset=utf-8")
-	h.Set("Cache-Control", "public, max-age=3600")
-	h.Set("X-Content-Type-Options", "nosniff")
-	_, _ = w.Write(data)
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

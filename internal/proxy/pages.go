@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	shopclient "github.com/atoguard/atoguard/client"
+	"github.com/atoguard/atoguard/internal/passkeyjs"
 )
 
 // Pages the proxy serves in its own name.
@@ -87,7 +88,7 @@ var pageTmpl = template.Must(template.New("page").Parse(`<!doctype html>
 {{else if eq . "webauthn"}}
 <form id="passkey-form" method="post" action="{{$pre}}stepup">
 <input type="hidden" name="t" value="{{$tok}}"><input type="hidden" name="method" value="webauthn"><input type="hidden" name="assertion" value="">
-<button type="button" id="passkey-login">{{$t.webauthn}}</button></form>
+<button type="button" id="passkey-login" data-options="{{$pre}}stepup/webauthn">{{$t.webauthn}}</button></form>
 <p id="passkey-error" role="alert" hidden></p>
 {{end}}{{end}}
 {{else if eq .Page "hold"}}<h1>{{.T.hold_title}}</h1><p id="atoguard-hold">{{.T.hold}}</p><p><a href="/">{{.T.login}}</a></p>
@@ -102,8 +103,9 @@ var pageTmpl = template.Must(template.New("page").Parse(`<!doctype html>
 <form method="post" action="{{$.Prefix}}security/totp/confirm"><input type="hidden" name="t" value="{{$.Token}}"><input type="hidden" name="factor" value="{{.TOTP.FactorID}}">
 <label>{{$.T.totp}} <input name="code" autocomplete="one-time-code" required></label><button>{{$.T.go}}</button></form>{{end}}
 <h2>{{$.T.passkey_add}}</h2>
-<input type="hidden" name="t" value="{{$.Token}}">
-<label>{{$.T.passkey_name}} <input id="passkey-name" maxlength="64"></label> <button type="button" id="passkey-register">{{$.T.passkey_add}}</button>
+<form id="passkey-register-form"><input type="hidden" name="t" value="{{$.Token}}">
+<label>{{$.T.passkey_name}} <input id="passkey-name" maxlength="64"></label>
+<button type="button" id="passkey-register" data-begin="{{$.Prefix}}security/passkey/begin" data-finish="{{$.Prefix}}security/passkey/finish" data-done="{{$.Prefix}}security?done=passkey">{{$.T.passkey_add}}</button></form>
 <p id="passkey-error" role="alert" hidden></p>
 <form method="post" action="{{$.Prefix}}security/totp"><input type="hidden" name="t" value="{{$.Token}}"><button id="totp-start">{{$.T.totp_add}}</button></form>
 <form method="post" action="{{$.Prefix}}security/recovery"><input type="hidden" name="t" value="{{$.Token}}"><button id="codes-make">{{$.T.codes_make}}</button></form>
@@ -140,7 +142,7 @@ func (p *Proxy) page(w http.ResponseWriter, r *http.Request, status int, name st
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Cache-Control", "no-store")
-	// Scripts from the proxy only (static/passkey.js), never inline; the
+	// Scripts from the proxy only (internal/passkeyjs), never inline; the
 	// QR code of an authenticator app is a data: image.
 	h.Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; connect-src 'self'; img-src data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 	h.Set("X-Content-Type-Options", "nosniff")
@@ -168,7 +170,7 @@ func (p *Proxy) serveOwn(w http.ResponseWriter, r *http.Request, device string) 
 	case rest == "stepup/webauthn" && r.Method == http.MethodPost:
 		p.stepUpPasskey(w, r, device)
 	case rest == "static/passkey.js" && r.Method == http.MethodGet:
-		p.serveStatic(w, "passkey.js")
+		passkeyjs.Handler().ServeHTTP(w, r)
 	case rest == "security" || strings.HasPrefix(rest, "security/"):
 		p.serveSecurity(w, r, rest)
 	default:
