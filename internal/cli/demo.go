@@ -250,12 +250,12 @@ func runDemo(ctx context.Context, f demoFlags, apiKey string, stdout, stderr io.
 	ss := serveShop(shopLn, shop.Handler(), log)
 	public, proxyDone := ss, (<-chan error)(nil)
 	if f.proxy {
-		ps, p, err := serveDemoProxy(ctx, sln, ss.URL, f.trustedProxies, guard, log)
+		ps, err := serveDemoProxy(ctx, sln, ss.URL, f.trustedProxies, guard, log)
 		if err != nil {
 			_ = ss.stop()
 			return err
 		}
-		defer func() { _ = ps.stop(); p.Close() }()
+		defer func() { _ = ps.stop() }()
 		public, proxyDone = ps, ps.done
 	}
 	var wg sync.WaitGroup

@@ -62,19 +62,19 @@ func demoShopListener(behindProxy bool, public net.Listener) (net.Listener, erro
 
 // serveDemoProxy serves, on ln, the proxy in front of the shop at shopURL,
 // asking guard; the proxy stops when ctx is done and the server stopped.
-func serveDemoProxy(ctx context.Context, ln net.Listener, shopURL, trustedProxies string, guard *client.Client, log *slog.Logger) (*shopServer, *proxy.Proxy, error) {
+func serveDemoProxy(ctx context.Context, ln net.Listener, shopURL, trustedProxies string, guard *client.Client, log *slog.Logger) (*shopServer, error) {
 	cfg, err := proxy.Parse([]byte(demoProxyConfig(trustedProxies)))
 	if err != nil {
-		return nil, nil, fmt.Errorf("the demo's proxy configuration: %w", err)
+		return nil, fmt.Errorf("the demo's proxy configuration: %w", err)
 	}
 	up, err := url.Parse(shopURL)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	p, err := proxy.New(cfg, proxy.Options{Upstream: up, Guard: guard, Log: log})
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	go p.Run(ctx)
-	return serveShop(ln, p, log), p, nil
+	return serveShop(ln, p, log), nil
 }

@@ -235,7 +235,6 @@ func TestDeviceCookie(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer p.Close()
 		var srv *httptest.Server
 		if tls {
 			srv = httptest.NewTLSServer(p)
@@ -280,15 +279,15 @@ func TestDeviceCookie(t *testing.T) {
 	}
 }
 
-// TestFailedLoginReports: a failed login is reported after the browser has
-// its answer. For an account the proxy has seen exist (it logged in, or
-// registered) the login.failed carries the account's id and bad_password;
+// TestFailedLoginReports: for an account the proxy has seen exist (it
+// logged in, or registered) the login.failed carries the account's id and
+// bad_password;
 // for a login it never saw succeed it carries no user, which the guard
 // reads as "no such account" (docs/api.md), and no reason it cannot know.
 func TestFailedLoginReports(t *testing.T) {
 	shop := startPlainShop(t)
 	g := &fakeGuard{}
-	p, srv := behind(t, plainConfig, shop, g)
+	_, srv := behind(t, plainConfig, shop, g)
 	b := newBrowser(t, "203.0.113.20")
 	email, pw := account(7)
 	b.login(srv.URL, "nobody@plain.test", "hunter2") // never seen
@@ -302,7 +301,6 @@ func TestFailedLoginReports(t *testing.T) {
 		t.Fatalf("registration: %d", resp.StatusCode)
 	}
 	nb.login(srv.URL, "new.owner@plain.test", "typo")
-	p.Close() // the queued reports go out
 
 	type report struct{ login, user, reason string }
 	var got []report

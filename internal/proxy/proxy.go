@@ -60,7 +60,6 @@ type Proxy struct {
 	sessions *lru.Cache[string, session]  // by session hash
 	known    *lru.Cache[string, struct{}] // accounts seen to exist, by user id
 	pending  *pendingStore
-	reports  *reporter
 }
 
 type route struct {
@@ -122,8 +121,7 @@ func New(cfg Config, opts Options) (*Proxy, error) {
 	key := make([]byte, 32)
 	_, _ = rand.Read(key)
 	p := &Proxy{cfg: cfg, opts: opts, routes: map[string]*route{}, key: key, sessions: sessions, known: known,
-		reports: newReporter(opts.Guard, cfg.Guard.Timeout, opts.Log.Warn),
-		ips:     clientIPs{trusted: trusted, header: cfg.ForwardedHeader, hops: cfg.Hops}, pending: newPendingStore(maxPending)}
+		ips: clientIPs{trusted: trusted, header: cfg.ForwardedHeader, hops: cfg.Hops}, pending: newPendingStore(maxPending)}
 	for kind, r := range cfg.Routes {
 		rt := &route{kind: kind, Route: r}
 		for _, n := range r.Fields {
@@ -140,10 +138,6 @@ func New(cfg Config, opts Options) (*Proxy, error) {
 	}
 	return p, nil
 }
-
-// Close sends the reports still queued; call it once the server has
-// stopped handing the proxy requests.
-func (p *Proxy) Close() { p.reports.Close() }
 
 func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 	pr.SetURL(p.opts.Upstream)
@@ -500,7 +494,7 @@ func (p *Proxy) afterLogin(resp *http.Response, x *exchange) error {
 	ctx := resp.Request.Context()
 	rt := x.route
 	if !p.succeeded(resp, rt.Success) {
-		p.reports.report(ctx, p.failed(x))
+		p.assess(ctx, rt, p.failed(x))
 		return nil
 	}
 	p.known.Add(userID(x.login), struct{}{})

@@ -110,7 +110,6 @@ func behind(t testing.TB, cfgText, upstream string, g Guard) (*Proxy, *httptest.
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(p.Close) // after the server's close: the queued reports go out
 	srv := httptest.NewServer(p)
 	t.Cleanup(srv.Close)
 	return p, srv
