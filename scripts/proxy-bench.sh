@@ -66,7 +66,7 @@ end
 LUA
 
 "$tmp/shop" -listen 127.0.0.1:19000 >/dev/null & pids+=($!)
-"$tmp/bare" -listen 127.0.0.1:19001 -upstream http://127.0.0.1:19000 & pids+=($!)
+"$tmp/bare" -listen 127.0.0.1:19001 -upstream http://127.0.0.1:19000 2>"$tmp/bare.log" & pids+=($!)
 "$tmp/atoguard" proxy --config "$tmp/proxy.yaml" --upstream http://127.0.0.1:19000 --listen 127.0.0.1:19002 >/dev/null 2>"$tmp/proxy.log" & pids+=($!)
 "$tmp/atoguard" proxy --config "$tmp/proxy-normal.yaml" --upstream http://127.0.0.1:19000 --listen 127.0.0.1:19004 >/dev/null 2>"$tmp/proxy-normal.log" & pids+=($!)
 ports="19000 19001 19002 19004"
@@ -86,7 +86,7 @@ summary() { # label, wrk output
   printf '%-46s %10s req/s   p50 %8s   p99 %8s\n' "$1" "$rps" "$p50" "$p99"
 }
 echo "wrk, ${secs}s each, $(nproc) cores, $(go env GOVERSION)${before:+, before = $before}"
-for round in 1 2; do
+for round in 1 2 3 4; do
   for target in "${targets[@]}"; do
     set -- $target
     out=$(wrk -t2 -c32 -d"${secs}s" --latency "http://127.0.0.1:$2/")
