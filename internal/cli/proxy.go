@@ -29,8 +29,10 @@ login, registration, password, profile and checkout requests as the
 configuration describes them (see the README, "Without changing your shop"),
 asks the guard, and applies its decisions at the edge: a denied login gets
 the shop's own failure answer, a challenged login's session cookies are held
-until the step-up passes, a held order never reaches the shop. Every other
-request passes through untouched.
+until the proxy's step-up page passes (passkey, authenticator app, email
+code, recovery code), a held order never reaches the shop. Owners signed in
+through it add passkeys and authenticator apps at /.atoguard/security (the
+prefix is configurable). Every other request passes through untouched.
 
 With no guard.url in the configuration (or --guard) the guard runs
 in-process on guard.data; with one, ATOGUARD_API_KEY (guard.api_key_env)
