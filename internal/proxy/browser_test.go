@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/chromedp/cdproto/network"
-	"github.com/chromedp/cdproto/webauthn"
 	"github.com/chromedp/chromedp"
 
 	shopclient "github.com/atoguard/atoguard/client"
@@ -29,8 +28,7 @@ import (
 // cookie is held — passes the proxy's step-up with the passkey and reaches
 // the shop's signed-in page with the shop's own session.
 func TestPasskeyThroughTheProxy(t *testing.T) {
-	b := browsertest.Open(t, browsertest.Options{Width: 1000, Height: 800,
-		UserAgent: "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/142.0.0.0 Safari/537.36"})
+	b := browsertest.Open(t, browsertest.Options{Width: 1000, Height: 800, UserAgent: browsertest.BrowserUA})
 	ctx := b.Ctx
 	shop := startPlainShop(t)
 
@@ -52,17 +50,7 @@ func TestPasskeyThroughTheProxy(t *testing.T) {
 	srv.Start()
 	t.Cleanup(srv.Close)
 
-	if _, err := chromedp.Call(ctx, webauthn.Enable, webauthn.EnableParams{}); err != nil {
-		t.Fatalf("WebAuthn.enable: %v", err)
-	}
-	auth, err := chromedp.Call(ctx, webauthn.AddVirtualAuthenticator, webauthn.AddVirtualAuthenticatorParams{
-		Options: &webauthn.VirtualAuthenticatorOptions{
-			Protocol: webauthn.AuthenticatorProtocolCtap2, Transport: webauthn.AuthenticatorTransportInternal,
-			HasResidentKey: true, HasUserVerification: true, IsUserVerified: true, AutomaticPresenceSimulation: true,
-		}})
-	if err != nil {
-		t.Fatalf("adding the virtual authenticator: %v", err)
-	}
+	auth := b.PasskeyAuthenticator()
 	shot := func(name string) { b.Shot(name, true) }
 	sessionCookie := func() string {
 		cookies, err := chromedp.Call(ctx, network.GetCookies, network.GetCookiesParams{URLs: []string{base + "/"}})
@@ -111,9 +99,8 @@ func TestPasskeyThroughTheProxy(t *testing.T) {
 		t.Fatalf("registering the passkey: %v (page says %q)", err, errText)
 	}
 	shot("proxy-passkey-registered")
-	creds, err := chromedp.Call(ctx, webauthn.GetCredentials, webauthn.GetCredentialsParams{AuthenticatorID: auth.AuthenticatorID})
-	if err != nil || len(creds.Credentials) != 1 || creds.Credentials[0].RpID != "localhost" {
-		t.Fatalf("the authenticator holds %+v, %v; want one credential for localhost", creds.Credentials, err)
+	if creds := b.Credentials(auth); len(creds) != 1 || creds[0].RpID != "localhost" {
+		t.Fatalf("the authenticator holds %+v; want one credential for localhost", creds)
 	}
 
 	// Log out, log in: the guard steps the login up; the shop's session
@@ -159,9 +146,8 @@ func TestPasskeyThroughTheProxy(t *testing.T) {
 	if resp.StatusCode != http.StatusOK {
 		t.Errorf("the shop does not know the session the browser holds: %d", resp.StatusCode)
 	}
-	creds, err = chromedp.Call(ctx, webauthn.GetCredentials, webauthn.GetCredentialsParams{AuthenticatorID: auth.AuthenticatorID})
-	if err != nil || len(creds.Credentials) != 1 || creds.Credentials[0].SignCount < 1 {
-		t.Errorf("after the assertion the authenticator holds %+v, %v; want a used credential", creds.Credentials, err)
+	if creds := b.Credentials(auth); len(creds) != 1 || creds[0].SignCount < 1 {
+		t.Errorf("after the assertion the authenticator holds %+v; want a used credential", creds)
 	}
 	fs, err := gc.Factors(context.Background(), email)
 	if err != nil || len(fs.Factors) != 1 || fs.Factors[0].Type != shopclient.MethodWebAuthn || fs.Factors[0].LastUsedAt == nil {
