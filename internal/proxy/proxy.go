@@ -142,10 +142,11 @@ func New(cfg Config, opts Options) (*Proxy, error) {
 func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 	pr.SetURL(p.opts.Upstream)
 	pr.Out.Host = pr.In.Host // the shop sees the name the browser used
-	pr.SetXForwarded()       // X-Forwarded-For: the peer, after what the request claimed
-	// The shop is told the client address the proxy believes, not a
-	// chain the client wrote. A request that claims none (a browser
-	// straight in) already has it: the peer alone.
+	// SetXForwarded puts the peer after whatever X-Forwarded-For the
+	// request claimed; the shop is told the client address the proxy
+	// believes instead, unless the request claimed none (a browser
+	// straight in), which leaves the peer alone, as wanted.
+	pr.SetXForwarded()
 	if fwd := pr.In.Header.Values(p.cfg.ForwardedHeader); len(fwd) > 0 || len(pr.In.Header["X-Forwarded-For"]) > 0 {
 		if ip := p.ips.of(pr.In.RemoteAddr, fwd); ip.IsValid() {
 			pr.Out.Header.Set("X-Forwarded-For", ip.String())
