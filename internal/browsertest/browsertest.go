@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/chromedp/cdproto/page"
+	"github.com/chromedp/cdproto/webauthn"
 	"github.com/chromedp/chromedp"
 )
 
@@ -143,4 +144,38 @@ func (b *Browser) Text(sel string) string {
 		b.t.Fatalf("reading %s: %v", sel, err)
 	}
 	return s
+}
+
+// BrowserUA is a desktop Chromium's user agent: headless ones say
+// HeadlessChrome, which the guard denies at login.
+const BrowserUA = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/142.0.0.0 Safari/537.36"
+
+// PasskeyAuthenticator enables WebAuthn in the tab and adds a DevTools
+// virtual authenticator: a platform passkey (CTAP2, internal transport,
+// resident keys) whose user is always verified and present. It returns
+// the authenticator's id.
+func (b *Browser) PasskeyAuthenticator() webauthn.AuthenticatorID {
+	b.t.Helper()
+	if _, err := chromedp.Call(b.Ctx, webauthn.Enable, webauthn.EnableParams{}); err != nil {
+		b.t.Fatalf("WebAuthn.enable: %v", err)
+	}
+	auth, err := chromedp.Call(b.Ctx, webauthn.AddVirtualAuthenticator, webauthn.AddVirtualAuthenticatorParams{
+		Options: &webauthn.VirtualAuthenticatorOptions{
+			Protocol: webauthn.AuthenticatorProtocolCtap2, Transport: webauthn.AuthenticatorTransportInternal,
+			HasResidentKey: true, HasUserVerification: true, IsUserVerified: true, AutomaticPresenceSimulation: true,
+		}})
+	if err != nil {
+		b.t.Fatalf("adding the virtual authenticator: %v", err)
+	}
+	return auth.AuthenticatorID
+}
+
+// Credentials returns the credentials the authenticator id holds.
+func (b *Browser) Credentials(id webauthn.AuthenticatorID) []*webauthn.Credential {
+	b.t.Helper()
+	creds, err := chromedp.Call(b.Ctx, webauthn.GetCredentials, webauthn.GetCredentialsParams{AuthenticatorID: id})
+	if err != nil {
+		b.t.Fatalf("reading the authenticator's credentials: %v", err)
+	}
+	return creds.Credentials
 }

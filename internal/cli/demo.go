@@ -39,6 +39,7 @@ type demoFlags struct {
 	trustedProxies string
 	learn          time.Duration
 	policy         string
+	proxy          bool
 }
 
 func newDemo(stdout, stderr io.Writer, getenv func(string) string) *cobra.Command {
@@ -51,7 +52,13 @@ seeded with thousands of accounts, and a leaked combo list is written beside
 it in which some real accounts reuse their password. The command prints the
 URLs, an API key with every scope, and how to fire the attack. Ctrl-C stops
 both. The guard runs on the wall clock; ATOGUARD_API_KEY, when set, is the
-key (else a random one is made for this run).`,
+key (else a random one is made for this run).
+
+With --proxy the shop makes no call to the guard at all: it runs on a
+private loopback port, and atoguard proxy serves --shop-listen in front of
+it, reading the login and registration forms and applying the guard's
+decisions at the edge (its own step-up page, its security page for
+passkeys and authenticator apps under /.atoguard/).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runDemo(cmd.Context(), f, getenv("ATOGUARD_API_KEY"), stdout, stderr)
@@ -68,6 +75,7 @@ key (else a random one is made for this run).`,
 	fl.StringVar(&f.failMode, "fail-mode", "open", "what the shop does when the guard does not answer: open (allow) or closed (step up)")
 	fl.StringVar(&f.trustedProxies, "trusted-proxies", "127.0.0.1/32,::1/128", "peers whose X-Forwarded-For the shop believes (CIDR list)")
 	fl.StringVar(&f.policy, "policy", "", "the guard's policy file (default: the built-in policy)")
+	fl.BoolVar(&f.proxy, "proxy", false, "run the shop without its own guard calls, behind atoguard proxy on --shop-listen (a shop that changes no code)")
 	fl.DurationVar(&f.learn, "learn", time.Minute, "traffic the guard's campaign detector learns before it may open a campaign (serve's default is 15m)")
 	return cmd
 }
@@ -126,6 +134,17 @@ func (s *shopServer) stop() error {
 	return s.srv.Shutdown(ctx)
 }
 
+// check checks the sizes and shares of the flags.
+func (f demoFlags) check() error {
+	if f.accounts < 1 || f.accounts > 1_000_000 || f.comboLines < 1 || f.comboLines > 10_000_000 {
+		return errors.New("--accounts and --combo-lines must be between 1 and a million (ten million for lines)")
+	}
+	if f.reuse < 0 || f.unknown < 0 || f.reuse+f.unknown > 1 {
+		return errors.New("--reuse and --unknown are shares: each at least 0, together at most 1")
+	}
+	return nil
+}
+
 func runDemo(ctx context.Context, f demoFlags, apiKey string, stdout, stderr io.Writer) error {
 	proxies, err := demoshop.ParseTrustedProxies(f.trustedProxies)
 	if err != nil {
@@ -135,11 +154,8 @@ func runDemo(ctx context.Context, f demoFlags, apiKey string, stdout, stderr io.
 	if err != nil {
 		return err
 	}
-	if f.accounts < 1 || f.accounts > 1_000_000 || f.comboLines < 1 || f.comboLines > 10_000_000 {
-		return errors.New("--accounts and --combo-lines must be between 1 and a million (ten million for lines)")
-	}
-	if f.reuse < 0 || f.unknown < 0 || f.reuse+f.unknown > 1 {
-		return errors.New("--reuse and --unknown are shares: each at least 0, together at most 1")
+	if err := f.check(); err != nil {
+		return err
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	if err := os.MkdirAll(f.data, 0o700); err != nil {
@@ -160,12 +176,19 @@ func runDemo(ctx context.Context, f demoFlags, apiKey string, stdout, stderr io.
 	cfg.Engine.Campaign.Learn = f.learn
 	// The shop listens first: the guard's owner notifications go to its
 	// webhook receiver, signed with a secret the two share in DATA.
+	// sln is the shop's public address: the shop's own, or with --proxy
+	// the proxy's, in front of the shop on a private port.
 	sln, err := net.Listen("tcp", f.shopListen)
 	if err != nil {
 		return fmt.Errorf("listening for the shop: %w", err)
 	}
 	defer sln.Close() // a no-op once the shop has served and stopped
-	shopURL := loopbackURL(sln.Addr())
+	shopLn, err := demoShopListener(f.proxy, sln)
+	if err != nil {
+		return err
+	}
+	defer shopLn.Close()
+	shopURL := loopbackURL(shopLn.Addr())
 	hookSecret, hookSecretFile, err := demoHookSecret(f.data)
 	if err != nil {
 		return err
@@ -207,37 +230,34 @@ func runDemo(ctx context.Context, f demoFlags, apiKey string, stdout, stderr io.
 	if err != nil {
 		return err
 	}
-	shop, err := demoshop.New(demoshop.Options{
+	shopOpts := demoshop.Options{
 		Store: st, Secret: []byte(randomSecret("")), Guard: guard, Hasher: demoshop.Argon2id{P: demoshop.DemoParams},
-		TrustedProxies: proxies, StepUp: demoshop.GuardStepUp{Client: guard}, Log: log, HookSecret: hookSecret, PublicURL: shopURL,
-	})
+		TrustedProxies: proxies, StepUp: demoshop.GuardStepUp{Client: guard}, Log: log, HookSecret: hookSecret, PublicURL: loopbackURL(sln.Addr()),
+	}
+	if f.proxy { // a shop that knows nothing of the guard
+		shopOpts.Guard, shopOpts.StepUp = nil, nil
+	}
+	shop, err := demoshop.New(shopOpts)
 	if err != nil {
 		return err
 	}
 	accounts := simulate.DemoAccounts(f.accounts, key)
 	comboPath := filepath.Join(f.data, "combo-list.txt")
-	n, err := st.CountAccounts(ctx)
+	n, combo, err := seedDemo(ctx, f, st, shop, accounts, key, comboPath)
 	if err != nil {
 		return err
 	}
-	var combo simulate.ComboStats
-	if n == 0 {
-		if err := shop.Seed(ctx, accounts); err != nil {
-			return fmt.Errorf("seeding the shop: %w", err)
-		}
-		out, err := os.OpenFile(comboPath, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	ss := serveShop(shopLn, shop.Handler(), log)
+	public, proxyDone := ss, (<-chan error)(nil)
+	if f.proxy {
+		ps, err := serveDemoProxy(ctx, sln, ss.URL, f.trustedProxies, guard, log)
 		if err != nil {
-			return fmt.Errorf("writing the combo list: %w", err)
-		}
-		combo, err = simulate.WriteComboList(out, accounts, f.comboLines, f.reuse, f.unknown, key, uint64(time.Now().UnixNano()))
-		if cerr := out.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
+			_ = ss.stop()
 			return err
 		}
+		defer func() { _ = ps.stop() }()
+		public, proxyDone = ps, ps.done
 	}
-	ss := serveShop(sln, shop.Handler(), log)
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() { defer wg.Done(); shop.Run(ctx, 30*time.Second) }()
@@ -252,7 +272,7 @@ func runDemo(ctx context.Context, f demoFlags, apiKey string, stdout, stderr io.
 	}
 	// demo.json tells `atoguard simulate --demo` where this demo runs.
 	removeState, err := writeDemoState(f.data, demoState{
-		Started: started.UTC(), GuardURL: loopbackURL(gln.Addr()), ShopURL: shopURL, Accounts: n,
+		Started: started.UTC(), GuardURL: loopbackURL(gln.Addr()), ShopURL: public.URL, Accounts: n,
 		ForwardedFromLoopback: forwardedFromLoopback(proxies, sln.Addr()),
 		CampaignReady:         campaignReady(guardUp, cfg.TickEvery, f.learn).UTC(),
 	})
@@ -260,7 +280,16 @@ func runDemo(ctx context.Context, f demoFlags, apiKey string, stdout, stderr io.
 		return err
 	}
 	defer removeState()
-	printDemo(stdout, shellQuote(f.data), ss.URL, g.URL(), apiKey, comboPath, combo, n, accounts[0], shop, time.Since(started))
+	printDemo(stdout, shellQuote(f.data), public.URL, g.URL(), apiKey, comboPath, combo, n, accounts[0], shop, time.Since(started))
+	if f.proxy {
+		fmt.Fprintf(stdout, `
+Behind atoguard proxy: the shop at %s makes no call to the guard. The proxy
+reads its login and registration forms, denies at the door, holds a
+challenged login's session cookies until its own step-up page passes, and
+serves second factors for signed-in owners at http://localhost:%s/.atoguard/security
+(instead of the shop's Security page).
+`, ss.URL, public.URL[strings.LastIndex(public.URL, ":")+1:])
+	}
 	fmt.Fprintf(stdout, `
 Operator dashboard: %s/ui/   (sign in as %s / %s with a TOTP code:
   oathtool --totp -b %s   or add the secret to an authenticator app; kept in %s)
@@ -272,9 +301,37 @@ Operator dashboard: %s/ui/   (sign in as %s / %s with a TOTP code:
 		if err != nil {
 			return fmt.Errorf("serving the shop: %w", err)
 		}
+	case err := <-proxyDone:
+		if err != nil {
+			return fmt.Errorf("serving the proxy: %w", err)
+		}
 	}
 	fmt.Fprintln(stdout, "stopping the demo")
 	return nil
+}
+
+// seedDemo seeds the shop and writes the combo list on the first start;
+// it returns how many accounts the shop has (0 on the first start) and
+// what the list holds (zero after the first start).
+func seedDemo(ctx context.Context, f demoFlags, st *demoshop.Store, shop *demoshop.Shop, accounts []demoshop.SeedAccount,
+	key []byte, comboPath string) (int, simulate.ComboStats, error) {
+	var combo simulate.ComboStats
+	n, err := st.CountAccounts(ctx)
+	if err != nil || n > 0 {
+		return n, combo, err
+	}
+	if err := shop.Seed(ctx, accounts); err != nil {
+		return 0, combo, fmt.Errorf("seeding the shop: %w", err)
+	}
+	out, err := os.OpenFile(comboPath, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return 0, combo, fmt.Errorf("writing the combo list: %w", err)
+	}
+	combo, err = simulate.WriteComboList(out, accounts, f.comboLines, f.reuse, f.unknown, key, uint64(time.Now().UnixNano()))
+	if cerr := out.Close(); err == nil {
+		err = cerr
+	}
+	return 0, combo, err
 }
 
 func printDemo(w io.Writer, dataDir, shopURL, guardURL, apiKey, comboPath string, combo simulate.ComboStats, accounts int,

@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/http/cookiejar"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -158,19 +160,8 @@ func TestHydraAgainstTheDemo(t *testing.T) {
 	if m == nil {
 		t.Fatalf("no hydra command in the banner:\n%s", out)
 	}
-	combo, port, host, form := m[1], m[2], m[3], m[4]
-	valid := countValid(t, combo, d)
-
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, hydra, "-C", combo, "-s", port, "-t", "4", "-w", "10", host, "http-post-form", form)
-	cmd.Dir = t.TempDir() // hydra writes hydra.restore in its working directory
-	res, err := cmd.CombinedOutput()
-	t.Logf("hydra:\n%s", res)
-	if err != nil {
-		t.Fatalf("hydra: %v", err)
-	}
-	if !strings.Contains(string(res), "0 valid password found") {
+	valid := countValid(t, m[1], d)
+	if res := runHydra(t, hydra, m); !strings.Contains(res, "0 valid password found") {
 		t.Errorf("hydra found passwords through the guard")
 	}
 
@@ -192,6 +183,22 @@ func TestHydraAgainstTheDemo(t *testing.T) {
 	if len(incs) != 1 || incs[0].State != "open" || incs[0].Attempts < 20 {
 		t.Errorf("incidents %+v, want one open", incs)
 	}
+}
+
+// runHydra runs the banner's hydra command, m its combo list, port, host
+// and form, and returns what hydra printed.
+func runHydra(t *testing.T, hydra string, m []string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, hydra, "-C", m[1], "-s", m[2], "-t", "4", "-w", "10", m[3], "http-post-form", m[4])
+	cmd.Dir = t.TempDir() // hydra writes hydra.restore in its working directory
+	res, err := cmd.CombinedOutput()
+	t.Logf("hydra:\n%s", res)
+	if err != nil {
+		t.Fatalf("hydra: %v", err)
+	}
+	return string(res)
 }
 
 // countValid returns how many combo-list lines carry a right password, as
@@ -403,4 +410,91 @@ func atoi(t *testing.T, s string) int {
 		t.Fatal(err)
 	}
 	return n
+}
+
+// TestDemoBehindTheProxy: `demo --proxy` runs the reference shop with no
+// guard calls of its own behind atoguard proxy. An owner logs in through
+// the proxy with the shop's own form and session; hydra, firing the combo
+// list at the same address, finds no password: the guard denies its user
+// agent at the door, so not one of its tries reaches the shop's password
+// check, and an incident opens.
+func TestDemoBehindTheProxy(t *testing.T) {
+	d := startDemo(t, "--accounts", "200", "--combo-lines", "40", "--learn", "1s", "--proxy")
+	out := d.stdout.String()
+	owner := regexp.MustCompile(`Try an owner  (\S+) / (\S+)`).FindStringSubmatch(out)
+	if owner == nil {
+		t.Fatalf("no owner in the banner:\n%s", out)
+	}
+	// The owner, with the shop's own form and token.
+	jar, _ := cookiejar.New(nil)
+	c := &http.Client{Jar: jar, Timeout: 30 * time.Second, Transport: asBrowser{}, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	page := func(resp *http.Response, err error) (*http.Response, string) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp, string(b)
+	}
+	_, login := page(c.Get(d.shopURL + "/login"))
+	token := regexp.MustCompile(`name="csrf_token" value="([^"]+)"`).FindStringSubmatch(login)
+	if token == nil {
+		t.Fatalf("no form token on the login page:\n%s", login)
+	}
+	resp, body := page(c.PostForm(d.shopURL+"/login", url.Values{"login": {owner[1]}, "password": {"wrong"}, "csrf_token": {token[1]}}))
+	if resp.StatusCode != 200 || !strings.Contains(body, `data-status="login-failed"`) {
+		t.Errorf("a wrong password through the proxy: %d\n%s", resp.StatusCode, body)
+	}
+	resp, _ = page(c.PostForm(d.shopURL+"/login", url.Values{"login": {owner[1]}, "password": {owner[2]}, "csrf_token": {token[1]}}))
+	if resp.StatusCode != 303 || !strings.Contains(strings.Join(resp.Header.Values("Set-Cookie"), ";"), "shop_session=") {
+		t.Fatalf("the owner's login through the proxy: %d %v", resp.StatusCode, resp.Header)
+	}
+	if _, body := page(c.Get(d.shopURL + "/account")); !strings.Contains(body, owner[1]) {
+		t.Errorf("the owner's account page through the proxy lacks %s", owner[1])
+	}
+	if _, body := page(c.Get(d.shopURL + "/.atoguard/security")); !strings.Contains(body, `id="passkey-register"`) {
+		t.Errorf("the proxy's security page for the signed-in owner:\n%s", body)
+	}
+
+	hydra, err := exec.LookPath("hydra")
+	if err != nil {
+		t.Skip("hydra is not installed: apt-get install hydra (.ci/run installs it)")
+	}
+	m := regexp.MustCompile(`hydra -C (\S+) -s (\d+) -t 4 (\S+) http-post-form '([^']+)'`).FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("no hydra command in the banner:\n%s", out)
+	}
+	if res := runHydra(t, hydra, m); !strings.Contains(res, "0 valid password found") {
+		t.Errorf("hydra found passwords through the proxy")
+	}
+	metrics := getBody(t, d.guardURL+"/metrics", "")
+	// The owner's two tries and hydra's 40 were asked about at the door.
+	if got := metric(t, metrics, `atoguard_events_total{type="login.attempt"}`); got != 42 {
+		t.Errorf("the guard saw %v login attempts, want 42", got)
+	}
+	if got := metric(t, metrics, `atoguard_events_total{type="login.succeeded"}`); got != 1 {
+		t.Errorf("the guard saw %v logins succeed, want the owner's alone", got)
+	}
+	var incs []struct {
+		State string `json:"state"`
+	}
+	if err := json.Unmarshal([]byte(getBody(t, d.guardURL+"/v1/incidents", demoKey)), &incs); err != nil {
+		t.Fatal(err)
+	}
+	if len(incs) != 1 || incs[0].State != "open" {
+		t.Errorf("incidents %+v, want one open", incs)
+	}
+}
+
+// asBrowser sends requests with a browser's headers: the guard denies Go's
+// own user agent at login.
+type asBrowser struct{}
+
+func (asBrowser) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.Header.Set("User-Agent", "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/142.0.0.0 Safari/537.36")
+	r.Header.Set("Accept-Language", "ja-JP,ja;q=0.9")
+	r.Header.Set("Accept", "text/html")
+	return http.DefaultTransport.RoundTrip(r)
 }

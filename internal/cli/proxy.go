@@ -20,7 +20,7 @@ import (
 )
 
 func newProxy(stdout, stderr io.Writer, getenv func(string) string) *cobra.Command {
-	var cfgPath, upstream, listen string
+	var cfgPath, upstream, listen, guardURL, apiKey string
 	cmd := &cobra.Command{
 		Use:   "proxy",
 		Short: "Guard a shop that changes no code: a reverse proxy in front of it",
@@ -29,11 +29,15 @@ login, registration, password, profile and checkout requests as the
 configuration describes them (see the README, "Without changing your shop"),
 asks the guard, and applies its decisions at the edge: a denied login gets
 the shop's own failure answer, a challenged login's session cookies are held
-until the step-up passes, a held order never reaches the shop. Every other
-request passes through untouched.
+until the proxy's step-up page passes (passkey, authenticator app, email
+code, recovery code), a held order never reaches the shop. Owners signed in
+through it add passkeys and authenticator apps at /.atoguard/security (the
+prefix is configurable). Every other request passes through untouched.
 
-With no guard.url in the configuration the guard runs in-process on
-guard.data; with one, ATOGUARD_API_KEY (guard.api_key_env) is its key.
+With no guard.url in the configuration (or --guard) the guard runs
+in-process on guard.data; with one, ATOGUARD_API_KEY (guard.api_key_env)
+or --api-key is its key (the variable is better: a flag shows in the
+process list).
 Without --config the shop has a form login at POST /login.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -52,6 +56,18 @@ Without --config the shop has a form login at POST /login.`,
 			if fl.Changed("listen") {
 				cfg.Listen = listen
 			}
+			if fl.Changed("guard") {
+				cfg.Guard.URL = guardURL
+			}
+			if apiKey != "" {
+				env, name := getenv, cfg.Guard.APIKeyEnv
+				getenv = func(k string) string {
+					if k == name {
+						return apiKey
+					}
+					return env(k)
+				}
+			}
 			if err := cfg.Validate(); err != nil {
 				return fmt.Errorf("invalid proxy configuration:\n%w", err)
 			}
@@ -66,6 +82,8 @@ Without --config the shop has a form login at POST /login.`,
 	f.StringVar(&cfgPath, "config", "", "proxy configuration file (YAML)")
 	f.StringVar(&upstream, "upstream", "http://127.0.0.1:9000", "the shop")
 	f.StringVar(&listen, "listen", ":8443", "address to serve on")
+	f.StringVar(&guardURL, "guard", "", "a guard elsewhere (its base URL) instead of one in-process")
+	f.StringVar(&apiKey, "api-key", "", "the remote guard's API key (default: $ATOGUARD_API_KEY)")
 	cmd.AddCommand(&cobra.Command{
 		Use:   "check FILE",
 		Short: "Validate a proxy configuration file, reporting every problem",
@@ -100,11 +118,15 @@ func runProxy(ctx context.Context, cfg proxy.Config, ln net.Listener, getenv fun
 	}
 	guardURL, key := cfg.Guard.URL, getenv(cfg.Guard.APIKeyEnv)
 	if guardURL == "" {
-		g, err := startProxyGuard(ctx, cfg.Guard, log, getenv)
+		// The guard outlives the proxy's shutdown: the requests still
+		// in flight while the server drains are answered.
+		gctx, gcancel := context.WithCancel(context.WithoutCancel(ctx))
+		defer gcancel()
+		g, err := startProxyGuard(gctx, cfg.Guard, log, getenv)
 		if err != nil {
 			return err
 		}
-		defer func() { cancel(); _ = g.Wait() }()
+		defer func() { gcancel(); _ = g.Wait() }()
 		guardURL, key = g.URL(), g.key
 	} else if key == "" {
 		return fmt.Errorf("guard.url is set but %s is empty", cfg.Guard.APIKeyEnv)

@@ -70,3 +70,44 @@ func TestProxyCommand(t *testing.T) {
 		t.Errorf("banner %q", out.String())
 	}
 }
+
+// TestProxyRemoteGuardFlags: --guard and --api-key put the proxy in front
+// of a guard elsewhere; one that does not answer leaves the login route
+// open (its default fail mode), and --guard without a key is refused.
+func TestProxyRemoteGuardFlags(t *testing.T) {
+	shop := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "<p>login failed</p>")
+	}))
+	defer shop.Close()
+	cfg := writeFile(t, "proxy.yaml", "routes: {login: {preset: form-login}}\n")
+	if code := cli.Main(context.Background(), []string{"proxy", "--config", cfg, "--upstream", shop.URL, "--listen", freeAddr(t), "--guard", "http://127.0.0.1:1"},
+		io.Discard, io.Discard, noEnv); code == 0 {
+		t.Error("--guard without a key was accepted")
+	}
+	addr := freeAddr(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int, 1)
+	var out, errb lockedBuffer
+	go func() {
+		done <- cli.Main(ctx, []string{"proxy", "--config", cfg, "--upstream", shop.URL, "--listen", addr,
+			"--guard", "http://127.0.0.1:1", "--api-key", "agk_remote"}, &out, &errb, noEnv)
+	}()
+	var resp *http.Response
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		var err error
+		if resp, err = http.PostForm("http://"+addr+"/login", url.Values{"email": {"a@b.jp"}, "password": {"x"}}); err == nil {
+			break
+		}
+	}
+	cancel()
+	if resp == nil {
+		t.Fatalf("the proxy never answered:\n%s", errb.String())
+	}
+	resp.Body.Close()
+	if code := <-done; code != 0 || resp.StatusCode != 200 {
+		t.Errorf("login with the guard down: %d, exit %d: %s", resp.StatusCode, code, errb.String())
+	}
+	if !strings.Contains(out.String(), "(guard http://127.0.0.1:1)") || !strings.Contains(errb.String(), "guard gave no decision") {
+		t.Errorf("banner %q, log %q", out.String(), errb.String())
+	}
+}

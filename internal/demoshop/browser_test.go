@@ -4,7 +4,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/chromedp/cdproto/webauthn"
 	"github.com/chromedp/chromedp"
 
 	"github.com/atoguard/atoguard/internal/browsertest"
@@ -16,24 +15,11 @@ import (
 // logs in again — the test policy steps every login up — and passes the
 // step-up with the passkey.
 func TestPasskeyInTheBrowser(t *testing.T) {
-	// A browser's own user agent: the headless one says HeadlessChrome,
-	// which the guard denies at login.
-	b := browsertest.Open(t, browsertest.Options{Width: 1200, Height: 900,
-		UserAgent: "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/142.0.0.0 Safari/537.36"})
+	b := browsertest.Open(t, browsertest.Options{Width: 1200, Height: 900, UserAgent: browsertest.BrowserUA})
 	ctx := b.Ctx
 	base := startGuardedShop(t)
 
-	if _, err := chromedp.Call(ctx, webauthn.Enable, webauthn.EnableParams{}); err != nil {
-		t.Fatalf("WebAuthn.enable: %v", err)
-	}
-	auth, err := chromedp.Call(ctx, webauthn.AddVirtualAuthenticator, webauthn.AddVirtualAuthenticatorParams{
-		Options: &webauthn.VirtualAuthenticatorOptions{
-			Protocol: webauthn.AuthenticatorProtocolCtap2, Transport: webauthn.AuthenticatorTransportInternal,
-			HasResidentKey: true, HasUserVerification: true, IsUserVerified: true, AutomaticPresenceSimulation: true,
-		}})
-	if err != nil {
-		t.Fatalf("adding the virtual authenticator: %v", err)
-	}
+	auth := b.PasskeyAuthenticator()
 
 	shot := func(name string) { b.Shot(name, true) }
 	clickAndLoad, text := b.ClickAndLoad, b.Text
@@ -50,7 +36,7 @@ func TestPasskeyInTheBrowser(t *testing.T) {
 	}
 	clickAndLoad(`form[action="/register"] button[type=submit]`)
 
-	// Security settings: register a passkey through static/webauthn.js.
+	// Security settings: register a passkey through /static/passkey.js (internal/passkeyjs).
 	if err := chromedp.Do(ctx, chromedp.Navigate(base+"/security"), chromedp.WaitVisible(chromedp.ID("passkey-register"))); err != nil {
 		t.Fatalf("security page: %v", err)
 	}
@@ -64,9 +50,8 @@ func TestPasskeyInTheBrowser(t *testing.T) {
 		t.Fatalf("registering the passkey: %v (page says %q)", err, errText)
 	}
 	shot("shop-passkey-registered")
-	creds, err := chromedp.Call(ctx, webauthn.GetCredentials, webauthn.GetCredentialsParams{AuthenticatorID: auth.AuthenticatorID})
-	if err != nil || len(creds.Credentials) != 1 || creds.Credentials[0].RpID != "localhost" {
-		t.Fatalf("the authenticator holds %+v, %v; want one credential for localhost", creds.Credentials, err)
+	if creds := b.Credentials(auth); len(creds) != 1 || creds[0].RpID != "localhost" {
+		t.Fatalf("the authenticator holds %+v; want one credential for localhost", creds)
 	}
 
 	// The authenticator-app enrolment shows its QR code (a data: URL).
@@ -103,9 +88,8 @@ func TestPasskeyInTheBrowser(t *testing.T) {
 		t.Fatalf("passing the step-up: %v (page says %q)", err, errText)
 	}
 	shot("shop-after-stepup")
-	creds, err = chromedp.Call(ctx, webauthn.GetCredentials, webauthn.GetCredentialsParams{AuthenticatorID: auth.AuthenticatorID})
-	if err != nil || len(creds.Credentials) != 1 || creds.Credentials[0].SignCount < 1 {
-		t.Errorf("after the assertion the authenticator holds %+v, %v; want a used credential", creds.Credentials, err)
+	if creds := b.Credentials(auth); len(creds) != 1 || creds[0].SignCount < 1 {
+		t.Errorf("after the assertion the authenticator holds %+v; want a used credential", creds)
 	}
 
 	// The security page now says when the passkey was used.

@@ -173,7 +173,7 @@ func (s *Store) setOrderStatus(ctx context.Context, id, status string) error {
 }
 
 // stepUpAnswer reads the method and answer of a step-up form: a code, or
-// for a passkey the assertion static/webauthn.js put in the form.
+// for a passkey the assertion /static/passkey.js (internal/passkeyjs) put in the form.
 func stepUpAnswer(r *http.Request) (method, code string) {
 	method = limit(r.PostFormValue("method"), 32)
 	if method == client.MethodWebAuthn {

@@ -189,7 +189,7 @@ func (s *Shop) securityDelete(w http.ResponseWriter, r *http.Request) {
 	s.renderSecurity(w, r, v, securityData{Status: pageFactorDeleted, Notice: "削除しました / Removed."})
 }
 
-// ---- JSON endpoints for static/webauthn.js ----
+// ---- JSON endpoints for /static/passkey.js (internal/passkeyjs) ----
 
 // writeJSON answers a script. Bodies are small and never cached.
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -19,6 +19,7 @@ import (
 	"golang.org/x/text/unicode/norm"
 
 	"github.com/atoguard/atoguard/client"
+	"github.com/atoguard/atoguard/internal/passkeyjs"
 )
 
 // Guard assesses the shop's events. *client.Client is one; it returns
@@ -157,6 +158,7 @@ func (s *Shop) Handler() http.Handler {
 func (s *Shop) routes() {
 	m := http.NewServeMux()
 	m.Handle("GET /static/", http.FileServerFS(staticFS))
+	m.Handle("GET /static/passkey.js", passkeyjs.Handler())
 	m.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		io.WriteString(w, "ok\n")

@@ -24,12 +24,19 @@ const testKey = "agk_test_proxy_0123456789abcdef"
 
 // startGuard starts a guard in-process on the wall clock that may open a
 // campaign at once, and returns a client of it with every scope.
-func startGuard(t *testing.T) *shopclient.Client {
+func startGuard(t testing.TB) *shopclient.Client {
+	t.Helper()
+	return startGuardWith(t, func(*config.Config) {})
+}
+
+// startGuardWith is startGuard with edit applied to its configuration.
+func startGuardWith(t testing.TB, edit func(*config.Config)) *shopclient.Client {
 	t.Helper()
 	cfg := config.Default()
 	cfg.Data, cfg.Listen = t.TempDir(), "127.0.0.1:0"
 	cfg.Engine.Campaign.Learn = time.Second // no minute to learn
 	cfg.TickEvery = time.Second
+	edit(&cfg)
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}

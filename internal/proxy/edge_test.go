@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"context"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -8,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/pquerna/otp/totp"
 
 	shopclient "github.com/atoguard/atoguard/client"
 )
@@ -274,4 +277,108 @@ func TestDeviceCookie(t *testing.T) {
 		}
 		srv.Close()
 	}
+}
+
+// TestFailedLoginReports: for an account the proxy has seen exist (it
+// logged in, or registered) the login.failed carries the account's id and
+// bad_password;
+// for a login it never saw succeed it carries no user, which the guard
+// reads as "no such account" (docs/api.md), and no reason it cannot know.
+func TestFailedLoginReports(t *testing.T) {
+	shop := startPlainShop(t)
+	g := &fakeGuard{}
+	_, srv := behind(t, plainConfig, shop, g)
+	b := newBrowser(t, "203.0.113.20")
+	email, pw := account(7)
+	b.login(srv.URL, "nobody@plain.test", "hunter2") // never seen
+	b.login(srv.URL, email, "wrong")                 // exists, but the proxy has not seen it yet
+	if resp, _ := b.login(srv.URL, email, pw); resp.StatusCode != 303 {
+		t.Fatalf("owner's login: %d", resp.StatusCode)
+	}
+	b.login(srv.URL, "User007@Plain.test", "wrong again") // seen now, typed otherwise
+	nb := newBrowser(t, "203.0.113.21")
+	if resp, _ := nb.do("POST", srv.URL+"/register", url.Values{"email": {"new.owner@plain.test"}, "password": {"a new secret"}}); resp.StatusCode != 303 {
+		t.Fatalf("registration: %d", resp.StatusCode)
+	}
+	nb.login(srv.URL, "new.owner@plain.test", "typo")
+
+	type report struct{ login, user, reason string }
+	var got []report
+	g.mu.Lock()
+	for _, ev := range g.events {
+		if ev.Type != shopclient.LoginFailed {
+			continue
+		}
+		r := report{login: ev.Login}
+		if ev.User != nil {
+			r.user = ev.User.ID
+		}
+		if ev.Properties != nil {
+			r.reason = ev.Properties.Reason
+		}
+		if ev.Credential == nil || len(ev.Credential.PasswordSHA1) != 40 || ev.Context.IP == "" {
+			t.Errorf("login.failed of %q without its credential or context: %+v", ev.Login, ev)
+		}
+		got = append(got, r)
+	}
+	g.mu.Unlock()
+	want := []report{
+		{login: "nobody@plain.test"},
+		{login: email},
+		{login: "User007@Plain.test", user: email, reason: "bad_password"},
+		{login: "new.owner@plain.test", user: "new.owner@plain.test", reason: "bad_password"},
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("login.failed reports\n got %+v\nwant %+v", got, want)
+	}
+}
+
+// TestSecurityPage: the proxy's factor enrolment page is for the account of
+// a shop session the proxy saw begin, and its forms carry that session's
+// token. An authenticator app is added through it.
+func TestSecurityPage(t *testing.T) {
+	shop := startPlainShop(t)
+	gc := startGuard(t)
+	_, srv := behind(t, plainConfig, shop, gc)
+	stranger := newBrowser(t, "203.0.113.30")
+	if resp, _ := stranger.do("GET", srv.URL+"/.atoguard/security", nil); resp.StatusCode != 403 {
+		t.Errorf("security page without a session: %d", resp.StatusCode)
+	}
+	b := newBrowser(t, "203.0.113.31")
+	const email = "totp.owner@plain.test"
+	if resp, _ := b.do("POST", srv.URL+"/register", url.Values{"email": {email}, "password": {"a new secret"}}); resp.StatusCode != 303 {
+		t.Fatalf("registration: %d", resp.StatusCode)
+	}
+	resp, page := b.do("GET", srv.URL+"/.atoguard/security", nil)
+	if resp.StatusCode != 200 || !strings.Contains(resp.Header.Get("Content-Security-Policy"), "script-src 'self'") {
+		t.Fatalf("security page: %d %v", resp.StatusCode, resp.Header)
+	}
+	token := between(page, `name="t" value="`, `"`)
+	if resp, _ := b.do("POST", srv.URL+"/.atoguard/security/totp", url.Values{"t": {"forged"}}); resp.StatusCode != 403 {
+		t.Errorf("a form without the session's token: %d", resp.StatusCode)
+	}
+	resp, page = b.do("POST", srv.URL+"/.atoguard/security/totp", url.Values{"t": {token}})
+	secret, factor := between(page, `<code id="totp-secret">`, `<`), between(page, `name="factor" value="`, `"`)
+	if resp.StatusCode != 200 || secret == "" || factor == "" || !strings.Contains(page, `src="data:image/png;base64,`) {
+		t.Fatalf("starting an authenticator app: %d\n%s", resp.StatusCode, page)
+	}
+	code, _ := totp.GenerateCode(secret, time.Now())
+	resp, _ = b.do("POST", srv.URL+"/.atoguard/security/totp/confirm", url.Values{"t": {token}, "factor": {factor}, "code": {code}})
+	if resp.StatusCode != 303 || resp.Header.Get("Location") != "/.atoguard/security?done=totp" {
+		t.Fatalf("confirming: %d %s", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	fs, err := gc.Factors(context.Background(), email)
+	if err != nil || len(fs.Factors) != 1 || fs.Factors[0].Type != "totp" || !fs.Factors[0].Confirmed {
+		t.Errorf("the guard holds %+v, %v; want one confirmed TOTP factor", fs, err)
+	}
+}
+
+// between returns the text of s between the first from and the to after it.
+func between(s, from, to string) string {
+	_, rest, ok := strings.Cut(s, from)
+	if !ok {
+		return ""
+	}
+	v, _, _ := strings.Cut(rest, to)
+	return v
 }

@@ -3,6 +3,7 @@ package proxy
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"html/template"
 	"net/http"
@@ -10,14 +11,17 @@ import (
 	"strings"
 
 	shopclient "github.com/atoguard/atoguard/client"
+	"github.com/atoguard/atoguard/internal/passkeyjs"
 )
 
 // Pages the proxy serves in its own name.
 const (
-	pageStepUp = "stepup"
-	pageHold   = "hold"
-	pageFailed = "failed"
-	pageGone   = "gone"
+	pageStepUp   = "stepup"
+	pageHold     = "hold"
+	pageFailed   = "failed"
+	pageGone     = "gone"
+	pageSecurity = "security"
+	pageSignIn   = "signin"
 )
 
 type pageData struct {
@@ -28,6 +32,8 @@ type pageData struct {
 	Sent    string
 	Prefix  string
 	T       map[string]string
+	// Security is what the security page shows.
+	Security *securityData
 }
 
 var texts = map[string]map[string]string{
@@ -39,6 +45,12 @@ var texts = map[string]map[string]string{
 		"hold":        "Your order is being checked. We will contact you; nothing has been charged.", "hold_title": "Order on hold",
 		"failed": "The sign-in could not be confirmed. Please sign in again.", "failed_title": "Not confirmed",
 		"gone": "This confirmation is no longer open. Please sign in again.", "login": "Back to the shop",
+		"webauthn": "Use a passkey", "security_title": "Sign-in security", "factors": "Your second factors", "none": "None yet.",
+		"passkey_name": "Name of this passkey", "passkey_add": "Add a passkey", "totp_add": "Add an authenticator app",
+		"totp_scan":  "Scan this code with your authenticator app, or enter the key, then type the code it shows.",
+		"codes_make": "Make new recovery codes", "codes_left": "Recovery codes left:", "codes_keep": "Keep these codes somewhere safe; each works once. They are not shown again.",
+		"passkey_done": "The passkey was added.", "totp_done": "The authenticator app was added.",
+		"signin_title": "Sign in first", "signin": "Sign in to the shop, then open this page again.", "last_used": "last used",
 	},
 	"ja": {
 		"title": "ご本人確認", "lead": "続行する前に、2段階認証でこのログインを確認してください。",
@@ -48,12 +60,19 @@ var texts = map[string]map[string]string{
 		"hold":        "ご注文は確認中です。追ってご連絡します。代金は請求されていません。", "hold_title": "ご注文の保留",
 		"failed": "ログインを確認できませんでした。もう一度ログインしてください。", "failed_title": "確認できませんでした",
 		"gone": "この確認は終了しています。もう一度ログインしてください。", "login": "ショップに戻る",
+		"webauthn": "パスキーを使う", "security_title": "ログインのセキュリティ", "factors": "登録済みの2段階認証", "none": "まだありません。",
+		"passkey_name": "パスキーの名前", "passkey_add": "パスキーを追加", "totp_add": "認証アプリを追加",
+		"totp_scan":  "認証アプリでこのコードを読み取るか、キーを入力して、表示されたコードを入力してください。",
+		"codes_make": "リカバリーコードを作成", "codes_left": "残りのリカバリーコード：", "codes_keep": "このコードは安全な場所に保管してください。各コードは1回だけ使えます。再表示されません。",
+		"passkey_done": "パスキーを追加しました。", "totp_done": "認証アプリを追加しました。",
+		"signin_title": "ログインしてください", "signin": "ショップにログインしてから、もう一度このページを開いてください。", "last_used": "最終利用",
 	},
 }
 
 var pageTmpl = template.Must(template.New("page").Parse(`<!doctype html>
-<html><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
-{{if eq .Page "stepup"}}<title>{{.T.title}}</title>{{else if eq .Page "hold"}}<title>{{.T.hold_title}}</title>{{else}}<title>{{.T.failed_title}}</title>{{end}}
+<html data-prefix="{{.Prefix}}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
+{{if eq .Page "stepup"}}<title>{{.T.title}}</title>{{else if eq .Page "hold"}}<title>{{.T.hold_title}}</title>{{else if eq .Page "security"}}<title>{{.T.security_title}}</title>{{else if eq .Page "signin"}}<title>{{.T.signin_title}}</title>{{else}}<title>{{.T.failed_title}}</title>{{end}}
+{{if or (eq .Page "stepup") (eq .Page "security")}}<script src="{{.Prefix}}static/passkey.js" defer></script>{{end}}
 </head><body>
 {{if eq .Page "stepup"}}<h1>{{.T.title}}</h1>
 <p>{{.T.lead}}</p>
@@ -66,8 +85,32 @@ var pageTmpl = template.Must(template.New("page").Parse(`<!doctype html>
 <label>{{index $t .}} <input name="code" autocomplete="one-time-code" required></label>
 <button>{{$t.go}}</button></form>
 {{if eq . "email_otp"}}<form method="post" action="{{$pre}}stepup/send"><input type="hidden" name="t" value="{{$tok}}"><button>{{$t.send}}</button></form>{{end}}
+{{else if eq . "webauthn"}}
+<form id="passkey-form" method="post" action="{{$pre}}stepup">
+<input type="hidden" name="t" value="{{$tok}}"><input type="hidden" name="method" value="webauthn"><input type="hidden" name="assertion" value="">
+<button type="button" id="passkey-login" data-options="{{$pre}}stepup/webauthn">{{$t.webauthn}}</button></form>
+<p id="passkey-error" role="alert" hidden></p>
 {{end}}{{end}}
 {{else if eq .Page "hold"}}<h1>{{.T.hold_title}}</h1><p id="atoguard-hold">{{.T.hold}}</p><p><a href="/">{{.T.login}}</a></p>
+{{else if eq .Page "security"}}<h1>{{.T.security_title}}</h1>
+{{if .Error}}<p role="alert">{{.Error}}</p>{{end}}
+{{with .Security}}{{if .Notice}}<p role="status" data-status="notice">{{.Notice}}</p>{{end}}
+<h2>{{$.T.factors}}</h2>
+{{if .Factors}}<ul id="factors">{{range .Factors}}<li data-type="{{.Type}}">{{.Name}} ({{.Type}}){{if .LastUsedAt}} — {{$.T.last_used}} {{.LastUsedAt.Format "2006-01-02 15:04"}}{{end}}</li>{{end}}</ul>{{else}}<p>{{$.T.none}}</p>{{end}}
+<p>{{$.T.codes_left}} <span id="codes-left">{{.CodesLeft}}</span></p>
+{{if .Codes}}<p>{{$.T.codes_keep}}</p><ul id="recovery-codes">{{range .Codes}}<li><code>{{.}}</code></li>{{end}}</ul>{{end}}
+{{if .TOTP}}<p>{{$.T.totp_scan}}</p><img id="totp-qr" alt="" src="{{.TOTP.QR}}"><p><code id="totp-secret">{{.TOTP.Secret}}</code></p>
+<form method="post" action="{{$.Prefix}}security/totp/confirm"><input type="hidden" name="t" value="{{$.Token}}"><input type="hidden" name="factor" value="{{.TOTP.FactorID}}">
+<label>{{$.T.totp}} <input name="code" autocomplete="one-time-code" required></label><button>{{$.T.go}}</button></form>{{end}}
+<h2>{{$.T.passkey_add}}</h2>
+<form id="passkey-register-form"><input type="hidden" name="t" value="{{$.Token}}">
+<label>{{$.T.passkey_name}} <input id="passkey-name" maxlength="64"></label>
+<button type="button" id="passkey-register" data-begin="{{$.Prefix}}security/passkey/begin" data-finish="{{$.Prefix}}security/passkey/finish" data-done="{{$.Prefix}}security?done=passkey">{{$.T.passkey_add}}</button></form>
+<p id="passkey-error" role="alert" hidden></p>
+<form method="post" action="{{$.Prefix}}security/totp"><input type="hidden" name="t" value="{{$.Token}}"><button id="totp-start">{{$.T.totp_add}}</button></form>
+<form method="post" action="{{$.Prefix}}security/recovery"><input type="hidden" name="t" value="{{$.Token}}"><button id="codes-make">{{$.T.codes_make}}</button></form>
+{{end}}<p><a href="/">{{.T.login}}</a></p>
+{{else if eq .Page "signin"}}<h1>{{.T.signin_title}}</h1><p>{{.T.signin}}</p><p><a href="/">{{.T.login}}</a></p>
 {{else if eq .Page "failed"}}<h1>{{.T.failed_title}}</h1><p>{{.T.failed}}</p><p><a href="/">{{.T.login}}</a></p>
 {{else}}<h1>{{.T.failed_title}}</h1><p>{{.T.gone}}</p><p><a href="/">{{.T.login}}</a></p>{{end}}
 </body></html>
@@ -99,7 +142,9 @@ func (p *Proxy) page(w http.ResponseWriter, r *http.Request, status int, name st
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Cache-Control", "no-store")
-	h.Set("Content-Security-Policy", "default-src 'none'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+	// Scripts from the proxy only (internal/passkeyjs), never inline; the
+	// QR code of an authenticator app is a data: image.
+	h.Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; connect-src 'self'; img-src data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Referrer-Policy", "no-referrer")
 	w.WriteHeader(status)
@@ -122,6 +167,12 @@ func (p *Proxy) serveOwn(w http.ResponseWriter, r *http.Request, device string) 
 		p.verify(w, r, device)
 	case rest == "stepup/send" && r.Method == http.MethodPost:
 		p.sendCode(w, r, device)
+	case rest == "stepup/webauthn" && r.Method == http.MethodPost:
+		p.stepUpPasskey(w, r, device)
+	case rest == "static/passkey.js" && r.Method == http.MethodGet:
+		passkeyjs.Handler().ServeHTTP(w, r)
+	case rest == "security" || strings.HasPrefix(rest, "security/"):
+		p.serveSecurity(w, r, rest)
 	default:
 		http.NotFound(w, r)
 	}
@@ -137,7 +188,7 @@ func (p *Proxy) waiting(token, device string) (*pending, bool) {
 }
 
 func (p *Proxy) form(w http.ResponseWriter, r *http.Request) bool {
-	r.Body = http.MaxBytesReader(w, r.Body, 8<<10)
+	r.Body = http.MaxBytesReader(w, r.Body, 64<<10) // a passkey's attestation fits
 	return r.ParseForm() == nil
 }
 
@@ -178,14 +229,18 @@ func (p *Proxy) verify(w http.ResponseWriter, r *http.Request, device string) {
 		return
 	}
 	d := pageData{Token: token, Methods: pd.Methods}
-	if !slices.Contains(pd.Methods, method) || method == shopclient.MethodWebAuthn {
+	a := shopclient.Answer{Method: method, Code: clip(strings.TrimSpace(r.PostForm.Get("code")), 64)}
+	if method == shopclient.MethodWebAuthn {
+		a.Code, a.Assertion = "", json.RawMessage(r.PostForm.Get("assertion"))
+	}
+	if !slices.Contains(pd.Methods, method) || (method == shopclient.MethodWebAuthn && !json.Valid(a.Assertion)) {
 		d.Error = texts[lang(r)]["wrong"]
 		p.page(w, r, http.StatusBadRequest, pageStepUp, d)
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), p.cfg.Guard.Timeout)
 	defer cancel()
-	v, err := p.opts.Guard.Verify(ctx, pd.ChallengeID, shopclient.Answer{Method: method, Code: clip(strings.TrimSpace(r.PostForm.Get("code")), 64)})
+	v, err := p.opts.Guard.Verify(ctx, pd.ChallengeID, a)
 	switch {
 	case err == nil && v.Status == shopclient.StepUpPassed:
 		if pd, ok = p.pending.take(token); !ok {

@@ -56,8 +56,9 @@ type Proxy struct {
 	rp       *httputil.ReverseProxy
 	routes   map[string]*route // by "METHOD /path"
 	ips      clientIPs
-	key      []byte                      // keys the session hashes the guard sees
-	sessions *lru.Cache[string, session] // by session hash
+	key      []byte                       // keys the session hashes the guard sees
+	sessions *lru.Cache[string, session]  // by session hash
+	known    *lru.Cache[string, struct{}] // accounts seen to exist, by user id
 	pending  *pendingStore
 }
 
@@ -113,9 +114,13 @@ func New(cfg Config, opts Options) (*Proxy, error) {
 	if err != nil {
 		return nil, fmt.Errorf("proxy: %w", err)
 	}
+	known, err := lru.New[string, struct{}](maxSessions)
+	if err != nil {
+		return nil, fmt.Errorf("proxy: %w", err)
+	}
 	key := make([]byte, 32)
 	_, _ = rand.Read(key)
-	p := &Proxy{cfg: cfg, opts: opts, routes: map[string]*route{}, key: key, sessions: sessions,
+	p := &Proxy{cfg: cfg, opts: opts, routes: map[string]*route{}, key: key, sessions: sessions, known: known,
 		ips: clientIPs{trusted: trusted, header: cfg.ForwardedHeader, hops: cfg.Hops}, pending: newPendingStore(maxPending)}
 	for kind, r := range cfg.Routes {
 		rt := &route{kind: kind, Route: r}
@@ -137,9 +142,15 @@ func New(cfg Config, opts Options) (*Proxy, error) {
 func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 	pr.SetURL(p.opts.Upstream)
 	pr.Out.Host = pr.In.Host // the shop sees the name the browser used
+	// SetXForwarded puts the peer after whatever X-Forwarded-For the
+	// request claimed; the shop is told the client address the proxy
+	// believes instead, unless the request claimed none (a browser
+	// straight in), which leaves the peer alone, as wanted.
 	pr.SetXForwarded()
-	if ip := p.ips.of(pr.In.RemoteAddr, pr.In.Header.Values(p.cfg.ForwardedHeader)); ip.IsValid() {
-		pr.Out.Header.Set("X-Forwarded-For", ip.String())
+	if fwd := pr.In.Header.Values(p.cfg.ForwardedHeader); len(fwd) > 0 || len(pr.In.Header["X-Forwarded-For"]) > 0 {
+		if ip := p.ips.of(pr.In.RemoteAddr, fwd); ip.IsValid() {
+			pr.Out.Header.Set("X-Forwarded-For", ip.String())
+		}
 	}
 	stripCookie(pr.Out.Header, p.cfg.DeviceCookie)
 }
@@ -400,6 +411,17 @@ func (p *Proxy) modifyResponse(resp *http.Response) error {
 			return nil
 		}
 		return p.afterLogin(resp, x)
+	case Registration:
+		if x.login == "" || !p.succeeded(resp, rt.Success) {
+			return nil
+		}
+		// The account exists now, and a shop that signs it in at once
+		// gives it a session the proxy knows.
+		u := p.user(x.login, x.values.First(rt.Fields[FieldEmail]))
+		p.known.Add(u.ID, struct{}{})
+		if v := cookieValue(resp.Header.Values("Set-Cookie"), p.cfg.SessionCookie); v != "" {
+			p.sessions.Add(p.sessionHash(v), session{User: u.ID, Email: u.Email})
+		}
 	case ProfileChange:
 		if !x.hasUser || !p.succeeded(resp, rt.Success) {
 			return nil
@@ -473,9 +495,10 @@ func (p *Proxy) afterLogin(resp *http.Response, x *exchange) error {
 	ctx := resp.Request.Context()
 	rt := x.route
 	if !p.succeeded(resp, rt.Success) {
-		p.assess(ctx, rt, p.event(shopclient.LoginFailed, x))
+		p.assess(ctx, rt, p.failed(x))
 		return nil
 	}
+	p.known.Add(userID(x.login), struct{}{})
 	cookies := resp.Header.Values("Set-Cookie")
 	sess := x.session
 	if v := cookieValue(cookies, p.cfg.SessionCookie); v != "" {
@@ -514,6 +537,21 @@ func (p *Proxy) afterLogin(resp *http.Response, x *exchange) error {
 	}
 	replace(resp, rt.Failure.Status, h, rt.Failure.Body)
 	return nil
+}
+
+// failed is the login.failed of x. Whether the account exists is not
+// visible at the edge (a shop answers a wrong password and an unknown
+// login alike), so the proxy says what it saw: an account it has seen log
+// in or register gets its id and bad_password; any other login goes
+// without a user, which the guard reads as "no such account" and keeps
+// no state for.
+func (p *Proxy) failed(x *exchange) shopclient.Event {
+	ev := p.event(shopclient.LoginFailed, x)
+	if id := userID(x.login); p.known.Contains(id) {
+		ev.User = &shopclient.User{ID: id}
+		ev.Properties = &shopclient.Properties{Reason: shopclient.ReasonBadPassword}
+	}
+	return ev
 }
 
 // replace makes resp another answer, closing the shop's body.

@@ -30,7 +30,7 @@ var plainShopBin struct {
 
 // startPlainShop builds and runs testdata/plainshop, a shop that imports
 // nothing of this module, and returns its URL.
-func startPlainShop(t *testing.T) string {
+func startPlainShop(t testing.TB) string {
 	t.Helper()
 	plainShopBin.once.Do(func() {
 		dir, err := os.MkdirTemp("", "plainshop-*")
@@ -99,7 +99,7 @@ routes:
 `
 
 // behind starts the proxy of cfg in front of upstream, asking g.
-func behind(t *testing.T, cfgText, upstream string, g Guard) (*Proxy, *httptest.Server) {
+func behind(t testing.TB, cfgText, upstream string, g Guard) (*Proxy, *httptest.Server) {
 	t.Helper()
 	cfg, err := Parse([]byte(cfgText))
 	if err != nil {

@@ -38,7 +38,8 @@ var page = template.Must(template.New("p").Parse(`<!doctype html><html><head><ti
 <form method="post" action="/checkout"><input name="sku" value="phone-x"><input name="total" value="1980">
 <input name="address" value=""><input name="store" value=""><input name="payment" value="card"><button>Buy</button></form>
 <form method="post" action="/logout"><button>Log out</button></form>
-{{else}}<form method="post" action="/login"><input name="email"><input name="password" type="password"><button>Log in</button></form>{{end}}
+{{else}}<form method="post" action="/login"><input name="email"><input name="password" type="password"><button>Log in</button></form>
+<form method="post" action="/register"><input name="email"><input name="password" type="password"><button>Register</button></form>{{end}}
 </body></html>`))
 
 func newID() string {

@@ -1,19 +1,28 @@
-// Passkeys for the atoguard reference shop: registration on /security and
-// the passkey step-up on /stepup. A static file (the pages' CSP allows
-// scripts from the shop only, never inline). Every request is a
-// same-origin form post carrying the page's CSRF token; the shop passes
-// the ceremony's JSON to and from the guard.
+// Passkeys in the browser, for the reference shop's pages and atoguard
+// proxy's: registration on a security page, the answer on a step-up page.
+// A static file, since the pages' CSP allows no inline script. The page
+// says where to post with data attributes, and every post carries the
+// hidden inputs of the button's form (its CSRF or page token):
+//   #passkey-register  data-begin, data-finish, data-done: the creation
+//                      options, the attestation, the page to open after;
+//                      #passkey-name names the passkey
+//   #passkey-login     data-options: the request options; its form
+//                      (#passkey-form) gets the assertion in its input
+//                      "assertion" and is submitted
+//   #passkey-error     shows what went wrong
 "use strict";
 (function () {
-  function csrf() {
-    var el = document.querySelector('input[name="csrf_token"]');
-    return el ? el.value : "";
+  function hidden(form, skip) {
+    var fields = {};
+    if (!form) return fields;
+    form.querySelectorAll('input[type="hidden"]').forEach(function (el) {
+      if (el.name !== skip) fields[el.name] = el.value;
+    });
+    return fields;
   }
 
   function post(url, fields) {
-    var body = new URLSearchParams(fields);
-    body.set("csrf_token", csrf());
-    return fetch(url, { method: "POST", body: body, credentials: "same-origin", headers: { Accept: "application/json" } })
+    return fetch(url, { method: "POST", body: new URLSearchParams(fields), credentials: "same-origin", headers: { Accept: "application/json" } })
       .then(function (r) {
         return r.json().catch(function () { return {}; }).then(function (j) {
           if (!r.ok) throw new Error(j.error || ("HTTP " + r.status));
@@ -39,15 +48,16 @@
     reg.addEventListener("click", function () {
       if (!supported()) { showError(new Error("this browser has no passkey support")); return; }
       reg.disabled = true;
+      var token = hidden(reg.form);
       var name = document.getElementById("passkey-name");
-      post("/security/passkey/begin", { name: name ? name.value : "" })
+      post(reg.dataset.begin, Object.assign({ name: name ? name.value : "" }, token))
         .then(function (opts) {
           return navigator.credentials.create({ publicKey: PublicKeyCredential.parseCreationOptionsFromJSON(opts.publicKey) });
         })
         .then(function (cred) {
-          return post("/security/passkey/finish", { attestation: JSON.stringify(cred.toJSON()) });
+          return post(reg.dataset.finish, Object.assign({ attestation: JSON.stringify(cred.toJSON()) }, token));
         })
-        .then(function () { window.location.assign("/security?done=passkey"); })
+        .then(function () { window.location.assign(reg.dataset.done); })
         .catch(function (err) { reg.disabled = false; showError(err); });
     });
   }
@@ -57,9 +67,8 @@
     login.addEventListener("click", function () {
       if (!supported()) { showError(new Error("this browser has no passkey support")); return; }
       login.disabled = true;
-      var form = document.getElementById("passkey-form");
-      var order = form.querySelector('input[name="order_id"]');
-      post("/stepup/webauthn/options", order ? { order_id: order.value } : {})
+      var form = login.form;
+      post(login.dataset.options, hidden(form, "assertion"))
         .then(function (opts) {
           return navigator.credentials.get({ publicKey: PublicKeyCredential.parseRequestOptionsFromJSON(opts.publicKey) });
         })

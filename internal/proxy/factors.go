@@ -1,0 +1,258 @@
+package proxy
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"html/template"
+	"net/http"
+	"slices"
+	"strings"
+
+	shopclient "github.com/atoguard/atoguard/client"
+)
+
+// Enroller enrols the second factors of the shop's signed-in users and
+// hands out the passkey options of a step-up; a *shopclient.Client is one.
+// With a Guard that is not one the proxy serves no security page and its
+// step-up page offers no passkey.
+type Enroller interface {
+	WebAuthnOptions(ctx context.Context, challengeID string) (json.RawMessage, error)
+	Factors(ctx context.Context, userID string) (shopclient.Factors, error)
+	BeginPasskey(ctx context.Context, userID string, req shopclient.PasskeyRequest) (json.RawMessage, error)
+	FinishPasskey(ctx context.Context, userID string, attestation json.RawMessage) (shopclient.Factor, error)
+	EnrolTOTP(ctx context.Context, userID, name, accountName string) (shopclient.TOTPEnrolment, error)
+	ConfirmTOTP(ctx context.Context, userID, factorID, code string) error
+	RecoveryCodes(ctx context.Context, userID string) ([]string, error)
+}
+
+// enroller returns the guard as an Enroller, if it is one.
+func (p *Proxy) enroller() (Enroller, bool) {
+	e, ok := p.opts.Guard.(Enroller)
+	return e, ok
+}
+
+// signedIn returns the account of the request's shop session, when the
+// proxy saw that session begin, with the session's hash.
+func (p *Proxy) signedIn(r *http.Request) (session, string, bool) {
+	if p.cfg.SessionCookie == "" {
+		return session{}, "", false
+	}
+	c, err := r.Cookie(p.cfg.SessionCookie)
+	if err != nil || c.Value == "" {
+		return session{}, "", false
+	}
+	h := p.sessionHash(c.Value)
+	who, ok := p.sessions.Get(h)
+	return who, h, ok
+}
+
+// formToken is the security page's form token for a shop session: only a
+// page the proxy served to that session carries it.
+func (p *Proxy) formToken(sessionHash string) string {
+	m := hmac.New(sha256.New, p.key)
+	m.Write([]byte("security-form\x00" + sessionHash))
+	return hex.EncodeToString(m.Sum(nil)[:16])
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func jsonError(w http.ResponseWriter, status int, msg string) {
+	writeJSON(w, status, map[string]string{"error": msg})
+}
+
+// guardJSONError answers a failed call to the guard: its 400 says what was
+// wrong with the browser's part; anything else is the guard out of reach.
+func (p *Proxy) guardJSONError(w http.ResponseWriter, what string, err error) {
+	var pe *shopclient.ProblemError
+	if errors.As(err, &pe) && pe.Status == http.StatusBadRequest {
+		jsonError(w, http.StatusBadRequest, pe.Detail)
+		return
+	}
+	p.opts.Log.Warn(what, "err", err)
+	jsonError(w, http.StatusServiceUnavailable, "the guard could not be reached; try again")
+}
+
+// stepUpPasskey hands the script the passkey options of a waiting step-up.
+func (p *Proxy) stepUpPasskey(w http.ResponseWriter, r *http.Request, device string) {
+	e, ok := p.enroller()
+	if !ok || !p.form(w, r) {
+		jsonError(w, http.StatusBadRequest, "no passkey here")
+		return
+	}
+	pd, ok := p.waiting(r.PostForm.Get("t"), device)
+	if !ok || !slices.Contains(pd.Methods, shopclient.MethodWebAuthn) {
+		jsonError(w, http.StatusGone, "this confirmation is no longer open")
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), p.cfg.Guard.Timeout)
+	defer cancel()
+	opts, err := e.WebAuthnOptions(ctx, pd.ChallengeID)
+	if err != nil {
+		p.guardJSONError(w, "getting passkey options", err)
+		return
+	}
+	writeJSON(w, http.StatusOK, opts)
+}
+
+// securityData is what the security page shows.
+type securityData struct {
+	Factors   []shopclient.Factor
+	CodesLeft int
+	Notice    string
+	TOTP      *totpData
+	Codes     []string
+}
+
+type totpData struct {
+	FactorID, Secret string
+	QR               template.URL // a data: URL of a PNG the guard made
+}
+
+// securityRequest is one request to the security page or its forms.
+type securityRequest struct {
+	p   *Proxy
+	w   http.ResponseWriter
+	r   *http.Request
+	ctx context.Context
+	e   Enroller
+	who session
+	tx  map[string]string
+}
+
+// serveSecurity serves the security page and its forms: passkeys, an
+// authenticator app and recovery codes for the account of a shop session
+// the proxy saw begin. Every form carries that session's token.
+func (p *Proxy) serveSecurity(w http.ResponseWriter, r *http.Request, rest string) {
+	e, ok := p.enroller()
+	if !ok {
+		http.NotFound(w, r)
+		return
+	}
+	who, sess, in := p.signedIn(r)
+	if !in {
+		p.page(w, r, http.StatusForbidden, pageSignIn, pageData{})
+		return
+	}
+	token := p.formToken(sess)
+	if r.Method == http.MethodPost && (!p.form(w, r) || !hmac.Equal([]byte(r.PostForm.Get("t")), []byte(token))) {
+		http.Error(w, "bad form", http.StatusForbidden)
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), p.cfg.Guard.Timeout)
+	defer cancel()
+	s := securityRequest{p: p, w: w, r: r, ctx: ctx, e: e, who: who, tx: texts[lang(r)]}
+	var d securityData
+	answered := false
+	switch post := r.Method == http.MethodPost; {
+	case rest == "security" && !post:
+		d.Notice = s.tx[r.URL.Query().Get("done")+"_done"]
+	case rest == "security/passkey/begin" && post:
+		s.passkeyBegin()
+		return
+	case rest == "security/passkey/finish" && post:
+		s.passkeyFinish()
+		return
+	case rest == "security/totp" && post:
+		answered = s.totpStart(&d)
+	case rest == "security/totp/confirm" && post:
+		answered = s.totpConfirm(&d)
+	case rest == "security/recovery" && post:
+		answered = s.recoveryCodes(&d)
+	default:
+		http.NotFound(w, r)
+		return
+	}
+	if !answered {
+		s.render(&d, token)
+	}
+}
+
+// render shows the page with the account's factors.
+func (s *securityRequest) render(d *securityData, token string) {
+	fs, err := s.e.Factors(s.ctx, s.who.User)
+	if err != nil {
+		s.unavailable("listing factors", err)
+		return
+	}
+	d.Factors, d.CodesLeft = fs.Factors, fs.RecoveryCodesLeft
+	s.p.page(s.w, s.r, http.StatusOK, pageSecurity, pageData{Token: token, Security: d})
+}
+
+func (s *securityRequest) passkeyBegin() {
+	name := clip(strings.TrimSpace(s.r.PostForm.Get("name")), 64)
+	if name == "" {
+		name = "Passkey"
+	}
+	opts, err := s.e.BeginPasskey(s.ctx, s.who.User, shopclient.PasskeyRequest{Name: name, UserName: s.who.User, DisplayName: s.who.User})
+	if err != nil {
+		s.p.guardJSONError(s.w, "starting a passkey registration", err)
+		return
+	}
+	writeJSON(s.w, http.StatusOK, opts)
+}
+
+func (s *securityRequest) passkeyFinish() {
+	att := s.r.PostForm.Get("attestation")
+	if !json.Valid([]byte(att)) {
+		jsonError(s.w, http.StatusBadRequest, "the browser's answer is not JSON")
+		return
+	}
+	f, err := s.e.FinishPasskey(s.ctx, s.who.User, json.RawMessage(att))
+	if err != nil {
+		s.p.guardJSONError(s.w, "finishing a passkey registration", err)
+		return
+	}
+	writeJSON(s.w, http.StatusOK, map[string]string{"factor_id": f.ID})
+}
+
+// totpStart starts an authenticator app: its QR code and key, shown once.
+func (s *securityRequest) totpStart(d *securityData) (answered bool) {
+	en, err := s.e.EnrolTOTP(s.ctx, s.who.User, "Authenticator app", s.who.User)
+	if err != nil {
+		s.unavailable("starting an authenticator app", err)
+		return true
+	}
+	d.TOTP = &totpData{FactorID: en.FactorID, Secret: en.Secret,
+		QR: template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(en.QRPNG))} //nolint:gosec // the guard's PNG, base64
+	return false
+}
+
+func (s *securityRequest) totpConfirm(d *securityData) (answered bool) {
+	err := s.e.ConfirmTOTP(s.ctx, s.who.User, s.r.PostForm.Get("factor"), clip(strings.TrimSpace(s.r.PostForm.Get("code")), 16))
+	var pe *shopclient.ProblemError
+	switch {
+	case err == nil:
+		http.Redirect(s.w, s.r, s.p.cfg.Prefix+"security?done=totp", http.StatusSeeOther)
+		return true
+	case errors.As(err, &pe) && pe.Status < 500:
+		d.Notice = s.tx["wrong"]
+		return false
+	}
+	s.unavailable("confirming an authenticator app", err)
+	return true
+}
+
+func (s *securityRequest) recoveryCodes(d *securityData) (answered bool) {
+	codes, err := s.e.RecoveryCodes(s.ctx, s.who.User)
+	if err != nil {
+		s.unavailable("making recovery codes", err)
+		return true
+	}
+	d.Codes = codes
+	return false
+}
+
+func (s *securityRequest) unavailable(what string, err error) {
+	s.p.opts.Log.Warn(what, "err", err)
+	s.p.page(s.w, s.r, http.StatusServiceUnavailable, pageSecurity, pageData{Error: s.tx["unavailable"], Security: &securityData{}})
+}
