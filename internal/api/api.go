@@ -227,6 +227,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		metrics.ServeHTTP(w, r)
 		return nil
 	}))
+	s.serveProfiles()
 	if deps.Ranges != nil {
 		s.serveRanges(deps.Ranges)
 	}
