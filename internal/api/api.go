@@ -227,6 +227,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		metrics.ServeHTTP(w, r)
 		return nil
 	}))
+	s.serveProfiles()
 	if deps.Ranges != nil {
 		s.serveRanges(deps.Ranges)
 	}
@@ -319,11 +320,13 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error
 
 // readBodyUpTo enforces the content type and the body limit limit.
 func (s *Server) readBodyUpTo(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
-	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if err != nil || mt != "application/json" {
-		return nil, problem(http.StatusUnsupportedMediaType, "unsupported-media-type", "Content-Type must be application/json")
+	if ct := r.Header.Get("Content-Type"); ct != "application/json" { // the common case, without parsing
+		mt, _, err := mime.ParseMediaType(ct)
+		if err != nil || mt != "application/json" {
+			return nil, problem(http.StatusUnsupportedMediaType, "unsupported-media-type", "Content-Type must be application/json")
+		}
 	}
-	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	data, err := readAll(http.MaxBytesReader(w, r.Body, limit), r.ContentLength, limit)
 	var tooBig *http.MaxBytesError
 	switch {
 	case errors.As(err, &tooBig):
@@ -332,6 +335,28 @@ func (s *Server) readBodyUpTo(w http.ResponseWriter, r *http.Request, limit int6
 		return nil, problem(http.StatusBadRequest, "invalid-body", "reading body: "+err.Error())
 	}
 	return data, nil
+}
+
+// readAll is io.ReadAll with a first buffer of the announced length
+// (when it is within limit), so that a body is read in one allocation.
+func readAll(r io.Reader, announced, limit int64) ([]byte, error) {
+	if announced <= 0 || announced > limit {
+		return io.ReadAll(r)
+	}
+	b := make([]byte, 0, announced+1) // +1: room to see the end without growing
+	for {
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err == io.EOF {
+			return b, nil
+		}
+		if err != nil {
+			return b, err
+		}
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)] // longer than announced: grow as io.ReadAll does
+		}
+	}
 }
 
 func invalid(err error) error {

@@ -675,6 +675,13 @@ func TestIncidentEndToEnd(t *testing.T) {
 	if !strings.Contains(rec.Body.String(), "atoguard_open_incidents 1") {
 		t.Errorf("metrics lack atoguard_open_incidents 1")
 	}
+	// So are the runtime's profiles.
+	if rec := f.do(t, request{"GET", "/debug/pprof/heap", map[string]string{}, ""}); rec.Code != http.StatusForbidden {
+		t.Errorf("heap profile to a remote client without the token: %d, want 403", rec.Code)
+	}
+	if rec := f.do(t, request{"GET", "/debug/pprof/heap", map[string]string{"Authorization": "Bearer internal-token"}, ""}); rec.Code != http.StatusOK || rec.Body.Len() == 0 {
+		t.Errorf("heap profile with the token: %d, %d bytes; want 200 and a profile", rec.Code, rec.Body.Len())
+	}
 }
 
 // userLoginEvent is user i's successful login at at, from its own device

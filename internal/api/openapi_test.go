@@ -163,6 +163,9 @@ func TestOpenAPIOperationsAreRouted(t *testing.T) {
 			}
 			return "x_" + strings.Trim(p, "{}")
 		})
+		if path == "/debug/pprof/profile" {
+			target += "?seconds=1" // not the default 30
+		}
 		w := httptest.NewRecorder()
 		req := httptest.NewRequest(method, target, nil)
 		req.RemoteAddr = "127.0.0.1:40000" // /metrics is served to loopback clients

@@ -183,6 +183,7 @@ type Engine struct {
 	peers    Peers           // nil: this instance is the only one
 	outage   *Outage         // nil: records must be readable, never degraded
 	sealer   Sealer          // nil: audit events in clear
+	keyed    *keyedHashes    // HMACs under key, buffers (record.go)
 
 	mu          sync.Mutex
 	lastIncSave time.Time // event time the open incident was last written
@@ -228,7 +229,7 @@ func New(cfg Config, deps Deps) (*Engine, error) {
 		creds:    creds,
 		orders:   newOrderSignals(cfg.Orders),
 		notes:    deps.Notifications, geo: deps.Geo, factors: deps.Factors,
-		peers: deps.Peers, outage: deps.Outage, sealer: deps.Sealer,
+		peers: deps.Peers, outage: deps.Outage, sealer: deps.Sealer, keyed: &keyedHashes{key: deps.Key},
 		unclaimed: map[*incident.Tracker]string{},
 	}, nil
 }

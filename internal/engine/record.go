@@ -1,12 +1,15 @@
 package engine
 
 import (
+	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
+	"sync"
 	"time"
 
 	"github.com/atoguard/atoguard/internal/event"
@@ -432,26 +435,25 @@ func (e *Engine) audit(ev *event.Event, received time.Time, res Result) store.Au
 		rec.ChallengeID = res.Challenge.ID
 	}
 	if ev.Credential.HasPassword {
-		m := hmac.New(sha256.New, e.key)
-		m.Write([]byte("password-sha1\x00"))
-		m.Write(ev.Credential.PasswordSHA1[:])
-		rec.PasswordHMAC = m.Sum(nil)[:16]
+		var sum [sha256.Size]byte
+		e.keyed.sum(sum[:0], "password-sha1\x00", ev.Credential.PasswordSHA1[:])
+		rec.PasswordHMAC = bytes.Clone(sum[:16])
 	}
-	if data, err := ev.MarshalRedacted(); err == nil {
-		rec.Event = data
+	if e.sealer == nil {
+		rec.Event = ev.AppendRedacted(make([]byte, 0, 1024))
+		return rec
 	}
-	if e.sealer != nil {
-		// What names a person stays out of the clear columns: the login is
-		// in the sealed event, an unknown account's login is kept as its
-		// pseudonym (a user id is the shop's own opaque key).
-		rec.Login = ""
-		if ev.User.ID == "" && rec.Account != "" {
-			rec.Account = e.AuditAccount(rec.Account)
-		}
-		if rec.Event != nil {
-			rec.Event = e.sealer.Seal(rec.Event, auditContext(rec.EventID))
-		}
+	// What names a person stays out of the clear columns: the login is
+	// in the sealed event, an unknown account's login is kept as its
+	// pseudonym (a user id is the shop's own opaque key).
+	rec.Login = ""
+	if ev.User.ID == "" && rec.Account != "" {
+		rec.Account = e.AuditAccount(rec.Account)
 	}
+	buf := e.keyed.buffer()
+	*buf = ev.AppendRedacted((*buf)[:0])
+	rec.Event = e.sealer.Seal(*buf, auditContext(rec.EventID))
+	e.keyed.release(buf)
 	return rec
 }
 
@@ -460,10 +462,49 @@ func (e *Engine) audit(ev *event.Event, received time.Time, res Result) store.Au
 // pseudonym, so that an operator can still look the login up
 // (AuditQuery.Account) without the log holding it in clear.
 func (e *Engine) AuditAccount(login string) string {
-	m := hmac.New(sha256.New, e.key)
-	m.Write([]byte("audit-account\x00"))
-	m.Write([]byte(login))
-	return "h:" + hex.EncodeToString(m.Sum(nil)[:16])
+	var sum [sha256.Size]byte
+	e.keyed.sum(sum[:0], "audit-account\x00", []byte(login))
+	out := make([]byte, 2+2*16)
+	copy(out, "h:")
+	hex.Encode(out[2:], sum[:16])
+	return string(out)
+}
+
+// keyedHashes are HMAC-SHA256 states under the engine's key, and
+// buffers for the audit record's event, reused across events.
+type keyedHashes struct {
+	key     []byte
+	hashes  sync.Pool // of hash.Hash, keyed and reset
+	buffers sync.Pool // of *[]byte
+}
+
+// sum appends the HMAC of label and data to dst.
+func (k *keyedHashes) sum(dst []byte, label string, data []byte) []byte {
+	m, _ := k.hashes.Get().(hash.Hash)
+	if m == nil {
+		m = hmac.New(sha256.New, k.key)
+	}
+	m.Write([]byte(label))
+	m.Write(data)
+	dst = m.Sum(dst)
+	m.Reset()
+	k.hashes.Put(m)
+	return dst
+}
+
+// buffer returns a buffer for an event's JSON; release gives it back.
+func (k *keyedHashes) buffer() *[]byte {
+	if b, ok := k.buffers.Get().(*[]byte); ok {
+		return b
+	}
+	b := make([]byte, 0, 1024)
+	return &b
+}
+
+func (k *keyedHashes) release(b *[]byte) {
+	if cap(*b) <= 64<<10 { // an event with an order of a thousand lines: not kept
+		k.buffers.Put(b)
+	}
 }
 
 // auditContext binds a sealed audit event to its record.

@@ -118,6 +118,7 @@ func checkRoundTrip(t *testing.T, e Event) {
 		t.Fatal("password hash without HasPassword")
 	}
 
+	checkSameAsEncodingJSON(t, &e)
 	r, err := e.MarshalRedacted()
 	if err != nil {
 		t.Fatalf("MarshalRedacted: %v", err)

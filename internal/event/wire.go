@@ -3,8 +3,9 @@ package event
 import "encoding/json"
 
 // The wire types mirror the JSON of docs/api.md, field by field. Decode reads
-// them from untrusted input; MarshalRedacted writes them, so what it writes
-// is exactly what Decode reads. The schema that checkStructure enforces is
+// them from untrusted input; MarshalRedacted writes their JSON (by hand,
+// tested against encoding/json's), so what it writes is exactly what
+// Decode reads. The schema that checkStructure enforces is
 // derived from these types too (see schema.go).
 
 type wireEvent struct {
@@ -46,14 +47,6 @@ type wireProperties struct {
 	Order       *wireOrder `json:"order,omitempty"`
 	ChallengeID string     `json:"challenge_id,omitempty"`
 	Method      string     `json:"method,omitempty"`
-}
-
-// UnmarshalJSON decodes properties without the decoder's
-// DisallowUnknownFields, which would reject the free keys. checkStructure
-// has already rejected unknown keys inside properties.order.
-func (p *wireProperties) UnmarshalJSON(data []byte) error {
-	type plain wireProperties
-	return json.Unmarshal(data, (*plain)(p))
 }
 
 type wireOrder struct {

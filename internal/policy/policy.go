@@ -9,7 +9,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 
 	"github.com/expr-lang/expr"
@@ -65,6 +67,9 @@ type file struct {
 // use.
 type Policy struct {
 	rules []compiled
+	// machines are the expression machines Evaluate runs the rules on,
+	// one event at a time each: a machine keeps its stack between runs.
+	machines sync.Pool
 }
 
 type compiled struct {
@@ -166,10 +171,18 @@ type Result struct {
 // the reasons those they name that apply, each once, in rule order.
 func (p *Policy) Evaluate(in *Input) (Result, error) {
 	res := Result{Decision: Allow}
-	seen := map[string]bool{}
+	// The rules read one copy of the input, boxed once: a field read
+	// from a value that is not addressable is not copied again (reflect
+	// copies those of an addressable one, an allocation per fact read).
+	env := any(*in)
+	m, _ := p.machines.Get().(*vm.VM)
+	if m == nil {
+		m = new(vm.VM)
+	}
+	defer p.machines.Put(m)
 	for i := range p.rules {
 		r := &p.rules[i]
-		out, err := expr.Run(r.prog, in)
+		out, err := m.Run(r.prog, env)
 		if err != nil {
 			return Result{}, fmt.Errorf("rule %s: %w", r.ID, err)
 		}
@@ -184,10 +197,9 @@ func (p *Policy) Evaluate(in *Input) (Result, error) {
 		res.Risk = max(res.Risk, r.Risk)
 		for _, c := range r.Reasons {
 			def := reasons[c]
-			if seen[c] || !def.applies(in) {
+			if slices.ContainsFunc(res.Reasons, func(r Reason) bool { return r.Code == c }) || !def.applies(in) {
 				continue
 			}
-			seen[c] = true
 			res.Reasons = append(res.Reasons, Reason{Code: c, Detail: def.detail(in)})
 		}
 	}

@@ -234,7 +234,8 @@ func (q *queued) add(label, sql string, args ...any) {
 
 func (q *queued) addStatement(st sqlrec.Statement) {
 	q.b.Queue(sqlrec.Numbered(st.Query), st.Args...)
-	q.sts = append(q.sts, sqlrec.Statement{Label: st.Label, BatchID: st.BatchID})
+	st.Query, st.Args = "", nil
+	q.sts = append(q.sts, st)
 }
 
 // Write applies b in one transaction, its statements and the commit in

@@ -59,7 +59,7 @@ func moveLegacyContacts(ctx context.Context, w *sql.DB) (err error) {
 		}
 		if _, err := tx.ExecContext(ctx, sts[0].Query+` WHERE excluded.updated_at >= contacts.updated_at`,
 			sts[0].Args...); err != nil {
-			return fmt.Errorf("%s: %w", sts[0].Label, err)
+			return fmt.Errorf("%s: %w", sts[0].Name(), err)
 		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM profiles WHERE account = ?`, p.Account); err != nil {
 			return fmt.Errorf("profile %q: %w", p.Account, err)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/atoguard/atoguard/internal/store"
@@ -108,7 +109,10 @@ func (d Dialect) text(s string) string {
 // Statement is one write of a batch: what it writes (for errors), the
 // statement, with ? placeholders, and its arguments.
 type Statement struct {
+	// Label names what the statement writes; Statements leaves it empty
+	// and names it by what it keeps (Name), formatted only for an error.
 	Label string
+	what  label
 	Query string
 	Args  []any
 	// BatchID marks the insert of a batch id: its unique violation means
@@ -121,9 +125,31 @@ type Statement struct {
 // already.
 func (d Dialect) Err(st Statement, err error) error {
 	if st.BatchID && d.IsUnique(err) {
-		return fmt.Errorf("%s: %w (%w)", st.Label, store.ErrBatchApplied, err)
+		return fmt.Errorf("%s: %w (%w)", st.Name(), store.ErrBatchApplied, err)
 	}
-	return fmt.Errorf("%s: %w", st.Label, err)
+	return fmt.Errorf("%s: %w", st.Name(), err)
+}
+
+// Name names what the statement writes, for errors: `audit "e-1"`.
+func (st Statement) Name() string {
+	if st.Label != "" {
+		return st.Label
+	}
+	return st.what.String()
+}
+
+// label is a statement's name before it is formatted: a kind and its
+// key or keys (a batch writes one statement per record: formatting each
+// name, never read unless it fails, was a tenth of a batch's allocations).
+type label struct {
+	kind, key, account string // account: of an incident account
+}
+
+func (l label) String() string {
+	if l.kind == "incident account" {
+		return fmt.Sprintf("incident %q account %q", l.key, l.account)
+	}
+	return fmt.Sprintf("%s %q", l.kind, l.key)
 }
 
 // Statements turns b into statements, to be run in one transaction in
@@ -149,55 +175,55 @@ func (d Dialect) Statements(b store.Batch) ([]Statement, error) {
 	}
 	w := &statements{out: make([]Statement, 0, len(b.IDs)+b.Len())}
 	for _, id := range b.IDs {
-		w.add(fmt.Sprintf("batch id %q", id), InsertBatchIDSQL, []time.Time{b.AppliedAt}, id, UnixNano(b.AppliedAt))
+		w.add(label{kind: "batch id", key: id}, InsertBatchIDSQL, []time.Time{b.AppliedAt}, id, UnixNano(b.AppliedAt))
 		if w.err == nil {
 			w.out[len(w.out)-1].BatchID = true
 		}
 	}
 	for _, a := range b.Audit {
-		w.add(fmt.Sprintf("audit %q", a.EventID), InsertAuditSQL, []time.Time{a.ReceivedAt, a.OccurredAt},
+		w.add(label{kind: "audit", key: a.EventID}, InsertAuditSQL, []time.Time{a.ReceivedAt, a.OccurredAt},
 			a.EventID, UnixNano(a.ReceivedAt), UnixNano(a.OccurredAt), a.Type, a.Account, a.Login, a.IP,
 			a.SessionID, a.RequestID, a.Decision, int64(a.Risk), jsonArg{"reasons", a.Reasons},
 			a.IncidentID, a.ChallengeID, a.PasswordHMAC, a.Event, a.Replay)
 	}
 	for _, p := range b.Profiles {
-		w.add(fmt.Sprintf("profile %q", p.Account), PutProfileSQL, []time.Time{p.UpdatedAt},
+		w.add(label{kind: "profile", key: p.Account}, PutProfileSQL, []time.Time{p.UpdatedAt},
 			p.Account, p.Data, UnixNano(p.UpdatedAt))
 	}
 	for _, in := range b.Incidents {
-		w.add(fmt.Sprintf("incident %q", in.ID), PutIncidentSQL, []time.Time{in.StartedAt, in.EndedAt, in.UpdatedAt},
+		w.add(label{kind: "incident", key: in.ID}, PutIncidentSQL, []time.Time{in.StartedAt, in.EndedAt, in.UpdatedAt},
 			in.ID, in.Kind, in.State, UnixNano(in.StartedAt), UnixNano(in.EndedAt), in.Attempts,
 			in.DistinctIPs, in.DistinctPrefixes, in.AccountsTargeted, in.AccountsCompromised,
 			jsonArg{"top sources", in.TopSources}, UnixNano(in.UpdatedAt))
 	}
 	for _, ia := range b.IncidentAccounts {
-		w.add(fmt.Sprintf("incident %q account %q", ia.IncidentID, ia.Account), PutIncidentAccountSQL,
+		w.add(label{"incident account", ia.IncidentID, ia.Account}, PutIncidentAccountSQL,
 			[]time.Time{ia.FirstSeen, ia.LastSeen}, ia.IncidentID, ia.Account, ia.Known, ia.Outcome,
 			ia.Attempts, UnixNano(ia.FirstSeen), UnixNano(ia.LastSeen))
 	}
 	for _, c := range b.Challenges {
-		w.add(fmt.Sprintf("challenge %q", c.ID), d.PutChallenge, []time.Time{c.CreatedAt, c.ExpiresAt},
+		w.add(label{kind: "challenge", key: c.ID}, d.PutChallenge, []time.Time{c.CreatedAt, c.ExpiresAt},
 			c.ID, c.UserID, c.SessionID, c.Purpose, jsonArg{"methods", c.Methods}, c.State,
 			int64(c.Attempts), UnixNano(c.CreatedAt), UnixNano(c.ExpiresAt), c.EventID,
 			c.IncidentID, c.IP, c.DeviceID, c.UserAgent)
 	}
 	for _, r := range b.Reviews {
 		state := cmp.Or(r.State, store.ReviewPending)
-		w.add(fmt.Sprintf("review %q", r.ID), InsertReviewSQL, []time.Time{r.CreatedAt, r.DecidedAt},
+		w.add(label{kind: "review", key: r.ID}, InsertReviewSQL, []time.Time{r.CreatedAt, r.DecidedAt},
 			r.ID, r.EventID, r.UserID, r.SessionID, r.OrderID, r.Amount, r.Currency,
 			jsonArg{"reasons", NonNilStrings(r.Reasons)}, r.IncidentID, state, UnixNano(r.CreatedAt),
 			UnixNano(r.DecidedAt), r.DecidedBy, r.Note)
 	}
 	for _, n := range b.Notifications {
 		dedupe, state := cmp.Or(n.DedupeKey, n.ID), cmp.Or(n.State, store.NotificationPending)
-		w.add(fmt.Sprintf("notification %q", n.ID), InsertNotificationSQL,
+		w.add(label{kind: "notification", key: n.ID}, InsertNotificationSQL,
 			[]time.Time{n.CreatedAt, n.NextAttemptAt, n.SentAt},
 			n.ID, dedupe, n.Kind, n.Channel, n.Recipient, n.Account, NonNil(n.Payload),
 			UnixNano(n.CreatedAt), UnixNano(n.NextAttemptAt), int64(n.Attempts), state,
 			d.text(n.LastError), UnixNano(n.SentAt))
 	}
 	for _, c := range b.Contacts {
-		w.add(fmt.Sprintf("contacts %q", c.UserID), PutContactsSQL, append(contactTimes(c), c.UpdatedAt),
+		w.add(label{kind: "contacts", key: c.UserID}, PutContactsSQL, append(contactTimes(c), c.UpdatedAt),
 			c.UserID, c.Email, jsonArg{"changes", encodeChanges(c.Changes)}, UnixNano(c.UpdatedAt))
 	}
 	return w.out, w.err
@@ -226,12 +252,12 @@ type statements struct {
 
 // add appends a statement after checking that the times of its record
 // are storable and encoding its JSON arguments.
-func (w *statements) add(label, query string, times []time.Time, args ...any) {
+func (w *statements) add(what label, query string, times []time.Time, args ...any) {
 	if w.err != nil {
 		return
 	}
 	if err := CheckTimes(times...); err != nil {
-		w.err = fmt.Errorf("%s: %w", label, err)
+		w.err = fmt.Errorf("%s: %w", what, err)
 		return
 	}
 	for i, a := range args {
@@ -239,14 +265,56 @@ func (w *statements) add(label, query string, times []time.Time, args ...any) {
 		if !ok {
 			continue
 		}
+		if ss, ok := j.v.([]string); ok && plainStrings(ss) {
+			args[i] = stringsJSON(ss)
+			continue
+		}
 		data, err := json.Marshal(j.v)
 		if err != nil {
-			w.err = fmt.Errorf("%s: encoding %s: %w", label, j.what, err)
+			w.err = fmt.Errorf("%s: encoding %s: %w", what, j.what, err)
 			return
 		}
 		args[i] = string(data)
 	}
-	w.out = append(w.out, Statement{Label: label, Query: query, Args: args})
+	w.out = append(w.out, Statement{what: what, Query: query, Args: args})
+}
+
+// plainStrings reports whether every string of ss is printable ASCII
+// that JSON and encoding/json write as it is (reason codes, methods).
+func plainStrings(ss []string) bool {
+	for _, s := range ss {
+		for i := 0; i < len(s); i++ {
+			if c := s[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// stringsJSON is what json.Marshal makes of ss, plain strings: one
+// allocation instead of reflection.
+func stringsJSON(ss []string) string {
+	if ss == nil {
+		return "null"
+	}
+	n := 2
+	for _, s := range ss {
+		n += len(s) + 3
+	}
+	var b strings.Builder
+	b.Grow(n)
+	b.WriteByte('[')
+	for i, s := range ss {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteByte('"')
+		b.WriteString(s)
+		b.WriteByte('"')
+	}
+	b.WriteByte(']')
+	return b.String()
 }
 
 // sortedBy returns a copy of s stably sorted by key.
