@@ -248,6 +248,10 @@ func (d *Detector) Assess(ctx context.Context, account string, c Context, now ti
 	return f, nil
 }
 
+// writeFirstLogins is how many first good sessions of an account are
+// written each, so that a restart counts them exactly.
+const writeFirstLogins = 4
+
 // refreshEvery is how long a profile whose login only refreshed what it
 // already knew (last-seen times, counters) may go without being written:
 // what is learned is written at once, a refresh at most this often.
@@ -287,6 +291,10 @@ func (d *Detector) Learn(ctx context.Context, account string, c Context, now tim
 			grew = grew || p.Hours[h] == 0 // a new hour is learned at once, like a new device
 			p.Hours[h]++
 		}
+		// The first few logins are always written: how many good
+		// sessions an account has decides while it has few (the policy's
+		// Account.Logins >= 3, the campaign detector's settled accounts).
+		grew = grew || p.Logins <= writeFirstLogins
 		return grew || p.saved == 0 || t-p.saved >= int64(refreshEvery/time.Second)
 	})
 }

@@ -196,8 +196,11 @@ func TestLearnWritesWhatIsLearnedAndCoalescesRefreshes(t *testing.T) {
 		write bool
 	}{
 		{"first login", home, 0, true},
-		{"same context a minute later: a refresh", home, time.Minute, false},
-		{"a new device: learned, written at once", Context{Device: "d-2", Network: home.Network}, 2 * time.Minute, true},
+		{"second login: the first few are each written", home, time.Minute, true},
+		{"third login", home, 2 * time.Minute, true},
+		{"fourth login", home, 3 * time.Minute, true},
+		{"same context a minute later: a refresh", home, 4 * time.Minute, false},
+		{"a new device: learned, written at once", Context{Device: "d-2", Network: home.Network}, 5 * time.Minute, true},
 		{"refresh within the hour", home, 30 * time.Minute, false},
 		{"refresh after an hour", home, 2 * time.Hour, true},
 	}
