@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"hash/fnv"
+	"math"
 	"path"
 	"slices"
 	"strconv"
@@ -86,7 +87,7 @@ func (e *Engine) observe(ctx context.Context, ev *event.Event, obs *observation)
 	if camp.Active {
 		incID = e.tracker.OpenID()
 	}
-	obs.in = policyInput(ev, obs.facts, src, camp, incID, obs.place)
+	obs.in = policyInput(ev, now, obs.facts, src, camp, incID, obs.place)
 	if o := e.outage; o != nil && o.Closed {
 		obs.in.Guard.Degraded = obs.unread || (o.HubDown != nil && o.HubDown())
 	}
@@ -112,8 +113,17 @@ func (e *Engine) observeSources(ev *event.Event, now time.Time, keys source.Keys
 	camp := e.campaign.Observe(now, campaign.Obs{
 		Failed: o.Failed, Unknown: o.Unknown,
 		UnfamiliarSucceeded: o.Succeeded && facts.HasHistory && !facts.Familiar(),
+		Stranger:            strangerOf(o.Succeeded, facts),
 	})
 	return src, camp
+}
+
+// strangerOf classes a login for the campaign detector's strangers test.
+func strangerOf(succeeded bool, f familiarity.Facts) campaign.Stranger {
+	if !succeeded {
+		return campaign.NotStranger
+	}
+	return campaign.StrangerOf(f.Logins, f.Familiar(), f.NetworkSeenInShop, f.Grade.NewAgent, f.Grade.NewLanguage)
 }
 
 // loginObs is what the sources count of a login; ok is false for other
@@ -127,7 +137,7 @@ func loginObs(ev *event.Event) (window.Obs, bool) {
 }
 
 // policyInput is the policy's view of an event and its sources.
-func policyInput(ev *event.Event, facts familiarity.Facts, src source.Stats, camp campaign.State, incID string, place geo.Info) policy.Input {
+func policyInput(ev *event.Event, now time.Time, facts familiarity.Facts, src source.Stats, camp campaign.State, incID string, place geo.Info) policy.Input {
 	hints := bot.Inspect(ev.Context.UserAgent, ev.Context.AcceptLanguage, ev.Context.Headers)
 	in := policy.Input{
 		Event: policy.EventFacts{
@@ -153,6 +163,10 @@ func policyInput(ev *event.Event, facts familiarity.Facts, src source.Stats, cam
 	}
 	if camp.Active {
 		in.Campaign.Metric = camp.Metric.String()
+		in.Campaign.Strangers = camp.Strangers
+	}
+	if !facts.LastLogin.IsZero() {
+		in.Account.DaysSinceLogin = math.Max(now.Sub(facts.LastLogin).Hours()/24, 0)
 	}
 	return in
 }

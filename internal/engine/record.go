@@ -565,12 +565,16 @@ func (e *Engine) track(t *incident.Tracker, kind string, opened, closed bool, si
 	return false
 }
 
-// learnNetwork remembers shop-wide the network of a good session: a
-// login let in, or a step-up passed with a strong factor. Live, replayed
-// after a restart and a peer's, so every instance knows the same.
+// learnNetwork remembers shop-wide the network of a good session that
+// vouches for it: a login let in from a device or a network the account
+// already used, or a step-up passed with a strong factor. A stranger let
+// in on a fresh network vouches for nothing: a crew's residential proxies
+// share /24s, and one login let in must not make its neighbours "seen".
+// Live, replayed after a restart and a peer's, so every instance knows
+// the same.
 func (e *Engine) learnNetwork(ev *event.Event, obs *observation, res Result) {
 	switch {
-	case ev.Type == event.LoginSucceeded && res.Decision == policy.Allow,
+	case ev.Type == event.LoginSucceeded && res.Decision == policy.Allow && obs.facts.Familiar(),
 		ev.Type == event.MFASucceeded && res.passed && !policy.WeakMFAMethod(ev.Properties.Method):
 		e.networks.Add(obs.fctx.Network, obs.now)
 	}

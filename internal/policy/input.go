@@ -143,6 +143,10 @@ type AccountFacts struct {
 	// carries matches it (device, network, browser family, language and,
 	// with GeoIP, country and network operator).
 	ContextMismatch bool
+	// DaysSinceLogin is the time since the account's last good session,
+	// in days; 0 without history. A dormant account woken by a stranger
+	// is a combo list's mark.
+	DaysSinceLogin float64
 }
 
 // NetworkFacts describe the client's network (IPv4 /24, IPv6 /64) as the
@@ -158,6 +162,11 @@ type CampaignFacts struct {
 	Active     bool
 	IncidentID string
 	Metric     string // what opened it
+	// Strangers: while the campaign is open, the correct passwords from
+	// strangers (a device and a network the account never used, on a
+	// network no account of the shop is known on) run above what the
+	// owners bring: the campaign gets in with correct passwords.
+	Strangers bool
 }
 
 // BotFacts are the automation hints of the request.

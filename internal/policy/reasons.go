@@ -40,6 +40,18 @@ var reasons = map[string]reasonDef{
 			return fmt.Sprintf("credential-stuffing campaign %s in progress (%s above baseline)", in.Campaign.IncidentID, in.Campaign.Metric)
 		},
 	},
+	"campaign.strangers": {
+		doc:     "while a campaign is open, correct passwords from strangers (a device and a network the account never used, on a network no account of the shop is known on) run above what the owners bring",
+		applies: func(in *Input) bool { return in.Campaign.Strangers },
+		detail:  text("more correct passwords from strangers than owners bring: the campaign gets in with correct passwords"),
+	},
+	"account.dormant": {
+		doc:     "the account's last good session is at least a week old",
+		applies: func(in *Input) bool { return in.Account.DaysSinceLogin >= 7 },
+		detail: func(in *Input) string {
+			return fmt.Sprintf("last good session %.0f days ago", in.Account.DaysSinceLogin)
+		},
+	},
 	"account.new_device": {
 		doc:     "the device was never seen in a good session of this account (or no device id was sent)",
 		applies: func(in *Input) bool { return !in.Account.DeviceKnown },

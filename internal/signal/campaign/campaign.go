@@ -11,6 +11,11 @@
 //     exceeds its expected count by Z standard deviations and by at least
 //     MinExcess events, and exceeds by as much what its learned share of
 //     the window's logins predicts;
+//   - the strangers test (strangers.go): a Poisson CUSUM over finished
+//     minutes on the correct passwords from contexts that match nothing
+//     the account and the shop know, by class of strangeness, against
+//     each class's learned share of the logins: a crew with a pre-checked
+//     list, which fails nothing, a handful of strangers an hour;
 //   - the sequential test: a Poisson CUSUM per metric over finished
 //     minutes, of the log-likelihood ratio of "the metric runs Delta per
 //     minute (or Shift times) above its learned share of that minute's
@@ -46,9 +51,16 @@ const (
 	numMetrics
 )
 
+// Strangers is what the strangers test watches: correct passwords from
+// strangers (see Stranger). It is not one of the rates of Rates.
+const Strangers = numMetrics
+
 var metricNames = [numMetrics]string{"login failures", "unknown-account failures", "successes from unfamiliar contexts"}
 
 func (m Metric) String() string {
+	if m == Strangers {
+		return "correct passwords from strangers"
+	}
 	if m < 0 || m >= numMetrics {
 		return fmt.Sprintf("metric(%d)", int(m))
 	}
@@ -129,6 +141,9 @@ type Obs struct {
 	Failed              bool
 	Unknown             bool // failed for an account that does not exist
 	UnfamiliarSucceeded bool // correct password from a context the account never used
+	// Stranger classes a correct password for the strangers test
+	// (StrangerOf); NotStranger for every other login.
+	Stranger Stranger
 }
 
 // State is the detector's answer after an observation.
@@ -144,6 +159,9 @@ type State struct {
 	// Sequential: the sequential test opened it (a small excess that
 	// lasted), not the one-minute one.
 	Sequential bool
+	// Strangers: the strangers test stands high while the campaign is
+	// open: more correct passwords from strangers than the owners bring.
+	Strangers bool
 }
 
 const (
@@ -189,6 +207,7 @@ type Detector struct {
 	// learned mix of the traffic.
 	shares   [25][numMetrics + 1]float64
 	cusum    [numMetrics]float64
+	str      strangers // the strangers test (strangers.go)
 	seqHotAt time.Time // end of the last minute that kept the sequential test hot
 	active   bool
 	since    time.Time
@@ -243,6 +262,7 @@ func (d *Detector) Observe(now time.Time, o Obs) State {
 	}
 	b.total++
 	d.minuteTotal++
+	d.str.count(o.Stranger)
 	return d.evaluateLocked(now)
 }
 
@@ -328,6 +348,7 @@ func (d *Detector) advanceLocked(now time.Time) {
 	// learned before it, and the empty minutes after it (a long gap
 	// starts it afresh).
 	d.cusumLocked(d.minute, d.minuteSum, d.minuteTotal)
+	d.strangersLocked(m)
 	if m-d.minute > 60 {
 		d.cusum = [numMetrics]float64{}
 	} else {
@@ -346,6 +367,21 @@ func (d *Detector) advanceLocked(now time.Time) {
 	d.minute = m
 	d.minuteSum = [numMetrics]float64{}
 	d.minuteTotal = 0
+	d.str.Minute = [numStrangers]float64{}
+}
+
+// strangersLocked feeds the finished minute and the empty minutes up to m
+// (now's) to the strangers test, and learns them outside a campaign.
+func (d *Detector) strangersLocked(m int64) {
+	empty := float64(min(m-d.minute-1, 24*60))
+	if !d.learningLocked() {
+		d.str.judge(d.str.Minute, d.minuteTotal, d.str.h(d.cfg.H))
+		d.str.Cusum = math.Max(d.str.Cusum-empty*d.str.drift(), 0)
+	}
+	if !d.active {
+		d.str.learn(d.str.Minute, d.minuteTotal)
+		d.str.decay(empty)
+	}
 }
 
 func (d *Detector) learnLocked(minute int64, counts [numMetrics]float64, total float64) {
@@ -388,6 +424,11 @@ func (d *Detector) cusumLocked(minute int64, counts [numMetrics]float64, total f
 	for m := Metric(0); m < numMetrics; m++ {
 		p, ok := d.shareLocked(h, m)
 		if !ok {
+			continue
+		}
+		if m == UnfamiliarSuccesses {
+			// Strangers with correct passwords are the strangers
+			// test's, which weighs what else of their context is new.
 			continue
 		}
 		lambda0 := math.Max(p*total, 0.01)
@@ -467,8 +508,16 @@ func (d *Detector) evaluateLocked(now time.Time) State {
 		if d.cusum[m] >= d.cfg.H && !d.active && !learning {
 			d.active, d.since, d.lastHot = true, now, now
 			d.opened = State{Active: true, Opened: true, Since: now, Metric: m, Observed: counts[m], Expected: exp, Sequential: true}
-			return d.opened
+			return d.withStrangers(d.opened)
 		}
+	}
+	if d.str.Cusum >= d.str.h(d.cfg.H) && !d.active && !learning {
+		d.active, d.since, d.lastHot = true, now, now
+		d.opened = State{Active: true, Opened: true, Since: now, Metric: Strangers, Sequential: true}
+		return d.withStrangers(d.opened)
+	}
+	if d.opened.Metric == Strangers && d.str.Cusum >= strangersHot*d.str.h(d.cfg.H) {
+		hot = true
 	}
 	if !d.active {
 		return State{}
@@ -479,15 +528,27 @@ func (d *Detector) evaluateLocked(now time.Time) State {
 	if d.seqHotAt.After(d.lastHot) && !d.seqHotAt.After(now) {
 		d.lastHot = d.seqHotAt
 	}
-	if now.Sub(d.lastHot) >= d.cfg.CloseAfter {
+	closeAfter := d.cfg.CloseAfter
+	if d.opened.Metric == Strangers {
+		closeAfter = max(closeAfter, strangersCloseAfter)
+	}
+	if now.Sub(d.lastHot) >= closeAfter {
 		d.active = false
 		d.cusum = [numMetrics]float64{}
+		d.str.Cusum = 0 // what the campaign brought is its own
 		st := d.opened
 		st.Active, st.Opened, st.Closed, st.Until = false, false, true, d.lastHot
 		return st
 	}
 	st := d.opened
 	st.Opened = false
+	return d.withStrangers(st)
+}
+
+// withStrangers sets st.Strangers: the strangers test opened the
+// campaign and stands high.
+func (d *Detector) withStrangers(st State) State {
+	st.Strangers = st.Metric == Strangers && d.str.Cusum >= strangersHot*d.str.h(d.cfg.H)
 	return st
 }
 
@@ -500,6 +561,9 @@ type snapshot struct {
 	Since    time.Time                   `json:"since"`
 	LastHot  time.Time                   `json:"last_hot"`
 	Opened   State                       `json:"opened"`
+	// The strangers test (absent from snapshots of older versions: it
+	// starts afresh).
+	Strangers strangers `json:"strangers"`
 	// The window's counts and the minute being counted, so that a restart
 	// goes on counting where the snapshot stopped (absent from snapshots
 	// of older versions: the window restarts empty).
@@ -522,7 +586,7 @@ func (d *Detector) Snapshot() ([]byte, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	s := snapshot{Baseline: d.baseline, Global: d.global, Shares: d.shares, Cusum: d.cusum, Active: d.active, Since: d.since, LastHot: d.lastHot,
-		Opened: d.opened, Minute: d.minute, MinuteSum: d.minuteSum, MinuteTotal: d.minuteTotal}
+		Opened: d.opened, Strangers: d.str, Minute: d.minute, MinuteSum: d.minuteSum, MinuteTotal: d.minuteTotal}
 	for i, b := range d.buckets {
 		if b.idx != 0 {
 			s.Buckets = append(s.Buckets, savedBucket{Slot: i, Idx: b.idx, Counts: b.n, Total: b.total})
@@ -540,7 +604,7 @@ func (d *Detector) Restore(data []byte) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.baseline, d.global, d.active, d.since, d.lastHot, d.opened = s.Baseline, s.Global, s.Active, s.Since, s.LastHot, s.Opened
-	d.shares, d.cusum = s.Shares, s.Cusum
+	d.shares, d.cusum, d.str = s.Shares, s.Cusum, s.Strangers
 	d.minute, d.minuteSum, d.minuteTotal, d.buckets = s.Minute, s.MinuteSum, s.MinuteTotal, [slots]bucket{}
 	for _, b := range s.Buckets {
 		if b.Slot >= 0 && b.Slot < slots {

@@ -60,6 +60,9 @@ type Facts struct {
 	// account of the shop (Networks); set by the caller.
 	NetworkSeenInShop bool
 	Grade             Grade // how strange the context is, weighed per account
+	// LastLogin is when the account's last good session was learned; zero
+	// without history.
+	LastLogin time.Time
 }
 
 // Familiar reports whether the login comes from a device or a network the
@@ -142,6 +145,7 @@ type profile struct {
 	Hours     []uint16         `json:"hr,omitempty"` // good sessions per hour of the day (UTC), 24 entries once any is learned
 	Logins    int              `json:"l"`
 	First     int64            `json:"t"`
+	Last      int64            `json:"ll,omitempty"` // last good session, Unix seconds (absent from older profiles: lastLogin falls back on the marks)
 	MFAFails  []int64          `json:"m,omitempty"`  // Unix seconds, the last few
 	Addresses []mark           `json:"ad,omitempty"` // delivery addresses of good orders
 	Stores    []mark           `json:"ps,omitempty"` // pickup stores of good orders
@@ -232,6 +236,9 @@ func (d *Detector) Assess(ctx context.Context, account string, c Context, now ti
 	f.ASNKnown = c.ASN != "" && has(p.ASNs, d.hash("s", c.ASN))
 	f.LanguageKnown = c.Language != "" && has(p.Languages, d.hash("g", c.Language))
 	f.Grade = grade(p, c, f, now)
+	if t := p.lastLogin(); t > 0 {
+		f.LastLogin = time.Unix(t, 0).UTC()
+	}
 	day := now.Add(-24 * time.Hour).Unix()
 	for _, t := range p.MFAFails {
 		if t >= day && t <= now.Unix() {
@@ -240,6 +247,10 @@ func (d *Detector) Assess(ctx context.Context, account string, c Context, now ti
 	}
 	return f, nil
 }
+
+// writeFirstLogins is how many first good sessions of an account are
+// written each, so that a restart counts them exactly.
+const writeFirstLogins = 4
 
 // refreshEvery is how long a profile whose login only refreshed what it
 // already knew (last-seen times, counters) may go without being written:
@@ -256,6 +267,7 @@ func (d *Detector) Learn(ctx context.Context, account string, c Context, now tim
 		if p.First == 0 {
 			p.First = t
 		}
+		p.Last = max(p.Last, t)
 		p.Logins++
 		grew := p.Logins == 1
 		learn := func(ms []mark, kind, v string) []mark {
@@ -279,6 +291,10 @@ func (d *Detector) Learn(ctx context.Context, account string, c Context, now tim
 			grew = grew || p.Hours[h] == 0 // a new hour is learned at once, like a new device
 			p.Hours[h]++
 		}
+		// The first few logins are always written: how many good
+		// sessions an account has decides while it has few (the policy's
+		// Account.Logins >= 3, the campaign detector's settled accounts).
+		grew = grew || p.Logins <= writeFirstLogins
 		return grew || p.saved == 0 || t-p.saved >= int64(refreshEvery/time.Second)
 	})
 }
@@ -331,6 +347,22 @@ func (d *Detector) encodeLocked(account string, p *profile, now time.Time) (Reco
 		return Record{}, fmt.Errorf("encoding profile: %w", err)
 	}
 	return Record{Account: account, Data: data, UpdatedAt: now}, nil
+}
+
+// lastLogin returns when the account's last good session was learned
+// (Unix seconds), 0 for none: the profile's own record, or for a profile
+// of an older version the latest mark of a device or network.
+func (p *profile) lastLogin() int64 {
+	if p.Last > 0 || p.Logins == 0 {
+		return p.Last
+	}
+	var t int64
+	for _, ms := range [][]mark{p.Devices, p.Networks} {
+		for _, m := range ms {
+			t = max(t, m.L)
+		}
+	}
+	return t
 }
 
 func has(ms []mark, h uint64) bool {

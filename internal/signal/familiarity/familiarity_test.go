@@ -52,10 +52,43 @@ func TestAssess(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if diff := cmp.Diff(tt.want, got, cmpopts.IgnoreFields(Facts{}, "Grade")); diff != "" {
+			if diff := cmp.Diff(tt.want, got, cmpopts.IgnoreFields(Facts{}, "Grade", "LastLogin")); diff != "" {
 				t.Errorf("Assess mismatch (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+func TestLastLogin(t *testing.T) {
+	ctx := context.Background()
+	home := Context{Device: "d-1", Network: "203.0.113.0/24"}
+	d := New(Config{}, []byte("k"), fakeLoader{})
+	if f, err := d.Assess(ctx, "u-1", home, t0); err != nil || !f.LastLogin.IsZero() {
+		t.Fatalf("no history: LastLogin %v, err %v; want zero", f.LastLogin, err)
+	}
+	var rec Record
+	for _, at := range []time.Time{t0, t0.Add(48 * time.Hour)} {
+		r, err := d.Learn(ctx, "u-1", home, at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Account != "" {
+			rec = r
+		}
+	}
+	f, err := d.Assess(ctx, "u-1", home, t0.Add(72*time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := t0.Add(48 * time.Hour); !f.LastLogin.Equal(want) {
+		t.Errorf("LastLogin %v, want %v", f.LastLogin, want)
+	}
+	// A profile of an older version has no last login of its own: the
+	// latest mark stands for it.
+	old := []byte(fmt.Sprintf(`{"d":[{"h":1,"f":%d,"l":%d,"n":2}],"l":2,"t":%d}`, t0.Unix(), t0.Add(5*time.Hour).Unix(), t0.Unix()))
+	d2 := New(Config{}, []byte("k"), fakeLoader{"u-2": {Account: "u-2", Data: old}, "u-1": rec})
+	if f, err := d2.Assess(ctx, "u-2", home, t0.Add(72*time.Hour)); err != nil || !f.LastLogin.Equal(t0.Add(5*time.Hour)) {
+		t.Errorf("older profile: LastLogin %v, err %v; want %v", f.LastLogin, err, t0.Add(5*time.Hour))
 	}
 }
 
@@ -163,8 +196,11 @@ func TestLearnWritesWhatIsLearnedAndCoalescesRefreshes(t *testing.T) {
 		write bool
 	}{
 		{"first login", home, 0, true},
-		{"same context a minute later: a refresh", home, time.Minute, false},
-		{"a new device: learned, written at once", Context{Device: "d-2", Network: home.Network}, 2 * time.Minute, true},
+		{"second login: the first few are each written", home, time.Minute, true},
+		{"third login", home, 2 * time.Minute, true},
+		{"fourth login", home, 3 * time.Minute, true},
+		{"same context a minute later: a refresh", home, 4 * time.Minute, false},
+		{"a new device: learned, written at once", Context{Device: "d-2", Network: home.Network}, 5 * time.Minute, true},
 		{"refresh within the hour", home, 30 * time.Minute, false},
 		{"refresh after an hour", home, 2 * time.Hour, true},
 	}
