@@ -1,0 +1,240 @@
+package ssf
+
+import (
+	"context"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/atoguard/atoguard/internal/federation"
+)
+
+// pair is shop A transmitting to shop B, each knowing the other as a
+// peer: A sends every kind to "b"; B accepts every kind from "a" and lets
+// it push with the token env-PUSH_A.
+type pair struct {
+	a, b *guard
+}
+
+func newPair(t *testing.T, wall func() time.Time) pair {
+	t.Helper()
+	var p pair
+	bURL := make(chan string, 1)
+	p.a = startGuard(t, t.TempDir(), func(iss string) Config {
+		return Config{Issuer: iss, Peers: []Peer{{Name: "b", Issuer: "https://b.example", Send: federation.Kinds,
+			JWKSFile: writeJWKS(t, `{"keys":[]}`)}}}
+	}, wall)
+	p.b = startGuard(t, t.TempDir(), func(iss string) Config {
+		bURL <- iss
+		return Config{Issuer: "https://b.example", Peers: []Peer{{Name: "a", Issuer: p.a.srv.URL,
+			JWKSURL: p.a.srv.URL + PathJWKS, Accept: federation.Kinds, PushTokenEnv: "PUSH_A"}}}
+	}, wall)
+	<-bURL
+	return p
+}
+
+func writeJWKS(t *testing.T, doc string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "jwks.json")
+	if err := os.WriteFile(path, []byte(doc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// pushStream is B's stream at A delivered by push to B.
+func (p pair) pushStream(t *testing.T) Stream {
+	t.Helper()
+	var st Stream
+	code := call(t, "POST", p.a.srv.URL+PathStream, "b", map[string]any{
+		"delivery": map[string]any{"method": MethodPush, "endpoint_url": p.b.srv.URL + PathPush + "a",
+			"authorization_header": "Bearer env-PUSH_A"},
+		"events_requested": SupportedEvents, "description": "shop B"}, &st)
+	if code != http.StatusCreated {
+		t.Fatalf("creating a push stream: %d", code)
+	}
+	return st
+}
+
+func TestConfigurationAndJWKS(t *testing.T) {
+	p := newPair(t, nil)
+	var doc map[string]any
+	if code := call(t, "GET", p.a.srv.URL+PathConfiguration, "", nil, &doc); code != 200 {
+		t.Fatalf("configuration: %d", code)
+	}
+	iss := p.a.srv.URL
+	want := map[string]any{
+		"spec_version": "1_0", "issuer": iss, "jwks_uri": iss + PathJWKS,
+		"delivery_methods_supported": []any{MethodPush, MethodPoll},
+		"configuration_endpoint":     iss + PathStream, "status_endpoint": iss + PathStatus,
+		"verification_endpoint": iss + PathVerify, "default_subjects": "ALL",
+		"authorization_schemes": []any{map[string]any{"spec_urn": "urn:ietf:rfc:6750"}},
+	}
+	if d := cmp.Diff(want, doc); d != "" {
+		t.Errorf("configuration (-want +got):\n%s", d)
+	}
+	var jwks struct {
+		Keys []map[string]any `json:"keys"`
+	}
+	if code := call(t, "GET", p.a.srv.URL+PathJWKS, "", nil, &jwks); code != 200 || len(jwks.Keys) != 1 {
+		t.Fatalf("jwks: %d %v", code, jwks)
+	}
+	k := jwks.Keys[0]
+	if k["kty"] != "RSA" || k["alg"] != "RS256" || k["use"] != "sig" || k["d"] != nil {
+		t.Errorf("jwks key = %v, want a public RSA RS256 signing key", k)
+	}
+}
+
+func TestStreamManagement(t *testing.T) {
+	clk := &fakeClock{now: time.Now()}
+	p := newPair(t, clk.Now)
+	a := p.a.srv.URL
+	st := p.pushStream(t)
+	want := Stream{ID: st.ID, Issuer: a, Audience: "https://b.example", EventsSupported: SupportedEvents,
+		EventsRequested: SupportedEvents, EventsDelivered: SupportedEvents, MinVerificationInterval: minVerificationInterval,
+		Delivery: Delivery{Method: MethodPush, EndpointURL: p.b.srv.URL + PathPush + "a"}, Description: "shop B"}
+	if d := cmp.Diff(want, st); d != "" {
+		t.Errorf("created (-want +got):\n%s", d)
+	}
+	var got Stream
+	steps := []struct {
+		name         string
+		method, path string
+		caller       string
+		body         any
+		want         int
+	}{
+		{"second stream", "POST", PathStream, "b", map[string]any{"delivery": map[string]any{"method": MethodPoll}}, http.StatusConflict},
+		{"unknown peer", "POST", PathStream, "z", map[string]any{"delivery": map[string]any{"method": MethodPoll}}, http.StatusForbidden},
+		{"bad method", "PATCH", PathStream, "b", map[string]any{"stream_id": st.ID, "delivery": map[string]any{"method": "smoke"}}, http.StatusBadRequest},
+		{"bad event", "PATCH", PathStream, "b", map[string]any{"stream_id": st.ID, "events_requested": []string{"x"}}, http.StatusBadRequest},
+		{"unknown member", "PATCH", PathStream, "b", map[string]any{"stream_id": st.ID, "smoke": 1}, http.StatusBadRequest},
+		{"read", "GET", PathStream + "?stream_id=" + st.ID, "b", nil, http.StatusOK},
+		{"read another's", "GET", PathStream + "?stream_id=nope", "b", nil, http.StatusNotFound},
+		{"patch", "PATCH", PathStream, "b", map[string]any{"stream_id": st.ID, "events_requested": []string{EventCampaignIndicator}}, http.StatusOK},
+		{"status", "GET", PathStatus + "?stream_id=" + st.ID, "b", nil, http.StatusOK},
+		{"pause", "POST", PathStatus, "b", map[string]any{"stream_id": st.ID, "status": StatusPaused, "reason": "maintenance"}, http.StatusOK},
+		{"bad status", "POST", PathStatus, "b", map[string]any{"stream_id": st.ID, "status": "asleep"}, http.StatusBadRequest},
+		{"enable", "POST", PathStatus, "b", map[string]any{"stream_id": st.ID, "status": StatusEnabled}, http.StatusOK},
+		{"verify", "POST", PathVerify, "b", map[string]any{"stream_id": st.ID, "state": "s1"}, http.StatusNoContent},
+		{"verify again at once", "POST", PathVerify, "b", map[string]any{"stream_id": st.ID}, http.StatusTooManyRequests},
+		{"replace", "PUT", PathStream, "b", map[string]any{"stream_id": st.ID, "delivery": map[string]any{"method": MethodPoll}}, http.StatusOK},
+		{"delete without id", "DELETE", PathStream, "b", nil, http.StatusBadRequest},
+		{"delete", "DELETE", PathStream + "?stream_id=" + st.ID, "b", nil, http.StatusNoContent},
+		{"read deleted", "GET", PathStream + "?stream_id=" + st.ID, "b", nil, http.StatusNotFound},
+		{"no key", "GET", PathStream, "", nil, http.StatusUnauthorized},
+	}
+	for _, s := range steps {
+		got = Stream{}
+		var out any = &got
+		if s.want != http.StatusOK {
+			out = nil
+		}
+		if code := call(t, s.method, a+s.path, s.caller, s.body, out); code != s.want {
+			t.Errorf("%s: %d, want %d", s.name, code, s.want)
+		}
+		switch s.name {
+		case "patch":
+			if d := cmp.Diff([]string{EventCampaignIndicator}, got.EventsDelivered); d != "" {
+				t.Errorf("patched events_delivered (-want +got):\n%s", d)
+			}
+		case "replace":
+			if got.Delivery.Method != MethodPoll || got.Delivery.EndpointURL != a+PathPoll+st.ID || len(got.EventsDelivered) != 4 {
+				t.Errorf("replaced stream = %+v", got)
+			}
+		}
+	}
+	var list []Stream
+	if code := call(t, "GET", a+PathStream, "b", nil, &list); code != 200 || len(list) != 0 {
+		t.Errorf("list after delete: %d %v", code, list)
+	}
+}
+
+func TestPushDelivery(t *testing.T) {
+	p := newPair(t, nil)
+	p.pushStream(t)
+	now := time.Now()
+	facts := testFacts(now)
+	if err := p.a.svc.Publish(context.Background(), facts); err != nil {
+		t.Fatal(err)
+	}
+	got := p.b.sink.wait(t, len(facts))
+	checkFacts(t, got, facts, p.b)
+}
+
+// checkFacts compares received facts with those sent: each is from peer
+// "a", with an id, expiring as asked.
+func checkFacts(t *testing.T, got, sent []federation.Fact, _ *guard) {
+	t.Helper()
+	want := slices.Clone(sent)
+	for i := range want {
+		want[i].Peer = "a"
+	}
+	for _, f := range got {
+		if f.ID == "" {
+			t.Errorf("fact %s has no id", f.Kind)
+		}
+		if f.Expires.Before(time.Now().Add(23*time.Hour)) || f.Expires.After(time.Now().Add(25*time.Hour)) {
+			t.Errorf("fact %s expires %v, want in about 24h", f.Kind, f.Expires)
+		}
+	}
+	byKind := cmpopts.SortSlices(func(x, y federation.Fact) bool { return x.Kind < y.Kind })
+	if d := cmp.Diff(want, got, byKind, cmpopts.IgnoreFields(federation.Fact{}, "ID", "Expires")); d != "" {
+		t.Errorf("facts (-sent +received):\n%s", d)
+	}
+}
+
+func TestPollDelivery(t *testing.T) {
+	var p pair
+	p.a = startGuard(t, t.TempDir(), func(iss string) Config {
+		return Config{Issuer: iss, Peers: []Peer{{Name: "b", Issuer: "https://b.example", Send: federation.Kinds}}}
+	}, nil)
+	var st Stream
+	if code := call(t, "POST", p.a.srv.URL+PathStream, "b", map[string]any{"delivery": map[string]any{"method": MethodPoll}}, &st); code != 201 {
+		t.Fatalf("creating a poll stream: %d", code)
+	}
+	facts := testFacts(time.Now())
+	if err := p.a.svc.Publish(context.Background(), facts); err != nil {
+		t.Fatal(err)
+	}
+	// The protocol by hand: maxEvents, moreAvailable, ack.
+	var resp pollResponse
+	if code := call(t, "POST", st.Delivery.EndpointURL, "b", map[string]any{"maxEvents": 3, "returnImmediately": true}, &resp); code != 200 {
+		t.Fatalf("poll: %d", code)
+	}
+	if len(resp.Sets) != 3 || !resp.MoreAvailable {
+		t.Fatalf("poll of 3: %d sets, moreAvailable %v; want 3, true", len(resp.Sets), resp.MoreAvailable)
+	}
+	var acked []string
+	for jti := range resp.Sets {
+		acked = append(acked, jti)
+	}
+	resp = pollResponse{}
+	call(t, "POST", st.Delivery.EndpointURL, "b", map[string]any{"ack": acked, "returnImmediately": true}, &resp)
+	if len(resp.Sets) != len(facts)-3 || resp.MoreAvailable {
+		t.Fatalf("after ack: %d sets (more %v), want %d", len(resp.Sets), resp.MoreAvailable, len(facts)-3)
+	}
+	for _, j := range acked {
+		if _, again := resp.Sets[j]; again {
+			t.Errorf("acknowledged SET %s served again", j)
+		}
+	}
+	if code := call(t, "POST", st.Delivery.EndpointURL, "a", map[string]any{"returnImmediately": true}, nil); code != http.StatusForbidden {
+		t.Errorf("poll with another peer's key: %d, want 403", code)
+	}
+	// Then B's poller takes everything still queued.
+	p.b = startGuard(t, t.TempDir(), func(string) Config {
+		return Config{Issuer: "https://b.example", Peers: []Peer{{Name: "a", Issuer: p.a.srv.URL,
+			JWKSURL: p.a.srv.URL + PathJWKS, Accept: federation.Kinds, PollURL: st.Delivery.EndpointURL, PollTokenFile: writeJWKS(t, "key-b\n")}}}
+	}, nil)
+	got := p.b.sink.wait(t, len(facts)-3)
+	if len(got) != len(facts)-3 {
+		t.Errorf("poller took %d facts, want %d", len(got), len(facts)-3)
+	}
+}
