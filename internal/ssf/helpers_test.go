@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"os"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -191,3 +192,5 @@ func testFacts(now time.Time) []federation.Fact {
 	}
 	return out
 }
+
+func writeFile(path string, data []byte) error { return os.WriteFile(path, data, 0o600) }
