@@ -98,7 +98,9 @@ func TestPushErrors(t *testing.T) {
 	}, nil)
 	url, token := g.srv.URL+PathPush+"p", "env-T"
 	now := time.Now()
-	ok := func(jti string) string { return signed(t, rsaKey, jose.RS256, "r1", SETType, setClaims(iss, aud, jti, now)) }
+	ok := func(jti string) string {
+		return signed(t, rsaKey, jose.RS256, "r1", SETType, setClaims(iss, aud, jti, now))
+	}
 	with := func(mod func(map[string]any)) string {
 		c := setClaims(iss, aud, "j-"+randomID(4), now)
 		mod(c)
