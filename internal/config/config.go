@@ -26,6 +26,7 @@ import (
 	"github.com/atoguard/atoguard/internal/hot"
 	"github.com/atoguard/atoguard/internal/notify"
 	"github.com/atoguard/atoguard/internal/retention"
+	"github.com/atoguard/atoguard/internal/ssf"
 	"github.com/atoguard/atoguard/internal/stepup"
 )
 
@@ -57,6 +58,9 @@ type Config struct {
 	// Retention is how long the audit log and delivered notifications are
 	// kept before they are pruned.
 	Retention retention.Config `yaml:"retention"`
+	// SSF is federation over OpenID Shared Signals: this guard's issuer
+	// and its peers (README, "Defend together"); empty issuer: off.
+	SSF ssf.Config `yaml:"ssf"`
 }
 
 // TLS names the certificate and key files the guard serves HTTPS with;
@@ -221,6 +225,7 @@ func (c Config) Validate() error {
 	}
 	errs = append(errs, c.Notify.Problems()...)
 	errs = append(errs, c.Retention.Problems()...)
+	errs = append(errs, c.SSF.Problems()...)
 	if _, err := c.Dashboard.Proxies(); err != nil {
 		errs = append(errs, err)
 	}
