@@ -1,0 +1,52 @@
+package guard
+
+import (
+	"context"
+	"log/slog"
+
+	"github.com/atoguard/atoguard/internal/api"
+	"github.com/atoguard/atoguard/internal/clock"
+	"github.com/atoguard/atoguard/internal/config"
+	"github.com/atoguard/atoguard/internal/ssf"
+	"github.com/atoguard/atoguard/internal/store"
+)
+
+// factSink is where the facts of SETs received from peers go: the single
+// spot to pass the federation's fact store (package federation's Store)
+// when it is built. Until then only Options.FactSink, which tests set.
+func factSink(opts Options) ssf.Sink {
+	return opts.FactSink
+}
+
+// openFederation opens the Shared Signals service when cfg.SSF has an
+// issuer; nil when federation is off.
+func openFederation(cfg config.Config, clk *clock.Clock, sink ssf.Sink, getenv func(string) string, log *slog.Logger) (*ssf.Service, error) {
+	if !cfg.SSF.Enabled() {
+		return nil, nil
+	}
+	return ssf.New(cfg.SSF, ssf.Deps{Log: log.With("part", "ssf"), Sink: sink, DataDir: cfg.Data, Wall: clk.Wall, Getenv: getenv})
+}
+
+// federationRoutes are the service's routes for the API: the stream
+// management and poll routes need a key with the federation scope.
+func federationRoutes(fed *ssf.Service) []api.Route {
+	if fed == nil {
+		return nil
+	}
+	var out []api.Route
+	for _, rt := range fed.Routes() {
+		r := api.Route{Pattern: rt.Pattern, Serve: rt.Serve}
+		if rt.Authorized {
+			r.Scope = store.ScopeFederation
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+// runFederation runs the service's deliveries and pollers until ctx is
+// done; the returned function stops them and closes the service.
+func runFederation(ctx context.Context, fed *ssf.Service) func() error {
+	stop := runInBackground(ctx, fed.Run)
+	return func() error { stop(); return fed.Close() }
+}
