@@ -170,7 +170,7 @@ func (s *Service) servePoll(w http.ResponseWriter, r *http.Request, caller strin
 		return err
 	}
 	if st.Delivery.Method != MethodPoll {
-		return fail(http.StatusBadRequest, "invalid-request", "stream %s is delivered by push", st.ID)
+		return fail(http.StatusConflict, "conflict", "stream %s is delivered by push", st.ID)
 	}
 	ctx := r.Context()
 	acked, err := s.state.remove(ctx, st.ID, req.Ack)
