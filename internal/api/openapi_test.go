@@ -25,8 +25,8 @@ import (
 	"github.com/atoguard/atoguard/internal/federation"
 	"github.com/atoguard/atoguard/internal/policy"
 	"github.com/atoguard/atoguard/internal/ssf"
-	"github.com/atoguard/atoguard/internal/store"
 	"github.com/atoguard/atoguard/internal/stepup"
+	"github.com/atoguard/atoguard/internal/store"
 	"github.com/atoguard/atoguard/internal/store/memory"
 )
 
