@@ -213,3 +213,23 @@ func (k *Keys) Public(now time.Time, keep time.Duration) jose.JSONWebKeySet {
 	}
 	return set
 }
+
+// KeyInfo describes a signing key without its secret.
+type KeyInfo struct {
+	ID      string
+	Created time.Time
+	Retired time.Time // zero: the current key
+}
+
+// ListKeys returns the keys of the file at path, the current one first.
+func ListKeys(path string) ([]KeyInfo, error) {
+	f, err := readKeyFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var out []KeyInfo
+	for _, k := range f.Keys {
+		out = append(out, KeyInfo{ID: k.ID, Created: k.Created, Retired: k.Retired})
+	}
+	return out, nil
+}

@@ -238,3 +238,55 @@ func TestPollDelivery(t *testing.T) {
 		t.Errorf("poller took %d facts, want %d", len(got), len(facts)-3)
 	}
 }
+
+// TestKeyRotation: after a rotation the transmitter signs with the new
+// key and publishes both; the receiver fetches the JWKS again for the
+// new kid and still takes SETs the old key signed.
+func TestKeyRotation(t *testing.T) {
+	clk := &fakeClock{now: time.Now()}
+	p := newPair(t, clk.Now)
+	var st Stream
+	call(t, "POST", p.a.srv.URL+PathStream, "b", map[string]any{"delivery": map[string]any{"method": MethodPoll}}, &st)
+	facts := testFacts(clk.Now())
+	if err := p.a.svc.Publish(context.Background(), facts[:1]); err != nil {
+		t.Fatal(err)
+	}
+	oldKid := p.a.svc.keys.current(clk.Now()).KeyID
+	newKid, err := RotateKeys(filepath.Join(p.a.dir, KeyFileName), clk.Now(), p.a.svc.keyKeep())
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk.Add(reloadEvery + time.Second)
+	if err := p.a.svc.Publish(context.Background(), facts[1:2]); err != nil {
+		t.Fatal(err)
+	}
+	var jwks struct {
+		Keys []struct {
+			Kid string `json:"kid"`
+		} `json:"keys"`
+	}
+	call(t, "GET", p.a.srv.URL+PathJWKS, "", nil, &jwks)
+	if len(jwks.Keys) != 2 || jwks.Keys[0].Kid != newKid || jwks.Keys[1].Kid != oldKid {
+		t.Errorf("JWKS after rotation = %+v, want [%s %s]", jwks.Keys, newKid, oldKid)
+	}
+	var resp pollResponse
+	call(t, "POST", st.Delivery.EndpointURL, "b", map[string]any{"returnImmediately": true}, &resp)
+	var jtis []string
+	for _, tok := range resp.Sets {
+		c, serr := p.b.svc.verifySET(context.Background(), p.b.svc.peers["a"], tok, clk.Now())
+		if serr != nil {
+			t.Errorf("B refuses a SET: %v", serr)
+		}
+		jtis = append(jtis, c.ID)
+	}
+	if len(jtis) != 2 {
+		t.Errorf("verified %d SETs, want 2", len(kids))
+	}
+	// Once the old key's SETs have aged out it leaves the JWKS.
+	clk.Add(p.a.svc.keyKeep())
+	jwks.Keys = nil
+	call(t, "GET", p.a.srv.URL+PathJWKS, "", nil, &jwks)
+	if len(jwks.Keys) != 1 || jwks.Keys[0].Kid != newKid {
+		t.Errorf("JWKS once the old key aged out = %+v, want [%s]", jwks.Keys, newKid)
+	}
+}
