@@ -280,7 +280,7 @@ func TestKeyRotation(t *testing.T) {
 		jtis = append(jtis, c.ID)
 	}
 	if len(jtis) != 2 {
-		t.Errorf("verified %d SETs, want 2", len(kids))
+		t.Errorf("verified %d SETs, want 2", len(jtis))
 	}
 	// Once the old key's SETs have aged out it leaves the JWKS.
 	clk.Add(p.a.svc.keyKeep())
