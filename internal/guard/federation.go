@@ -18,13 +18,21 @@ func factSink(opts Options) ssf.Sink {
 	return opts.FactSink
 }
 
-// openFederation opens the Shared Signals service when cfg.SSF has an
-// issuer; nil when federation is off.
-func openFederation(cfg config.Config, clk *clock.Clock, sink ssf.Sink, getenv func(string) string, log *slog.Logger) (*ssf.Service, error) {
+// startFederation opens the Shared Signals service when cfg.SSF has an
+// issuer and runs its deliveries and pollers until ctx is done; stop
+// stops them and closes it. fed is nil when federation is off (stop does
+// nothing then).
+func startFederation(ctx context.Context, cfg config.Config, clk *clock.Clock, sink ssf.Sink, getenv func(string) string,
+	log *slog.Logger) (fed *ssf.Service, stop func() error, err error) {
 	if !cfg.SSF.Enabled() {
-		return nil, nil
+		return nil, func() error { return nil }, nil
 	}
-	return ssf.New(cfg.SSF, ssf.Deps{Log: log.With("part", "ssf"), Sink: sink, DataDir: cfg.Data, Wall: clk.Wall, Getenv: getenv})
+	fed, err = ssf.New(cfg.SSF, ssf.Deps{Log: log.With("part", "ssf"), Sink: sink, DataDir: cfg.Data, Wall: clk.Wall, Getenv: getenv})
+	if err != nil {
+		return nil, nil, err
+	}
+	stopRun := runInBackground(ctx, fed.Run)
+	return fed, func() error { stopRun(); return fed.Close() }, nil
 }
 
 // federationRoutes are the service's routes for the API: the stream
@@ -42,11 +50,4 @@ func federationRoutes(fed *ssf.Service) []api.Route {
 		out = append(out, r)
 	}
 	return out
-}
-
-// runFederation runs the service's deliveries and pollers until ctx is
-// done; the returned function stops them and closes the service.
-func runFederation(ctx context.Context, fed *ssf.Service) func() error {
-	stop := runInBackground(ctx, fed.Run)
-	return func() error { stop(); return fed.Close() }
 }

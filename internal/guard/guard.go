@@ -199,13 +199,11 @@ func Start(ctx context.Context, cfg config.Config, opts Options) (_ *Guard, err 
 	ed.sealer = keys
 	// Federation over Shared Signals; fed (nil when off) is the engine's
 	// Publisher of facts once the engine takes one.
-	fed, err := openFederation(cfg, clk, factSink(opts), getenv, log)
+	fed, stopFed, err := startFederation(ctx, cfg, clk, factSink(opts), getenv, log)
 	if err != nil {
 		return nil, err
 	}
-	if fed != nil {
-		cleanup = append(cleanup, runFederation(ctx, fed))
-	}
+	cleanup = append(cleanup, stopFed)
 	eng, err := newEngine(cfg, ed)
 	if err != nil {
 		return nil, err

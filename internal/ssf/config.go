@@ -158,36 +158,46 @@ func (c Config) Problems() []error {
 	}
 	names := map[string]bool{}
 	for i, p := range c.Peers {
-		f := fmt.Sprintf("peers[%d].", i)
-		if !peerName.MatchString(p.Name) {
-			bad(f+"name", "%q is not 1-64 letters, digits, '.', '_' or '-'", p.Name)
-		} else if names[p.Name] {
-			bad(f+"name", "%q is listed twice", p.Name)
+		if names[p.Name] {
+			bad(fmt.Sprintf("peers[%d].name", i), "%q is listed twice", p.Name)
 		}
 		names[p.Name] = true
-		if !absoluteURL(p.Issuer) {
-			bad(f+"issuer", "%q is not an absolute http(s) URL", p.Issuer)
-		}
-		if (p.JWKSURL == "") == (p.JWKSFile == "") && (len(p.Accept) > 0 || p.PollURL != "") {
-			bad(f+"jwks_url", "give jwks_url or jwks_file (one of them) to take SETs from the peer")
-		}
-		if p.JWKSURL != "" && !absoluteURL(p.JWKSURL) {
-			bad(f+"jwks_url", "%q is not an absolute http(s) URL", p.JWKSURL)
-		}
-		if p.PushTokenEnv != "" && p.PushTokenFile != "" {
-			bad(f+"push_token_file", "give push_token_env or push_token_file, not both")
-		}
-		if p.PollURL != "" && !absoluteURL(p.PollURL) {
-			bad(f+"poll_url", "%q is not an absolute http(s) URL", p.PollURL)
-		}
-		if p.PollURL != "" && p.PollTokenEnv == "" && p.PollTokenFile == "" {
-			bad(f+"poll_token_file", "polling needs poll_token_env or poll_token_file")
-		}
-		for field, kinds := range map[string][]federation.Kind{"accept": p.Accept, "send": p.Send} {
-			for _, k := range kinds {
-				if !slices.Contains(federation.Kinds, k) {
-					bad(f+field, "%q is not a kind of fact (want some of %v)", k, federation.Kinds)
-				}
+		errs = append(errs, p.problems(fmt.Sprintf("ssf.peers[%d].", i))...)
+	}
+	return errs
+}
+
+// problems are the peer's, each field named after prefix.
+func (p Peer) problems(prefix string) []error {
+	var errs []error
+	bad := func(field, format string, args ...any) {
+		errs = append(errs, fmt.Errorf(prefix+field+": "+format, args...))
+	}
+	if !peerName.MatchString(p.Name) {
+		bad("name", "%q is not 1-64 letters, digits, '.', '_' or '-'", p.Name)
+	}
+	if !absoluteURL(p.Issuer) {
+		bad("issuer", "%q is not an absolute http(s) URL", p.Issuer)
+	}
+	if (p.JWKSURL == "") == (p.JWKSFile == "") && (len(p.Accept) > 0 || p.PollURL != "") {
+		bad("jwks_url", "give jwks_url or jwks_file (one of them) to take SETs from the peer")
+	}
+	if p.JWKSURL != "" && !absoluteURL(p.JWKSURL) {
+		bad("jwks_url", "%q is not an absolute http(s) URL", p.JWKSURL)
+	}
+	if p.PushTokenEnv != "" && p.PushTokenFile != "" {
+		bad("push_token_file", "give push_token_env or push_token_file, not both")
+	}
+	if p.PollURL != "" && !absoluteURL(p.PollURL) {
+		bad("poll_url", "%q is not an absolute http(s) URL", p.PollURL)
+	}
+	if p.PollURL != "" && p.PollTokenEnv == "" && p.PollTokenFile == "" {
+		bad("poll_token_file", "polling needs poll_token_env or poll_token_file")
+	}
+	for field, kinds := range map[string][]federation.Kind{"accept": p.Accept, "send": p.Send} {
+		for _, k := range kinds {
+			if !slices.Contains(federation.Kinds, k) {
+				bad(field, "%q is not a kind of fact (want some of %v)", k, federation.Kinds)
 			}
 		}
 	}

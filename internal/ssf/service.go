@@ -99,7 +99,10 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		s.wall = time.Now
 	}
 	if s.client == nil {
-		s.client = &http.Client{Timeout: cfg.LongPoll + 30*time.Second}
+		// No redirects: a peer's endpoint cannot send the guard's
+		// requests (and their tokens) elsewhere.
+		s.client = &http.Client{Timeout: cfg.LongPoll + 30*time.Second,
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	}
 	getenv := deps.Getenv
 	if getenv == nil {
