@@ -14,6 +14,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+
 	"github.com/atoguard/atoguard/internal/federation"
 )
 
@@ -38,6 +41,12 @@ func (m *memSink) Receive(_ context.Context, facts []federation.Fact) error {
 		m.got <- struct{}{}
 	}
 	return nil
+}
+
+func (m *memSink) setFail(err error) {
+	m.mu.Lock()
+	m.fail = err
+	m.mu.Unlock()
 }
 
 func (m *memSink) all() []federation.Fact {
@@ -194,3 +203,12 @@ func testFacts(now time.Time) []federation.Fact {
 }
 
 func writeFile(path string, data []byte) error { return os.WriteFile(path, data, 0o600) }
+
+// counterValue reads a counter.
+func counterValue(c prometheus.Counter) float64 {
+	var m dto.Metric
+	if err := c.Write(&m); err != nil {
+		return -1
+	}
+	return m.GetCounter().GetValue()
+}

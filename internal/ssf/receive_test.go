@@ -223,11 +223,11 @@ func TestSinkFailureIsRetried(t *testing.T) {
 			JWKSFile: writeJWKS(t, string(jwks)), Accept: federation.Kinds, PushTokenEnv: "T"}}}
 	}, nil)
 	tok := signed(t, key, jose.RS256, "k", SETType, setClaims("https://p.example", "https://me.example", "j1", time.Now()))
-	g.sink.fail = errors.New("disk full")
+	g.sink.setFail(errors.New("disk full"))
 	if code, _ := push(t, g.srv.URL+PathPush+"p", "env-T", "application/secevent+jwt", tok); code != 503 {
 		t.Errorf("sink failing: %d, want 503", code)
 	}
-	g.sink.fail = nil
+	g.sink.setFail(nil)
 	if code, _ := push(t, g.srv.URL+PathPush+"p", "env-T", "application/secevent+jwt", tok); code != 202 {
 		t.Errorf("again: %d, want 202", code)
 	}

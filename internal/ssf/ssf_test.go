@@ -290,3 +290,58 @@ func TestKeyRotation(t *testing.T) {
 		t.Errorf("JWKS once the old key aged out = %+v, want [%s]", jwks.Keys, newKid)
 	}
 }
+
+// TestPollRefusals: a poller that refuses SETs (here B expects another
+// issuer of A) reports them in setErrs; A drops them from its outbox and
+// counts them, and B's sink gets nothing.
+func TestPollRefusals(t *testing.T) {
+	a := startGuard(t, t.TempDir(), func(iss string) Config {
+		return Config{Issuer: iss, Peers: []Peer{{Name: "b", Issuer: "https://b.example", Send: federation.Kinds}}}
+	}, nil)
+	var st Stream
+	call(t, "POST", a.srv.URL+PathStream, "b", map[string]any{"delivery": map[string]any{"method": MethodPoll}}, &st)
+	if err := a.svc.Publish(context.Background(), testFacts(time.Now())[:2]); err != nil {
+		t.Fatal(err)
+	}
+	b := startGuard(t, t.TempDir(), func(string) Config {
+		return Config{Issuer: "https://b.example", Peers: []Peer{{Name: "a", Issuer: "https://not-a.example",
+			JWKSURL: a.srv.URL + PathJWKS, Accept: federation.Kinds, PollURL: st.Delivery.EndpointURL,
+			PollTokenFile: writeJWKS(t, "key-b")}}}
+	}, nil)
+	deadline := time.Now().Add(30 * time.Second)
+	for outboxDepth(t, a.svc) > 0 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if n := outboxDepth(t, a.svc); n != 0 {
+		t.Fatalf("%d refused SETs still queued", n)
+	}
+	if got := b.sink.all(); len(got) != 0 {
+		t.Errorf("B kept %d facts of SETs it refused", len(got))
+	}
+	if n := counterValue(a.svc.met.failures.WithLabelValues("b", "refused")); n != 2 {
+		t.Errorf("A counted %v refused SETs, want 2", n)
+	}
+	if n := counterValue(b.svc.met.rejected.WithLabelValues("a", ErrInvalidIssuer)); n != 2 {
+		t.Errorf("B counted %v invalid_issuer, want 2", n)
+	}
+}
+
+// TestVerificationEvent: a verification request reaches the receiver,
+// which takes it (no fact) and logs it.
+func TestVerificationEvent(t *testing.T) {
+	p := newPair(t, nil)
+	st := p.pushStream(t)
+	if code := call(t, "POST", p.a.srv.URL+PathVerify, "b", map[string]any{"stream_id": st.ID, "state": "hi"}, nil); code != 204 {
+		t.Fatalf("verify: %d", code)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for counterValue(p.a.svc.met.delivered.WithLabelValues("b")) < 1 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if n := counterValue(p.a.svc.met.delivered.WithLabelValues("b")); n != 1 {
+		t.Fatalf("verification SETs delivered: %v, want 1", n)
+	}
+	if got := p.b.sink.all(); len(got) != 0 {
+		t.Errorf("a verification became facts: %v", got)
+	}
+}
