@@ -82,7 +82,13 @@ func (s *Service) pushOnce(ctx context.Context) {
 // backoff. A 400 (the receiver refused the SET) is final: it is dropped
 // and counted.
 func (s *Service) pushOne(ctx context.Context, st storedStream, q queued) {
-	final, err := s.post(ctx, st.Delivery, q.Token)
+	tok, err := s.sign(q, s.wall())
+	if err != nil { // cannot happen to what Publish queued: drop it
+		s.log.Error("signing a queued SET; dropped", "peer", st.Peer, "jti", q.JTI, "err", err)
+		_, _ = s.state.remove(ctx, st.ID, []string{q.JTI})
+		return
+	}
+	final, err := s.post(ctx, st.Delivery, tok)
 	switch {
 	case err == nil:
 		s.met.delivered.WithLabelValues(st.Peer).Inc()
@@ -206,12 +212,17 @@ func (s *Service) servePoll(w http.ResponseWriter, r *http.Request, caller strin
 			return err
 		}
 		if len(due) > 0 || req.ReturnImmediately {
+			now := s.wall()
 			for i, q := range due {
 				if i == maxEvents {
 					resp.MoreAvailable = true
 					break
 				}
-				resp.Sets[q.JTI] = q.Token
+				tok, err := s.sign(q, now)
+				if err != nil {
+					return err
+				}
+				resp.Sets[q.JTI] = tok
 			}
 			return writeJSON(w, http.StatusOK, resp)
 		}

@@ -127,6 +127,13 @@ func readKeyFile(path string) (keyFile, error) {
 		if !ok || priv.N.BitLen() < keyBits {
 			return keyFile{}, fmt.Errorf("%s: key %d (%s): not an RSA private key of %d bits or more", path, i, key.ID, keyBits)
 		}
+		// A key read from JSON lacks the CRT values: without them each
+		// signature would compute them again (several times slower).
+		priv.Precomputed = rsa.PrecomputedValues{}
+		priv.Precompute()
+		if err := priv.Validate(); err != nil {
+			return keyFile{}, fmt.Errorf("%s: key %d (%s): %w", path, i, key.ID, err)
+		}
 	}
 	return f, nil
 }

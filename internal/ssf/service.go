@@ -10,6 +10,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -241,11 +242,11 @@ func (s *Service) Publish(ctx context.Context, facts []federation.Fact) error {
 				s.log.Warn("fact not sent", "peer", st.Peer, "kind", f.Kind, "err", err)
 				continue
 			}
-			tok, err := s.sign(c, now)
+			body, err := json.Marshal(c)
 			if err != nil {
 				return fmt.Errorf("publishing facts: %w", err)
 			}
-			sets = append(sets, queued{Stream: st.ID, JTI: jti, Token: tok})
+			sets = append(sets, queued{Stream: st.ID, JTI: jti, Claims: body})
 		}
 	}
 	if err := s.state.enqueue(ctx, sets, now); err != nil {
@@ -265,16 +266,27 @@ func (p *peerState) sends(f federation.Fact) bool {
 	return f.SubjectFormat != federation.SubjectEmail || p.SendEmail
 }
 
-// sign makes the compact JWS of c with the current key: typ
-// secevent+jwt, RS256.
-func (s *Service) sign(c claims, now time.Time) (string, error) {
+// sign makes the compact JWS of the claims of q, issued at now, with
+// the current key: typ secevent+jwt, RS256. The fact's ttl counts from
+// when it was queued, so it is shortened by the time it waited.
+func (s *Service) sign(q queued, now time.Time) (string, error) {
+	var c claims
+	if err := json.Unmarshal(q.Claims, &c); err != nil {
+		return "", fmt.Errorf("queued SET %s: %w", q.JTI, err)
+	}
+	if waited := now.Unix() - c.IssuedAt; waited > 0 {
+		if err := shortenTTL(&c, waited); err != nil {
+			return "", fmt.Errorf("queued SET %s: %w", q.JTI, err)
+		}
+	}
+	c.IssuedAt = now.Unix()
 	key := s.keys.current(now)
 	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: key},
 		(&jose.SignerOptions{}).WithType(SETType))
 	if err != nil {
 		return "", fmt.Errorf("signing SET: %w", err)
 	}
-	body, err := jsonMarshal(c)
+	body, err := json.Marshal(c)
 	if err != nil {
 		return "", err
 	}
@@ -283,6 +295,28 @@ func (s *Service) sign(c claims, now time.Time) (string, error) {
 		return "", fmt.Errorf("signing SET: %w", err)
 	}
 	return jws.CompactSerialize()
+}
+
+// shortenTTL takes waited seconds off the ttl of c's event (at least 1
+// is left), so that a SET delivered late does not make its fact live
+// longer than the sender meant.
+func shortenTTL(c *claims, waited int64) error {
+	for typ, raw := range c.Events {
+		var p payload
+		if err := json.Unmarshal(raw, &p); err != nil {
+			return err
+		}
+		if p.TTL == 0 {
+			continue
+		}
+		p.TTL = max(1, p.TTL-waited)
+		ev, err := json.Marshal(p)
+		if err != nil {
+			return err
+		}
+		c.Events[typ] = ev
+	}
+	return nil
 }
 
 // SETType is the typ header of every SET (RFC 8417 section 2.3).

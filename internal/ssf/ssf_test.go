@@ -2,6 +2,9 @@ package ssf
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -9,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-jose/go-jose/v4"
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
@@ -252,6 +256,8 @@ func TestKeyRotation(t *testing.T) {
 		t.Fatal(err)
 	}
 	oldKid := p.a.svc.keys.current(clk.Now()).KeyID
+	var before pollResponse // signed with the old key
+	call(t, "POST", st.Delivery.EndpointURL, "b", map[string]any{"returnImmediately": true}, &before)
 	newKid, err := RotateKeys(filepath.Join(p.a.dir, KeyFileName), clk.Now(), p.a.svc.keyKeep())
 	if err != nil {
 		t.Fatal(err)
@@ -272,15 +278,17 @@ func TestKeyRotation(t *testing.T) {
 	var resp pollResponse
 	call(t, "POST", st.Delivery.EndpointURL, "b", map[string]any{"returnImmediately": true}, &resp)
 	var jtis []string
-	for _, tok := range resp.Sets {
+	kids := map[string]bool{}
+	for _, tok := range append(slices.Collect(maps.Values(resp.Sets)), slices.Collect(maps.Values(before.Sets))...) {
+		kids[headerKid(t, tok)] = true
 		c, serr := p.b.svc.verifySET(context.Background(), p.b.svc.peers["a"], tok, clk.Now())
 		if serr != nil {
 			t.Errorf("B refuses a SET: %v", serr)
 		}
 		jtis = append(jtis, c.ID)
 	}
-	if len(jtis) != 2 {
-		t.Errorf("verified %d SETs, want 2", len(jtis))
+	if len(jtis) != 3 || !kids[oldKid] || !kids[newKid] {
+		t.Errorf("verified %d SETs signed by %v, want 3 signed by %s and %s", len(jtis), kids, oldKid, newKid)
 	}
 	// Once the old key's SETs have aged out it leaves the JWKS.
 	clk.Add(p.a.svc.keyKeep())
@@ -343,5 +351,133 @@ func TestVerificationEvent(t *testing.T) {
 	}
 	if got := p.b.sink.all(); len(got) != 0 {
 		t.Errorf("a verification became facts: %v", got)
+	}
+}
+
+func headerKid(t *testing.T, tok string) string {
+	jws, err := jose.ParseSignedCompact(tok, algorithms)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return jws.Signatures[0].Protected.KeyID
+}
+
+// TestSeenIsBounded: past the cap, a peer's oldest jtis are forgotten.
+func TestSeenIsBounded(t *testing.T) {
+	st, err := openState(filepath.Join(t.TempDir(), StateFileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.close()
+	old := maxSeenPerPeer
+	maxSeenPerPeer = 3
+	defer func() { maxSeenPerPeer = old }()
+	ctx := context.Background()
+	t0 := time.Now()
+	for i := range 5 {
+		for _, peer := range []string{"p", "q"} {
+			if fresh, err := st.markSeen(ctx, peer, fmt.Sprint("j", i), t0.Add(time.Duration(i)*time.Second)); err != nil || !fresh {
+				t.Fatalf("markSeen: %v %v", fresh, err)
+			}
+		}
+	}
+	if _, err := st.prune(ctx, t0.Add(-time.Hour), t0.Add(-time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	for _, peer := range []string{"p", "q"} {
+		var got []bool
+		for i := range 5 {
+			fresh, _ := st.markSeen(ctx, peer, fmt.Sprint("j", i), t0)
+			got = append(got, fresh)
+		}
+		if want := []bool{true, true, false, false, false}; !slices.Equal(got, want) {
+			t.Errorf("peer %s: fresh after prune %v, want %v", peer, got, want)
+		}
+	}
+}
+
+// BenchmarkPublish: signing and queueing one fact for one peer.
+func BenchmarkPublish(b *testing.B) {
+	dir := b.TempDir()
+	s, err := New(Config{Issuer: "https://a.example", Peers: []Peer{{Name: "b", Issuer: "https://b.example", Send: federation.Kinds}}},
+		Deps{Log: quiet(), DataDir: dir})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	st := storedStream{Stream: Stream{ID: "s1", Audience: "https://b.example", EventsDelivered: SupportedEvents,
+		Delivery: Delivery{Method: MethodPoll}}, Peer: "b", Status: StatusEnabled}
+	if err := s.state.createStream(context.Background(), st, time.Now()); err != nil {
+		b.Fatal(err)
+	}
+	facts := testFacts(time.Now())[3:4] // combo_listed
+	batch := make([]federation.Fact, 100)
+	for i := range batch {
+		batch[i] = facts[0]
+	}
+	b.ResetTimer()
+	for range b.N {
+		if err := s.Publish(context.Background(), batch); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N*len(batch)), "µs/fact")
+}
+
+// BenchmarkVerify: checking one pushed SET (signature, claims, fact).
+func BenchmarkVerify(b *testing.B) {
+	a, err := New(Config{Issuer: "https://a.example"}, Deps{Log: quiet(), DataDir: b.TempDir()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer a.Close()
+	jwks, _ := json.Marshal(a.keys.Public(time.Now(), time.Hour))
+	path := filepath.Join(b.TempDir(), "jwks.json")
+	_ = os.WriteFile(path, jwks, 0o600)
+	r, err := New(Config{Issuer: "https://b.example", Peers: []Peer{{Name: "a", Issuer: "https://a.example", JWKSFile: path, Accept: federation.Kinds}}},
+		Deps{Log: quiet(), DataDir: b.TempDir(), Sink: newMemSink()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer r.Close()
+	c, _ := factClaims(testFacts(time.Now())[3], "https://a.example", "https://b.example", "j", time.Now())
+	body, _ := json.Marshal(c)
+	tok, _ := a.sign(queued{JTI: "j", Claims: body}, time.Now())
+	p := r.peers["a"]
+	b.ResetTimer()
+	for range b.N {
+		if _, serr := r.verifySET(context.Background(), p, tok, time.Now()); serr != nil {
+			b.Fatal(serr)
+		}
+	}
+}
+
+// TestTTLCountsFromQueueing: a SET delivered an hour after its fact was
+// queued carries an hour less of ttl, so the fact expires when the sender
+// meant.
+func TestTTLCountsFromQueueing(t *testing.T) {
+	clk := &fakeClock{now: time.Now()}
+	p := newPair(t, clk.Now)
+	var st Stream
+	call(t, "POST", p.a.srv.URL+PathStream, "b", map[string]any{"delivery": map[string]any{"method": MethodPoll}}, &st)
+	f := testFacts(clk.Now())[3] // expires in 24h
+	if err := p.a.svc.Publish(context.Background(), []federation.Fact{f}); err != nil {
+		t.Fatal(err)
+	}
+	clk.Add(time.Hour)
+	var resp pollResponse
+	call(t, "POST", st.Delivery.EndpointURL, "b", map[string]any{"returnImmediately": true}, &resp)
+	for _, tok := range resp.Sets {
+		c, serr := p.b.svc.verifySET(context.Background(), p.b.svc.peers["a"], tok, clk.Now())
+		if serr != nil {
+			t.Fatal(serr)
+		}
+		got, err := factOf(c, "a", clk.Now(), DefaultTTLCap)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := got.Expires.Sub(f.Expires); d < -2*time.Second || d > 2*time.Second {
+			t.Errorf("received fact expires %v, sent %v", got.Expires, f.Expires)
+		}
 	}
 }

@@ -40,7 +40,7 @@ CREATE TABLE IF NOT EXISTS outbox (
 	seq      INTEGER PRIMARY KEY AUTOINCREMENT,
 	stream   TEXT NOT NULL,
 	jti      TEXT NOT NULL,
-	token    TEXT NOT NULL,
+	claims   TEXT NOT NULL, -- the SET's claims, signed (with iat) when delivered
 	created  INTEGER NOT NULL,
 	attempts INTEGER NOT NULL DEFAULT 0,
 	next_at  INTEGER NOT NULL DEFAULT 0,
@@ -169,16 +169,18 @@ func (s *state) streams(ctx context.Context, peer string) ([]storedStream, error
 	return out, rows.Err()
 }
 
-// queued is a signed SET in the outbox.
+// queued is a SET in the outbox, signed when it is delivered (so that
+// queueing costs no signature, and a SET is signed with the key current
+// then).
 type queued struct {
 	Seq      int64
 	Stream   string
 	JTI      string
-	Token    string
+	Claims   []byte // JSON; iat is set when it is signed
 	Attempts int
 }
 
-// enqueue adds signed SETs to the outbox in one transaction.
+// enqueue adds SETs to the outbox in one transaction.
 func (s *state) enqueue(ctx context.Context, sets []queued, now time.Time) error {
 	if len(sets) == 0 {
 		return nil
@@ -189,8 +191,8 @@ func (s *state) enqueue(ctx context.Context, sets []queued, now time.Time) error
 	}
 	defer func() { _ = tx.Rollback() }()
 	for _, q := range sets {
-		if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO outbox (stream, jti, token, created, next_at) VALUES (?, ?, ?, ?, 0)`,
-			q.Stream, q.JTI, q.Token, now.UnixNano()); err != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO outbox (stream, jti, claims, created, next_at) VALUES (?, ?, ?, ?, 0)`,
+			q.Stream, q.JTI, string(q.Claims), now.UnixNano()); err != nil {
 			return err
 		}
 	}
@@ -204,7 +206,7 @@ func (s *state) due(ctx context.Context, stream string, now time.Time, anyDue bo
 	if anyDue {
 		by = math.MaxInt64
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT seq, stream, jti, token, attempts FROM outbox
+	rows, err := s.db.QueryContext(ctx, `SELECT seq, stream, jti, claims, attempts FROM outbox
 		WHERE stream = ? AND next_at <= ? ORDER BY seq LIMIT ?`, stream, by, limit)
 	if err != nil {
 		return nil, err
@@ -213,7 +215,7 @@ func (s *state) due(ctx context.Context, stream string, now time.Time, anyDue bo
 	var out []queued
 	for rows.Next() {
 		var q queued
-		if err := rows.Scan(&q.Seq, &q.Stream, &q.JTI, &q.Token, &q.Attempts); err != nil {
+		if err := rows.Scan(&q.Seq, &q.Stream, &q.JTI, &q.Claims, &q.Attempts); err != nil {
 			return nil, err
 		}
 		out = append(out, q)
@@ -280,8 +282,19 @@ func (s *state) prune(ctx context.Context, before, seenBefore time.Time) (int, e
 	if _, err := s.db.ExecContext(ctx, `DELETE FROM seen WHERE at < ?`, seenBefore.UnixNano()); err != nil {
 		return 0, err
 	}
+	// Bounded: past maxSeenPerPeer jtis of a peer, the oldest go (a
+	// replay of one of those within max_age is then taken again: it only
+	// renews a fact).
+	if _, err := s.db.ExecContext(ctx, `DELETE FROM seen WHERE rowid IN (
+		SELECT rowid FROM (SELECT rowid, ROW_NUMBER() OVER (PARTITION BY peer ORDER BY at DESC) AS n FROM seen) WHERE n > ?)`,
+		maxSeenPerPeer); err != nil {
+		return 0, err
+	}
 	return int(n), nil
 }
+
+// maxSeenPerPeer bounds the jtis remembered per peer.
+var maxSeenPerPeer = 1_000_000
 
 // markSeen records jti from peer at now; false when it was already
 // there (a replay).

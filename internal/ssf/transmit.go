@@ -148,8 +148,6 @@ func writeJSON(w http.ResponseWriter, status int, v any) error {
 	return nil
 }
 
-func jsonMarshal(v any) ([]byte, error) { return json.Marshal(v) }
-
 // readJSON decodes a JSON body of at most the configured size into v,
 // strictly.
 func (s *Service) readJSON(w http.ResponseWriter, r *http.Request, v any) error {
@@ -519,12 +517,12 @@ func (s *Service) verify(w http.ResponseWriter, r *http.Request, caller string) 
 		return err
 	}
 	jti := randomID(16)
-	tok, err := s.sign(claims{Issuer: s.cfg.Issuer, Audience: audience{st.Audience}, IssuedAt: now.Unix(), ID: jti,
-		Subject: &SubjectID{Format: "opaque", ID: st.ID}, Events: map[string]json.RawMessage{EventVerification: ev}}, now)
+	body, err := json.Marshal(claims{Issuer: s.cfg.Issuer, Audience: audience{st.Audience}, IssuedAt: now.Unix(), ID: jti,
+		Subject: &SubjectID{Format: "opaque", ID: st.ID}, Events: map[string]json.RawMessage{EventVerification: ev}})
 	if err != nil {
 		return err
 	}
-	if err := s.state.enqueue(r.Context(), []queued{{Stream: st.ID, JTI: jti, Token: tok}}, now); err != nil {
+	if err := s.state.enqueue(r.Context(), []queued{{Stream: st.ID, JTI: jti, Claims: body}}, now); err != nil {
 		return err
 	}
 	s.notify()
