@@ -481,3 +481,35 @@ func TestTTLCountsFromQueueing(t *testing.T) {
 		}
 	}
 }
+
+// TestLongPoll: a poll that may wait is answered with a SET queued while
+// it waits, and with no SET when none comes within long_poll.
+func TestLongPoll(t *testing.T) {
+	a := startGuard(t, t.TempDir(), func(iss string) Config {
+		return Config{Issuer: iss, Peers: []Peer{{Name: "b", Issuer: "https://b.example", Send: federation.Kinds}}}
+	}, nil)
+	var st Stream
+	call(t, "POST", a.srv.URL+PathStream, "b", map[string]any{"delivery": map[string]any{"method": MethodPoll}}, &st)
+	var empty pollResponse
+	if code := call(t, "POST", st.Delivery.EndpointURL, "b", map[string]any{}, &empty); code != 200 || len(empty.Sets) != 0 {
+		t.Fatalf("long poll with nothing queued: %d, %d sets", code, len(empty.Sets))
+	}
+	done := make(chan pollResponse)
+	go func() {
+		var resp pollResponse
+		call(t, "POST", st.Delivery.EndpointURL, "b", map[string]any{}, &resp)
+		done <- resp
+	}()
+	if err := a.svc.Publish(context.Background(), testFacts(time.Now())[:1]); err != nil {
+		t.Fatal(err)
+	}
+	if resp := <-done; len(resp.Sets) != 1 {
+		// Published before the poll began waiting, or woke it: either way
+		// the poll answers with it, unless it was already answered empty.
+		var again pollResponse
+		call(t, "POST", st.Delivery.EndpointURL, "b", map[string]any{"returnImmediately": true}, &again)
+		if len(again.Sets) != 1 {
+			t.Errorf("the queued SET was not served: %d then %d", len(resp.Sets), len(again.Sets))
+		}
+	}
+}
