@@ -147,8 +147,8 @@ func (c Config) Problems() []error {
 			bad(name, "%v is negative", d)
 		}
 	}
-	if c.LongPoll > 5*time.Minute {
-		bad("long_poll", "%v is over 5m", c.LongPoll)
+	if c.LongPoll > 25*time.Second {
+		bad("long_poll", "%v is over 25s (the guard's HTTP write timeout is 30s)", c.LongPoll)
 	}
 	if c.MaxBodyBytes < 0 || c.MaxBodyBytes > 16<<20 {
 		bad("max_body_bytes", "%d is not within 0-16 MiB", c.MaxBodyBytes)

@@ -232,6 +232,8 @@ func (s *Service) servePoll(w http.ResponseWriter, r *http.Request, caller strin
 			return writeJSON(w, http.StatusOK, resp)
 		case <-ctx.Done():
 			return nil
+		case <-s.quit: // the guard is stopping
+			return writeJSON(w, http.StatusOK, resp)
 		}
 	}
 }

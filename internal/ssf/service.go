@@ -62,6 +62,9 @@ type Service struct {
 	peers  map[string]*peerState
 	met    *metrics
 
+	quit     chan struct{} // closed when Run returns: long polls end
+	quitOnce sync.Once
+
 	mu      sync.Mutex
 	changed chan struct{} // closed and replaced whenever the outbox grows
 	lastVer map[string]time.Time
@@ -95,7 +98,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	}
 	cfg = cfg.withDefaults()
 	s := &Service{cfg: cfg, log: deps.Log, sink: deps.Sink, wall: deps.Wall, client: deps.Client,
-		changed: make(chan struct{}), lastVer: map[string]time.Time{}, peers: map[string]*peerState{}}
+		changed: make(chan struct{}), quit: make(chan struct{}), lastVer: map[string]time.Time{}, peers: map[string]*peerState{}}
 	if s.wall == nil {
 		s.wall = time.Now
 	}
@@ -194,6 +197,7 @@ func (s *Service) Run(ctx context.Context) {
 		}
 	}
 	s.pushLoop(ctx)
+	s.quitOnce.Do(func() { close(s.quit) })
 	wg.Wait()
 }
 
