@@ -52,7 +52,8 @@ func (s *Service) pruneOnce(ctx context.Context, now time.Time) {
 	}
 }
 
-// pushOnce sends what is due on every enabled push stream.
+// pushOnce sends what is due on every enabled push stream that is not
+// held. Only the push loop calls it (holds is its own).
 func (s *Service) pushOnce(ctx context.Context) {
 	streams, err := s.state.streams(ctx, "")
 	if err != nil {
@@ -64,6 +65,24 @@ func (s *Service) pushOnce(ctx context.Context) {
 		if !ok || p.Paused || st.Status != StatusEnabled || st.Delivery.Method != MethodPush {
 			continue
 		}
+		if s.wall().Before(s.holds[st.ID].until) {
+			continue // the receiver failed lately: wait
+		}
+		s.pushStream(ctx, st)
+	}
+}
+
+// hold is a push stream's backoff: after fails failures in a row, nothing
+// is pushed to it before until.
+type hold struct {
+	fails int
+	until time.Time
+}
+
+// pushStream pushes what is due on st, batch after batch, until nothing
+// is due or the receiver fails (then the stream is held with backoff).
+func (s *Service) pushStream(ctx context.Context, st storedStream) {
+	for ctx.Err() == nil {
 		due, err := s.state.due(ctx, st.ID, s.wall(), false, pushBatch)
 		if err != nil {
 			s.log.Error("reading the federation outbox", "err", err)
@@ -73,22 +92,38 @@ func (s *Service) pushOnce(ctx context.Context) {
 			if ctx.Err() != nil {
 				return
 			}
-			s.pushOne(ctx, st, q)
+			if !s.pushOne(ctx, st, q) {
+				h := s.holds[st.ID]
+				h.fails++
+				wait := min(maxBackoff, time.Second<<min(h.fails-1, 10))
+				h.until = s.wall().Add(wait)
+				s.holds[st.ID] = h
+				if h.fails <= 3 || h.fails%10 == 0 {
+					s.log.Warn("pushing to a peer failed; holding its stream", "peer", st.Peer, "failures", h.fails, "for", wait)
+				}
+				return
+			}
+			delete(s.holds, st.ID)
+		}
+		if len(due) < pushBatch {
+			return
 		}
 	}
 }
 
-// pushOne sends one SET (RFC 8935) and removes it, or puts it off with
-// backoff. A 400 (the receiver refused the SET) is final: it is dropped
-// and counted.
-func (s *Service) pushOne(ctx context.Context, st storedStream, q queued) {
+// pushOne sends one SET (RFC 8935) and removes it; false when the
+// receiver could not be reached or failed (the SET stays, put off). A
+// 4xx other than 429 (the receiver refused the SET) is final: the SET is
+// dropped and counted.
+func (s *Service) pushOne(ctx context.Context, st storedStream, q queued) bool {
 	tok, err := s.sign(q, s.wall())
 	if err != nil { // cannot happen to what Publish queued: drop it
 		s.log.Error("signing a queued SET; dropped", "peer", st.Peer, "jti", q.JTI, "err", err)
 		_, _ = s.state.remove(ctx, st.ID, []string{q.JTI})
-		return
+		return true
 	}
 	final, err := s.post(ctx, st.Delivery, tok)
+	pushed := true
 	switch {
 	case err == nil:
 		s.met.delivered.WithLabelValues(st.Peer).Inc()
@@ -98,16 +133,15 @@ func (s *Service) pushOne(ctx context.Context, st storedStream, q queued) {
 		s.log.Warn("peer refused a SET; dropped", "peer", st.Peer, "jti", q.JTI, "err", err)
 		_, err = s.state.remove(ctx, st.ID, []string{q.JTI})
 	default:
+		pushed = false
 		s.met.failures.WithLabelValues(st.Peer, "unreachable").Inc()
-		wait := min(maxBackoff, time.Second<<min(q.Attempts, 10))
-		if q.Attempts < 3 || q.Attempts%10 == 0 {
-			s.log.Warn("pushing a SET failed; retrying", "peer", st.Peer, "attempts", q.Attempts+1, "in", wait, "err", err)
-		}
-		err = s.state.retry(ctx, q.Seq, s.wall().Add(wait))
+		s.log.Debug("pushing a SET failed", "peer", st.Peer, "jti", q.JTI, "attempts", q.Attempts+1, "err", err)
+		err = s.state.retry(ctx, q.Seq, s.wall().Add(min(maxBackoff, time.Second<<min(q.Attempts, 10))))
 	}
 	if err != nil && ctx.Err() == nil {
 		s.log.Error("updating the federation outbox", "err", err)
 	}
+	return pushed
 }
 
 // post pushes token to d; final reports an answer that retrying cannot

@@ -11,6 +11,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -264,7 +265,7 @@ func TestOutboxSurvivesRestart(t *testing.T) {
 	if err := a.Publish(context.Background(), testFacts(time.Now())); err != nil {
 		t.Fatal(err)
 	}
-	a.pushOnce(context.Background()) // b is down: each is put off
+	a.pushOnce(context.Background()) // b is down: the first is put off, the stream held
 	srv.Close()
 	if err := a.Close(); err != nil {
 		t.Fatal(err)
@@ -276,11 +277,11 @@ func TestOutboxSurvivesRestart(t *testing.T) {
 		t.Fatalf("after a restart the outbox holds %d SETs, want %d", n, len(federation.Kinds))
 	}
 	up.Store(true)
-	a.pushOnce(context.Background()) // not due yet: backoff
-	if n := got.Load(); n != 0 {
-		t.Errorf("%d SETs pushed before their retry was due", n)
+	a.pushOnce(context.Background()) // all but the one tried before the restart, put off
+	if n := outboxDepth(t, a); n != 1 || int(got.Load()) != len(federation.Kinds)-1 {
+		t.Errorf("after a restart: %d queued, %d received; want 1 (its retry not due), %d", n, got.Load(), len(federation.Kinds)-1)
 	}
-	if _, err := a.state.db.Exec(`UPDATE outbox SET next_at = 0`); err != nil { // their time has come
+	if _, err := a.state.db.Exec(`UPDATE outbox SET next_at = 0`); err != nil { // its time has come
 		t.Fatal(err)
 	}
 	a.pushOnce(context.Background())
@@ -300,4 +301,38 @@ func outboxDepth(t *testing.T, s *Service) int {
 		total += n
 	}
 	return total
+}
+
+// TestPushHoldsAFailingStream: while a receiver fails, one SET is tried
+// and the stream is held with a growing backoff, not every SET.
+func TestPushHoldsAFailingStream(t *testing.T) {
+	var tries atomic.Int32
+	b := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		tries.Add(1)
+		w.WriteHeader(http.StatusBadGateway)
+	}))
+	defer b.Close()
+	clk := &fakeClock{now: time.Now()}
+	a, err := New(Config{Issuer: "https://a.example", Peers: []Peer{{Name: "b", Issuer: "https://b.example", Send: federation.Kinds}}},
+		Deps{Log: quiet(), DataDir: t.TempDir(), Wall: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	srv := httptest.NewServer(mount(func() *Service { return a }))
+	defer srv.Close()
+	call(t, "POST", srv.URL+PathStream, "b", map[string]any{"delivery": map[string]any{"method": MethodPush, "endpoint_url": b.URL}}, nil)
+	if err := a.Publish(context.Background(), testFacts(clk.Now())); err != nil {
+		t.Fatal(err)
+	}
+	var got []int32
+	for _, step := range []time.Duration{0, 500 * time.Millisecond, 600 * time.Millisecond, time.Second, 2 * time.Second} {
+		clk.Add(step)
+		a.pushOnce(context.Background())
+		got = append(got, tries.Load())
+	}
+	// Held 1s after the first failure, then 2s after the second.
+	if want := []int32{1, 1, 2, 2, 3}; !slices.Equal(got, want) {
+		t.Errorf("tries after each round %v, want %v", got, want)
+	}
 }

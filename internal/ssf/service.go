@@ -62,7 +62,8 @@ type Service struct {
 	peers  map[string]*peerState
 	met    *metrics
 
-	quit     chan struct{} // closed when Run returns: long polls end
+	holds    map[string]hold // push streams held after failures; the push loop's own
+	quit     chan struct{}   // closed when Run returns: long polls end
 	quitOnce sync.Once
 
 	mu      sync.Mutex
@@ -98,7 +99,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	}
 	cfg = cfg.withDefaults()
 	s := &Service{cfg: cfg, log: deps.Log, sink: deps.Sink, wall: deps.Wall, client: deps.Client,
-		changed: make(chan struct{}), quit: make(chan struct{}), lastVer: map[string]time.Time{}, peers: map[string]*peerState{}}
+		changed: make(chan struct{}), quit: make(chan struct{}), holds: map[string]hold{}, lastVer: map[string]time.Time{}, peers: map[string]*peerState{}}
 	if s.wall == nil {
 		s.wall = time.Now
 	}
