@@ -70,7 +70,18 @@ type fedState struct {
 	dirty   []fedKey             // changed since the last publication
 	victims map[string]string    // user id → login subject of accounts told compromised; bounded
 	byInc   map[string]int       // facts published per incident
+	// lead is what unfamiliar failures taught while no incident was open,
+	// the newest last (at most leadMax): a campaign is detected some
+	// minutes in, and its first attempts are told with the incident.
+	lead    []federation.Fact
+	leadInc string // the incident the lead was told with
 }
+
+// The lead-up of an incident told with it.
+const (
+	leadMax    = 4096
+	leadWindow = 15 * time.Minute
+)
 
 type fedKey struct {
 	kind    federation.Kind
@@ -206,6 +217,16 @@ func (e *Engine) tell(dst []federation.Fact, ev *event.Event, obs *observation, 
 	}
 	succeeded, failed := ev.Type == event.LoginSucceeded, ev.Type == event.LoginFailed
 	login := loginOf(ev)
+	if inc == "" && failed && (ev.UnknownAccount() || !obs.facts.Familiar()) {
+		lead := len(dst)
+		inc = "lead"
+		e.tellFailure(add, ev, obs, login)
+		f.remember(dst[lead:])
+		dst, inc = dst[:lead], ""
+	}
+	if inc != "" {
+		dst = f.leadUp(dst, inc, now)
+	}
 	if inc != "" && (succeeded || failed) && login != "" {
 		subject, format := f.loginSubject(login)
 		add(federation.ComboListed, subject, format, confListed)
@@ -216,12 +237,7 @@ func (e *Engine) tell(dst []federation.Fact, ev *event.Event, obs *observation, 
 	}
 	if inc != "" && failed {
 		add(federation.CampaignSource, obs.keys.Prefix, federation.SubjectPrefix, confSource)
-		conf := confAgent
-		if bot.Inspect(ev.Context.UserAgent, ev.Context.AcceptLanguage, ev.Context.Headers).AutomationUA {
-			conf = confTool
-		}
-		add(federation.CampaignFingerprint, f.agentSubject(ev.Context.UserAgent), federation.SubjectHash, conf)
-		add(federation.CampaignFingerprint, f.fingerprintSubject(ev.Context.ClientFingerprint), federation.SubjectHash, conf)
+		e.tellSources(add, ev)
 	}
 	if obs.spray.Hot && ev.Credential.HasPassword {
 		add(federation.SprayedPassword, f.passwordSubject(ev.Credential.PasswordSHA1), federation.SubjectHash, confSprayed)
@@ -237,6 +253,62 @@ func (e *Engine) tell(dst []federation.Fact, ev *event.Event, obs *observation, 
 			add(federation.CredentialChanged, subject, f.subjectFormat(), confCompromised)
 		}
 	}
+	return dst
+}
+
+// tellFailure appends what an unfamiliar failure teaches while no
+// incident is open: its login and sources, kept as the lead-up of the
+// next incident.
+func (e *Engine) tellFailure(add teller, ev *event.Event, obs *observation, login string) {
+	if login != "" {
+		subject, format := e.fed.loginSubject(login)
+		add(federation.ComboListed, subject, format, confListed)
+	}
+	add(federation.CampaignSource, obs.keys.Prefix, federation.SubjectPrefix, confSource)
+	e.tellSources(add, ev)
+}
+
+// teller adds a fact of kind about subject to what is told.
+type teller func(kind federation.Kind, subject, format string, confidence float64)
+
+// tellSources tells the browser clusters of a campaign's failed login.
+func (e *Engine) tellSources(add teller, ev *event.Event) {
+	f := e.fed
+	conf := confAgent
+	if bot.Inspect(ev.Context.UserAgent, ev.Context.AcceptLanguage, ev.Context.Headers).AutomationUA {
+		conf = confTool
+	}
+	add(federation.CampaignFingerprint, f.agentSubject(ev.Context.UserAgent), federation.SubjectHash, conf)
+	add(federation.CampaignFingerprint, f.fingerprintSubject(ev.Context.ClientFingerprint), federation.SubjectHash, conf)
+}
+
+// remember keeps facts of a failure outside any incident as a possible
+// lead-up.
+func (f *fedState) remember(facts []federation.Fact) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if over := len(f.lead) + len(facts) - leadMax; over > 0 {
+		f.lead = append(f.lead[:0], f.lead[min(over, len(f.lead)):]...)
+	}
+	f.lead = append(f.lead, facts...)
+}
+
+// leadUp appends, the first time incident inc is seen, the lead-up facts
+// of the last leadWindow, told with it.
+func (f *fedState) leadUp(dst []federation.Fact, inc string, now time.Time) []federation.Fact {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.leadInc == inc {
+		return dst
+	}
+	f.leadInc = inc
+	for _, x := range f.lead {
+		if now.Sub(x.LastSeen) <= leadWindow {
+			x.Incident = inc
+			dst = append(dst, x)
+		}
+	}
+	f.lead = f.lead[:0]
 	return dst
 }
 

@@ -81,7 +81,10 @@ func (e *Engine) accountFacts(ctx context.Context, ev *event.Event, obs *observa
 func (e *Engine) observe(ctx context.Context, ev *event.Event, obs *observation) error {
 	now := obs.now
 	peer := e.peerFacts(ev, obs)
-	src, camp := e.observeSources(ev, now, obs.keys, obs.facts, peer.CampaignSource)
+	// A failure from a peer's campaign source, or for a login on a peer's
+	// combo list, weighs more in the campaign detector.
+	weigh := peer.CampaignSource || peer.ComboListed && ev.Type == event.LoginFailed
+	src, camp := e.observeSources(ev, now, obs.keys, obs.facts, weigh)
 	e.campaignTransition(camp, &obs.trans)
 	incID := ""
 	if camp.Active {

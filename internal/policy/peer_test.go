@@ -26,8 +26,11 @@ func TestDefaultPolicyPeerFacts(t *testing.T) {
 		want        Decision
 		wantReasons []string
 	}{
-		{"listed login from a stranger", Input{Event: succeeded, Account: stranger, Network: seen, Peer: listed}, Challenge,
-			[]string{"account.new_device", "account.new_network", "peer.combo_listed"}},
+		{"listed login from a stranger on a network no account used", Input{Event: succeeded, Account: stranger, Peer: listed}, Challenge,
+			[]string{"account.new_device", "account.new_network", "peer.combo_listed", "source.unseen_network"}},
+		{"listed login from a stranger on a network the shop knows", Input{Event: succeeded, Account: stranger, Network: seen, Peer: listed}, Allow,
+			[]string{"account.new_device", "account.new_network"}},
+		{"listed login, no history yet, no campaign", Input{Event: succeeded, Account: AccountFacts{Known: true}, Peer: listed}, Allow, nil},
 		{"listed login at home", Input{Event: succeeded, Account: home, Peer: listed}, Allow, nil},
 		{"stolen password at home: let in, flagged", Input{Event: succeeded, Account: home, Peer: stolen}, Allow,
 			[]string{"peer.credential_compromised"}},
