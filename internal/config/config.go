@@ -22,6 +22,7 @@ import (
 	"github.com/atoguard/atoguard/internal/challenge"
 	"github.com/atoguard/atoguard/internal/clock"
 	"github.com/atoguard/atoguard/internal/engine"
+	"github.com/atoguard/atoguard/internal/federation"
 	"github.com/atoguard/atoguard/internal/geo"
 	"github.com/atoguard/atoguard/internal/hot"
 	"github.com/atoguard/atoguard/internal/notify"
@@ -57,6 +58,10 @@ type Config struct {
 	// Retention is how long the audit log and delivered notifications are
 	// kept before they are pruned.
 	Retention retention.Config `yaml:"retention"`
+	// Federation shares what this guard's incidents learn with the
+	// guards of other shops, and uses what they report (key_file empty:
+	// off, the default).
+	Federation federation.Config `yaml:"federation"`
 }
 
 // TLS names the certificate and key files the guard serves HTTPS with;
@@ -221,6 +226,7 @@ func (c Config) Validate() error {
 	}
 	errs = append(errs, c.Notify.Problems()...)
 	errs = append(errs, c.Retention.Problems()...)
+	errs = append(errs, c.Federation.Problems()...)
 	if _, err := c.Dashboard.Proxies(); err != nil {
 		errs = append(errs, err)
 	}

@@ -192,6 +192,19 @@ func TestValidate(t *testing.T) {
 				`dashboard.trusted_proxies[1]: "proxy.internal" is not an address or a CIDR prefix`,
 			}, "\n"),
 		},
+		{name: "federation", edit: func(c *config.Config) {
+			c.Federation.KeyFile, c.Federation.Subjects = "/etc/atoguard/federation.key", "email"
+		}},
+		{
+			name: "federation, wrongly",
+			edit: func(c *config.Config) {
+				c.Federation.Subjects = "plain"
+			},
+			want: strings.Join([]string{
+				`federation.key_file: empty, yet other federation settings are given`,
+				`federation.subjects: "plain" is not login_hash or email`,
+			}, "\n"),
+		},
 		{
 			name: "future skew negative",
 			edit: func(c *config.Config) { c.API.MaxFutureSkew = -time.Second },

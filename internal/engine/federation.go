@@ -201,85 +201,90 @@ func (f *fedState) dropSubject(address, pickup string) string {
 
 // tell appends to dst the facts an assessed event teaches the
 // federation: the logins, sources and passwords of the incident it was
-// attributed to, an order held during a campaign, and an owner's reset
-// after a compromise. They are published once the event is durable.
+// attributed to (and, when an incident opens, of its lead-up), an order
+// held during a campaign, and an owner's reset after a compromise. They
+// are published once the event is durable.
 func (e *Engine) tell(dst []federation.Fact, ev *event.Event, obs *observation, res Result) []federation.Fact {
 	f := e.fed
 	if f == nil || f.Publisher == nil {
 		return dst
 	}
-	now, inc := obs.now, res.IncidentID
-	add := func(kind federation.Kind, subject, format string, conf float64) {
-		if subject != "" {
-			dst = append(dst, federation.Fact{Kind: kind, Subject: subject, SubjectFormat: format, Incident: inc,
-				Count: 1, FirstSeen: now, LastSeen: now, Confidence: conf, Expires: now.Add(f.Config.TTL(kind))})
+	w := &facts{dst: dst, inc: res.IncidentID, now: obs.now, cfg: f.Config}
+	failed := ev.Type == event.LoginFailed
+	if w.inc == "" && failed && (ev.UnknownAccount() || !obs.facts.Familiar()) {
+		lead := facts{now: obs.now, cfg: f.Config}
+		e.tellLogin(&lead, ev, obs, false)
+		f.remember(lead.dst)
+	}
+	if w.inc != "" {
+		w.dst = f.leadUp(w.dst, w.inc, obs.now)
+		if failed || ev.Type == event.LoginSucceeded {
+			e.tellLogin(w, ev, obs, true)
 		}
 	}
-	succeeded, failed := ev.Type == event.LoginSucceeded, ev.Type == event.LoginFailed
-	login := loginOf(ev)
-	if inc == "" && failed && (ev.UnknownAccount() || !obs.facts.Familiar()) {
-		lead := len(dst)
-		inc = "lead"
-		e.tellFailure(add, ev, obs, login)
-		f.remember(dst[lead:])
-		dst, inc = dst[:lead], ""
+	if obs.spray.Hot && ev.Credential.HasPassword {
+		w.add(federation.SprayedPassword, f.passwordSubject(ev.Credential.PasswordSHA1), federation.SubjectHash, confSprayed)
 	}
-	if inc != "" {
-		dst = f.leadUp(dst, inc, now)
+	e.tellAccount(w, ev, obs, res)
+	return w.dst
+}
+
+// facts collects the facts of one event.
+type facts struct {
+	dst []federation.Fact
+	inc string
+	now time.Time
+	cfg federation.Config
+}
+
+// add adds a fact of kind about subject, unless the subject is empty.
+func (w *facts) add(kind federation.Kind, subject, format string, conf float64) {
+	if subject != "" {
+		w.dst = append(w.dst, federation.Fact{Kind: kind, Subject: subject, SubjectFormat: format, Incident: w.inc,
+			Count: 1, FirstSeen: w.now, LastSeen: w.now, Confidence: conf, Expires: w.now.Add(w.cfg.TTL(kind))})
 	}
-	if inc != "" && (succeeded || failed) && login != "" {
+}
+
+// tellLogin tells a campaign's login: the login (on the combo list; taken
+// over when its password was correct and inIncident), and the sources of
+// a failure.
+func (e *Engine) tellLogin(w *facts, ev *event.Event, obs *observation, inIncident bool) {
+	f := e.fed
+	if login := loginOf(ev); login != "" {
 		subject, format := f.loginSubject(login)
-		add(federation.ComboListed, subject, format, confListed)
-		if succeeded && ev.User.ID != "" {
-			add(federation.CredentialCompromised, subject, format, confCompromised)
+		w.add(federation.ComboListed, subject, format, confListed)
+		if inIncident && ev.Type == event.LoginSucceeded && ev.User.ID != "" {
+			w.add(federation.CredentialCompromised, subject, format, confCompromised)
 			f.victim(ev.User.ID, subject)
 		}
 	}
-	if inc != "" && failed {
-		add(federation.CampaignSource, obs.keys.Prefix, federation.SubjectPrefix, confSource)
-		e.tellSources(add, ev)
+	if ev.Type != event.LoginFailed {
+		return
 	}
-	if obs.spray.Hot && ev.Credential.HasPassword {
-		add(federation.SprayedPassword, f.passwordSubject(ev.Credential.PasswordSHA1), federation.SubjectHash, confSprayed)
-	}
-	if o := ev.Properties.Order; ev.Type == event.OrderAttempt && o != nil && res.Decision != policy.Allow &&
-		obs.in.Campaign.IncidentID != "" && !obs.in.Session.ChallengePassed {
-		oc := orderContext(o)
-		inc = obs.in.Campaign.IncidentID
-		add(federation.DropPoint, f.dropSubject(oc.Address, oc.PickupStore), federation.SubjectHash, confDrop)
-	}
-	if ev.Type == event.PasswordChanged && res.Decision != policy.Deny {
-		if subject, ok := f.changed(ev.User.ID); ok {
-			add(federation.CredentialChanged, subject, f.subjectFormat(), confCompromised)
-		}
-	}
-	return dst
-}
-
-// tellFailure appends what an unfamiliar failure teaches while no
-// incident is open: its login and sources, kept as the lead-up of the
-// next incident.
-func (e *Engine) tellFailure(add teller, ev *event.Event, obs *observation, login string) {
-	if login != "" {
-		subject, format := e.fed.loginSubject(login)
-		add(federation.ComboListed, subject, format, confListed)
-	}
-	add(federation.CampaignSource, obs.keys.Prefix, federation.SubjectPrefix, confSource)
-	e.tellSources(add, ev)
-}
-
-// teller adds a fact of kind about subject to what is told.
-type teller func(kind federation.Kind, subject, format string, confidence float64)
-
-// tellSources tells the browser clusters of a campaign's failed login.
-func (e *Engine) tellSources(add teller, ev *event.Event) {
-	f := e.fed
+	w.add(federation.CampaignSource, obs.keys.Prefix, federation.SubjectPrefix, confSource)
 	conf := confAgent
 	if bot.Inspect(ev.Context.UserAgent, ev.Context.AcceptLanguage, ev.Context.Headers).AutomationUA {
 		conf = confTool
 	}
-	add(federation.CampaignFingerprint, f.agentSubject(ev.Context.UserAgent), federation.SubjectHash, conf)
-	add(federation.CampaignFingerprint, f.fingerprintSubject(ev.Context.ClientFingerprint), federation.SubjectHash, conf)
+	w.add(federation.CampaignFingerprint, f.agentSubject(ev.Context.UserAgent), federation.SubjectHash, conf)
+	w.add(federation.CampaignFingerprint, f.fingerprintSubject(ev.Context.ClientFingerprint), federation.SubjectHash, conf)
+}
+
+// tellAccount tells an order held during a campaign (its drop point) and
+// an owner's reset after a compromise.
+func (e *Engine) tellAccount(w *facts, ev *event.Event, obs *observation, res Result) {
+	f := e.fed
+	if o := ev.Properties.Order; ev.Type == event.OrderAttempt && o != nil && res.Decision != policy.Allow &&
+		obs.in.Campaign.IncidentID != "" && !obs.in.Session.ChallengePassed {
+		oc := orderContext(o)
+		w.inc = obs.in.Campaign.IncidentID
+		w.add(federation.DropPoint, f.dropSubject(oc.Address, oc.PickupStore), federation.SubjectHash, confDrop)
+	}
+	if ev.Type == event.PasswordChanged && res.Decision != policy.Deny {
+		if subject, ok := f.changed(ev.User.ID); ok {
+			w.add(federation.CredentialChanged, subject, f.subjectFormat(), confCompromised)
+		}
+	}
 }
 
 // remember keeps facts of a failure outside any incident as a possible

@@ -189,6 +189,14 @@ func Start(ctx context.Context, cfg config.Config, opts Options) (_ *Guard, err 
 		return nil, err
 	}
 	ed.sealer = keys
+	fed, facts, err := openFederation(cfg, clk)
+	if err != nil {
+		return nil, err
+	}
+	if facts != nil {
+		cleanup = append(cleanup, facts.Close)
+	}
+	ed.fed = fed
 	eng, err := newEngine(cfg, ed)
 	if err != nil {
 		return nil, err

@@ -352,22 +352,7 @@ func (s *shop) tally(x labeled, r engine.Result, watch func(Note)) {
 	}
 	switch {
 	case x.l.Actor == traffic.ActorAttacker && ev.Type.IsLogin():
-		if o.crewStart.IsZero() {
-			o.crewStart = ev.OccurredAt
-		}
-		o.CrewAttempts++
-		if o.incident.IsZero() {
-			o.AttemptsBefore++
-		}
-		if x.l.ValidCredential {
-			o.StolenLogins++
-			if !stopped {
-				o.StolenLetIn++
-			}
-		}
-		if watch != nil && s.name == "B" && (peer || x.l.ValidCredential) && o.CrewAttempts <= 40 {
-			watch(Note{At: ev.OccurredAt, Shop: "B", Text: fmt.Sprintf("crew %s %s from %s: %s %v", ev.Type, ev.Login, ev.Context.IP, r.Decision, codes(r.Reasons))})
-		}
+		s.crewLogin(x, r, stopped, peer, watch)
 	case x.l.Actor == traffic.ActorAttacker && ev.Type == event.OrderAttempt:
 		o.CrewOrders++
 		if r.Decision == policy.Allow {
@@ -384,6 +369,27 @@ func (s *shop) tally(x labeled, r engine.Result, watch func(Note)) {
 		if watch != nil && s.name != "B alone" {
 			watch(Note{At: ev.OccurredAt, Shop: s.name, Text: "incident " + r.IncidentID + " opened"})
 		}
+	}
+}
+
+// crewLogin counts one of the crew's logins.
+func (s *shop) crewLogin(x labeled, r engine.Result, stopped, peer bool, watch func(Note)) {
+	o, ev := &s.out, &x.ev
+	if o.crewStart.IsZero() {
+		o.crewStart = ev.OccurredAt
+	}
+	o.CrewAttempts++
+	if o.incident.IsZero() {
+		o.AttemptsBefore++
+	}
+	if x.l.ValidCredential {
+		o.StolenLogins++
+		if !stopped {
+			o.StolenLetIn++
+		}
+	}
+	if watch != nil && s.name == "B" && (peer || x.l.ValidCredential) && o.CrewAttempts <= 40 {
+		watch(Note{At: ev.OccurredAt, Shop: "B", Text: fmt.Sprintf("crew %s %s from %s: %s %v", ev.Type, ev.Login, ev.Context.IP, r.Decision, codes(r.Reasons))})
 	}
 }
 
