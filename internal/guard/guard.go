@@ -20,6 +20,7 @@ import (
 	"github.com/atoguard/atoguard/internal/breach"
 	"github.com/atoguard/atoguard/internal/clock"
 	"github.com/atoguard/atoguard/internal/config"
+	"github.com/atoguard/atoguard/internal/dashboard"
 	"github.com/atoguard/atoguard/internal/engine"
 	"github.com/atoguard/atoguard/internal/hot"
 	"github.com/atoguard/atoguard/internal/notify"
@@ -248,7 +249,11 @@ func Start(ctx context.Context, cfg config.Config, opts Options) (_ *Guard, err 
 	if err != nil {
 		return nil, err
 	}
-	handler, err := withDashboard(ctx, cfg, log, clk, eng, st, keys, srv.Handler())
+	var dashFed dashboard.Federation // nil unless federated (no typed nil)
+	if facts != nil {
+		dashFed = facts
+	}
+	handler, err := withDashboard(ctx, cfg, log, clk, eng, st, keys, dashFed, srv.Handler())
 	if err != nil {
 		return nil, err
 	}
