@@ -5,6 +5,7 @@ import (
 
 	"github.com/atoguard/atoguard/internal/clock"
 	"github.com/atoguard/atoguard/internal/config"
+	"github.com/atoguard/atoguard/internal/dashboard"
 	"github.com/atoguard/atoguard/internal/engine"
 	"github.com/atoguard/atoguard/internal/federation"
 )
@@ -16,25 +17,26 @@ const FederationFactsFile = "federation-facts.jsonl"
 // openFederation opens what the guard needs to defend together with
 // other shops' guards (cfg.Federation): the store of facts peers sent,
 // kept in the data directory, and the engine's side of it. Both are nil
-// when federation is off.
+// when federation is off; closeFacts closes the store (a no-op then).
 //
 // CONNECT SSF HERE. The Shared Signals receiver hands the facts it
 // verified to facts.Receive (it is the receiver's sink); the transmitter
 // is the engine's publisher: set fed.Publisher to it (its Publish is
 // called from the engine's Tick with durable, deduplicated facts). Until
 // then the guard uses what is in the store and tells nobody.
-func openFederation(cfg config.Config, clk *clock.Clock) (*engine.Federation, *federation.Store, error) {
+func openFederation(cfg config.Config, clk *clock.Clock) (fed *engine.Federation, dash dashboard.Federation, closeFacts func() error, err error) {
+	noop := func() error { return nil }
 	if !cfg.Federation.Enabled() {
-		return nil, nil, nil
+		return nil, nil, noop, nil
 	}
 	key, err := cfg.Federation.LoadKey()
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, noop, err
 	}
 	facts, err := federation.Open(filepath.Join(cfg.Data, FederationFactsFile), cfg.Federation, clk.Now)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, noop, err
 	}
-	fed := &engine.Federation{Key: key, Config: cfg.Federation, Facts: facts}
-	return fed, facts, nil
+	fed = &engine.Federation{Key: key, Config: cfg.Federation, Facts: facts}
+	return fed, facts, facts.Close, nil
 }

@@ -20,7 +20,6 @@ import (
 	"github.com/atoguard/atoguard/internal/breach"
 	"github.com/atoguard/atoguard/internal/clock"
 	"github.com/atoguard/atoguard/internal/config"
-	"github.com/atoguard/atoguard/internal/dashboard"
 	"github.com/atoguard/atoguard/internal/engine"
 	"github.com/atoguard/atoguard/internal/hot"
 	"github.com/atoguard/atoguard/internal/notify"
@@ -190,13 +189,11 @@ func Start(ctx context.Context, cfg config.Config, opts Options) (_ *Guard, err 
 		return nil, err
 	}
 	ed.sealer = keys
-	fed, facts, err := openFederation(cfg, clk)
+	fed, dashFed, closeFacts, err := openFederation(cfg, clk)
 	if err != nil {
 		return nil, err
 	}
-	if facts != nil {
-		cleanup = append(cleanup, facts.Close)
-	}
+	cleanup = append(cleanup, closeFacts)
 	ed.fed = fed
 	eng, err := newEngine(cfg, ed)
 	if err != nil {
@@ -248,10 +245,6 @@ func Start(ctx context.Context, cfg config.Config, opts Options) (_ *Guard, err 
 	srv, err := newAPI(cfg, opts.BootstrapKey, log, clk, eng, cachedKeys(ctx, cfg, st, key, log), ready.Load, svc, corpus, jnl, hub, disp)
 	if err != nil {
 		return nil, err
-	}
-	var dashFed dashboard.Federation // nil unless federated (no typed nil)
-	if facts != nil {
-		dashFed = facts
 	}
 	handler, err := withDashboard(ctx, cfg, log, clk, eng, st, keys, dashFed, srv.Handler())
 	if err != nil {
