@@ -1,6 +1,7 @@
 package simulate
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"fmt"
@@ -32,7 +33,8 @@ type Federated struct {
 	// SeedA seeds shop A's owners; zero: Scenario.Seed + 1. Shop A's
 	// customers are other people with, for some, the same addresses.
 	SeedA int64
-	// Lag is how long after shop A the crew reaches shop B (default 1h).
+	// Lag is how long after shop A the crew reaches shop B (default
+	// DefaultLag).
 	Lag time.Duration
 	// SharedSources is the share of the crew's networks (/24, /64) it
 	// uses at both shops (default 0.5); the rest are fresh at B.
@@ -51,6 +53,19 @@ type Note struct {
 	Shop string // "A" or "B"
 	Text string
 }
+
+// FederatedScenario returns the built-in scenario of simulate
+// --federated: shop B's day, a slow residential crew among its owners.
+func FederatedScenario() (traffic.Scenario, error) {
+	data, err := scenarioFS.ReadFile("scenarios/two_shops.yaml")
+	if err != nil {
+		return traffic.Scenario{}, err
+	}
+	return traffic.Decode(bytes.NewReader(data))
+}
+
+// DefaultLag is how long after shop A the crew reaches shop B.
+const DefaultLag = time.Hour
 
 // PeerA is the issuer shop A's facts come from.
 const PeerA = "https://shop-a.example"
@@ -180,7 +195,7 @@ func (c Federated) withDefaults() Federated {
 		c.SeedA = c.Scenario.Seed + 1
 	}
 	if c.Lag <= 0 {
-		c.Lag = time.Hour
+		c.Lag = DefaultLag
 	}
 	if c.SharedSources <= 0 {
 		c.SharedSources = 0.5

@@ -1,13 +1,10 @@
 package simulate
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"testing"
 	"time"
-
-	"github.com/atoguard/atoguard/internal/traffic"
 )
 
 // TestTwoShopsOneCrew measures shop B's stolen logins let in and its
@@ -17,11 +14,7 @@ import (
 // most alone + 0.2 points, and its incident opens at the crew's first
 // attempts.
 func TestTwoShopsOneCrew(t *testing.T) {
-	data, err := scenarioFS.ReadFile("scenarios/two_shops.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	sc, err := traffic.Decode(bytes.NewReader(data))
+	sc, err := FederatedScenario()
 	if err != nil {
 		t.Fatal(err)
 	}
