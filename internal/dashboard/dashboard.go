@@ -42,10 +42,11 @@ type Federation interface {
 }
 
 // Teller is what an Engine that is federated (engine.Engine) adds: how
-// many facts an incident told the federation, and telling it that an
-// operator ended accounts' sessions (a forced password reset).
+// many facts an incident told the federation and to which peers (when
+// known), and telling it that an operator ended accounts' sessions (a
+// forced password reset).
 type Teller interface {
-	Told(incidentID string) int
+	Told(incidentID string) (facts int, peers []string)
 	SessionsRevoked(userIDs []string)
 }
 

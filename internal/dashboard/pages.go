@@ -205,12 +205,12 @@ func (s *Server) overview(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// told is how many facts incident id told the federation; -1 when the
-// guard is not federated.
-func (s *Server) told(id string) int {
+// told is how many facts incident id told the federation, and to which
+// peers when known; -1 when the guard is not federated.
+func (s *Server) told(id string) (int, []string) {
 	t, ok := s.eng.(Teller)
 	if !ok || s.fed == nil {
-		return -1
+		return -1, nil
 	}
 	return t.Told(id)
 }
@@ -338,11 +338,12 @@ func (s *Server) incidentPage(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	told, toldPeers := s.told(inc.ID)
 	s.render(w, r, http.StatusOK, "incident", map[string]any{
 		"Incident": inc, "Accounts": shown, "AccountTotal": len(rows), "Truncated": len(rows) > len(shown), "Outcomes": oc,
 		"SourceGroups": groups, "Bulk": bulk, "Batch": randomToken(), "Done": doneOf(r.URL.Query()),
 		"BulkEnabled": slices.ContainsFunc(bulk, func(b bulkRow) bool { return b.Enabled }),
-		"AtRiskTotal": atRisk, "KnownTotal": known, "Sent": sent, "Told": s.told(inc.ID),
+		"AtRiskTotal": atRisk, "KnownTotal": known, "Sent": sent, "Told": told, "ToldPeers": toldPeers,
 	})
 	return nil
 }

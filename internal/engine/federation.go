@@ -69,7 +69,7 @@ type fedState struct {
 	told    map[fedKey]*toldFact // bounded by Config.Max
 	dirty   []fedKey             // changed since the last publication
 	victims map[string]string    // user id → login subject of accounts told compromised; bounded
-	byInc   map[string]int       // facts published per incident
+	byInc   map[string]*toldInc  // what was published per incident; bounded
 	// lead is what unfamiliar failures taught while no incident was open,
 	// the newest last (at most leadMax): a campaign is detected some
 	// minutes in, and its first attempts are told with the incident.
@@ -88,6 +88,41 @@ type fedKey struct {
 	subject string
 }
 
+// toldInc is what was published of one incident: how many facts, and to
+// which peers when the publisher says (Recipients).
+type toldInc struct {
+	facts int
+	peers []string
+}
+
+// maxToldIncidents bounds the incidents whose publications are counted.
+const maxToldIncidents = 1024
+
+// Recipients is implemented by a Publisher that knows which peers its
+// publications go to (those whose sending is on): each incident then
+// lists the peers it told.
+type Recipients interface {
+	Recipients() []string
+}
+
+// toldLocked counts n facts published for incident inc, to peers.
+func (f *fedState) toldLocked(inc string, n int, peers []string) {
+	t := f.byInc[inc]
+	if t == nil {
+		if len(f.byInc) >= maxToldIncidents {
+			clear(f.byInc) // a bounded, best-effort count
+		}
+		t = &toldInc{}
+		f.byInc[inc] = t
+	}
+	t.facts += n
+	for _, p := range peers {
+		if !slices.Contains(t.peers, p) && len(t.peers) < 64 {
+			t.peers = append(t.peers, p)
+		}
+	}
+}
+
 // toldFact is a fact as this guard knows it, and what of it was told.
 type toldFact struct {
 	fact      federation.Fact
@@ -100,7 +135,7 @@ func newFedState(f *Federation) *fedState {
 	if f == nil {
 		return nil
 	}
-	return &fedState{Federation: *f, told: map[fedKey]*toldFact{}, victims: map[string]string{}, byInc: map[string]int{}}
+	return &fedState{Federation: *f, told: map[fedKey]*toldFact{}, victims: map[string]string{}, byInc: map[string]*toldInc{}}
 }
 
 // loginSubject is how a login is named in the facts this guard tells.
@@ -443,7 +478,6 @@ func (f *fedState) due(now time.Time) []federation.Fact {
 		case t.sentCount == 0, t.fact.Count >= 2*t.sentCount, now.Sub(t.sentAt) >= f.Config.TTL(k.kind)/2:
 			out = append(out, t.fact)
 			t.sentCount, t.sentAt = t.fact.Count, now
-			f.byInc[t.fact.Incident]++
 		}
 		t.dirty = false
 	}
@@ -477,6 +511,15 @@ func (e *Engine) publishFacts(ctx context.Context, now time.Time) error {
 		f.unsent(facts)
 		return fmt.Errorf("publishing facts to the federation: %w", err)
 	}
+	var peers []string
+	if r, ok := f.Publisher.(Recipients); ok {
+		peers = r.Recipients()
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, x := range facts {
+		f.toldLocked(x.Incident, 1, peers)
+	}
 	return nil
 }
 
@@ -488,7 +531,6 @@ func (f *fedState) unsent(facts []federation.Fact) {
 		k := fedKey{x.Kind, x.Subject}
 		if t := f.told[k]; t != nil {
 			t.sentCount, t.sentAt = 0, time.Time{}
-			f.byInc[x.Incident]--
 			if !t.dirty {
 				t.dirty = true
 				f.dirty = append(f.dirty, k)
@@ -497,13 +539,18 @@ func (f *fedState) unsent(facts []federation.Fact) {
 	}
 }
 
-// Told returns how many facts were published for incident id (0 when
-// federation is off or nothing was told).
-func (e *Engine) Told(incidentID string) int {
+// Told returns how many facts were published for incident id, and to
+// which peers when the publisher says (Recipients); 0 when federation is
+// off or nothing was told.
+func (e *Engine) Told(incidentID string) (facts int, peers []string) {
 	if e.fed == nil {
-		return 0
+		return 0, nil
 	}
 	e.fed.mu.Lock()
 	defer e.fed.mu.Unlock()
-	return e.fed.byInc[incidentID]
+	t := e.fed.byInc[incidentID]
+	if t == nil {
+		return 0, nil
+	}
+	return t.facts, slices.Clone(t.peers)
 }

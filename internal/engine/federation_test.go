@@ -29,11 +29,13 @@ func (f fakeFacts) Lookup(kind federation.Kind, subject string, now time.Time) f
 }
 
 // recorder is a Publisher keeping what it was given, failing while fail
-// is set.
+// is set; it sends to two peers.
 type recorder struct {
 	got  [][]federation.Fact
 	fail bool
 }
+
+func (r *recorder) Recipients() []string { return []string{"https://a.example", "https://b.example"} }
 
 func (r *recorder) Publish(_ context.Context, facts []federation.Fact) error {
 	if r.fail {
@@ -95,9 +97,6 @@ func TestFactsAreToldOnceDurableDeduplicatedAndBounded(t *testing.T) {
 	if got := f.due(now); len(got) != 0 {
 		t.Errorf("nothing new, yet published %+v", got)
 	}
-	if got := f.byInc["inc_1"]; got != 3 {
-		t.Errorf("facts told for inc_1 = %d, want 3", got)
-	}
 	for i := range 30 {
 		f.learned([]federation.Fact{fact(federation.ComboListed, string(rune('b'+i)))})
 	}
@@ -109,13 +108,20 @@ func TestFactsAreToldOnceDurableDeduplicatedAndBounded(t *testing.T) {
 func TestPublishFailureRetries(t *testing.T) {
 	rec := &recorder{fail: true}
 	e := newEngine(t, "", memory.New(), func(d *Deps) { d.Federation = &Federation{Key: testFedKey, Publisher: rec} })
-	e.fed.learned([]federation.Fact{{Kind: federation.ComboListed, Subject: "a", Count: 1, LastSeen: t0, Expires: t0.Add(time.Hour)}})
+	e.fed.learned([]federation.Fact{{Kind: federation.ComboListed, Subject: "a", Incident: "inc_1", Count: 1, LastSeen: t0, Expires: t0.Add(time.Hour)}})
 	if err := e.publishFacts(context.Background(), t0); err == nil {
 		t.Fatal("a failed publication reported no error")
+	}
+	if n, _ := e.Told("inc_1"); n != 0 {
+		t.Errorf("a failed publication counted %d facts told", n)
 	}
 	rec.fail = false
 	if err := e.publishFacts(context.Background(), t0); err != nil || len(rec.got) != 1 {
 		t.Errorf("retry: err %v, publications %d, want 1", err, len(rec.got))
+	}
+	n, peers := e.Told("inc_1")
+	if d := cmp.Diff([]string{"https://a.example", "https://b.example"}, peers); n != 1 || d != "" {
+		t.Errorf("told inc_1: %d facts, peers (-want +got):\n%s", n, d)
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -138,6 +139,9 @@ func (s *Store) accept(f Fact, now time.Time) (Fact, bool) {
 	}
 	if limit := seen.Add(s.cfg.TTL(f.Kind)); f.Expires.IsZero() || f.Expires.After(limit) {
 		f.Expires = limit
+	}
+	if math.IsNaN(f.Confidence) {
+		f.Confidence = 0
 	}
 	f.Confidence = min(max(f.Confidence, 0), 1)
 	f.Count = max(f.Count, 0)

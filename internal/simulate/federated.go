@@ -431,7 +431,8 @@ func (s *shop) finish(ctx context.Context) error {
 		first := slices.MinFunc(incs, func(x, y store.Incident) int { return x.StartedAt.Compare(y.StartedAt) })
 		o.IncidentAfter = first.StartedAt.Sub(o.crewStart).Round(time.Second).String()
 		for _, inc := range incs {
-			o.FactsPublished += s.eng.Told(inc.ID)
+			n, _ := s.eng.Told(inc.ID)
+			o.FactsPublished += n
 		}
 	}
 	if o.OwnerLogins > 0 {
