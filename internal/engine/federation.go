@@ -163,11 +163,7 @@ func (e *Engine) peerFacts(ev *event.Event, obs *observation) policy.PeerFacts {
 	}
 	now := obs.now
 	var peers []string
-	look := func(kind federation.Kind, subject string) bool {
-		if subject == "" {
-			return false
-		}
-		m := f.Facts.Lookup(kind, subject, now)
+	take := func(m federation.Match) bool {
 		for _, p := range m.Peers {
 			if !slices.Contains(peers, p) {
 				peers = append(peers, p)
@@ -176,6 +172,13 @@ func (e *Engine) peerFacts(ev *event.Event, obs *observation) policy.PeerFacts {
 		pf.Confidence = max(pf.Confidence, m.Confidence)
 		return m.Found()
 	}
+	lookup := func(kind federation.Kind, subject string) federation.Match {
+		if subject == "" {
+			return federation.Match{}
+		}
+		return f.Facts.Lookup(kind, subject, now)
+	}
+	look := func(kind federation.Kind, subject string) bool { return take(lookup(kind, subject)) }
 	if ev.Type.IsLogin() {
 		if login := loginOf(ev); login != "" {
 			h := f.Key.Hash(domainLogin, login)
@@ -183,13 +186,13 @@ func (e *Engine) peerFacts(ev *event.Event, obs *observation) policy.PeerFacts {
 			pf.ComboListed = look(federation.ComboListed, h) || look(federation.ComboListed, login)
 		}
 		pf.CampaignPrefix = look(federation.CampaignSource, obs.keys.Prefix)
-		conf := pf.Confidence
-		pf.Confidence = 0
-		pf.CampaignFingerprint = look(federation.CampaignFingerprint, f.agentSubject(ev.Context.UserAgent)) ||
-			look(federation.CampaignFingerprint, f.fingerprintSubject(ev.Context.ClientFingerprint))
-		fpConf := pf.Confidence
-		pf.Confidence = max(conf, fpConf)
-		pf.CampaignFingerprint = pf.CampaignFingerprint && fpConf >= peerWeighFrom
+		// A browser cluster counts only when a peer is confident of it:
+		// owners use the same browsers as crews.
+		for _, subject := range []string{f.agentSubject(ev.Context.UserAgent), f.fingerprintSubject(ev.Context.ClientFingerprint)} {
+			if m := lookup(federation.CampaignFingerprint, subject); m.Confidence >= peerWeighFrom {
+				pf.CampaignFingerprint = take(m) || pf.CampaignFingerprint
+			}
+		}
 		pf.CampaignSource = pf.CampaignPrefix || pf.CampaignFingerprint
 		if ev.Credential.HasPassword {
 			pf.SprayedPassword = look(federation.SprayedPassword, f.passwordSubject(ev.Credential.PasswordSHA1))
