@@ -14,6 +14,9 @@ import (
 // most alone + 0.2 points, and its incident opens at the crew's first
 // attempts.
 func TestTwoShopsOneCrew(t *testing.T) {
+	if raceOn {
+		t.Skip("one goroutine, minutes under -race: .ci/run runs it without")
+	}
 	sc, err := FederatedScenario()
 	if err != nil {
 		t.Fatal(err)
