@@ -195,6 +195,7 @@ func TestValidate(t *testing.T) {
 			}, "\n"),
 		},
 		{name: "federation", edit: func(c *config.Config) {
+			c.Federation.KeyFile, c.Federation.Subjects = "/etc/atoguard/federation.key", "email"
 			c.SSF = ssf.Config{Issuer: "https://shop-a.example", Peers: []ssf.Peer{{Name: "shop-b", Issuer: "https://shop-b.example",
 				JWKSURL: "https://shop-b.example/ssf/jwks.json", Accept: []federation.Kind{federation.ComboListed},
 				Send: federation.Kinds, PushTokenEnv: "ATOGUARD_PUSH_SHOP_B"}}}
@@ -202,17 +203,21 @@ func TestValidate(t *testing.T) {
 		{
 			name: "federation, wrongly",
 			edit: func(c *config.Config) {
+				c.Federation.Subjects = "plain"
 				c.SSF = ssf.Config{Issuer: "shop-a", LongPoll: -time.Second, Peers: []ssf.Peer{
 					{Name: "shop b", Issuer: "https://shop-b.example", Accept: []federation.Kind{"gossip"}, PollURL: "https://shop-b.example/v1/ssf/poll/1"},
 				}}
 			},
 			want: strings.Join([]string{
+				`federation.key_file: empty, yet other federation settings are given`,
+				`federation.subjects: "plain" is not login_hash or email`,
 				`ssf.issuer: "shop-a" is not an absolute http(s) URL`,
 				`ssf.long_poll: -1s is negative`,
 				`ssf.peers[0].accept: "gossip" is not a kind of fact (want some of [credential_compromised credential_changed session_revoked combo_listed campaign_source campaign_fingerprint drop_point sprayed_password])`,
 				`ssf.peers[0].jwks_url: give jwks_url or jwks_file (one of them) to take SETs from the peer`,
 				`ssf.peers[0].name: "shop b" is not 1-64 letters, digits, '.', '_' or '-'`,
 				`ssf.peers[0].poll_token_file: polling needs poll_token_env or poll_token_file`,
+				`ssf.peers[0]: sends or accepts facts, but federation.key_file is empty (the federation's key hashes what is told and keeps what peers send)`,
 			}, "\n"),
 		},
 		{

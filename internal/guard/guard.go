@@ -53,7 +53,8 @@ type Options struct {
 	// CertCheckEvery is how often the TLS certificate and key files are
 	// looked at for a renewal; 0 means tlscert.DefaultCheckEvery.
 	CertCheckEvery time.Duration
-	// FactSink takes the facts peers send (ssf.Sink); see factSink.
+	// FactSink, when set, takes the facts peers send (ssf.Sink) in place
+	// of the federation's fact store (tests).
 	FactSink ssf.Sink
 }
 
@@ -197,13 +198,14 @@ func Start(ctx context.Context, cfg config.Config, opts Options) (_ *Guard, err 
 		return nil, err
 	}
 	ed.sealer = keys
-	// Federation over Shared Signals; fed (nil when off) is the engine's
-	// Publisher of facts once the engine takes one.
-	fed, stopFed, err := startFederation(ctx, cfg, clk, factSink(opts), getenv, log)
+	// Federation: the facts peers sent (cfg.Federation) and Shared
+	// Signals to talk to them (cfg.SSF); fed's parts are nil when off.
+	fed, err := federate(ctx, cfg, clk, opts, getenv, log)
 	if err != nil {
 		return nil, err
 	}
-	cleanup = append(cleanup, stopFed)
+	cleanup = append(cleanup, fed.stop)
+	ed.fed = fed.engine
 	eng, err := newEngine(cfg, ed)
 	if err != nil {
 		return nil, err
@@ -251,11 +253,11 @@ func Start(ctx context.Context, cfg config.Config, opts Options) (_ *Guard, err 
 	go rekeyFactors(ctx, svc, keys, log)
 	var ready atomic.Bool
 	cfg.API.InternalToken = getenv(EnvInternalToken)
-	srv, err := newAPI(cfg, opts.BootstrapKey, log, clk, eng, cachedKeys(ctx, cfg, st, key, log), ready.Load, svc, corpus, jnl, hub, disp, fed)
+	srv, err := newAPI(cfg, opts.BootstrapKey, log, clk, eng, cachedKeys(ctx, cfg, st, key, log), ready.Load, svc, corpus, jnl, hub, disp, fed.ssf)
 	if err != nil {
 		return nil, err
 	}
-	handler, err := withDashboard(ctx, cfg, log, clk, eng, st, keys, srv.Handler())
+	handler, err := withDashboard(ctx, cfg, log, clk, eng, st, keys, fed.dash, srv.Handler())
 	if err != nil {
 		return nil, err
 	}
@@ -269,7 +271,7 @@ func Start(ctx context.Context, cfg config.Config, opts Options) (_ *Guard, err 
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	g := &Guard{addr: ln.Addr(), scheme: "http", mode: mode, hub: hub, fed: fed, stop: stop, done: make(chan struct{})}
+	g := &Guard{addr: ln.Addr(), scheme: "http", mode: mode, hub: hub, fed: fed.ssf, stop: stop, done: make(chan struct{})}
 	served := make(chan error, 1)
 	if certs != nil {
 		g.scheme, hs.TLSConfig = "https", certs.Config()

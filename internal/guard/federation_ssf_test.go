@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -50,6 +52,7 @@ func TestFederationPush(t *testing.T) {
 
 	cfgA := config.Default()
 	cfgA.Data, cfgA.Clock = t.TempDir(), string(clock.Event)
+	cfgA.Federation.KeyFile = writeFederationKey(t, cfgA.Data)
 	cfgA.SSF = ssf.Config{Issuer: urlA, Peers: []ssf.Peer{{Name: "shop-b", Issuer: urlB,
 		Send: []federation.Kind{federation.ComboListed, federation.CredentialCompromised}}}}
 	st, err := sqlite.Open(ctx, cfgA.Data, sqlite.Options{})
@@ -66,6 +69,7 @@ func TestFederationPush(t *testing.T) {
 	}
 	cfgB := config.Default()
 	cfgB.Data, cfgB.Clock = t.TempDir(), string(clock.Event)
+	cfgB.Federation.KeyFile = writeFederationKey(t, cfgB.Data)
 	cfgB.SSF = ssf.Config{Issuer: urlB, Peers: []ssf.Peer{{Name: "shop-a", Issuer: urlA, JWKSURL: urlA + ssf.PathJWKS,
 		Accept: federation.Kinds, PushTokenEnv: "PUSH_FROM_A"}}}
 	for _, c := range []config.Config{cfgA, cfgB} {
@@ -141,4 +145,15 @@ func callText(t *testing.T, url string, out *string) int {
 	data, _ := io.ReadAll(resp.Body)
 	*out = string(data)
 	return resp.StatusCode
+}
+
+// writeFederationKey writes the federation's key (the same at every
+// guard of a test) into dir and returns its path.
+func writeFederationKey(t *testing.T, dir string) string {
+	t.Helper()
+	path := filepath.Join(dir, "federation.key")
+	if err := os.WriteFile(path, []byte(strings.Repeat("k", 32)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
