@@ -2,12 +2,15 @@ package guard
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/atoguard/atoguard/internal/clock"
 	"github.com/atoguard/atoguard/internal/config"
 	"github.com/atoguard/atoguard/internal/dashboard"
 	"github.com/atoguard/atoguard/internal/engine"
+	"github.com/atoguard/atoguard/internal/federation"
 	"github.com/atoguard/atoguard/internal/ssf"
 )
 
@@ -25,8 +28,9 @@ type federated struct {
 // federate joins the two halves: the fact store is the Shared Signals
 // receiver's sink, and the Shared Signals service is the engine's
 // publisher (the engine publishes from its tick, once the facts' events
-// are durable). With federation.key_file but no ssf.issuer, peers' facts
-// already on record are used and nothing is told; with an issuer but no
+// are durable); the store follows the peers configured (followPeers).
+// With federation.key_file but no ssf.issuer, peers' facts already on
+// record are used and nothing is told; with an issuer but no
 // key, the service serves its configuration and streams and carries
 // nothing (config validation refuses peers that send or accept then).
 func federate(ctx context.Context, cfg config.Config, clk *clock.Clock, opts Options, getenv func(string) string,
@@ -43,7 +47,14 @@ func federate(ctx context.Context, cfg config.Config, clk *clock.Clock, opts Opt
 	if opts.FactSink != nil {
 		sink = opts.FactSink
 	}
-	svc, stopSSF, err := startFederation(ctx, cfg, clk, sink, getenv, log)
+	if facts != nil && cfg.SSF.Enabled() {
+		err = followPeers(facts, cfg.SSF, clk.Now())
+	}
+	var svc *ssf.Service
+	stopSSF := func() error { return nil }
+	if err == nil {
+		svc, stopSSF, err = startFederation(ctx, cfg, clk, sink, getenv, log)
+	}
 	if err != nil {
 		_ = closeFacts()
 		return federated{}, err
@@ -59,6 +70,39 @@ func federate(ctx context.Context, cfg config.Config, clk *clock.Clock, opts Opt
 		return err
 	}
 	return federated{engine: fedEngine, dash: dash, ssf: svc, stop: stop}, nil
+}
+
+// followPeers makes the fact store follow the peers of the configuration:
+// the facts of a peer paused there are kept and not used, and those of a
+// peer no longer there are dropped.
+func followPeers(facts *federation.Store, c ssf.Config, now time.Time) error {
+	peers := map[string]bool{} // name → paused
+	for _, p := range c.Peers {
+		peers[p.Name] = p.Paused
+	}
+	held := map[string]bool{}
+	for _, ps := range facts.Peers(now) {
+		held[ps.Peer] = true
+		paused, ok := peers[ps.Peer]
+		var err error
+		switch {
+		case !ok:
+			err = facts.Remove(ps.Peer)
+		case paused != ps.Paused:
+			err = facts.Pause(ps.Peer, paused)
+		}
+		if err != nil {
+			return fmt.Errorf("federation peer %s: %w", ps.Peer, err)
+		}
+	}
+	for name, paused := range peers {
+		if paused && !held[name] {
+			if err := facts.Pause(name, true); err != nil {
+				return fmt.Errorf("federation peer %s: %w", name, err)
+			}
+		}
+	}
+	return nil
 }
 
 // publisher is the Shared Signals service as the engine's Publisher, with
