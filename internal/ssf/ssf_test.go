@@ -567,3 +567,21 @@ func TestPublishFilters(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkSign: signing one queued SET at delivery (RS256, 2048 bits).
+func BenchmarkSign(b *testing.B) {
+	s, err := New(Config{Issuer: "https://a.example"}, Deps{Log: quiet(), DataDir: b.TempDir()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	c, _ := factClaims(testFacts(time.Now())[3], "https://a.example", "https://b.example", "j", time.Now())
+	body, _ := json.Marshal(c)
+	q := queued{JTI: "j", Claims: body}
+	b.ResetTimer()
+	for range b.N {
+		if _, err := s.sign(q, time.Now()); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
