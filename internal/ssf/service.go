@@ -237,8 +237,9 @@ func (s *Service) Publish(ctx context.Context, facts []federation.Fact) error {
 		if !ok || p.Paused || st.Status == StatusDisabled {
 			continue
 		}
+		events := delivered(st.EventsRequested, p)
 		for _, f := range facts {
-			if !p.sends(f) || !slices.Contains(st.EventsDelivered, EventType(f.Kind)) {
+			if !p.sends(f) || !slices.Contains(events, EventType(f.Kind)) {
 				continue
 			}
 			jti := randomID(16)

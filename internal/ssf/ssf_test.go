@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
@@ -510,6 +511,77 @@ func TestLongPoll(t *testing.T) {
 		call(t, "POST", st.Delivery.EndpointURL, "b", map[string]any{"returnImmediately": true}, &again)
 		if len(again.Sets) != 1 {
 			t.Errorf("the queued SET was not served: %d then %d", len(resp.Sets), len(again.Sets))
+		}
+	}
+}
+
+// TestPublishFilters: a peer gets only the kinds it is configured to be
+// sent, of the event types its stream asked for, and email subjects only
+// when allowed; a disabled stream gets nothing.
+func TestPublishFilters(t *testing.T) {
+	email := federation.Fact{Kind: federation.ComboListed, Subject: "taro@example.jp", SubjectFormat: federation.SubjectEmail,
+		Confidence: 1, Expires: time.Now().Add(time.Hour)}
+	for _, tc := range []struct {
+		name      string
+		peer      Peer
+		requested []string
+		status    string
+		facts     []federation.Fact
+		want      int
+	}{
+		{"all kinds on", Peer{Send: federation.Kinds}, nil, "", testFacts(time.Now()), 8},
+		{"nothing on", Peer{}, nil, "", testFacts(time.Now()), 0},
+		{"two kinds on", Peer{Send: []federation.Kind{federation.ComboListed, federation.SessionRevoked}}, nil, "", testFacts(time.Now()), 2},
+		{"indicators requested", Peer{Send: federation.Kinds}, []string{EventCampaignIndicator}, "", testFacts(time.Now()), 5},
+		{"paused peer", Peer{Send: federation.Kinds, Paused: true}, nil, "", testFacts(time.Now()), 0},
+		{"disabled stream", Peer{Send: federation.Kinds}, nil, StatusDisabled, testFacts(time.Now()), 0},
+		{"paused stream keeps", Peer{Send: federation.Kinds}, nil, StatusPaused, testFacts(time.Now()), 8},
+		{"email not allowed", Peer{Send: federation.Kinds}, nil, "", []federation.Fact{email}, 0},
+		{"email allowed", Peer{Send: federation.Kinds, SendEmail: true}, nil, "", []federation.Fact{email}, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			peer := tc.peer
+			peer.Name, peer.Issuer = "b", "https://b.example"
+			s, err := New(Config{Issuer: "https://a.example", Peers: []Peer{peer}}, Deps{Log: quiet(), DataDir: t.TempDir()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			srv := httptest.NewServer(mount(func() *Service { return s }))
+			defer srv.Close()
+			var st Stream
+			body := map[string]any{"delivery": map[string]any{"method": MethodPoll}}
+			if tc.requested != nil {
+				body["events_requested"] = tc.requested
+			}
+			call(t, "POST", srv.URL+PathStream, "b", body, &st)
+			if tc.status != "" {
+				call(t, "POST", srv.URL+PathStatus, "b", map[string]any{"stream_id": st.ID, "status": tc.status}, nil)
+			}
+			if err := s.Publish(context.Background(), tc.facts); err != nil {
+				t.Fatal(err)
+			}
+			if got := outboxDepth(t, s); got != tc.want {
+				t.Errorf("queued %d SETs, want %d", got, tc.want)
+			}
+		})
+	}
+}
+
+// BenchmarkSign: signing one queued SET at delivery (RS256, 2048 bits).
+func BenchmarkSign(b *testing.B) {
+	s, err := New(Config{Issuer: "https://a.example"}, Deps{Log: quiet(), DataDir: b.TempDir()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	c, _ := factClaims(testFacts(time.Now())[3], "https://a.example", "https://b.example", "j", time.Now())
+	body, _ := json.Marshal(c)
+	q := queued{JTI: "j", Claims: body}
+	b.ResetTimer()
+	for range b.N {
+		if _, err := s.sign(q, time.Now()); err != nil {
+			b.Fatal(err)
 		}
 	}
 }

@@ -206,13 +206,26 @@ func (s *Service) callerPeer(caller string) (*peerState, error) {
 
 // eventsFor are the event types the peer may get.
 func eventsFor(p *peerState) []string {
-	var out []string
+	out := []string{}
 	for _, e := range SupportedEvents {
 		for _, k := range p.Send {
 			if EventType(k) == e {
 				out = append(out, e)
 				break
 			}
+		}
+	}
+	return out
+}
+
+// delivered are the event types a stream that requested requested
+// carries to p: those p is sent (its send list, as configured now) and
+// requested; all of those when none were requested.
+func delivered(requested []string, p *peerState) []string {
+	out := []string{}
+	for _, e := range eventsFor(p) {
+		if len(requested) == 0 || slices.Contains(requested, e) {
+			out = append(out, e)
 		}
 	}
 	return out
@@ -239,16 +252,7 @@ func (s *Service) fill(st *Stream, p *peerState) error {
 	}
 	st.Issuer, st.Audience = s.cfg.Issuer, p.Issuer
 	st.EventsSupported = eventsFor(p)
-	requested := st.EventsRequested
-	if requested == nil {
-		requested = SupportedEvents
-	}
-	st.EventsDelivered = []string{}
-	for _, e := range st.EventsSupported {
-		if slices.Contains(requested, e) {
-			st.EventsDelivered = append(st.EventsDelivered, e)
-		}
-	}
+	st.EventsDelivered = delivered(st.EventsRequested, p)
 	if st.EventsRequested == nil {
 		st.EventsRequested = []string{}
 	}
@@ -257,6 +261,15 @@ func (s *Service) fill(st *Stream, p *peerState) error {
 		return fail(http.StatusBadRequest, "invalid-field", "description: over 256 bytes")
 	}
 	return nil
+}
+
+// current is a stored stream of peer as answered now: its events as the
+// configuration says today.
+func (s *Service) current(st Stream, peer string) Stream {
+	if p, ok := s.peers[peer]; ok {
+		st.EventsSupported, st.EventsDelivered = eventsFor(p), delivered(st.EventsRequested, p)
+	}
+	return shown(st)
 }
 
 // shown is a stream as answered: the push secret is never sent back.
@@ -337,7 +350,7 @@ func (s *Service) readStream(w http.ResponseWriter, r *http.Request, caller stri
 		}
 		out := []Stream{}
 		for _, st := range streams {
-			out = append(out, shown(st.Stream))
+			out = append(out, s.current(st.Stream, caller))
 		}
 		return writeJSON(w, http.StatusOK, out)
 	}
@@ -345,7 +358,7 @@ func (s *Service) readStream(w http.ResponseWriter, r *http.Request, caller stri
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, shown(st.Stream))
+	return writeJSON(w, http.StatusOK, s.current(st.Stream, caller))
 }
 
 func (s *Service) updateStream(w http.ResponseWriter, r *http.Request, caller string) error {
