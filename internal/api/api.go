@@ -129,10 +129,23 @@ type Deps struct {
 	// Collectors are more metrics served on /metrics with the API's own
 	// (the journal's, Redis's, the notification dispatcher's).
 	Collectors []prometheus.Collector
+	// Routes are more routes served with the API's (the Shared Signals
+	// endpoints of package ssf).
+	Routes []Route
 	// RecordsOptional makes an unreachable store degrade /readyz instead
 	// of failing it: the guard journals its records meanwhile (package
 	// journal).
 	RecordsOptional bool
+}
+
+// Route is a route another package serves through the API. With Scope
+// set, only a request whose API key carries that scope reaches Serve
+// (401 or 403 problem JSON otherwise, the key's quota applying), which is
+// given the key's name; without, Serve gets every request and "".
+type Route struct {
+	Pattern string // http.ServeMux pattern with a method
+	Scope   string
+	Serve   func(w http.ResponseWriter, r *http.Request, keyName string)
 }
 
 // HealthCheck is a part of the guard /readyz reports on; one that is not
@@ -231,10 +244,26 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if deps.Ranges != nil {
 		s.serveRanges(deps.Ranges)
 	}
+	for _, rt := range deps.Routes {
+		s.serveRoute(rt)
+	}
 	if deps.StepUp != nil {
 		s.serveStepUp(deps.StepUp)
 	}
 	return s, nil
+}
+
+// serveRoute serves rt (Deps.Routes).
+func (s *Server) serveRoute(rt Route) {
+	if rt.Scope == "" {
+		s.mux.HandleFunc(rt.Pattern, func(w http.ResponseWriter, r *http.Request) { rt.Serve(w, r, "") })
+		return
+	}
+	s.mux.Handle(rt.Pattern, adapt(s.log, s.requireScope(rt.Scope, func(w http.ResponseWriter, r *http.Request) error {
+		key, _ := r.Context().Value(ctxKey{}).(store.APIKey)
+		rt.Serve(w, r, key.Name)
+		return nil
+	})))
 }
 
 // serveRanges answers GET /range/{prefix} from src (Deps.Ranges).

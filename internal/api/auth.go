@@ -73,7 +73,7 @@ func (k *keyring) authenticate(ctx context.Context, header string, now time.Time
 	}
 	sum := sha256.Sum256([]byte(secret))
 	if k.bootstrap != nil && subtle.ConstantTimeCompare(sum[:], k.bootstrap) == 1 {
-		return store.APIKey{ID: "bootstrap", Name: "ATOGUARD_API_KEY", Scopes: []string{store.ScopeEvents, store.ScopeChallenges, store.ScopeFactors, store.ScopeAdmin}}, nil
+		return store.APIKey{ID: "bootstrap", Name: "ATOGUARD_API_KEY", Scopes: []string{store.ScopeEvents, store.ScopeChallenges, store.ScopeFactors, store.ScopeAdmin, store.ScopeFederation}}, nil
 	}
 	k.mu.Lock()
 	c, hit := k.known.Get(sum)

@@ -2,6 +2,8 @@ package api_test
 
 import (
 	"bytes"
+	"context"
+	"crypto/sha256"
 	"io"
 	"log/slog"
 	"net/http"
@@ -20,8 +22,11 @@ import (
 	"github.com/atoguard/atoguard/internal/clock"
 	"github.com/atoguard/atoguard/internal/engine"
 	"github.com/atoguard/atoguard/internal/event"
+	"github.com/atoguard/atoguard/internal/federation"
 	"github.com/atoguard/atoguard/internal/policy"
+	"github.com/atoguard/atoguard/internal/ssf"
 	"github.com/atoguard/atoguard/internal/stepup"
+	"github.com/atoguard/atoguard/internal/store"
 	"github.com/atoguard/atoguard/internal/store/memory"
 )
 
@@ -42,6 +47,11 @@ const catchAll = "/v1/"
 func fullServer(t *testing.T) *api.Server {
 	t.Helper()
 	st := memory.New()
+	sum := sha256.Sum256([]byte(federationSecret))
+	if err := st.PutKey(context.Background(), store.APIKey{ID: "key_shop_b", Name: "shop-b", Hash: sum[:],
+		Scopes: []string{store.ScopeFederation}}); err != nil {
+		t.Fatal(err)
+	}
 	pol, err := policy.Default()
 	if err != nil {
 		t.Fatal(err)
@@ -66,11 +76,37 @@ func fullServer(t *testing.T) *api.Server {
 	}
 	t.Cleanup(func() { corpus.Close() })
 	srv, err := api.New(api.Config{}, api.Deps{Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Engine: eng, Records: st, StepUp: svc, Ranges: corpus})
+		Engine: eng, Records: st, StepUp: svc, Ranges: corpus, Routes: federationRoutes(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return srv
+}
+
+// federationSecret is the API key of peer shop-b (scope federation) in
+// fullServer's records.
+const federationSecret = "agk_shop-b-federation"
+
+// federationRoutes are the Shared Signals routes of a guard with a peer
+// shop-b, mounted as the guard mounts them.
+func federationRoutes(t *testing.T) []api.Route {
+	t.Helper()
+	fed, err := ssf.New(ssf.Config{Issuer: "http://127.0.0.1:8080", Peers: []ssf.Peer{{Name: "shop-b",
+		Issuer: "https://shop-b.example", Send: federation.Kinds}}},
+		ssf.Deps{Log: slog.New(slog.DiscardHandler), DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { fed.Close() })
+	var out []api.Route
+	for _, rt := range fed.Routes() {
+		r := api.Route{Pattern: rt.Pattern, Serve: rt.Serve}
+		if rt.Authorized {
+			r.Scope = store.ScopeFederation
+		}
+		out = append(out, r)
+	}
+	return out
 }
 
 type spec struct {

@@ -15,15 +15,17 @@ import (
 	"path/filepath"
 
 	"github.com/atoguard/atoguard/internal/config"
+	"github.com/atoguard/atoguard/internal/ssf"
 	"github.com/atoguard/atoguard/internal/stepup"
 	"github.com/atoguard/atoguard/internal/store/sqlite"
 )
 
 // Names of the files in a backup directory.
 const (
-	RecordsName    = sqlite.FileName          // the records
-	SecretKeyName  = config.SecretKeyFileName // the key of keyed hashes
-	FactorKeysName = stepup.KeyFileName       // the keys that seal factor secrets
+	RecordsName     = sqlite.FileName          // the records
+	SecretKeyName   = config.SecretKeyFileName // the key of keyed hashes
+	FactorKeysName  = stepup.KeyFileName       // the keys that seal factor secrets
+	SigningKeysName = ssf.KeyFileName          // the keys federation SETs are signed with
 )
 
 // Layout is where a guard keeps what a backup holds.
@@ -31,12 +33,16 @@ type Layout struct {
 	Data       string // the data directory, where the records are
 	SecretKey  string // the secret key's file
 	FactorKeys string // the factor keys' file; empty: they come from the environment
+	// SigningKeys is the federation's signing keys' file, backed up when
+	// it exists (a guard with ssf.issuer set made it).
+	SigningKeys string
 }
 
 // LayoutOf returns the layout of the guard of cfg, whose environment
 // getenv reads (the factor keys may be in it).
 func LayoutOf(cfg config.Config, getenv func(string) string) Layout {
-	l := Layout{Data: cfg.Data, SecretKey: cfg.SecretKeyPath(), FactorKeys: cfg.StepUp.EncryptionKeyFile}
+	l := Layout{Data: cfg.Data, SecretKey: cfg.SecretKeyPath(), FactorKeys: cfg.StepUp.EncryptionKeyFile,
+		SigningKeys: filepath.Join(cfg.Data, ssf.KeyFileName)}
 	if l.FactorKeys == "" && getenv(stepup.EnvFactorKey) == "" {
 		l.FactorKeys = filepath.Join(cfg.Data, stepup.KeyFileName)
 	}
@@ -85,6 +91,12 @@ func Create(ctx context.Context, l Layout, dir string) (rep Report, err error) {
 			return rep, fmt.Errorf("backing up the factor keys: %w", err)
 		}
 		rep.Copied = append(rep.Copied, File{FactorKeysName, l.FactorKeys})
+	}
+	if _, err := os.Stat(l.SigningKeys); err == nil {
+		if err := copyFile(l.SigningKeys, filepath.Join(dir, SigningKeysName)); err != nil {
+			return rep, fmt.Errorf("backing up the federation signing keys: %w", err)
+		}
+		rep.Copied = append(rep.Copied, File{SigningKeysName, l.SigningKeys})
 	}
 	return rep, syncDir(dir)
 }
@@ -135,6 +147,9 @@ func Restore(l Layout, dir string) (Report, error) {
 	}
 	place(SecretKeyName, l.SecretKey, true)
 	place(FactorKeysName, l.FactorKeys, false)
+	if l.SigningKeys != "" {
+		place(SigningKeysName, l.SigningKeys, false)
+	}
 	if err := errors.Join(errs...); err != nil {
 		return Report{}, err
 	}

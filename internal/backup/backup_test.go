@@ -46,11 +46,11 @@ func TestLayoutOf(t *testing.T) {
 		env  string
 		want backup.Layout
 	}{
-		{name: "defaults", want: backup.Layout{Data: "d", SecretKey: "d/secret.key", FactorKeys: "d/factor.keys"}},
+		{name: "defaults", want: backup.Layout{Data: "d", SecretKey: "d/secret.key", FactorKeys: "d/factor.keys", SigningKeys: "d/ssf-signing.json"}},
 		{name: "files elsewhere", edit: func(c *config.Config) {
 			c.SecretKeyFile, c.StepUp.EncryptionKeyFile = "/etc/atoguard/secret.key", "/etc/atoguard/factor.keys"
-		}, env: "k1:x", want: backup.Layout{Data: "d", SecretKey: "/etc/atoguard/secret.key", FactorKeys: "/etc/atoguard/factor.keys"}},
-		{name: "factor keys in the environment", env: "k1:x", want: backup.Layout{Data: "d", SecretKey: "d/secret.key"}},
+		}, env: "k1:x", want: backup.Layout{Data: "d", SecretKey: "/etc/atoguard/secret.key", FactorKeys: "/etc/atoguard/factor.keys", SigningKeys: "d/ssf-signing.json"}},
+		{name: "factor keys in the environment", env: "k1:x", want: backup.Layout{Data: "d", SecretKey: "d/secret.key", SigningKeys: "d/ssf-signing.json"}},
 	} {
 		cfg := config.Default()
 		cfg.Data = "d"
@@ -155,5 +155,28 @@ func TestRefusals(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestSigningKeys: the federation's signing keys, when a guard made them,
+// are backed up and restored with the other keys.
+func TestSigningKeys(t *testing.T) {
+	src := guardData(t)
+	write(t, src.SigningKeys, `{"keys":[]}`)
+	dir := filepath.Join(t.TempDir(), "backup")
+	rep, err := backup.Create(context.Background(), src, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(rep.Copied); n != 4 || rep.Copied[3] != (backup.File{Name: backup.SigningKeysName, Path: src.SigningKeys}) {
+		t.Fatalf("copied %+v, want the signing keys last", rep.Copied)
+	}
+	data := filepath.Join(t.TempDir(), "data")
+	dst := backup.Layout{Data: data, SecretKey: filepath.Join(data, "secret.key"), SigningKeys: filepath.Join(data, backup.SigningKeysName)}
+	if _, err := backup.Restore(dst, dir); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := os.ReadFile(dst.SigningKeys); err != nil || string(got) != `{"keys":[]}` {
+		t.Errorf("restored signing keys: %q, %v", got, err)
 	}
 }

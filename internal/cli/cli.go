@@ -38,7 +38,7 @@ into incidents. See README.md and docs/api.md for the HTTP API.`,
 	root.AddCommand(newServe(stdout, stderr, getenv), newKeys(stdout, getenv), newPolicy(stdout), newVersion(stdout),
 		newDemo(stdout, stderr, getenv), newSimulate(stdout, stderr, getenv), newPasswords(stdout, stderr),
 		newOperator(stdout, getenv), newJournal(stdout, getenv), newBackup(stdout, getenv), newRestore(stdout, getenv),
-		newProxy(stdout, stderr, getenv), newReplay(stdout, stderr, getenv))
+		newProxy(stdout, stderr, getenv), newReplay(stdout, stderr, getenv), newFederation(stdout))
 	return root
 }
 

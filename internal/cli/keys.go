@@ -16,7 +16,7 @@ import (
 	"github.com/atoguard/atoguard/internal/store"
 )
 
-var allScopes = []string{store.ScopeEvents, store.ScopeChallenges, store.ScopeFactors, store.ScopeAdmin}
+var allScopes = []string{store.ScopeEvents, store.ScopeChallenges, store.ScopeFactors, store.ScopeAdmin, store.ScopeFederation}
 
 // parseScopes checks a comma-separated scope list.
 func parseScopes(s string) ([]string, error) {

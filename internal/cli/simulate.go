@@ -38,6 +38,7 @@ type simulateFlags struct {
 	demo        string
 	attackSpan  time.Duration
 	scaleSet    bool
+	federated   bool
 }
 
 func newSimulate(stdout, stderr io.Writer, getenv func(string) string) *cobra.Command {
@@ -70,13 +71,25 @@ demo) and DIR/demo.key; the scale defaults to 0.1 (1,000 owners, 1,000
 attack attempts for distributed), at most the demo's accounts. With
 --api-key (or ATOGUARD_API_KEY) it also reports when the incident opened.
 It plays once, guard on, and writes no report files. Each run adds to the
-demo's data (orders, step-ups, notifications); a fresh --data starts clean.`,
+demo's data (orders, step-ups, notifications); a fresh --data starts clean.
+
+--federated plays "two shops, one crew" in process: a crew with one combo
+list hits shop A, then an hour later shop B with the same list through
+partly the same proxies. Each shop has its own guard, records, keys and
+owners; shop A's guard tells shop B's what its incident learned (keyed
+hashes of the logins it tried, its networks, its drop points). It prints
+shop B being warned by A as it happens, then shop B alone and federated
+side by side. The scenario is the built-in two-shop day unless
+--scenario names a file; --scale applies.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if f.apiKey == "" {
 				f.apiKey = getenv("ATOGUARD_API_KEY")
 			}
 			f.scaleSet = cmd.Flags().Changed("scale")
+			if f.federated {
+				return runSimulateFederated(cmd.Context(), f, cmd.Flags().Changed("scenario"), stdout)
+			}
 			if f.demo != "" {
 				return runSimulateDemo(cmd.Context(), f, stdout, stderr)
 			}
@@ -99,6 +112,7 @@ demo's data (orders, step-ups, notifications); a fresh --data starts clean.`,
 	fl.BoolVar(&f.noProgress, "no-progress", false, "no progress bars on stderr")
 	fl.StringVar(&f.demo, "demo", "", "attack the running atoguard demo whose data directory is `DIR` (e.g. ./atoguard-demo) through its shop's pages")
 	fl.DurationVar(&f.attackSpan, "attack-span", time.Minute, "with --demo: the wall time the attack is played in")
+	fl.BoolVar(&f.federated, "federated", false, "play two shops, one crew: shop B warned by shop A's guard, alone and federated")
 	return cmd
 }
 

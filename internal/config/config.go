@@ -22,10 +22,12 @@ import (
 	"github.com/atoguard/atoguard/internal/challenge"
 	"github.com/atoguard/atoguard/internal/clock"
 	"github.com/atoguard/atoguard/internal/engine"
+	"github.com/atoguard/atoguard/internal/federation"
 	"github.com/atoguard/atoguard/internal/geo"
 	"github.com/atoguard/atoguard/internal/hot"
 	"github.com/atoguard/atoguard/internal/notify"
 	"github.com/atoguard/atoguard/internal/retention"
+	"github.com/atoguard/atoguard/internal/ssf"
 	"github.com/atoguard/atoguard/internal/stepup"
 )
 
@@ -57,6 +59,13 @@ type Config struct {
 	// Retention is how long the audit log and delivered notifications are
 	// kept before they are pruned.
 	Retention retention.Config `yaml:"retention"`
+	// Federation shares what this guard's incidents learn with the
+	// guards of other shops, and uses what they report (key_file empty:
+	// off, the default).
+	Federation federation.Config `yaml:"federation"`
+	// SSF is how the facts travel: OpenID Shared Signals, this guard's
+	// issuer and its peers (README, "Defend together"); empty issuer: off.
+	SSF ssf.Config `yaml:"ssf"`
 }
 
 // TLS names the certificate and key files the guard serves HTTPS with;
@@ -221,6 +230,9 @@ func (c Config) Validate() error {
 	}
 	errs = append(errs, c.Notify.Problems()...)
 	errs = append(errs, c.Retention.Problems()...)
+	errs = append(errs, c.Federation.Problems()...)
+	errs = append(errs, c.SSF.Problems()...)
+	errs = append(errs, c.federationProblems()...)
 	if _, err := c.Dashboard.Proxies(); err != nil {
 		errs = append(errs, err)
 	}
@@ -244,4 +256,23 @@ func (c Config) Validate() error {
 	}
 	slices.SortFunc(errs, func(a, b error) int { return strings.Compare(a.Error(), b.Error()) })
 	return errors.Join(errs...)
+}
+
+// federationProblems checks the two halves of federation against each
+// other: a Shared Signals peer that is sent or accepts facts needs the
+// federation's key (it hashes the subjects told, and turns on the store
+// that keeps what peers send). A key without an issuer is fine: the
+// facts on record are used and nothing is told.
+func (c Config) federationProblems() []error {
+	if c.Federation.Enabled() {
+		return nil
+	}
+	var errs []error
+	for i, p := range c.SSF.Peers {
+		if len(p.Send) > 0 || len(p.Accept) > 0 {
+			errs = append(errs, fmt.Errorf("ssf.peers[%d]: sends or accepts facts, but federation.key_file is empty "+
+				"(the federation's key hashes what is told and keeps what peers send)", i))
+		}
+	}
+	return errs
 }

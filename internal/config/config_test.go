@@ -10,6 +10,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/atoguard/atoguard/internal/config"
+	"github.com/atoguard/atoguard/internal/federation"
+	"github.com/atoguard/atoguard/internal/ssf"
 )
 
 func writeFile(t *testing.T, content string) string {
@@ -190,6 +192,32 @@ func TestValidate(t *testing.T) {
 			want: strings.Join([]string{
 				`dashboard.login_per_minute: -1 is negative`,
 				`dashboard.trusted_proxies[1]: "proxy.internal" is not an address or a CIDR prefix`,
+			}, "\n"),
+		},
+		{name: "federation", edit: func(c *config.Config) {
+			c.Federation.KeyFile, c.Federation.Subjects = "/etc/atoguard/federation.key", "email"
+			c.SSF = ssf.Config{Issuer: "https://shop-a.example", Peers: []ssf.Peer{{Name: "shop-b", Issuer: "https://shop-b.example",
+				JWKSURL: "https://shop-b.example/ssf/jwks.json", Accept: []federation.Kind{federation.ComboListed},
+				Send: federation.Kinds, PushTokenEnv: "ATOGUARD_PUSH_SHOP_B"}}}
+		}},
+		{
+			name: "federation, wrongly",
+			edit: func(c *config.Config) {
+				c.Federation.Subjects = "plain"
+				c.SSF = ssf.Config{Issuer: "shop-a", LongPoll: -time.Second, Peers: []ssf.Peer{
+					{Name: "shop b", Issuer: "https://shop-b.example", Accept: []federation.Kind{"gossip"}, PollURL: "https://shop-b.example/v1/ssf/poll/1"},
+				}}
+			},
+			want: strings.Join([]string{
+				`federation.key_file: empty, yet other federation settings are given`,
+				`federation.subjects: "plain" is not login_hash or email`,
+				`ssf.issuer: "shop-a" is not an absolute http(s) URL`,
+				`ssf.long_poll: -1s is negative`,
+				`ssf.peers[0].accept: "gossip" is not a kind of fact (want some of [credential_compromised credential_changed session_revoked combo_listed campaign_source campaign_fingerprint drop_point sprayed_password])`,
+				`ssf.peers[0].jwks_url: give jwks_url or jwks_file (one of them) to take SETs from the peer`,
+				`ssf.peers[0].name: "shop b" is not 1-64 letters, digits, '.', '_' or '-'`,
+				`ssf.peers[0].poll_token_file: polling needs poll_token_env or poll_token_file`,
+				`ssf.peers[0]: sends or accepts facts, but federation.key_file is empty (the federation's key hashes what is told and keeps what peers send)`,
 			}, "\n"),
 		},
 		{

@@ -168,6 +168,13 @@ func (s *Server) bulkAct(w http.ResponseWriter, r *http.Request) error {
 	if err := s.records.Write(r.Context(), b); err != nil {
 		return fmt.Errorf("enqueueing %s: %w", act.Kind, err)
 	}
+	if t, ok := s.eng.(Teller); ok && act.Kind == notify.KindForcePasswordReset {
+		ids := make([]string, len(targets))
+		for i, a := range targets {
+			ids[i] = a.Account
+		}
+		t.SessionsRevoked(ids) // the federation hears of it at the engine's next tick
+	}
 	s.log.Info("bulk action from the dashboard", "action", act.Kind, "incident", inc.ID, "accounts", len(targets),
 		"notifications", len(b.Notifications), "batch", batch, "operator", op)
 	http.Redirect(w, r, fmt.Sprintf("/ui/incidents/%s?done=%s&n=%d#bulk", url.PathEscape(inc.ID), act.Value, len(targets)), http.StatusSeeOther)

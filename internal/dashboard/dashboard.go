@@ -18,6 +18,7 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/atoguard/atoguard/internal/federation"
 	"github.com/atoguard/atoguard/internal/notify"
 	"github.com/atoguard/atoguard/internal/policy"
 	"github.com/atoguard/atoguard/internal/signal/campaign"
@@ -32,6 +33,21 @@ type Engine interface {
 	Rates() []campaign.Rate
 	// Policy returns the policy in force.
 	Policy() *policy.Policy
+}
+
+// Federation is what the dashboard shows of the guards of other shops
+// (package federation's Store): the live facts received, per peer.
+type Federation interface {
+	Peers(now time.Time) []federation.PeerSummary
+}
+
+// Teller is what an Engine that is federated (engine.Engine) adds: how
+// many facts an incident told the federation and to which peers (when
+// known), and telling it that an operator ended accounts' sessions (a
+// forced password reset).
+type Teller interface {
+	Told(incidentID string) (facts int, peers []string)
+	SessionsRevoked(userIDs []string)
 }
 
 // Records are the stored records the dashboard reads and the review
@@ -85,6 +101,9 @@ type Deps struct {
 	Records   Records
 	Operators Operators
 	Opener    Opener // opens the operators' sealed TOTP secrets
+	// Federation, when set, shows the facts peers sent on the overview
+	// and what each incident told them; nil: federation off (optional).
+	Federation Federation
 }
 
 // Config tunes the dashboard. Zero values take defaults.
@@ -121,6 +140,7 @@ type Server struct {
 	clock   Clock
 	history history
 	planner *notify.Planner // nil: no bulk actions
+	fed     Federation      // nil: federation off
 
 	sessions *sessions
 	limiter  *loginLimiter
@@ -171,7 +191,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		return nil, fmt.Errorf("dashboard assets: %w", err)
 	}
 	s := &Server{
-		cfg: cfg, log: deps.Log, eng: deps.Engine, records: deps.Records, ops: deps.Operators, opener: deps.Opener, clock: deps.Clock,
+		cfg: cfg, log: deps.Log, eng: deps.Engine, records: deps.Records, ops: deps.Operators, opener: deps.Opener, clock: deps.Clock, fed: deps.Federation,
 		planner:  planner,
 		sessions: newSessions(cfg.SessionIdle, cfg.SessionMax),
 		limiter:  newLoginLimiter(cfg.LoginPerMinute, maxLimiters),

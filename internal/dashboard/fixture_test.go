@@ -96,8 +96,9 @@ func openSQLite(t *testing.T) store.Store {
 	return st
 }
 
-// newFixtureOn is newFixtureNotify on the records st.
-func newFixtureOn(t *testing.T, nc notify.Config, st store.Store) *fixture {
+// newFixtureOn is newFixtureNotify on the records st; with edits the
+// dashboard's deps.
+func newFixtureOn(t *testing.T, nc notify.Config, st store.Store, with ...func(*dashboard.Deps)) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	keys, _, err := stepup.LoadKeys("", "", t.TempDir())
@@ -148,6 +149,9 @@ func newFixtureOn(t *testing.T, nc notify.Config, st store.Store) *fixture {
 	// Every test client is on loopback: trusting it as a proxy lets a test
 	// speak for other addresses (X-Forwarded-For).
 	loopback := []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
+	for _, edit := range with {
+		edit(&deps)
+	}
 	dash, err := dashboard.New(dashboard.Config{Notify: nc, TrustedProxies: loopback}, deps)
 	if err != nil {
 		t.Fatal(err)

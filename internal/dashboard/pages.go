@@ -14,6 +14,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/atoguard/atoguard/internal/federation"
 	"github.com/atoguard/atoguard/internal/store"
 )
 
@@ -193,11 +194,25 @@ func (s *Server) overview(w http.ResponseWriter, r *http.Request) error {
 		rates = append(rates, rateRow{Metric: rt.Metric, Observed: rt.Observed, Expected: rt.Expected, Open: rt.Open,
 			Max: max(rt.Open*1.5, rt.Observed, 1), Above: rt.Observed >= rt.Open})
 	}
-	s.render(w, r, http.StatusOK, "overview", map[string]any{
+	data := map[string]any{
 		"Open": open, "Closed": closed, "Pending": len(pending), "Decisions": decisions, "Total": total,
-		"Rates": rates, "Now": now,
-	})
+		"Rates": rates, "Now": now, "Federated": s.fed != nil,
+	}
+	if s.fed != nil {
+		data["Peers"], data["Kinds"] = s.fed.Peers(s.clock.Now()), federation.Kinds
+	}
+	s.render(w, r, http.StatusOK, "overview", data)
 	return nil
+}
+
+// told is how many facts incident id told the federation, and to which
+// peers when known; -1 when the guard is not federated.
+func (s *Server) told(id string) (int, []string) {
+	t, ok := s.eng.(Teller)
+	if !ok || s.fed == nil {
+		return -1, nil
+	}
+	return t.Told(id)
 }
 
 func (s *Server) incident(r *http.Request) (store.Incident, error) {
@@ -323,11 +338,12 @@ func (s *Server) incidentPage(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	told, toldPeers := s.told(inc.ID)
 	s.render(w, r, http.StatusOK, "incident", map[string]any{
 		"Incident": inc, "Accounts": shown, "AccountTotal": len(rows), "Truncated": len(rows) > len(shown), "Outcomes": oc,
 		"SourceGroups": groups, "Bulk": bulk, "Batch": randomToken(), "Done": doneOf(r.URL.Query()),
 		"BulkEnabled": slices.ContainsFunc(bulk, func(b bulkRow) bool { return b.Enabled }),
-		"AtRiskTotal": atRisk, "KnownTotal": known, "Sent": sent,
+		"AtRiskTotal": atRisk, "KnownTotal": known, "Sent": sent, "Told": told, "ToldPeers": toldPeers,
 	})
 	return nil
 }

@@ -13,7 +13,8 @@ import (
 )
 
 // ActionRequirePasswordChange asks the shop to make the user change the
-// password before the session continues: the login used a breached one.
+// password before the session continues: the login used a breached one,
+// or one a peer saw on a combo list or taken over.
 const ActionRequirePasswordChange = "require_password_change"
 
 // decide applies the policy to what observe found and makes what the
@@ -72,14 +73,15 @@ func (e *Engine) methods(ctx context.Context, userID string) ([]string, error) {
 }
 
 // actions are what the decision asks of the shop besides itself: a login
-// that used a breached password must change it (a denied login has no
-// session to hold).
+// that used a breached password, or one a peer saw on a combo list or
+// taken over, must change it (a denied login has no session to hold).
 func actions(ev *event.Event, res Result) []string {
 	if ev.Type != event.LoginSucceeded || res.Decision == policy.Deny {
 		return nil
 	}
 	for _, rs := range res.Reasons {
-		if rs.Code == "credential.breached" {
+		switch rs.Code {
+		case "credential.breached", "peer.credential_compromised", "peer.combo_listed":
 			return []string{ActionRequirePasswordChange}
 		}
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/atoguard/atoguard/internal/challenge"
 	"github.com/atoguard/atoguard/internal/clock"
 	"github.com/atoguard/atoguard/internal/event"
+	"github.com/atoguard/atoguard/internal/federation"
 	"github.com/atoguard/atoguard/internal/geo"
 	"github.com/atoguard/atoguard/internal/incident"
 	"github.com/atoguard/atoguard/internal/notify"
@@ -137,6 +138,9 @@ type Deps struct {
 	// login in clear beside it (an unknown account's login is kept as a
 	// keyed pseudonym, AuditAccount); nil: the event is kept as JSON.
 	Sealer Sealer
+	// Federation connects the engine to other shops' guards
+	// (federation.go); nil: federation off.
+	Federation *Federation
 }
 
 // Result is the answer to one event.
@@ -184,6 +188,7 @@ type Engine struct {
 	outage   *Outage         // nil: records must be readable, never degraded
 	sealer   Sealer          // nil: audit events in clear
 	keyed    *keyedHashes    // HMACs under key, buffers (record.go)
+	fed      *fedState       // nil: federation off
 
 	mu          sync.Mutex
 	lastIncSave time.Time // event time the open incident was last written
@@ -205,6 +210,7 @@ func New(cfg Config, deps Deps) (*Engine, error) {
 	}{
 		{"clock", deps.Clock == nil}, {"policy", deps.Policy == nil}, {"records", deps.Records == nil},
 		{"writer", deps.Writer == nil}, {"key", len(deps.Key) == 0},
+		{"federation key", deps.Federation != nil && len(deps.Federation.Key) < 32},
 	} {
 		if m.missing {
 			errs = append(errs, fmt.Errorf("engine: no %s", m.name))
@@ -229,7 +235,9 @@ func New(cfg Config, deps Deps) (*Engine, error) {
 		creds:    creds,
 		orders:   newOrderSignals(cfg.Orders),
 		notes:    deps.Notifications, geo: deps.Geo, factors: deps.Factors,
-		peers: deps.Peers, outage: deps.Outage, sealer: deps.Sealer, keyed: &keyedHashes{key: deps.Key},
+		peers: deps.Peers, outage: deps.Outage, sealer: deps.Sealer,
+		keyed:     &keyedHashes{key: deps.Key},
+		fed:       newFedState(deps.Federation),
 		unclaimed: map[*incident.Tracker]string{},
 	}, nil
 }
@@ -282,6 +290,7 @@ func (e *Engine) assessBatch(ctx context.Context, evs []event.Event, verified bo
 	out := make([]Result, len(evs))
 	var b store.Batch
 	var settle transitions
+	var told []federation.Fact // what the batch teaches the federation, once durable
 	received, assessed := e.recovery.begin(e.clock.Wall())
 	defer assessed()
 	pend := pending{received: received, verified: verified}
@@ -292,6 +301,7 @@ func (e *Engine) assessBatch(ctx context.Context, evs []event.Event, verified bo
 		}
 		out[i] = r
 		b = e.record(b, &evs[i], &pend.obs, r, pend.learned, pend.received)
+		told = e.tell(told, &evs[i], &pend.obs, r)
 		settle.claims = append(settle.claims, pend.obs.trans.claims...)
 		settle.releases = append(settle.releases, pend.obs.trans.releases...)
 	}
@@ -300,6 +310,7 @@ func (e *Engine) assessBatch(ctx context.Context, evs []event.Event, verified bo
 		return nil, fmt.Errorf("recording events: %w", err)
 	}
 	e.publish(evs, out, pend.received)
+	e.fed.learned(told)
 	if err := e.settle(ctx, &settle); err != nil {
 		return nil, err
 	}
@@ -327,7 +338,8 @@ func (e *Engine) assess(ctx context.Context, ev *event.Event, pend *pending) (Re
 }
 
 // Tick moves the campaign and spray detectors to the clock's now, closing
-// an episode whose traffic stopped. Serve calls it periodically.
+// an episode whose traffic stopped, and publishes to the federation what
+// the incidents learned since the last tick. Serve calls it periodically.
 func (e *Engine) Tick(ctx context.Context) error {
 	now := e.clock.Now()
 	var t transitions
@@ -339,7 +351,10 @@ func (e *Engine) Tick(ctx context.Context) error {
 			return err
 		}
 	}
-	return e.settle(ctx, &t)
+	if err := e.settle(ctx, &t); err != nil {
+		return err
+	}
+	return e.publishFacts(ctx, now)
 }
 
 // Flush writes the open incidents' current counters.

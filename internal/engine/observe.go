@@ -81,13 +81,18 @@ func (e *Engine) accountFacts(ctx context.Context, ev *event.Event, obs *observa
 // that assessed the event found).
 func (e *Engine) observe(ctx context.Context, ev *event.Event, obs *observation) error {
 	now := obs.now
-	src, camp := e.observeSources(ev, now, obs.keys, obs.facts)
+	peer := e.peerFacts(ev, obs)
+	// A failure from a peer's campaign source, or for a login on a peer's
+	// combo list, weighs more in the campaign detector.
+	weigh := peer.CampaignSource || peer.ComboListed && ev.Type == event.LoginFailed
+	src, camp := e.observeSources(ev, now, obs.keys, obs.facts, weigh)
 	e.campaignTransition(camp, &obs.trans)
 	incID := ""
 	if camp.Active {
 		incID = e.tracker.OpenID()
 	}
 	obs.in = policyInput(ev, now, obs.facts, src, camp, incID, obs.place)
+	obs.in.Peer = peer
 	if o := e.outage; o != nil && o.Closed {
 		obs.in.Guard.Degraded = obs.unread || (o.HubDown != nil && o.HubDown())
 	}
@@ -103,8 +108,9 @@ func (e *Engine) observe(ctx context.Context, ev *event.Event, obs *observation)
 }
 
 // observeSources counts a login at its sources and in the campaign
-// detector; other events only read them.
-func (e *Engine) observeSources(ev *event.Event, now time.Time, keys source.Keys, facts familiarity.Facts) (source.Stats, campaign.State) {
+// detector (more for a source a peer's campaign used); other events only
+// read them.
+func (e *Engine) observeSources(ev *event.Event, now time.Time, keys source.Keys, facts familiarity.Facts, peer bool) (source.Stats, campaign.State) {
 	o, ok := loginObs(ev)
 	if !ok {
 		return e.sources.Peek(keys, now), e.campaign.Tick(now)
@@ -114,6 +120,7 @@ func (e *Engine) observeSources(ev *event.Event, now time.Time, keys source.Keys
 		Failed: o.Failed, Unknown: o.Unknown,
 		UnfamiliarSucceeded: o.Succeeded && facts.HasHistory && !facts.Familiar(),
 		Stranger:            strangerOf(o.Succeeded, facts),
+		Peer:                peer,
 	})
 	return src, camp
 }

@@ -67,7 +67,7 @@ type Fact struct {
 	Confidence    float64   // 0 to 1
 	Expires       time.Time // the fact means nothing after this
 	// Set by the receiver:
-	Peer string // the sender's issuer
+	Peer string // the sender: its name in ssf.peers
 	ID   string // the SET's jti
 }
 

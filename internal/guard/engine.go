@@ -25,10 +25,11 @@ type engineDeps struct {
 	writer   engine.Writer
 	key      []byte // for keyed hashes
 	breached *breach.Corpus
-	geo      *geo.DB         // nil: no GeoIP databases
-	peers    *hot.Hub        // nil: alone
-	planner  *notify.Planner // nil: no notifications
-	sealer   engine.Sealer   // seals the audit log's events
+	geo      *geo.DB            // nil: no GeoIP databases
+	peers    *hot.Hub           // nil: alone
+	planner  *notify.Planner    // nil: no notifications
+	sealer   engine.Sealer      // seals the audit log's events
+	fed      *engine.Federation // nil: federation off
 }
 
 // newEngine builds the engine of cfg on d.
@@ -36,7 +37,7 @@ func newEngine(cfg config.Config, d engineDeps) (*engine.Engine, error) {
 	deps := engine.Deps{
 		Clock: d.clk, Policy: d.pol, Records: d.records, Writer: d.writer, Key: d.key, Breached: d.breached,
 		Factors: stepup.NewEnrolled(cfg.StepUp, d.factors, stepUpMail(cfg).Host != ""),
-		Sealer:  d.sealer,
+		Sealer:  d.sealer, Federation: d.fed,
 	}
 	if d.geo != nil {
 		deps.Geo = d.geo

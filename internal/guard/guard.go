@@ -25,6 +25,7 @@ import (
 	"github.com/atoguard/atoguard/internal/notify"
 	"github.com/atoguard/atoguard/internal/policy"
 	"github.com/atoguard/atoguard/internal/retention"
+	"github.com/atoguard/atoguard/internal/ssf"
 	"github.com/atoguard/atoguard/internal/stepup"
 	"github.com/atoguard/atoguard/internal/store/groupcommit"
 	"github.com/atoguard/atoguard/internal/store/journal"
@@ -52,6 +53,9 @@ type Options struct {
 	// CertCheckEvery is how often the TLS certificate and key files are
 	// looked at for a renewal; 0 means tlscert.DefaultCheckEvery.
 	CertCheckEvery time.Duration
+	// FactSink, when set, takes the facts peers send (ssf.Sink) in place
+	// of the federation's fact store (tests).
+	FactSink ssf.Sink
 }
 
 // Guard is a guard serving its API and dashboard, started by Start.
@@ -59,7 +63,8 @@ type Guard struct {
 	addr   net.Addr
 	scheme string // http, or https with cfg.TLS
 	mode   clock.Mode
-	hub    *hot.Hub // nil: alone
+	hub    *hot.Hub     // nil: alone
+	fed    *ssf.Service // nil: federation is off
 	stop   context.CancelFunc
 	done   chan struct{} // closed once the guard has stopped
 	err    error         // why it stopped; set before done is closed
@@ -71,6 +76,10 @@ func (g *Guard) Addr() net.Addr { return g.addr }
 // URL returns the guard's base URL, http://host:port, or https://host:port
 // when it serves TLS.
 func (g *Guard) URL() string { return g.scheme + "://" + g.addr.String() }
+
+// Federation returns the guard's Shared Signals service, nil when
+// federation is off. Its Publish sends the engine's facts to the peers.
+func (g *Guard) Federation() *ssf.Service { return g.fed }
 
 // Mode returns the clock the guard runs on.
 func (g *Guard) Mode() clock.Mode { return g.mode }
@@ -189,6 +198,14 @@ func Start(ctx context.Context, cfg config.Config, opts Options) (_ *Guard, err 
 		return nil, err
 	}
 	ed.sealer = keys
+	// Federation: the facts peers sent (cfg.Federation) and Shared
+	// Signals to talk to them (cfg.SSF); fed's parts are nil when off.
+	fed, err := federate(ctx, cfg, clk, opts, getenv, log)
+	if err != nil {
+		return nil, err
+	}
+	cleanup = append(cleanup, fed.stop)
+	ed.fed = fed.engine
 	eng, err := newEngine(cfg, ed)
 	if err != nil {
 		return nil, err
@@ -236,11 +253,11 @@ func Start(ctx context.Context, cfg config.Config, opts Options) (_ *Guard, err 
 	go rekeyFactors(ctx, svc, keys, log)
 	var ready atomic.Bool
 	cfg.API.InternalToken = getenv(EnvInternalToken)
-	srv, err := newAPI(cfg, opts.BootstrapKey, log, clk, eng, cachedKeys(ctx, cfg, st, key, log), ready.Load, svc, corpus, jnl, hub, disp)
+	srv, err := newAPI(cfg, opts.BootstrapKey, log, clk, eng, cachedKeys(ctx, cfg, st, key, log), ready.Load, svc, corpus, jnl, hub, disp, fed.ssf)
 	if err != nil {
 		return nil, err
 	}
-	handler, err := withDashboard(ctx, cfg, log, clk, eng, st, keys, srv.Handler())
+	handler, err := withDashboard(ctx, cfg, log, clk, eng, st, keys, fed.dash, srv.Handler())
 	if err != nil {
 		return nil, err
 	}
@@ -254,7 +271,7 @@ func Start(ctx context.Context, cfg config.Config, opts Options) (_ *Guard, err 
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	g := &Guard{addr: ln.Addr(), scheme: "http", mode: mode, hub: hub, stop: stop, done: make(chan struct{})}
+	g := &Guard{addr: ln.Addr(), scheme: "http", mode: mode, hub: hub, fed: fed.ssf, stop: stop, done: make(chan struct{})}
 	served := make(chan error, 1)
 	if certs != nil {
 		g.scheme, hs.TLSConfig = "https", certs.Config()
@@ -349,11 +366,14 @@ func journalParts(jnl *journal.Journal) (api.HealthCheck, prometheus.Collector) 
 // newAPI is the guard's HTTP API: events, incidents, reviews, step-up,
 // breached-password ranges, health and metrics.
 func newAPI(cfg config.Config, bootstrap string, log *slog.Logger, clk *clock.Clock, eng *engine.Engine, st guardStore, ready func() bool,
-	svc *stepup.Service, ranges *breach.Corpus, jnl *journal.Journal, hub *hot.Hub, disp *notify.Dispatcher) (*api.Server, error) {
+	svc *stepup.Service, ranges *breach.Corpus, jnl *journal.Journal, hub *hot.Hub, disp *notify.Dispatcher, fed *ssf.Service) (*api.Server, error) {
 	apiCfg := cfg.API
 	apiCfg.BootstrapKey = bootstrap
 	deps := api.Deps{Log: log, Engine: eng, Records: st, Ready: ready, Wall: clk.Wall, StepUp: svc, Ranges: ranges,
-		Collectors: partMetrics(jnl, hub, disp)}
+		Collectors: partMetrics(jnl, hub, disp), Routes: federationRoutes(fed)}
+	if fed != nil {
+		deps.Collectors = append(deps.Collectors, fed.Collectors()...)
+	}
 	if jnl != nil {
 		deps.RecordsOptional = true
 		check, gauge := journalParts(jnl)

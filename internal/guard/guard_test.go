@@ -89,6 +89,10 @@ func TestStartFailsCleanly(t *testing.T) {
 			c.Engine.Spray.KeyFile = filepath.Join(c.Data, "spray.key")
 			_ = os.WriteFile(c.Engine.Spray.KeyFile, []byte("too short"), 0o600)
 		}, opts: Options{Log: log}, want: "engine.spray.key_file"},
+		"short federation key": {edit: func(c *config.Config) {
+			c.Federation.KeyFile = filepath.Join(c.Data, "federation.key")
+			_ = os.WriteFile(c.Federation.KeyFile, []byte("too short"), 0o600)
+		}, opts: Options{Log: log}, want: "federation.key_file"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			cfg := config.Default()

@@ -256,14 +256,14 @@ func rekeyFactors(ctx context.Context, svc *stepup.Service, keys *stepup.Keyring
 // /ui beside the API, sampling the campaign rates for its chart until ctx
 // is done. Operator TOTP secrets are sealed with the factor keys.
 func withDashboard(ctx context.Context, cfg config.Config, log *slog.Logger, clk *clock.Clock, eng *engine.Engine,
-	st guardStore, keys *stepup.Keyring, apiHandler http.Handler) (http.Handler, error) {
+	st guardStore, keys *stepup.Keyring, fed dashboard.Federation, apiHandler http.Handler) (http.Handler, error) {
 	proxies, err := cfg.Dashboard.Proxies() // validated
 	if err != nil {
 		return nil, err
 	}
 	dash, err := dashboard.New(dashboard.Config{Notify: cfg.Notify, TrustedProxies: proxies,
 		LoginPerMinute: cfg.Dashboard.LoginPerMinute, SecureCookies: cfg.Dashboard.SecureCookies},
-		dashboard.Deps{Log: log, Clock: clk, Engine: eng, Records: st, Operators: st, Opener: keys})
+		dashboard.Deps{Log: log, Clock: clk, Engine: eng, Records: st, Operators: st, Opener: keys, Federation: fed})
 	if err != nil {
 		return nil, err
 	}

@@ -20,6 +20,42 @@ type Input struct {
 	Session     SessionFacts // how the event's session began
 	Credential  CredentialFacts
 	Guard       GuardFacts // the guard's own state
+	Peer        PeerFacts  // what other shops' guards reported (federation); empty when federation is off
+}
+
+// PeerFacts are what the guards of other shops (peers of the federation)
+// reported about this event's login, source, password or drop point, as
+// live, unpaused facts (package federation). They say what a peer saw,
+// not what happened here: the built-in policy steps up or holds on them,
+// never denies on them alone.
+type PeerFacts struct {
+	// CredentialCompromised: a peer saw a campaign use this login with a
+	// password that was correct there.
+	CredentialCompromised bool
+	// ComboListed: a peer saw a campaign try this login (a customer there
+	// or not): it is on a combo list.
+	ComboListed bool
+	// CampaignSource: the client's network prefix (CampaignPrefix) or its
+	// user-agent or client fingerprint cluster (CampaignFingerprint) is
+	// one a peer's campaign came from.
+	CampaignSource      bool
+	CampaignPrefix      bool
+	CampaignFingerprint bool
+	// DropPoint: the order's shipping address or pickup store is one a
+	// peer's campaign ordered to (order.attempt only).
+	DropPoint bool
+	// SprayedPassword: the event's password is one a peer saw sprayed
+	// across many accounts.
+	SprayedPassword bool
+	// Peers is how many distinct peers reported any of the above.
+	Peers int
+	// Confidence is the highest confidence (0 to 1) among those reports.
+	Confidence float64
+}
+
+// Any reports whether any peer reported anything about the event.
+func (p PeerFacts) Any() bool {
+	return p.CredentialCompromised || p.ComboListed || p.CampaignSource || p.DropPoint || p.SprayedPassword
 }
 
 // GuardFacts describe the guard itself.

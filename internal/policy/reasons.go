@@ -266,6 +266,31 @@ var reasons = map[string]reasonDef{
 		applies: func(in *Input) bool { return in.Credential.SprayActive },
 		detail:  text("password spraying in progress: common passwords are being tried across many accounts"),
 	},
+	"peer.credential_compromised": {
+		doc:     "a peer shop's guard saw a campaign use this login with a password that was correct there (federation)",
+		applies: func(in *Input) bool { return in.Peer.CredentialCompromised },
+		detail:  peerDetail("a campaign used this login's correct password at"),
+	},
+	"peer.combo_listed": {
+		doc:     "a peer shop's guard saw a campaign try this login: it is on a combo list (federation)",
+		applies: func(in *Input) bool { return in.Peer.ComboListed },
+		detail:  peerDetail("this login is on a combo list tried at"),
+	},
+	"peer.campaign_source": {
+		doc:     "the client's network prefix or browser fingerprint is one a peer shop's campaign came from (federation)",
+		applies: func(in *Input) bool { return in.Peer.CampaignSource },
+		detail:  peerDetail("this source took part in a campaign at"),
+	},
+	"peer.drop_point": {
+		doc:     "the order goes to an address or pickup store a peer shop's campaign ordered to (federation)",
+		applies: func(in *Input) bool { return in.Peer.DropPoint },
+		detail:  peerDetail("a campaign's orders went to this address or store at"),
+	},
+	"peer.sprayed_password": {
+		doc:     "the password is one a peer shop's guard saw sprayed across many accounts (federation)",
+		applies: func(in *Input) bool { return in.Peer.SprayedPassword },
+		detail:  peerDetail("this password was sprayed at"),
+	},
 	"mfa.failed": {
 		doc:     "the user failed a step-up",
 		applies: func(in *Input) bool { return in.Event.Type == "mfa.failed" },
@@ -288,6 +313,16 @@ var reasons = map[string]reasonDef{
 			return "step-up passed"
 		},
 	},
+}
+
+// peerDetail describes a peer fact: what was seen, at how many peers.
+func peerDetail(what string) func(*Input) string {
+	return func(in *Input) string {
+		if in.Peer.Peers == 1 {
+			return what + " another shop of the federation"
+		}
+		return fmt.Sprintf("%s %d other shops of the federation", what, in.Peer.Peers)
+	}
 }
 
 // WeakMFAMethod reports whether a step-up method is a weak factor: a code

@@ -435,6 +435,9 @@ const (
 	ScopeChallenges = "challenges"
 	ScopeFactors    = "factors"
 	ScopeAdmin      = "admin"
+	// ScopeFederation is a peer guard's: it manages its Shared Signals
+	// stream and polls it (package ssf); the key's name names the peer.
+	ScopeFederation = "federation"
 )
 
 // APIKey is a named API key. Only a hash of its secret is stored.
