@@ -50,6 +50,23 @@ func (e *Engine) sweepAbandoned(ctx context.Context, now time.Time) error {
 	return e.writer.Write(ctx, b)
 }
 
+// reportAbandoned applies the shop's mfa.failed for a challenge that
+// expired unanswered (a shop sweeping its own step-ups): the abandonment
+// the guard's sweep would have found, counted here instead, so that the
+// sweep does not count it again.
+func (e *Engine) reportAbandoned(ctx context.Context, ch *store.Challenge, obs *observation, res *Result, l *learned) (familiarity.Record, error) {
+	expired := *ch
+	p, a, err := e.abandon(ctx, &expired, obs.now)
+	if err != nil {
+		return familiarity.Record{}, err
+	}
+	l.challenge, res.answered = &expired, &expired
+	if a.Account != "" {
+		l.accounts = append(l.accounts, a)
+	}
+	return p, nil
+}
+
 // abandon marks ch expired and counts it against its account and its
 // incident: the account's profile and incident row to persist (the zero
 // row when the incident is closed or never challenged the account).

@@ -23,18 +23,20 @@ func TestSweepAbandonedChallenges(t *testing.T) {
 	for _, tc := range []struct {
 		name        string
 		answer      string        // "": none; else the mfa.* event type
+		answerAfter time.Duration // from the challenged login
 		sweepAfter  time.Duration // from the challenged login
 		restart     bool          // a new engine on the same records sweeps again
 		wantState   string
 		wantFails   int
 		wantOutcome string
 	}{
-		{"expired unanswered", "", 10 * time.Minute, false, store.ChallengeExpired, 1, store.OutcomeChallengeAbandoned},
-		{"expired at the second", "", 5 * time.Minute, false, store.ChallengeExpired, 1, store.OutcomeChallengeAbandoned},
-		{"answered", "mfa.succeeded", 10 * time.Minute, false, store.ChallengePassed, 0, store.OutcomeChallengePassed},
-		{"answered wrong once", "mfa.failed", 10 * time.Minute, false, store.ChallengeExpired, 2, store.OutcomeChallengeAbandoned},
-		{"not yet expired", "", 4 * time.Minute, false, store.ChallengePending, 0, store.OutcomeChallenged},
-		{"restart", "", 10 * time.Minute, true, store.ChallengeExpired, 1, store.OutcomeChallengeAbandoned},
+		{"expired unanswered", "", 0, 10 * time.Minute, false, store.ChallengeExpired, 1, store.OutcomeChallengeAbandoned},
+		{"expired at the second", "", 0, 5 * time.Minute, false, store.ChallengeExpired, 1, store.OutcomeChallengeAbandoned},
+		{"answered", "mfa.succeeded", time.Minute, 10 * time.Minute, false, store.ChallengePassed, 0, store.OutcomeChallengePassed},
+		{"answered wrong once", "mfa.failed", time.Minute, 10 * time.Minute, false, store.ChallengeExpired, 2, store.OutcomeChallengeAbandoned},
+		{"expiry reported by the shop", "mfa.failed", 6 * time.Minute, 10 * time.Minute, false, store.ChallengeExpired, 1, store.OutcomeChallengeAbandoned},
+		{"not yet expired", "", 0, 4 * time.Minute, false, store.ChallengePending, 0, store.OutcomeChallenged},
+		{"restart", "", 0, 10 * time.Minute, true, store.ChallengeExpired, 1, store.OutcomeChallengeAbandoned},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			st := memory.New()
@@ -57,7 +59,7 @@ func TestSweepAbandonedChallenges(t *testing.T) {
 			if tc.answer != "" {
 				if _, err := e.Assess(ctx, decode(t, `{"type": %q, "occurred_at": %q, "user": {"id": "u-1"},
 					"context": {"ip": "198.51.100.4", "device_id": "d-new"}, "properties": {"challenge_id": %q}}`,
-					tc.answer, at.Add(time.Minute).Format(time.RFC3339), ch.ID)); err != nil {
+					tc.answer, at.Add(tc.answerAfter).Format(time.RFC3339), ch.ID)); err != nil {
 					t.Fatal(err)
 				}
 			}
