@@ -75,6 +75,7 @@ var labels = map[string]string{
 	"challenged":                         "追加認証 challenged",
 	"denied":                             "拒否 denied",
 	"challenge_passed":                   "追加認証通過 challenge passed",
+	"challenge_abandoned":                "追加認証放棄 challenge abandoned",
 	"failed":                             "失敗 failed",
 	"open":                               "対応中 open",
 	"closed":                             "終了 closed",
@@ -233,12 +234,14 @@ func (s *Server) incident(r *http.Request) (store.Incident, error) {
 // compromised reports whether an outcome means the attacker used the
 // account's password: let in (allowed), stepped up (challenged: only a
 // correct password is challenged, a wrong one is "failed") or through a
-// step-up (challenge_passed). Those accounts need a password reset, as
+// step-up (challenge_passed), or left it unanswered (challenge_abandoned).
+// Those accounts need a password reset, as
 // the incident's accounts_compromised counts them. A denied login may
 // have had the right password too; the record does not say, so it is
 // not listed (the CSV and "every known account" cover it).
 func compromised(outcome string) bool {
-	return outcome == store.OutcomeAllowed || outcome == store.OutcomeChallenged || outcome == store.OutcomeChallengePassed
+	return outcome == store.OutcomeAllowed || outcome == store.OutcomeChallenged || outcome == store.OutcomeChallengePassed ||
+		outcome == store.OutcomeChallengeAbandoned
 }
 
 type accountRow struct {
@@ -297,7 +300,7 @@ func (s *Server) incidentPage(w http.ResponseWriter, r *http.Request) error {
 		N       int
 	}
 	var oc []outcomeCount
-	order := []string{store.OutcomeAllowed, store.OutcomeChallengePassed, store.OutcomeChallenged, store.OutcomeDenied}
+	order := []string{store.OutcomeAllowed, store.OutcomeChallengePassed, store.OutcomeChallenged, store.OutcomeChallengeAbandoned, store.OutcomeDenied}
 	for _, o := range order {
 		oc = append(oc, outcomeCount{o, outcomes[o]})
 	}

@@ -342,6 +342,9 @@ func (e *Engine) assess(ctx context.Context, ev *event.Event, pend *pending) (Re
 // the incidents learned since the last tick. Serve calls it periodically.
 func (e *Engine) Tick(ctx context.Context) error {
 	now := e.clock.Now()
+	if err := e.sweepAbandoned(ctx, now); err != nil {
+		return err
+	}
 	var t transitions
 	e.campaignTransition(e.campaign.Tick(now), &t)
 	e.sprayTransition(e.creds.spray.Tick(now), &t)

@@ -158,7 +158,7 @@ func policyInput(ev *event.Event, now time.Time, facts familiarity.Facts, src so
 			Known: ev.User.ID != "", HasHistory: facts.HasHistory, Logins: facts.Logins,
 			DeviceKnown: facts.DeviceKnown, NetworkKnown: facts.NetworkKnown, AgentKnown: facts.AgentKnown,
 			CountryKnown: facts.CountryKnown, ASNKnown: facts.ASNKnown, Familiar: facts.Familiar(),
-			MFAFailures: facts.MFAFailures, LanguageKnown: facts.LanguageKnown,
+			MFAFailures: facts.MFAFailures, ChallengesAbandoned: facts.ChallengesAbandoned, LanguageKnown: facts.LanguageKnown,
 			NewBrowserFamily: facts.Grade.NewAgent, NewLanguage: facts.Grade.NewLanguage,
 			UnusualHour: facts.Grade.UnusualHour, Strangeness: facts.Grade.Strangeness,
 			ContextMismatch: facts.HasHistory && facts.Grade.Mismatch,

@@ -225,6 +225,9 @@ func (e *Engine) failChallenge(ctx context.Context, ev *event.Event, obs *observ
 		}
 		l.challenge, res.answered = &failed, &failed
 	}
+	if ch != nil && !open && ch.State == store.ChallengePending {
+		return e.reportAbandoned(ctx, ch, obs, res, l)
+	}
 	return e.familiar.MFAFailed(ctx, ev.User.ID, obs.now)
 }
 

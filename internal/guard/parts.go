@@ -66,6 +66,7 @@ type guardStore interface {
 	notify.Outbox
 	store.RetentionStore
 	keycache.Source
+	store.ChallengeSweeper // the engine sweeps abandoned challenges through it
 	Close() error
 }
 

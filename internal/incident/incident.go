@@ -155,11 +155,14 @@ func (t *Tracker) OpenID() string {
 // outcomeRank orders outcomes by how much they matter to an operator: an
 // account the attacker got into outranks one that was only challenged.
 var outcomeRank = map[string]int{
-	"failed":                     0,
-	store.OutcomeDenied:          1,
-	store.OutcomeChallenged:      2,
-	store.OutcomeChallengePassed: 3,
-	store.OutcomeAllowed:         4,
+	"failed":                0,
+	store.OutcomeDenied:     1,
+	store.OutcomeChallenged: 2,
+	// Ranked as challenged: a later challenge on the account does not
+	// hide that one was walked away from; a pass or a login does.
+	store.OutcomeChallengeAbandoned: 2,
+	store.OutcomeChallengePassed:    3,
+	store.OutcomeAllowed:            4,
 }
 
 // Record attributes a hit at now to the open incident and returns the
@@ -282,10 +285,29 @@ func (t *Tracker) PassChallenge(account string, now time.Time) (store.IncidentAc
 		return store.IncidentAccount{}, false
 	}
 	a, ok := t.open.accounts[account]
-	if !ok || a.Outcome != store.OutcomeChallenged {
+	if !ok || (a.Outcome != store.OutcomeChallenged && a.Outcome != store.OutcomeChallengeAbandoned) {
 		return store.IncidentAccount{}, false
 	}
 	a.Outcome = store.OutcomeChallengePassed
+	a.LastSeen = now
+	return *a, true
+}
+
+// AbandonChallenge marks account's outcome as challenge_abandoned when
+// the open incident is incidentID, reached the account and left it
+// challenged, and returns the row to persist: a challenge the incident's
+// traffic asked for expired unanswered.
+func (t *Tracker) AbandonChallenge(incidentID, account string, now time.Time) (store.IncidentAccount, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.open == nil || t.open.inc.ID != incidentID {
+		return store.IncidentAccount{}, false
+	}
+	a, ok := t.open.accounts[account]
+	if !ok || a.Outcome != store.OutcomeChallenged {
+		return store.IncidentAccount{}, false
+	}
+	a.Outcome = store.OutcomeChallengeAbandoned
 	a.LastSeen = now
 	return *a, true
 }

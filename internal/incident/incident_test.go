@@ -222,3 +222,47 @@ func TestResume(t *testing.T) {
 		t.Errorf("row after the replay = %+v, want 3 attempts of inc_x", a)
 	}
 }
+
+// TestAbandonChallenge: only a challenged account of the open incident
+// named is marked challenge_abandoned; a later challenge keeps it so, a
+// pass or a login let in overrides it.
+func TestAbandonChallenge(t *testing.T) {
+	tr := New(Config{})
+	if _, ok := tr.AbandonChallenge("inc_none", "u-1", t0); ok {
+		t.Fatal("AbandonChallenge succeeded with no open incident")
+	}
+	inc := tr.Open(KindCredentialStuffing, t0)
+	for i, h := range []Hit{
+		{Account: "u-1", Known: true, Outcome: store.OutcomeChallenged, Succeeded: true, IP: "192.0.2.1"},
+		{Account: "u-2", Known: true, Outcome: store.OutcomeAllowed, Succeeded: true, IP: "192.0.2.2"},
+		{Account: "u-3", Known: true, Outcome: "failed", IP: "192.0.2.3"},
+		{Account: "u-4", Known: true, Outcome: store.OutcomeChallenged, Succeeded: true, IP: "192.0.2.4"},
+	} {
+		if _, ok := tr.Record(h, t0.Add(time.Duration(i)*time.Second)); !ok {
+			t.Fatalf("hit %d not recorded", i)
+		}
+	}
+	at := t0.Add(10 * time.Minute)
+	for _, tc := range []struct {
+		incID, account string
+		want           string // "": nothing to persist
+	}{
+		{inc.ID, "u-1", store.OutcomeChallengeAbandoned},
+		{inc.ID, "u-1", ""}, // already abandoned
+		{inc.ID, "u-2", ""}, // let in
+		{inc.ID, "u-3", ""}, // never challenged
+		{inc.ID, "u-9", ""}, // never reached
+		{"inc_other", "u-4", ""},
+	} {
+		a, ok := tr.AbandonChallenge(tc.incID, tc.account, at)
+		if got := map[bool]string{true: a.Outcome}[ok]; got != tc.want {
+			t.Errorf("AbandonChallenge(%s, %s) = %q, want %q", tc.incID, tc.account, got, tc.want)
+		}
+	}
+	if a, _ := tr.Record(Hit{Account: "u-1", Known: true, Outcome: store.OutcomeChallenged, Succeeded: true, IP: "192.0.2.5"}, at); a.Outcome != store.OutcomeChallengeAbandoned {
+		t.Errorf("a later challenge: %q, want it still abandoned", a.Outcome)
+	}
+	if a, ok := tr.PassChallenge("u-1", at); !ok || a.Outcome != store.OutcomeChallengePassed {
+		t.Errorf("PassChallenge after abandoning: %+v %v", a, ok)
+	}
+}

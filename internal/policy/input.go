@@ -164,6 +164,9 @@ type AccountFacts struct {
 	ASNKnown     bool
 	Familiar     bool // DeviceKnown or NetworkKnown
 	MFAFailures  int  // failed step-ups in the last 24 hours
+	// ChallengesAbandoned: of MFAFailures, the challenges that expired
+	// unanswered (swept by the guard).
+	ChallengesAbandoned int
 	// Graded familiarity: beyond the device and the network, the browser
 	// family, the language and the hours, weighed per account.
 	LanguageKnown    bool // the browser's language preference was seen in a good session

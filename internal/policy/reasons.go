@@ -120,6 +120,13 @@ var reasons = map[string]reasonDef{
 			return fmt.Sprintf("%d failed step-ups in the last 24 hours", in.Account.MFAFailures)
 		},
 	},
+	"account.challenge_abandoned": {
+		doc:     "challenges of this account expired unanswered in the last 24 hours (each counts as a failed step-up)",
+		applies: func(in *Input) bool { return in.Account.ChallengesAbandoned > 0 },
+		detail: func(in *Input) string {
+			return fmt.Sprintf("%d challenges expired unanswered in the last 24 hours", in.Account.ChallengesAbandoned)
+		},
+	},
 	"order.high_value": {
 		doc:     "the order is worth at least the high-value threshold, or holds a risky item",
 		applies: func(in *Input) bool { return in.Order.HighValue },

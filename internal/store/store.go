@@ -260,6 +260,9 @@ const (
 	OutcomeChallenged      = "challenged"
 	OutcomeDenied          = "denied"
 	OutcomeChallengePassed = "challenge_passed"
+	// OutcomeChallengeAbandoned: challenged, and the challenge expired
+	// unanswered (counted as a failed step-up).
+	OutcomeChallengeAbandoned = "challenge_abandoned"
 )
 
 // IncidentAccount is an account an incident's traffic reached. Writing one
@@ -303,6 +306,14 @@ type Challenge struct {
 	IP        string
 	DeviceID  string
 	UserAgent string
+}
+
+// ChallengeSweeper finds the challenges that expired unanswered, for the
+// guard's sweep (a challenge abandoned counts as a failed step-up).
+type ChallengeSweeper interface {
+	// ExpiredChallenges returns up to limit challenges still pending whose
+	// ExpiresAt is at or before now, the oldest expiry first, then ID.
+	ExpiredChallenges(ctx context.Context, now time.Time, limit int) ([]Challenge, error)
 }
 
 // Factor types.

@@ -53,6 +53,9 @@ type Facts struct {
 	CountryKnown bool
 	ASNKnown     bool
 	MFAFailures  int // failed step-ups in the last 24 hours
+	// ChallengesAbandoned: of MFAFailures, the challenges that expired
+	// unanswered (ChallengeAbandoned).
+	ChallengesAbandoned int
 	// LanguageKnown: the browser's language preference was seen in a good
 	// session of the account.
 	LanguageKnown bool
@@ -147,6 +150,7 @@ type profile struct {
 	First     int64            `json:"t"`
 	Last      int64            `json:"ll,omitempty"` // last good session, Unix seconds (absent from older profiles: lastLogin falls back on the marks)
 	MFAFails  []int64          `json:"m,omitempty"`  // Unix seconds, the last few
+	Abandons  []int64          `json:"ab,omitempty"` // of MFAFails, the challenges that expired unanswered
 	Addresses []mark           `json:"ad,omitempty"` // delivery addresses of good orders
 	Stores    []mark           `json:"ps,omitempty"` // pickup stores of good orders
 	Payments  []mark           `json:"pm,omitempty"` // payment methods of good orders
@@ -245,6 +249,11 @@ func (d *Detector) Assess(ctx context.Context, account string, c Context, now ti
 			f.MFAFailures++
 		}
 	}
+	for _, t := range p.Abandons {
+		if t >= day && t <= now.Unix() {
+			f.ChallengesAbandoned++
+		}
+	}
 	return f, nil
 }
 
@@ -311,14 +320,33 @@ func (d *Detector) MFAFailed(ctx context.Context, account string, now time.Time)
 	})
 }
 
+// ChallengeAbandoned records a challenge of account that expired
+// unanswered at now: a failed step-up (MFAFailed), and marked as one left
+// unanswered. It returns the profile to persist.
+func (d *Detector) ChallengeAbandoned(ctx context.Context, account string, now time.Time) (Record, error) {
+	return d.change(ctx, account, now, func(p *profile) bool {
+		p.MFAFails = lastFails(append(p.MFAFails, now.Unix()))
+		p.Abandons = lastFails(append(p.Abandons, now.Unix()))
+		return true
+	})
+}
+
+// lastFails keeps the last maxMFAFails of ts.
+func lastFails(ts []int64) []int64 {
+	if len(ts) > maxMFAFails {
+		return ts[len(ts)-maxMFAFails:]
+	}
+	return ts
+}
+
 // PasswordChanged forgets account's failed step-ups: they counted because
 // someone else likely knew the password, and that password no longer
 // works. It returns the profile to persist, or the zero Profile when
 // there was nothing to forget.
 func (d *Detector) PasswordChanged(ctx context.Context, account string, now time.Time) (Record, error) {
 	return d.change(ctx, account, now, func(p *profile) bool {
-		forgot := len(p.MFAFails) > 0
-		p.MFAFails = nil
+		forgot := len(p.MFAFails) > 0 || len(p.Abandons) > 0
+		p.MFAFails, p.Abandons = nil, nil
 		return forgot
 	})
 }

@@ -289,6 +289,32 @@ func (s *Store) GetChallenge(ctx context.Context, id string) (store.Challenge, e
 	return lookup(s, s.challenges, "challenge", id, copyChallenge)
 }
 
+// ExpiredChallenges returns up to limit pending challenges that expired
+// at or before now, the oldest expiry first (then ID).
+func (s *Store) ExpiredChallenges(ctx context.Context, now time.Time, limit int) ([]store.Challenge, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s.mu.RLock()
+	var out []store.Challenge
+	for _, c := range s.challenges {
+		if c.State == store.ChallengePending && !c.ExpiresAt.After(now) {
+			out = append(out, copyChallenge(c))
+		}
+	}
+	s.mu.RUnlock()
+	slices.SortFunc(out, func(a, b store.Challenge) int {
+		if c := a.ExpiresAt.Compare(b.ExpiresAt); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.ID, b.ID)
+	})
+	if len(out) > limit {
+		out = out[:limit]
+	}
+	return out, nil
+}
+
 // PutKey stores k, replacing the key with the same ID. It fails when
 // another key already has k's hash.
 func (s *Store) PutKey(ctx context.Context, k store.APIKey) error {

@@ -111,6 +111,15 @@ func (r Records) GetChallenge(ctx context.Context, id string) (store.Challenge, 
 	return get(ctx, r, "challenge", id, ScanChallenge, `SELECT `+ChallengeColumns+` FROM challenges WHERE id = ?`, id)
 }
 
+// ExpiredChallenges returns up to limit pending challenges that expired
+// at or before now, the oldest expiry first (then ID).
+func (r Records) ExpiredChallenges(ctx context.Context, now time.Time, limit int) ([]store.Challenge, error) {
+	return List(ctx, r.r, "listing expired challenges", ScanChallenge,
+		`SELECT `+ChallengeColumns+` FROM challenges
+		WHERE state = 'pending' AND expires_at <= ? ORDER BY expires_at, id LIMIT ?`,
+		UnixNano(now), limit)
+}
+
 // PutKey stores k, replacing the key with the same ID. It fails when
 // another key already has k's hash.
 func (r Records) PutKey(ctx context.Context, k store.APIKey) error {

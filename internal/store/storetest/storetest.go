@@ -3,9 +3,11 @@
 package storetest
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -50,6 +52,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Incidents", testIncidents},
 		{"IncidentAccounts", testIncidentAccounts},
 		{"Challenges", testChallenges},
+		{"ExpiredChallenges", testExpiredChallenges},
 		{"Keys", testKeys},
 		{"KeyHashUnique", testKeyHashUnique},
 		{"State", testState},
@@ -877,5 +880,48 @@ func testConcurrentWrites(t *testing.T, s store.Store) {
 func testPing(t *testing.T, s store.Store) {
 	if err := s.Ping(t.Context()); err != nil {
 		t.Errorf("Ping: %v", err)
+	}
+}
+
+// testExpiredChallenges: a backend that sweeps (store.ChallengeSweeper)
+// lists the pending challenges expired at or before now, oldest expiry
+// first, at most limit; answered and unexpired ones never.
+func testExpiredChallenges(t *testing.T, s store.Store) {
+	sw, ok := s.(store.ChallengeSweeper)
+	if !ok {
+		t.Skip("the backend does not list expired challenges")
+	}
+	ctx := context.Background()
+	base := time.Date(2026, 11, 20, 3, 0, 0, 0, time.UTC)
+	var b store.Batch
+	for i, st := range []string{store.ChallengePending, store.ChallengePassed, store.ChallengePending, store.ChallengeExpired, store.ChallengePending} {
+		c := challenge(fmt.Sprintf("ch-%d", i), base.Add(-time.Duration(i)*time.Minute)) // expires base+10m-i
+		c.State = st
+		b.Challenges = append(b.Challenges, c)
+	}
+	if err := s.Write(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		now   time.Time
+		limit int
+		want  []string
+	}{
+		{base.Add(5 * time.Minute), 10, nil},
+		{base.Add(8 * time.Minute), 10, []string{"ch-4", "ch-2"}}, // ch-2 expires at exactly now
+		{base.Add(time.Hour), 10, []string{"ch-4", "ch-2", "ch-0"}},
+		{base.Add(time.Hour), 2, []string{"ch-4", "ch-2"}},
+	} {
+		got, err := sw.ExpiredChallenges(ctx, tc.now, tc.limit)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []string
+		for _, c := range got {
+			ids = append(ids, c.ID)
+		}
+		if !slices.Equal(ids, tc.want) {
+			t.Errorf("ExpiredChallenges(%s, %d) = %v, want %v", tc.now.Format(time.TimeOnly), tc.limit, ids, tc.want)
+		}
 	}
 }
