@@ -498,3 +498,65 @@ func (asBrowser) RoundTrip(r *http.Request) (*http.Response, error) {
 	r.Header.Set("Accept", "text/html")
 	return http.DefaultTransport.RoundTrip(r)
 }
+
+// TestSimulateDemoListsEveryIncident: the run's output lists every
+// incident the guard opened during it, with its start time, those before
+// the attack (the demo's own owners taken for a crew) marked false, so a
+// false incident cannot hide behind the attack's.
+func TestSimulateDemoListsEveryIncident(t *testing.T) {
+	if testing.Short() {
+		t.Skip("plays a demo of 3000 accounts")
+	}
+	d := startDemo(t, "--accounts", "3000", "--combo-lines", "50", "--learn", "1s")
+	getenv := func(k string) string {
+		if k == "ATOGUARD_API_KEY" {
+			return demoKey
+		}
+		return ""
+	}
+	var out, errb lockedBuffer
+	code := cli.Main(context.Background(), []string{"simulate", "--scenario", "distributed", "--demo", d.data,
+		"--scale", "0.3", "--attack-span", "10s", "--no-progress"}, &out, &errb, getenv)
+	t.Logf("simulate:\n%s", out.String())
+	if code != 0 {
+		t.Fatalf("simulate exited with %d\nstderr: %s", code, errb.String())
+	}
+	var incs []struct {
+		ID        string    `json:"id"`
+		StartedAt time.Time `json:"started_at"`
+	}
+	if err := json.Unmarshal([]byte(getBody(t, d.guardURL+"/v1/incidents", demoKey)), &incs); err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`incidents this run opened: (\d+) \(warm-up from \S+, owners' traffic from \S+, attack from (\S+)\)`).FindStringSubmatch(out.String())
+	if m == nil {
+		t.Fatalf("simulate does not list the incidents it opened:\n%s", out.String())
+	}
+	if got, want := atoi(t, m[1]), len(incs); got != want || want == 0 {
+		t.Errorf("simulate lists %d incidents, the guard has %d", got, want)
+	}
+	for _, inc := range incs {
+		line := regexp.MustCompile(`(?m)^  ` + inc.ID + ` \S+ started (\S+), ([^;]+);`).FindStringSubmatch(out.String())
+		if line == nil {
+			t.Errorf("incident %s is not listed", inc.ID)
+			continue
+		}
+		if want := inc.StartedAt.Local().Format("15:04:05.0"); line[1] != want {
+			t.Errorf("incident %s listed as started %s, want %s", inc.ID, line[1], want)
+		}
+		attack, err := time.ParseInLocation("15:04:05.0", m[2], time.Local)
+		if err != nil {
+			t.Fatal(err)
+		}
+		clock := func(x time.Time) time.Duration {
+			return time.Duration(x.Hour())*time.Hour + time.Duration(x.Minute())*time.Minute + time.Duration(x.Second())*time.Second + time.Duration(x.Nanosecond())
+		}
+		before := clock(inc.StartedAt.Local()) < clock(attack)-time.Second
+		if false_ := strings.Contains(line[2], "FALSE INCIDENT"); false_ != before {
+			t.Errorf("incident %s started %s, attack %s: listed %q", inc.ID, line[1], m[2], line[2])
+		}
+	}
+	if code := d.stop(t); code != 0 {
+		t.Fatalf("demo exited with %d", code)
+	}
+}

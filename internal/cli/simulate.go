@@ -205,6 +205,34 @@ func printDemoSummary(w io.Writer, r *simulate.DemoResult, guardURL string) {
 		fmt.Fprintf(w, "incident: %s opened at %s, %s after the attack started; %d accounts targeted, %d compromised passwords to reset\n",
 			r.Incident.ID, hm(r.Incident.StartedAt), s.IncidentAfter, r.Incident.AccountsTargeted, r.Incident.AccountsCompromised)
 	}
+	if r.Asked {
+		printDemoOpened(w, r)
+	}
+}
+
+// printDemoOpened lists every incident the run opened, the attack's and
+// any other, with when it started: one before the attack is false (the
+// demo's own owners opened it) and must show.
+func printDemoOpened(w io.Writer, r *simulate.DemoResult) {
+	hm := func(t time.Time) string { return t.Local().Format("15:04:05.0") }
+	fmt.Fprintf(w, "incidents this run opened: %d (warm-up from %s, owners' traffic from %s, attack from %s)\n",
+		len(r.Opened), hm(r.Started), hm(r.EvalStart), hm(r.AttackStart))
+	for _, inc := range r.Opened {
+		when := "during the attack"
+		switch {
+		case inc.StartedAt.Before(r.EvalStart):
+			when = "during the warm-up, before the attack: FALSE INCIDENT"
+		case inc.StartedAt.Before(r.AttackStart.Add(-time.Second)):
+			when = "during the owners' traffic, before the attack: FALSE INCIDENT"
+		case inc.StartedAt.After(r.AttackEnd.Add(time.Second)):
+			when = "after the attack"
+		}
+		fmt.Fprintf(w, "  %s %s started %s, %s; %d accounts targeted, %d compromised\n",
+			inc.ID, inc.Kind, hm(inc.StartedAt), when, inc.AccountsTargeted, inc.AccountsCompromised)
+	}
+	if n := len(r.OpenedBefore()); n > 0 {
+		fmt.Fprintf(w, "%d incident(s) opened before the attack: the demo's own owners were taken for a crew\n", n)
+	}
 }
 
 func runSimulate(ctx context.Context, f simulateFlags, args []string, stdout, stderr io.Writer) error {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -66,7 +67,27 @@ type DemoResult struct {
 	// AlreadyOpen: no incident opened during the attack because one that
 	// earlier traffic opened was still open; Incident is that one.
 	AlreadyOpen bool
-	Took        time.Duration
+	// Started is the wall time the run began (its warm-up first), and
+	// EvalStart when the warm-up was done and the owners' evaluated
+	// traffic began.
+	Started, EvalStart time.Time
+	// Opened is every incident the guard opened during the run, by start
+	// time, the attack's and any other: one that started before the
+	// attack is a false incident (see OpenedBefore).
+	Opened []client.Incident
+	Took   time.Duration
+}
+
+// OpenedBefore is the incidents of Opened that started before the attack:
+// the owners' traffic opened them.
+func (r *DemoResult) OpenedBefore() []client.Incident {
+	var out []client.Incident
+	for _, inc := range r.Opened {
+		if inc.StartedAt.Before(r.AttackStart.Add(-time.Second)) {
+			out = append(out, inc)
+		}
+	}
+	return out
 }
 
 // DemoEmail is the email of demo account id (u-000123 →
@@ -174,9 +195,10 @@ func RunDemo(ctx context.Context, cfg DemoConfig) (*DemoResult, error) {
 	attackWall := max(attackTo.Sub(attackFrom), time.Minute)
 	speed := float64(attackWall) / float64(cfg.AttackSpan)
 	var (
-		mu       sync.Mutex
-		wall0    time.Time
-		attackAt time.Time
+		mu        sync.Mutex
+		wall0     time.Time
+		evalStart time.Time
+		attackAt  time.Time
 	)
 	wallOf := func(sim time.Time) time.Time {
 		return wall0.Add(time.Duration(float64(sim.Sub(from)) / speed))
@@ -187,6 +209,7 @@ func RunDemo(ctx context.Context, cfg DemoConfig) (*DemoResult, error) {
 		SetTime: func(sim time.Time) {
 			mu.Lock()
 			if wall0.IsZero() {
+				evalStart = time.Now()
 				// Before the detector is ready an attack would teach it
 				// that attacks are normal: start late enough.
 				wall0 = time.Now()
@@ -230,29 +253,14 @@ func RunDemo(ctx context.Context, cfg DemoConfig) (*DemoResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	res := &DemoResult{Speed: speed, Took: time.Since(started)}
+	res := &DemoResult{Speed: speed, Took: time.Since(started), Started: started, EvalStart: evalStart}
 	mu.Lock()
 	res.AttackStart, res.AttackEnd = attackAt, attackAt.Add(time.Duration(float64(attackTo.Sub(attackFrom))/speed))
 	mu.Unlock()
 	var incs []client.Incident
 	if t.Guard != nil {
-		listed, err := t.Guard.Incidents(ctx, "")
-		if err != nil {
-			return nil, fmt.Errorf("reading the guard's incidents: %w", err)
-		}
-		res.Asked = true
-		var open *client.Incident
-		for i := range listed {
-			// Earlier runs' incidents are not this one's; a second of
-			// slack for the two clocks' reading.
-			if !listed[i].StartedAt.Before(res.AttackStart.Add(-time.Second)) {
-				incs = append(incs, listed[i])
-			} else if listed[i].EndedAt == nil || !listed[i].EndedAt.Before(res.AttackStart) {
-				open = &listed[i]
-			}
-		}
-		if len(incs) == 0 && open != nil {
-			res.AlreadyOpen, res.Incident = true, open
+		if incs, err = res.readIncidents(ctx, t.Guard); err != nil {
+			return nil, err
 		}
 	}
 	res.Summary = sc.finish(nil)
@@ -272,4 +280,35 @@ func RunDemo(ctx context.Context, cfg DemoConfig) (*DemoResult, error) {
 		res.Summary.IncidentReached, res.Summary.IncidentCompr = res.Incident.AccountsTargeted, res.Incident.AccountsCompromised
 	}
 	return res, nil
+}
+
+// readIncidents reads the guard's incidents into r: every one the run
+// opened into Opened, and returns those that started at or after the
+// attack's start (when there are none, an earlier one still open becomes
+// r.Incident, AlreadyOpen).
+func (r *DemoResult) readIncidents(ctx context.Context, g *client.Client) ([]client.Incident, error) {
+	listed, err := g.Incidents(ctx, "")
+	if err != nil {
+		return nil, fmt.Errorf("reading the guard's incidents: %w", err)
+	}
+	r.Asked = true
+	var incs []client.Incident
+	var open *client.Incident
+	for i := range listed {
+		// A second of slack for the two clocks' reading; earlier runs'
+		// incidents are not this one's.
+		if !listed[i].StartedAt.Before(r.Started.Add(-time.Second)) {
+			r.Opened = append(r.Opened, listed[i])
+		}
+		if !listed[i].StartedAt.Before(r.AttackStart.Add(-time.Second)) {
+			incs = append(incs, listed[i])
+		} else if listed[i].EndedAt == nil || !listed[i].EndedAt.Before(r.AttackStart) {
+			open = &listed[i]
+		}
+	}
+	sort.Slice(r.Opened, func(a, b int) bool { return r.Opened[a].StartedAt.Before(r.Opened[b].StartedAt) })
+	if len(incs) == 0 && open != nil {
+		r.AlreadyOpen, r.Incident = true, open
+	}
+	return incs, nil
 }
