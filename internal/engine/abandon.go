@@ -18,12 +18,16 @@ const sweepLimit = 256
 // failed step-ups, without the shop reporting them: each counts against
 // its account (account.challenge_abandoned, account.mfa_failures) and
 // marks the account challenge_abandoned in the incident that asked for
-// it. Each is written expired in the same batch, so a restart, or another
-// instance sharing the records, never counts it twice. Records that
-// cannot list expired challenges (store.ChallengeSweeper) sweep nothing.
+// it, as of the challenge's expiry. Each is written expired in the same
+// batch, so a restart never counts it twice. Records that cannot list
+// expired challenges (store.ChallengeSweeper) sweep nothing, and neither
+// does an instance with peers: the list and the write are not one
+// conditional step, so two instances could count the same challenge, and
+// the sweep's changes are not replayed to the peers (with several
+// instances, only the shop's own mfa.failed reports count).
 func (e *Engine) sweepAbandoned(ctx context.Context, now time.Time) error {
 	sw, ok := e.records.(store.ChallengeSweeper)
-	if !ok {
+	if !ok || e.peers != nil {
 		return nil
 	}
 	chs, err := sw.ExpiredChallenges(ctx, now, sweepLimit)
@@ -32,7 +36,7 @@ func (e *Engine) sweepAbandoned(ctx context.Context, now time.Time) error {
 	}
 	var b store.Batch
 	for i := range chs {
-		p, a, err := e.abandon(ctx, &chs[i], now)
+		p, a, err := e.abandon(ctx, &chs[i], chs[i].ExpiresAt)
 		if err != nil {
 			return err
 		}
@@ -56,7 +60,7 @@ func (e *Engine) sweepAbandoned(ctx context.Context, now time.Time) error {
 // sweep does not count it again.
 func (e *Engine) reportAbandoned(ctx context.Context, ch *store.Challenge, obs *observation, res *Result, l *learned) (familiarity.Record, error) {
 	expired := *ch
-	p, a, err := e.abandon(ctx, &expired, obs.now)
+	p, a, err := e.abandon(ctx, &expired, expired.ExpiresAt)
 	if err != nil {
 		return familiarity.Record{}, err
 	}
@@ -68,11 +72,11 @@ func (e *Engine) reportAbandoned(ctx context.Context, ch *store.Challenge, obs *
 }
 
 // abandon marks ch expired and counts it against its account and its
-// incident: the account's profile and incident row to persist (the zero
+// incident as of at (the challenge's expiry): the account's profile and incident row to persist (the zero
 // row when the incident is closed or never challenged the account).
-func (e *Engine) abandon(ctx context.Context, ch *store.Challenge, now time.Time) (familiarity.Record, store.IncidentAccount, error) {
+func (e *Engine) abandon(ctx context.Context, ch *store.Challenge, at time.Time) (familiarity.Record, store.IncidentAccount, error) {
 	ch.State = store.ChallengeExpired
-	p, err := e.familiar.ChallengeAbandoned(ctx, ch.UserID, now)
+	p, err := e.familiar.ChallengeAbandoned(ctx, ch.UserID, at)
 	if err != nil {
 		return familiarity.Record{}, store.IncidentAccount{}, err
 	}
@@ -80,7 +84,7 @@ func (e *Engine) abandon(ctx context.Context, ch *store.Challenge, now time.Time
 		return p, store.IncidentAccount{}, nil
 	}
 	for _, t := range []*incident.Tracker{e.tracker, e.creds.tracker} {
-		if a, ok := t.AbandonChallenge(ch.IncidentID, ch.UserID, now); ok {
+		if a, ok := t.AbandonChallenge(ch.IncidentID, ch.UserID, at); ok {
 			return p, a, nil
 		}
 	}

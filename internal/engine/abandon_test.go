@@ -16,7 +16,8 @@ import (
 // TestSweepAbandonedChallenges: a challenge that expired unanswered is
 // counted once as a failed step-up of its account and marks the account
 // challenge_abandoned in its incident; an answered or unexpired one is
-// not; a second sweep, or one after a restart, counts nothing again.
+// not; a second sweep, or one after a restart, counts nothing again; an
+// instance with peers does not sweep.
 func TestSweepAbandonedChallenges(t *testing.T) {
 	ctx := context.Background()
 	at := t0.Add(time.Hour) // the challenged login; TTL 5 minutes
@@ -26,17 +27,19 @@ func TestSweepAbandonedChallenges(t *testing.T) {
 		answerAfter time.Duration // from the challenged login
 		sweepAfter  time.Duration // from the challenged login
 		restart     bool          // a new engine on the same records sweeps again
+		peers       bool          // the engine has other instances (it does not sweep)
 		wantState   string
 		wantFails   int
 		wantOutcome string
 	}{
-		{"expired unanswered", "", 0, 10 * time.Minute, false, store.ChallengeExpired, 1, store.OutcomeChallengeAbandoned},
-		{"expired at the second", "", 0, 5 * time.Minute, false, store.ChallengeExpired, 1, store.OutcomeChallengeAbandoned},
-		{"answered", "mfa.succeeded", time.Minute, 10 * time.Minute, false, store.ChallengePassed, 0, store.OutcomeChallengePassed},
-		{"answered wrong once", "mfa.failed", time.Minute, 10 * time.Minute, false, store.ChallengeExpired, 2, store.OutcomeChallengeAbandoned},
-		{"expiry reported by the shop", "mfa.failed", 6 * time.Minute, 10 * time.Minute, false, store.ChallengeExpired, 1, store.OutcomeChallengeAbandoned},
-		{"not yet expired", "", 0, 4 * time.Minute, false, store.ChallengePending, 0, store.OutcomeChallenged},
-		{"restart", "", 0, 10 * time.Minute, true, store.ChallengeExpired, 1, store.OutcomeChallengeAbandoned},
+		{"expired unanswered", "", 0, 10 * time.Minute, false, false, store.ChallengeExpired, 1, store.OutcomeChallengeAbandoned},
+		{"expired at the second", "", 0, 5 * time.Minute, false, false, store.ChallengeExpired, 1, store.OutcomeChallengeAbandoned},
+		{"answered", "mfa.succeeded", time.Minute, 10 * time.Minute, false, false, store.ChallengePassed, 0, store.OutcomeChallengePassed},
+		{"answered wrong once", "mfa.failed", time.Minute, 10 * time.Minute, false, false, store.ChallengeExpired, 2, store.OutcomeChallengeAbandoned},
+		{"expiry reported by the shop", "mfa.failed", 6 * time.Minute, 10 * time.Minute, false, false, store.ChallengeExpired, 1, store.OutcomeChallengeAbandoned},
+		{"not yet expired", "", 0, 4 * time.Minute, false, false, store.ChallengePending, 0, store.OutcomeChallenged},
+		{"restart", "", 0, 10 * time.Minute, true, false, store.ChallengeExpired, 1, store.OutcomeChallengeAbandoned},
+		{"several instances", "", 0, 10 * time.Minute, false, true, store.ChallengePending, 0, store.OutcomeChallenged},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			st := memory.New()
@@ -62,6 +65,9 @@ func TestSweepAbandonedChallenges(t *testing.T) {
 					tc.answer, at.Add(tc.answerAfter).Format(time.RFC3339), ch.ID)); err != nil {
 					t.Fatal(err)
 				}
+			}
+			if tc.peers {
+				e.peers = peer{&hub{claims: map[string]claim{}}, 0}
 			}
 			now := at.Add(tc.sweepAfter)
 			sweeps := []*Engine{e, e}

@@ -342,9 +342,12 @@ func (e *Engine) assess(ctx context.Context, ev *event.Event, pend *pending) (Re
 // the incidents learned since the last tick. Serve calls it periodically.
 func (e *Engine) Tick(ctx context.Context) error {
 	now := e.clock.Now()
-	if err := e.sweepAbandoned(ctx, now); err != nil {
-		return err
-	}
+	// The detectors move even when the sweep cannot read the records (an
+	// outage): an episode whose traffic stopped still closes.
+	return errors.Join(e.tick(ctx, now), e.sweepAbandoned(ctx, now))
+}
+
+func (e *Engine) tick(ctx context.Context, now time.Time) error {
 	var t transitions
 	e.campaignTransition(e.campaign.Tick(now), &t)
 	e.sprayTransition(e.creds.spray.Tick(now), &t)

@@ -34,7 +34,8 @@ type Store struct {
 	paused map[string]bool
 	peers  map[string]*peerStat
 	file   *os.File
-	lines  int // records in file
+	lines  int  // records in file
+	torn   bool // a failed write may have left a partial line at the end
 }
 
 type peerStat struct {
@@ -161,6 +162,9 @@ func (s *Store) writeLocked(es []entry) error {
 		s.file = f
 	}
 	var buf []byte
+	if s.torn {
+		buf = append(buf, '\n')
+	}
 	for _, e := range es {
 		b, err := json.Marshal(e)
 		if err != nil {
@@ -168,13 +172,32 @@ func (s *Store) writeLocked(es []entry) error {
 		}
 		buf = append(append(buf, b...), '\n')
 	}
+	st, err := s.file.Stat()
+	if err != nil {
+		return fmt.Errorf("reading federation facts' size: %w", err)
+	}
+	if err := s.appendLocked(buf); err != nil {
+		// What a failed write left at the end is cut off (or, failing
+		// that, ended by a newline before the next records), so the next
+		// records never land on a torn line the load would skip.
+		if terr := s.file.Truncate(st.Size()); terr != nil {
+			s.torn = true
+		}
+		return err
+	}
+	s.torn = false
+	s.lines += len(es)
+	return nil
+}
+
+// appendLocked writes buf at the end of the file and syncs it.
+func (s *Store) appendLocked(buf []byte) error {
 	if _, err := s.file.Write(buf); err != nil {
 		return fmt.Errorf("writing federation facts: %w", err)
 	}
 	if err := s.file.Sync(); err != nil {
 		return fmt.Errorf("syncing federation facts: %w", err)
 	}
-	s.lines += len(es)
 	return nil
 }
 

@@ -179,13 +179,15 @@ func (s *Service) verifySET(ctx context.Context, p *peerState, token string, now
 	return c, nil
 }
 
-// take verifies one SET from p and marks its jti seen; fact is nil for a
-// SET that carries nothing to keep (a verification, a kind the peer is
-// not accepted for).
-func (s *Service) take(ctx context.Context, p *peerState, token string, now time.Time) (*federation.Fact, *SETError, error) {
+// take verifies one SET from p and returns its jti, refusing one already
+// received; fact is nil for a SET that carries nothing to keep (a
+// verification, a kind the peer is not accepted for). The jti is marked
+// seen by keep, once what the SET carried is kept: a crash in between
+// leaves it unmarked, so the transmitter's retry is taken.
+func (s *Service) take(ctx context.Context, p *peerState, token string, now time.Time) (*federation.Fact, string, *SETError, error) {
 	c, serr := s.verifySET(ctx, p, token, now)
 	if serr != nil {
-		return nil, serr, nil
+		return nil, "", serr, nil
 	}
 	var f *federation.Fact
 	if _, ok := c.Events[EventVerification]; ok && len(c.Events) == 1 {
@@ -193,7 +195,7 @@ func (s *Service) take(ctx context.Context, p *peerState, token string, now time
 	} else {
 		fact, err := factOf(c, p.Name, now, s.cfg.TTLCap)
 		if err != nil {
-			return nil, refuse(ErrInvalidRequest, "%v", err), nil
+			return nil, "", refuse(ErrInvalidRequest, "%v", err), nil
 		}
 		if slices.Contains(p.Accept, fact.Kind) {
 			f = &fact
@@ -201,29 +203,32 @@ func (s *Service) take(ctx context.Context, p *peerState, token string, now time
 			s.met.rejected.WithLabelValues(p.Name, "not_accepted").Inc()
 		}
 	}
-	fresh, err := s.state.markSeen(ctx, p.Name, c.ID, now)
+	seen, err := s.state.seen(ctx, p.Name, c.ID)
 	if err != nil {
-		return nil, nil, err
+		return nil, "", nil, err
 	}
-	if !fresh {
-		return nil, refuse(ErrInvalidRequest, "duplicate jti %q: already received", c.ID), nil
+	if seen {
+		return nil, "", refuse(ErrInvalidRequest, "duplicate jti %q: already received", c.ID), nil
 	}
-	return f, nil, nil
+	return f, c.ID, nil, nil
 }
 
-// keep hands facts to the sink; on failure their jtis are forgotten, so
-// the transmitter's retry is taken.
-func (s *Service) keep(ctx context.Context, p *peerState, facts []federation.Fact) error {
-	if len(facts) == 0 {
-		return nil
-	}
-	if err := s.sink.Receive(ctx, facts); err != nil {
-		for _, f := range facts {
-			_ = s.state.unmarkSeen(ctx, p.Name, f.ID)
+// keep hands facts to the sink and then marks the SETs' jtis seen. On a
+// failure nothing more is marked, so the transmitter's retry is taken; a
+// fact kept twice that way is merged by the sink (one per peer, kind and
+// subject).
+func (s *Service) keep(ctx context.Context, p *peerState, facts []federation.Fact, jtis []string, now time.Time) error {
+	if len(facts) > 0 {
+		if err := s.sink.Receive(ctx, facts); err != nil {
+			return fmt.Errorf("keeping facts from %s: %w", p.Name, err)
 		}
-		return fmt.Errorf("keeping facts from %s: %w", p.Name, err)
+		s.met.received.WithLabelValues(p.Name).Add(float64(len(facts)))
 	}
-	s.met.received.WithLabelValues(p.Name).Add(float64(len(facts)))
+	for _, jti := range jtis {
+		if _, err := s.state.markSeen(ctx, p.Name, jti, now); err != nil {
+			return fmt.Errorf("recording SET %s from %s: %w", jti, p.Name, err)
+		}
+	}
 	return nil
 }
 
@@ -294,9 +299,13 @@ func (s *Service) servePush(w http.ResponseWriter, r *http.Request) {
 		writeSETError(w, http.StatusBadRequest, serr)
 		return
 	}
-	f, serr, err := s.take(r.Context(), p, body, now)
-	if err == nil && serr == nil && f != nil {
-		err = s.keep(r.Context(), p, []federation.Fact{*f})
+	f, jti, serr, err := s.take(r.Context(), p, body, now)
+	if err == nil && serr == nil {
+		var facts []federation.Fact
+		if f != nil {
+			facts = append(facts, *f)
+		}
+		err = s.keep(r.Context(), p, facts, []string{jti}, now)
 	}
 	switch {
 	case err != nil:
@@ -402,6 +411,7 @@ func (s *Service) takePolled(ctx context.Context, p *peerState, resp pollRespons
 	var ack []string
 	errs := map[string]setErr{}
 	var facts []federation.Fact
+	var jtis []string
 	for jti, tok := range resp.Sets {
 		if int64(len(tok)) > s.cfg.MaxBodyBytes {
 			e := refuse(ErrInvalidRequest, "SET larger than %d bytes", s.cfg.MaxBodyBytes)
@@ -409,7 +419,7 @@ func (s *Service) takePolled(ctx context.Context, p *peerState, resp pollRespons
 			errs[jti] = setErr{Err: e.Code, Description: e.Description}
 			continue
 		}
-		f, serr, err := s.take(ctx, p, tok, now)
+		f, id, serr, err := s.take(ctx, p, tok, now)
 		switch {
 		case err != nil:
 			return nil, nil, err
@@ -420,12 +430,13 @@ func (s *Service) takePolled(ctx context.Context, p *peerState, resp pollRespons
 			errs[jti] = setErr{Err: serr.Code, Description: serr.Description}
 		default:
 			ack = append(ack, jti)
+			jtis = append(jtis, id)
 			if f != nil {
 				facts = append(facts, *f)
 			}
 		}
 	}
-	if err := s.keep(ctx, p, facts); err != nil {
+	if err := s.keep(ctx, p, facts, jtis, now); err != nil {
 		return nil, nil, err
 	}
 	return ack, errs, nil

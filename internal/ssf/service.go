@@ -170,13 +170,19 @@ func (s *Service) newPeer(p Peer, getenv func(string) string) (*peerState, error
 func secret(env, file string, getenv func(string) string) (string, error) {
 	switch {
 	case env != "":
-		return strings.TrimSpace(getenv(env)), nil
+		if v := strings.TrimSpace(getenv(env)); v != "" {
+			return v, nil
+		}
+		return "", fmt.Errorf("environment variable %s is unset or empty", env)
 	case file != "":
 		data, err := os.ReadFile(file)
 		if err != nil {
 			return "", err
 		}
-		return strings.TrimSpace(string(data)), nil
+		if v := strings.TrimSpace(string(data)); v != "" {
+			return v, nil
+		}
+		return "", fmt.Errorf("%s is empty", file)
 	}
 	return "", nil
 }

@@ -307,8 +307,9 @@ func (s *state) markSeen(ctx context.Context, peer, jti string, now time.Time) (
 	return n == 1, nil
 }
 
-// unmarkSeen forgets jti, when what it carried could not be kept.
-func (s *state) unmarkSeen(ctx context.Context, peer, jti string) error {
-	_, err := s.db.ExecContext(ctx, `DELETE FROM seen WHERE peer = ? AND jti = ?`, peer, jti)
-	return err
+// seen reports whether jti from peer was received (and kept) before.
+func (s *state) seen(ctx context.Context, peer, jti string) (bool, error) {
+	var n int
+	err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM seen WHERE peer = ? AND jti = ?`, peer, jti).Scan(&n)
+	return n > 0, err
 }
