@@ -11,7 +11,7 @@
 # A CPU profile of this load, merged over runs, is what cmd/atoguard/default.pgo
 # is made from (docs/benchmarks.md, PGO).
 #
-# Environment: THREADS (2), CONNS (32), DURATION (20, in seconds), PORT (18090),
+# Environment: THREADS (2), CONNS (32), DURATION (20 or 20s, whole seconds), PORT (18090),
 # BINARY (a built atoguard to profile; default: build one), PGO (the -pgo
 # flag of that build: auto, off or a file; default auto).
 set -euo pipefail
@@ -21,6 +21,8 @@ export GOTOOLCHAIN=go1.27.3
 THREADS=${THREADS:-2}
 CONNS=${CONNS:-32}
 SECONDS_=${DURATION:-20}
+SECONDS_=${SECONDS_%s} # 20 or 20s
+case $SECONDS_ in '' | *[!0-9]*) echo "DURATION must be whole seconds (20 or 20s), not '$DURATION'" >&2; exit 2 ;; esac
 PORT=${PORT:-18090}
 out=${1:-${TMPDIR:-/tmp}/profile-serve-$(date -u +%Y%m%dT%H%M%SZ)}
 mkdir -p "$out"

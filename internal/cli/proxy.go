@@ -83,7 +83,7 @@ Without --config the shop has a form login at POST /login.`,
 	f.StringVar(&upstream, "upstream", "http://127.0.0.1:9000", "the shop")
 	f.StringVar(&listen, "listen", ":8443", "address to serve on")
 	f.StringVar(&guardURL, "guard", "", "a guard elsewhere (its base URL) instead of one in-process")
-	f.StringVar(&apiKey, "api-key", "", "the remote guard's API key (default: $ATOGUARD_API_KEY)")
+	f.StringVar(&apiKey, "api-key", "", "the guard's API key: the remote guard's with --guard, else the in-process guard's bootstrap key (default: $ATOGUARD_API_KEY)")
 	cmd.AddCommand(&cobra.Command{
 		Use:   "check FILE",
 		Short: "Validate a proxy configuration file, reporting every problem",
@@ -129,7 +129,7 @@ func runProxy(ctx context.Context, cfg proxy.Config, ln net.Listener, getenv fun
 		defer func() { gcancel(); _ = g.Wait() }()
 		guardURL, key = g.URL(), g.key
 	} else if key == "" {
-		return fmt.Errorf("guard.url is set but %s is empty", cfg.Guard.APIKeyEnv)
+		return fmt.Errorf("guard.url is set but %s is empty (or give --api-key)", cfg.Guard.APIKeyEnv)
 	}
 	client, err := shopclient.New(shopclient.Config{BaseURL: guardURL, APIKey: key, Timeout: cfg.Guard.Timeout, Retries: -1})
 	if err != nil {

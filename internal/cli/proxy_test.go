@@ -80,9 +80,10 @@ func TestProxyRemoteGuardFlags(t *testing.T) {
 	}))
 	defer shop.Close()
 	cfg := writeFile(t, "proxy.yaml", "routes: {login: {preset: form-login}}\n")
+	var noKey strings.Builder
 	if code := cli.Main(context.Background(), []string{"proxy", "--config", cfg, "--upstream", shop.URL, "--listen", freeAddr(t), "--guard", "http://127.0.0.1:1"},
-		io.Discard, io.Discard, noEnv); code == 0 {
-		t.Error("--guard without a key was accepted")
+		io.Discard, &noKey, noEnv); code == 0 || !strings.Contains(noKey.String(), "--api-key") {
+		t.Errorf("--guard without a key: code %d, stderr %q; want a refusal naming --api-key", code, noKey.String())
 	}
 	addr := freeAddr(t)
 	ctx, cancel := context.WithCancel(context.Background())

@@ -123,6 +123,9 @@ func runReplay(cmd *cobra.Command, f replayFlags, args []string, stdin io.Reader
 	if f.emit != "" && !slices.Contains(logreplay.Emits, f.emit) {
 		return fmt.Errorf("--emit %q: want one of %s", f.emit, strings.Join(logreplay.Emits, ", "))
 	}
+	if f.keyFile != "" && f.into == "" {
+		return errors.New("--secret-key-file is for --into: the guard whose key it is")
+	}
 	ins, err := logreplay.Inputs(args, stdin)
 	if err != nil {
 		return err
@@ -179,6 +182,11 @@ var (
 // else secret.key in the data directory.
 func openGuard(ctx context.Context, into, keyFile string) (guardStore, []byte, error) {
 	url := strings.HasPrefix(into, "postgres://") || strings.HasPrefix(into, "postgresql://")
+	if !url && strings.Contains(into, "=") {
+		if _, err := os.Stat(into); err != nil {
+			return nil, nil, fmt.Errorf("--into %q: a data directory or a postgres:// URL (a key=value connection string is not taken)", into)
+		}
+	}
 	if keyFile == "" {
 		if url {
 			return nil, nil, errors.New("--into postgres://...: the guards' shared secret key is needed: --secret-key-file (their secret_key_file)")

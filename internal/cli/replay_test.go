@@ -42,6 +42,28 @@ func TestReplay(t *testing.T) {
 	}
 }
 
+// TestReplayRefuses: flags that cannot do what they say are refused,
+// with the flag named, before any log is read.
+func TestReplayRefuses(t *testing.T) {
+	const cfg = "../logreplay/testdata/replay.yaml"
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"key without --into", []string{"--secret-key-file", "/nonexistent"}, "--secret-key-file is for --into"},
+		{"a key=value connection string", []string{"--into", "host=127.0.0.1 dbname=shop"}, "postgres:// URL"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			args := append([]string{"replay", "../logreplay/testdata/access.log.gz", "--config", cfg, "--out", t.TempDir()}, tc.args...)
+			code, _, stderr := run(t, args...)
+			if code == 0 || !strings.Contains(stderr, tc.want) {
+				t.Errorf("code %d, stderr %q; want a refusal with %q", code, stderr, tc.want)
+			}
+		})
+	}
+}
+
 func TestReplayInto(t *testing.T) {
 	const cfg = "../logreplay/testdata/replay.yaml"
 	data := t.TempDir()

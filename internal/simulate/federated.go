@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"strings"
 	"time"
 
 	guardclock "github.com/atoguard/atoguard/internal/clock"
@@ -358,7 +359,7 @@ func (s *shop) play(ctx context.Context, x labeled, cfg Federated) error {
 func (s *shop) tally(x labeled, r engine.Result, watch func(Note)) {
 	o, ev := &s.out, &x.ev
 	stopped := r.Decision == policy.Challenge || r.Decision == policy.Deny
-	peer := slices.ContainsFunc(r.Reasons, func(rs policy.Reason) bool { return len(rs.Code) > 5 && rs.Code[:5] == "peer." })
+	peer := slices.ContainsFunc(r.Reasons, func(rs policy.Reason) bool { return strings.HasPrefix(rs.Code, "peer.") })
 	if peer {
 		o.PeerReasons++
 	}
