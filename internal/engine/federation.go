@@ -11,7 +11,6 @@ import (
 	"github.com/atoguard/atoguard/internal/event"
 	"github.com/atoguard/atoguard/internal/federation"
 	"github.com/atoguard/atoguard/internal/policy"
-	"github.com/atoguard/atoguard/internal/signal/bot"
 )
 
 // PeerFacts answers what other shops' guards reported (package
@@ -301,7 +300,7 @@ func (e *Engine) tellLogin(w *facts, ev *event.Event, obs *observation, inIncide
 	}
 	w.add(federation.CampaignSource, obs.keys.Prefix, federation.SubjectPrefix, confSource)
 	conf := confAgent
-	if bot.Inspect(ev.Context.UserAgent, ev.Context.AcceptLanguage, ev.Context.Headers).AutomationUA {
+	if obs.in.Bot.AutomationUA { // bot.Inspect's, read once for the policy
 		conf = confTool
 	}
 	w.add(federation.CampaignFingerprint, f.agentSubject(ev.Context.UserAgent), federation.SubjectHash, conf)
