@@ -69,6 +69,9 @@ type fedState struct {
 	dirty   []fedKey             // changed since the last publication
 	victims map[string]string    // user id → login subject of accounts told compromised; bounded
 	byInc   map[string]*toldInc  // what was published per incident; bounded
+	// resets are the victims whose owner changed the password, login
+	// subject → user id, forgotten once the change is durable; bounded.
+	resets map[string]string
 	// lead is what unfamiliar failures taught while no incident was open,
 	// the newest last (at most leadMax): a campaign is detected some
 	// minutes in, and its first attempts are told with the incident.
@@ -134,7 +137,8 @@ func newFedState(f *Federation) *fedState {
 	if f == nil {
 		return nil
 	}
-	return &fedState{Federation: *f, told: map[fedKey]*toldFact{}, victims: map[string]string{}, byInc: map[string]*toldInc{}}
+	return &fedState{Federation: *f, told: map[fedKey]*toldFact{}, victims: map[string]string{}, resets: map[string]string{},
+		byInc: map[string]*toldInc{}}
 }
 
 // loginSubject is how a login is named in the facts this guard tells.
@@ -375,13 +379,20 @@ func (f *fedState) victim(uid, subject string) {
 	f.victims[uid] = subject
 }
 
-// changed returns the login subject of an account told compromised, and
-// forgets it: its password is no longer the stolen one.
+// changed returns the login subject of an account told compromised
+// whose owner changed its password. The account is forgotten once the
+// change is durable (learned), not before: a change whose write failed is
+// told when the shop sends it again.
 func (f *fedState) changed(uid string) (string, bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	s, ok := f.victims[uid]
-	delete(f.victims, uid)
+	if ok {
+		if len(f.resets) >= f.Config.Max() {
+			clear(f.resets) // best-effort: a victim kept is told changed again
+		}
+		f.resets[s] = uid
+	}
 	return s, ok
 }
 
@@ -407,6 +418,15 @@ func (e *Engine) SessionsRevoked(userIDs []string) {
 	f.learned(facts)
 }
 
+// resetLocked forgets the victim whose login is subject: the change of its
+// password is durable, and the password no longer the stolen one.
+func (f *fedState) resetLocked(subject string) {
+	if uid, ok := f.resets[subject]; ok {
+		delete(f.victims, uid)
+		delete(f.resets, subject)
+	}
+}
+
 // learned merges facts of durable events into what is to be told.
 func (f *fedState) learned(facts []federation.Fact) {
 	if f == nil || len(facts) == 0 {
@@ -415,6 +435,9 @@ func (f *fedState) learned(facts []federation.Fact) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for _, x := range facts {
+		if x.Kind == federation.CredentialChanged {
+			f.resetLocked(x.Subject)
+		}
 		k := fedKey{x.Kind, x.Subject}
 		t, ok := f.told[k]
 		if !ok {
