@@ -64,6 +64,7 @@ const (
 // facts its incidents learned, kept until told.
 type fedState struct {
 	Federation
+	hash    *federation.Hasher // Key's, for the subjects
 	mu      sync.Mutex
 	told    map[fedKey]*toldFact // bounded by Config.Max
 	dirty   []fedKey             // changed since the last publication
@@ -137,7 +138,7 @@ func newFedState(f *Federation) *fedState {
 	if f == nil {
 		return nil
 	}
-	return &fedState{Federation: *f, told: map[fedKey]*toldFact{}, victims: map[string]string{}, resets: map[string]string{},
+	return &fedState{Federation: *f, hash: federation.NewHasher(f.Key), told: map[fedKey]*toldFact{}, victims: map[string]string{}, resets: map[string]string{},
 		byInc: map[string]*toldInc{}}
 }
 
@@ -146,7 +147,7 @@ func (f *fedState) loginSubject(login string) (string, string) {
 	if f.Config.Subjects == federation.SubjectEmail {
 		return login, federation.SubjectEmail
 	}
-	return f.Key.Hash(domainLogin, login), federation.SubjectLoginHash
+	return f.hash.Hash(domainLogin, login), federation.SubjectLoginHash
 }
 
 func loginOf(ev *event.Event) string {
@@ -184,7 +185,7 @@ func (e *Engine) peerFacts(ev *event.Event, obs *observation) policy.PeerFacts {
 	look := func(kind federation.Kind, subject string) bool { return take(lookup(kind, subject)) }
 	if ev.Type.IsLogin() {
 		if login := loginOf(ev); login != "" {
-			h := f.Key.Hash(domainLogin, login)
+			h := f.hash.Hash(domainLogin, login)
 			pf.CredentialCompromised = look(federation.CredentialCompromised, h) || look(federation.CredentialCompromised, login)
 			pf.ComboListed = look(federation.ComboListed, h) || look(federation.ComboListed, login)
 		}
@@ -216,26 +217,26 @@ func (f *fedState) agentSubject(ua string) string {
 	if ua == "" {
 		return ""
 	}
-	return f.Key.Hash(domainAgent, ua)
+	return f.hash.Hash(domainAgent, ua)
 }
 
 func (f *fedState) fingerprintSubject(fp string) string {
 	if fp == "" {
 		return ""
 	}
-	return f.Key.Hash(domainFingerprint, fp)
+	return f.hash.Hash(domainFingerprint, fp)
 }
 
 func (f *fedState) passwordSubject(sha1 [20]byte) string {
-	return f.Key.Hash(domainPassword, hex.EncodeToString(sha1[:]))
+	return f.hash.Hash(domainPassword, hex.EncodeToString(sha1[:]))
 }
 
 func (f *fedState) dropSubject(address, pickup string) string {
 	switch {
 	case pickup != "":
-		return f.Key.Hash(domainPickup, pickup)
+		return f.hash.Hash(domainPickup, pickup)
 	case address != "":
-		return f.Key.Hash(domainAddress, address)
+		return f.hash.Hash(domainAddress, address)
 	}
 	return ""
 }
