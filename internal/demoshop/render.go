@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/atoguard/atoguard/internal/passkeyjs"
 )
 
 //go:embed templates/*.html
@@ -32,6 +34,7 @@ var funcs = template.FuncMap{
 	"actionLabel":   actionLabel,
 	"jst":           func(t time.Time) string { return t.In(jst).Format("2006-01-02 15:04") },
 	"lines":         func(s string) []string { return strings.Split(s, "\n") },
+	"passkeyVer":    passkeyjs.Version, // in the script's address: a new script, a new address
 }
 
 // parsePages parses each page with the layout.

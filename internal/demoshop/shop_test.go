@@ -18,6 +18,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/atoguard/atoguard/client"
+	"github.com/atoguard/atoguard/internal/passkeyjs"
 )
 
 // fakeGuard records events and answers with decide (allow when nil).
@@ -639,6 +640,26 @@ func TestRegister(t *testing.T) {
 	}
 	if p := b.post("/register", "/register", url.Values{"email": {"x@example.jp"}, "name": {"x"}, "password": {"short"}}); !strings.Contains(p.body, "at least 8") {
 		t.Error("short password accepted")
+	}
+}
+
+// TestPasskeyScriptIsVersioned: the security page loads the passkey
+// script at its current version's address, which may be cached; the
+// unversioned address is revalidated.
+func TestPasskeyScriptIsVersioned(t *testing.T) {
+	ts := newTestShop(t, Options{})
+	b := ts.browser(t)
+	if p := b.post("/register", "/register", url.Values{"email": {"keys@example.jp"}, "name": {"鍵"}, "password": {"long enough pw"}}); p.status != http.StatusSeeOther {
+		t.Fatalf("register: %d %s", p.status, p.body)
+	}
+	js := "/static/passkey.js?v=" + passkeyjs.Version()
+	if p := b.get("/security"); !strings.Contains(p.body, `<script src="`+js+`"`) {
+		t.Errorf("the security page does not load %s:\n%s", js, p.body)
+	}
+	for path, want := range map[string]string{js: "public, max-age=31536000, immutable", "/static/passkey.js": "no-cache"} {
+		if p := b.get(path); p.status != http.StatusOK || p.header.Get("Cache-Control") != want {
+			t.Errorf("%s: %d, Cache-Control %q, want 200, %q", path, p.status, p.header.Get("Cache-Control"), want)
+		}
 	}
 }
 

@@ -11,7 +11,6 @@ import (
 	"github.com/atoguard/atoguard/internal/event"
 	"github.com/atoguard/atoguard/internal/federation"
 	"github.com/atoguard/atoguard/internal/policy"
-	"github.com/atoguard/atoguard/internal/signal/bot"
 )
 
 // PeerFacts answers what other shops' guards reported (package
@@ -65,11 +64,15 @@ const (
 // facts its incidents learned, kept until told.
 type fedState struct {
 	Federation
+	hash    *federation.Hasher // Key's, for the subjects
 	mu      sync.Mutex
 	told    map[fedKey]*toldFact // bounded by Config.Max
 	dirty   []fedKey             // changed since the last publication
 	victims map[string]string    // user id → login subject of accounts told compromised; bounded
 	byInc   map[string]*toldInc  // what was published per incident; bounded
+	// resets are the victims whose owner changed the password, login
+	// subject → user id, forgotten once the change is durable; bounded.
+	resets map[string]string
 	// lead is what unfamiliar failures taught while no incident was open,
 	// the newest last (at most leadMax): a campaign is detected some
 	// minutes in, and its first attempts are told with the incident.
@@ -135,7 +138,8 @@ func newFedState(f *Federation) *fedState {
 	if f == nil {
 		return nil
 	}
-	return &fedState{Federation: *f, told: map[fedKey]*toldFact{}, victims: map[string]string{}, byInc: map[string]*toldInc{}}
+	return &fedState{Federation: *f, hash: federation.NewHasher(f.Key), told: map[fedKey]*toldFact{}, victims: map[string]string{}, resets: map[string]string{},
+		byInc: map[string]*toldInc{}}
 }
 
 // loginSubject is how a login is named in the facts this guard tells.
@@ -143,7 +147,7 @@ func (f *fedState) loginSubject(login string) (string, string) {
 	if f.Config.Subjects == federation.SubjectEmail {
 		return login, federation.SubjectEmail
 	}
-	return f.Key.Hash(domainLogin, login), federation.SubjectLoginHash
+	return f.hash.Hash(domainLogin, login), federation.SubjectLoginHash
 }
 
 func loginOf(ev *event.Event) string {
@@ -181,7 +185,7 @@ func (e *Engine) peerFacts(ev *event.Event, obs *observation) policy.PeerFacts {
 	look := func(kind federation.Kind, subject string) bool { return take(lookup(kind, subject)) }
 	if ev.Type.IsLogin() {
 		if login := loginOf(ev); login != "" {
-			h := f.Key.Hash(domainLogin, login)
+			h := f.hash.Hash(domainLogin, login)
 			pf.CredentialCompromised = look(federation.CredentialCompromised, h) || look(federation.CredentialCompromised, login)
 			pf.ComboListed = look(federation.ComboListed, h) || look(federation.ComboListed, login)
 		}
@@ -213,26 +217,26 @@ func (f *fedState) agentSubject(ua string) string {
 	if ua == "" {
 		return ""
 	}
-	return f.Key.Hash(domainAgent, ua)
+	return f.hash.Hash(domainAgent, ua)
 }
 
 func (f *fedState) fingerprintSubject(fp string) string {
 	if fp == "" {
 		return ""
 	}
-	return f.Key.Hash(domainFingerprint, fp)
+	return f.hash.Hash(domainFingerprint, fp)
 }
 
 func (f *fedState) passwordSubject(sha1 [20]byte) string {
-	return f.Key.Hash(domainPassword, hex.EncodeToString(sha1[:]))
+	return f.hash.Hash(domainPassword, hex.EncodeToString(sha1[:]))
 }
 
 func (f *fedState) dropSubject(address, pickup string) string {
 	switch {
 	case pickup != "":
-		return f.Key.Hash(domainPickup, pickup)
+		return f.hash.Hash(domainPickup, pickup)
 	case address != "":
-		return f.Key.Hash(domainAddress, address)
+		return f.hash.Hash(domainAddress, address)
 	}
 	return ""
 }
@@ -301,7 +305,7 @@ func (e *Engine) tellLogin(w *facts, ev *event.Event, obs *observation, inIncide
 	}
 	w.add(federation.CampaignSource, obs.keys.Prefix, federation.SubjectPrefix, confSource)
 	conf := confAgent
-	if bot.Inspect(ev.Context.UserAgent, ev.Context.AcceptLanguage, ev.Context.Headers).AutomationUA {
+	if obs.in.Bot.AutomationUA { // bot.Inspect's, read once for the policy
 		conf = confTool
 	}
 	w.add(federation.CampaignFingerprint, f.agentSubject(ev.Context.UserAgent), federation.SubjectHash, conf)
@@ -376,13 +380,20 @@ func (f *fedState) victim(uid, subject string) {
 	f.victims[uid] = subject
 }
 
-// changed returns the login subject of an account told compromised, and
-// forgets it: its password is no longer the stolen one.
+// changed returns the login subject of an account told compromised
+// whose owner changed its password. The account is forgotten once the
+// change is durable (learned), not before: a change whose write failed is
+// told when the shop sends it again.
 func (f *fedState) changed(uid string) (string, bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	s, ok := f.victims[uid]
-	delete(f.victims, uid)
+	if ok {
+		if len(f.resets) >= f.Config.Max() {
+			clear(f.resets) // best-effort: a victim kept is told changed again
+		}
+		f.resets[s] = uid
+	}
 	return s, ok
 }
 
@@ -408,6 +419,15 @@ func (e *Engine) SessionsRevoked(userIDs []string) {
 	f.learned(facts)
 }
 
+// resetLocked forgets the victim whose login is subject: the change of its
+// password is durable, and the password no longer the stolen one.
+func (f *fedState) resetLocked(subject string) {
+	if uid, ok := f.resets[subject]; ok {
+		delete(f.victims, uid)
+		delete(f.resets, subject)
+	}
+}
+
 // learned merges facts of durable events into what is to be told.
 func (f *fedState) learned(facts []federation.Fact) {
 	if f == nil || len(facts) == 0 {
@@ -416,6 +436,9 @@ func (f *fedState) learned(facts []federation.Fact) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for _, x := range facts {
+		if x.Kind == federation.CredentialChanged {
+			f.resetLocked(x.Subject)
+		}
 		k := fedKey{x.Kind, x.Subject}
 		t, ok := f.told[k]
 		if !ok {

@@ -13,6 +13,7 @@ import (
 	"github.com/atoguard/atoguard/internal/event"
 	"github.com/atoguard/atoguard/internal/federation"
 	"github.com/atoguard/atoguard/internal/policy"
+	"github.com/atoguard/atoguard/internal/store"
 	"github.com/atoguard/atoguard/internal/store/memory"
 )
 
@@ -74,35 +75,100 @@ func mustAssessT(t *testing.T, e *Engine, ev event.Event) Result {
 	return r
 }
 
+// TestFactsAreToldOnceDurableDeduplicatedAndBounded: what the engine
+// tells is deduplicated and bounded, only the facts of events whose
+// records are durable are told, and a restart (the audit log replayed)
+// tells nothing again. What was told survives the restart in the
+// publisher's queue (package ssf's outbox, TestOutboxSurvivesRestart);
+// what was learned and not yet told does not: it is best-effort.
 func TestFactsAreToldOnceDurableDeduplicatedAndBounded(t *testing.T) {
-	now := t0
-	f := newFedState(&Federation{Key: testFedKey, Config: federation.Config{MaxFacts: 10}, Publisher: &recorder{}})
-	fact := func(kind federation.Kind, subject string) federation.Fact {
-		return federation.Fact{Kind: kind, Subject: subject, Incident: "inc_1", Count: 1, LastSeen: now, Expires: now.Add(time.Hour)}
+	t.Run("deduplicated and bounded", func(t *testing.T) {
+		now := t0
+		f := newFedState(&Federation{Key: testFedKey, Config: federation.Config{MaxFacts: 10}, Publisher: &recorder{}})
+		fact := func(kind federation.Kind, subject string) federation.Fact {
+			return federation.Fact{Kind: kind, Subject: subject, Incident: "inc_1", Count: 1, LastSeen: now, Expires: now.Add(time.Hour)}
+		}
+		f.learned([]federation.Fact{fact(federation.ComboListed, "a"), fact(federation.ComboListed, "a"), fact(federation.CampaignSource, "p")})
+		got := f.due(now)
+		if len(got) != 1 || got[0].Subject != "a" || got[0].Count != 2 {
+			t.Fatalf("first publication = %+v, want combo_listed a (count 2) alone: one sighting of a prefix is not enough", got)
+		}
+		f.learned([]federation.Fact{fact(federation.ComboListed, "a"), fact(federation.CampaignSource, "p")})
+		got = f.due(now)
+		if len(got) != 1 || got[0].Kind != federation.CampaignSource {
+			t.Errorf("second publication = %+v, want the prefix alone (a grew 2 → 3, not doubled)", got)
+		}
+		f.learned([]federation.Fact{fact(federation.ComboListed, "a")})
+		if got := f.due(now); len(got) != 1 || got[0].Count != 4 {
+			t.Errorf("third publication = %+v, want a again (count doubled to 4)", got)
+		}
+		if got := f.due(now); len(got) != 0 {
+			t.Errorf("nothing new, yet published %+v", got)
+		}
+		for i := range 30 {
+			f.learned([]federation.Fact{fact(federation.ComboListed, string(rune('b'+i)))})
+		}
+		if len(f.told) > 10 {
+			t.Errorf("%d facts held, want at most max_facts 10", len(f.told))
+		}
+	})
+	t.Run("once durable, and not again after a restart", func(t *testing.T) {
+		ctx := context.Background()
+		rec := &recorder{}
+		st := &flakyWriter{Store: memory.New(), fail: true}
+		fed := func(d *Deps) { d.Federation = &Federation{Key: testFedKey, Publisher: rec} }
+		e := newEngine(t, "", st, fed)
+		subject, _ := e.fed.loginSubject("u1@example.jp")
+		e.fed.victim("u1", subject)
+		reset := decode(t, `{"type": "password.changed", "occurred_at": %q, "user": {"id": "u1"}, "context": {"ip": "198.51.100.7"}}`, t0.Format(time.RFC3339))
+		if _, err := e.Assess(ctx, reset); err == nil {
+			t.Fatal("a failed write reported no error")
+		}
+		if err := e.publishFacts(ctx, t0); err != nil {
+			t.Fatal(err)
+		}
+		if len(rec.got) != 0 {
+			t.Fatalf("an event whose write failed was told: %+v", rec.got)
+		}
+		st.fail = false
+		mustAssessT(t, e, reset) // the shop sends it again
+		mustAssessT(t, e, reset) // and once more
+		if err := e.publishFacts(ctx, t0); err != nil {
+			t.Fatal(err)
+		}
+		want := []federation.Fact{{Kind: federation.CredentialChanged, Subject: subject, SubjectFormat: federation.SubjectLoginHash,
+			Count: 1, FirstSeen: t0, LastSeen: t0, Confidence: confCompromised, Expires: t0.Add(federation.Config{}.TTL(federation.CredentialChanged))}}
+		if d := cmp.Diff([][]federation.Fact{want}, rec.got); d != "" {
+			t.Fatalf("told (-want +got):\n%s", d)
+		}
+
+		again := newEngine(t, "", st, fed)
+		if err := again.Restore(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if n := again.Recovered().Replayed; n != 2 {
+			t.Errorf("a restart replayed %d events, want the 2 on record", n)
+		}
+		if err := again.publishFacts(ctx, t0.Add(time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+		if d := cmp.Diff([][]federation.Fact{want}, rec.got); d != "" {
+			t.Errorf("told after a restart (-want +got):\n%s", d)
+		}
+	})
+}
+
+// flakyWriter is a memory store whose writes fail while fail is set.
+type flakyWriter struct {
+	*memory.Store
+	fail bool
+}
+
+func (w *flakyWriter) Write(ctx context.Context, b store.Batch) error {
+	if w.fail {
+		return errors.New("disk full")
 	}
-	f.learned([]federation.Fact{fact(federation.ComboListed, "a"), fact(federation.ComboListed, "a"), fact(federation.CampaignSource, "p")})
-	got := f.due(now)
-	if len(got) != 1 || got[0].Subject != "a" || got[0].Count != 2 {
-		t.Fatalf("first publication = %+v, want combo_listed a (count 2) alone: one sighting of a prefix is not enough", got)
-	}
-	f.learned([]federation.Fact{fact(federation.ComboListed, "a"), fact(federation.CampaignSource, "p")})
-	got = f.due(now)
-	if len(got) != 1 || got[0].Kind != federation.CampaignSource {
-		t.Errorf("second publication = %+v, want the prefix alone (a grew 2 → 3, not doubled)", got)
-	}
-	f.learned([]federation.Fact{fact(federation.ComboListed, "a")})
-	if got := f.due(now); len(got) != 1 || got[0].Count != 4 {
-		t.Errorf("third publication = %+v, want a again (count doubled to 4)", got)
-	}
-	if got := f.due(now); len(got) != 0 {
-		t.Errorf("nothing new, yet published %+v", got)
-	}
-	for i := range 30 {
-		f.learned([]federation.Fact{fact(federation.ComboListed, string(rune('b'+i)))})
-	}
-	if len(f.told) > 10 {
-		t.Errorf("%d facts held, want at most max_facts 10", len(f.told))
-	}
+	return w.Store.Write(ctx, b)
 }
 
 func TestPublishFailureRetries(t *testing.T) {

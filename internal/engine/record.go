@@ -442,8 +442,13 @@ func (e *Engine) audit(ev *event.Event, received time.Time, res Result) store.Au
 		e.keyed.sum(sum[:0], "password-sha1\x00", ev.Credential.PasswordSHA1[:])
 		rec.PasswordHMAC = bytes.Clone(sum[:16])
 	}
+	// The event is encoded in a reused buffer: the record keeps only its
+	// copy of the exact size, or the sealed copy.
+	buf := e.keyed.buffer()
+	defer e.keyed.release(buf)
+	*buf = ev.AppendRedacted((*buf)[:0])
 	if e.sealer == nil {
-		rec.Event = ev.AppendRedacted(make([]byte, 0, 1024))
+		rec.Event = bytes.Clone(*buf)
 		return rec
 	}
 	// What names a person stays out of the clear columns: the login is
@@ -453,10 +458,7 @@ func (e *Engine) audit(ev *event.Event, received time.Time, res Result) store.Au
 	if ev.User.ID == "" && rec.Account != "" {
 		rec.Account = e.AuditAccount(rec.Account)
 	}
-	buf := e.keyed.buffer()
-	*buf = ev.AppendRedacted((*buf)[:0])
 	rec.Event = e.sealer.Seal(*buf, auditContext(rec.EventID))
-	e.keyed.release(buf)
 	return rec
 }
 

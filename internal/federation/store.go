@@ -35,7 +35,7 @@ type Store struct {
 	peers  map[string]*peerStat
 	file   *os.File
 	lines  int  // records in file
-	torn   bool // a failed write may have left a partial line at the end
+	torn   bool // a failed write or a crash may have left a partial line at the end
 }
 
 type peerStat struct {
@@ -53,7 +53,8 @@ type entry struct {
 
 // Open returns a store kept in the file at path (created if missing;
 // empty path: in memory only), with the facts on record that are still
-// live at now().
+// live at now(). The file is rewritten only when most of its records are
+// stale (maybeCompactLocked), not on every start.
 func Open(path string, cfg Config, now func() time.Time) (*Store, error) {
 	s := &Store{cfg: cfg, now: now, path: path, facts: map[Kind]map[string]map[string]*Fact{},
 		counts: map[Kind]int{}, paused: map[string]bool{}, peers: map[string]*peerStat{}}
@@ -63,14 +64,15 @@ func Open(path string, cfg Config, now func() time.Time) (*Store, error) {
 	if err := s.load(); err != nil {
 		return nil, err
 	}
-	if err := s.compactLocked(); err != nil {
+	if err := s.maybeCompactLocked(); err != nil {
 		return nil, err
 	}
 	return s, nil
 }
 
-// load reads the file's records; a torn last line (a crash mid-write,
-// never acknowledged) is skipped.
+// load reads the file's records, counting them (s.lines); a torn last
+// line (a crash mid-write, never acknowledged) is skipped, and marks the
+// file torn so the next write starts on a line of its own.
 func (s *Store) load() error {
 	f, err := os.Open(s.path)
 	if errors.Is(err, os.ErrNotExist) {
@@ -84,6 +86,7 @@ func (s *Store) load() error {
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	now := s.now()
 	for sc.Scan() {
+		s.lines++
 		var e entry
 		if json.Unmarshal(sc.Bytes(), &e) != nil {
 			continue
@@ -93,7 +96,25 @@ func (s *Store) load() error {
 	if err := sc.Err(); err != nil {
 		return fmt.Errorf("reading federation facts: %w", err)
 	}
+	torn, err := endsTorn(f)
+	if err != nil {
+		return fmt.Errorf("reading federation facts: %w", err)
+	}
+	s.torn = torn
 	return nil
+}
+
+// endsTorn reports whether f's last line has no newline.
+func endsTorn(f *os.File) (bool, error) {
+	st, err := f.Stat()
+	if err != nil || st.Size() == 0 {
+		return false, err
+	}
+	var last [1]byte
+	if _, err := f.ReadAt(last[:], st.Size()-1); err != nil {
+		return false, err
+	}
+	return last[0] != '\n', nil
 }
 
 // Receive keeps facts peers sent (each with Peer set), and returns once
@@ -202,7 +223,9 @@ func (s *Store) appendLocked(buf []byte) error {
 }
 
 // maybeCompactLocked compacts the file once most of its records are
-// stale (updates, expired facts, removed peers).
+// stale (updates, expired facts, removed peers, torn lines) and they are
+// more than a thousand: a restart or a write with little garbage leaves
+// the file as it is.
 func (s *Store) maybeCompactLocked() error {
 	if s.lines > 2*s.totalLocked()+1024 {
 		return s.compactLocked()
@@ -375,7 +398,7 @@ func (s *Store) compactLocked() error {
 		s.file.Close()
 		s.file = nil
 	}
-	s.lines = n
+	s.lines, s.torn = n, false
 	return nil
 }
 

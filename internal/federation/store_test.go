@@ -2,6 +2,7 @@ package federation
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -162,6 +163,89 @@ func TestStoreCompacts(t *testing.T) {
 	s2, _ := Open(path, Config{}, fixed(&now))
 	if got := s2.Lookup(ComboListed, "h1", t0).Count; got != 1199 {
 		t.Errorf("count after compaction and restart = %d, want 1199", got)
+	}
+}
+
+// TestStoreRestartCompactsOnlyWhenWorthIt: a restart rewrites the file
+// only when most of its records are dead, and loses no acknowledged fact
+// either way, not even after a torn last line.
+func TestStoreRestartCompactsOnlyWhenWorthIt(t *testing.T) {
+	for _, c := range []struct {
+		name          string
+		expired, live int
+		wantRewritten bool
+	}{
+		{"little garbage", 200, 1000, false},
+		{"much garbage", 1100, 1, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			now := t0
+			path := filepath.Join(t.TempDir(), "facts.jsonl")
+			s, err := Open(path, Config{}, fixed(&now))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var fs []Fact
+			for i := range c.expired + c.live {
+				f := fact("a", ComboListed, fmt.Sprint("h", i), 1, t0)
+				if i >= c.expired {
+					f.Expires = t0.Add(3 * time.Hour)
+				}
+				fs = append(fs, f)
+			}
+			must(t, s.Receive(context.Background(), fs))
+			// No Close: a kill -9 after the acknowledgement, and a torn line.
+			appendTorn(t, path)
+			before, err := os.Stat(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			now = t0.Add(2 * time.Hour)
+			s2, err := Open(path, Config{}, fixed(&now))
+			if err != nil {
+				t.Fatal(err)
+			}
+			after, err := os.Stat(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := !os.SameFile(before, after); got != c.wantRewritten {
+				t.Errorf("file rewritten = %v, want %v", got, c.wantRewritten)
+			}
+			if got := s2.totalLocked(); got != c.live {
+				t.Errorf("live facts after restart = %d, want %d", got, c.live)
+			}
+			// A fact received after the restart lands on a line of its own.
+			must(t, s2.Receive(context.Background(), []Fact{fact("b", DropPoint, "d1", 1, now)}))
+			s3, err := Open(path, Config{}, fixed(&now))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, k := range []struct {
+				kind    Kind
+				subject string
+			}{{ComboListed, fmt.Sprint("h", c.expired)}, {ComboListed, fmt.Sprint("h", c.expired+c.live-1)}, {DropPoint, "d1"}} {
+				if !s3.Lookup(k.kind, k.subject, now).Found() {
+					t.Errorf("%s %s lost", k.kind, k.subject)
+				}
+			}
+			if got, want := s3.totalLocked(), c.live+1; got != want {
+				t.Errorf("live facts after the second restart = %d, want %d", got, want)
+			}
+		})
+	}
+}
+
+// appendTorn appends the start of a record, as a crash mid-write leaves.
+func appendTorn(t *testing.T, path string) {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.WriteString(`{"fact":{"Kind":"combo_lis`); err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 	"github.com/pquerna/otp/totp"
 
 	shopclient "github.com/atoguard/atoguard/client"
+	"github.com/atoguard/atoguard/internal/passkeyjs"
 )
 
 const owner, ownerPW = "user001@plain.test", "correct-horse-001"
@@ -352,6 +353,12 @@ func TestSecurityPage(t *testing.T) {
 	resp, page := b.do("GET", srv.URL+"/.atoguard/security", nil)
 	if resp.StatusCode != 200 || !strings.Contains(resp.Header.Get("Content-Security-Policy"), "script-src 'self'") {
 		t.Fatalf("security page: %d %v", resp.StatusCode, resp.Header)
+	}
+	// The page loads the script's current version, which may be cached.
+	if got, want := between(page, `<script src="`, `"`), "/.atoguard/static/passkey.js?v="+passkeyjs.Version(); got != want {
+		t.Errorf("the security page's script: %q, want %q", got, want)
+	} else if resp, _ := b.do("GET", srv.URL+got, nil); resp.StatusCode != 200 || !strings.Contains(resp.Header.Get("Cache-Control"), "immutable") {
+		t.Errorf("the versioned script: %d, Cache-Control %q", resp.StatusCode, resp.Header.Get("Cache-Control"))
 	}
 	token := between(page, `name="t" value="`, `"`)
 	if resp, _ := b.do("POST", srv.URL+"/.atoguard/security/totp", url.Values{"t": {"forged"}}); resp.StatusCode != 403 {

@@ -69,10 +69,10 @@ var texts = map[string]map[string]string{
 	},
 }
 
-var pageTmpl = template.Must(template.New("page").Parse(`<!doctype html>
+var pageTmpl = template.Must(template.New("page").Funcs(template.FuncMap{"passkeyVer": passkeyjs.Version}).Parse(`<!doctype html>
 <html data-prefix="{{.Prefix}}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
 {{if eq .Page "stepup"}}<title>{{.T.title}}</title>{{else if eq .Page "hold"}}<title>{{.T.hold_title}}</title>{{else if eq .Page "security"}}<title>{{.T.security_title}}</title>{{else if eq .Page "signin"}}<title>{{.T.signin_title}}</title>{{else}}<title>{{.T.failed_title}}</title>{{end}}
-{{if or (eq .Page "stepup") (eq .Page "security")}}<script src="{{.Prefix}}static/passkey.js" defer></script>{{end}}
+{{if or (eq .Page "stepup") (eq .Page "security")}}<script src="{{.Prefix}}static/passkey.js?v={{passkeyVer}}" defer></script>{{end}}
 </head><body>
 {{if eq .Page "stepup"}}<h1>{{.T.title}}</h1>
 <p>{{.T.lead}}</p>
