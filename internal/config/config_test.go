@@ -237,6 +237,36 @@ func TestValidate(t *testing.T) {
 			want: `hot.url: instances sharing Redis must share their records too (records: postgres://...)`,
 		},
 		{
+			name: "api, wrongly",
+			edit: func(c *config.Config) {
+				c.API.QuotaBurst = -1
+				c.API.MaxBatch = 10001
+				c.API.MaxBatchBodyBytes = -1
+				c.API.RangePerSecond = -0.5
+			},
+			want: strings.Join([]string{
+				`api.max_batch: 10001 is not within 0-10000`,
+				`api.max_batch_body_bytes: -1 is not within 0-64 MiB`,
+				`api.quota_per_second and api.quota_burst must not be negative`,
+				`api.range_per_second: -0.5 is negative`,
+			}, "\n"),
+		},
+		{
+			name: "engine, wrongly",
+			edit: func(c *config.Config) {
+				c.Engine.Familiarity.MaxMarks = -1
+				c.Engine.ChallengeMaxAttempts = -3
+				c.Engine.Spray.OpenAt = -1
+				c.Engine.Campaign.Alpha = -0.1
+			},
+			want: strings.Join([]string{
+				`engine.campaign.alpha: -0.1 is not within [0, 1)`,
+				`engine.challenge_max_attempts: -3 is negative`,
+				`engine.familiarity.max_marks: -1 is negative`,
+				`engine.spray: window, close_after, max_passwords and open_at must not be negative`,
+			}, "\n"),
+		},
+		{
 			name: "everything else",
 			edit: func(c *config.Config) {
 				c.Data = " "
