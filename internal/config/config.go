@@ -109,6 +109,23 @@ func (c Config) SecretKeyPath() string {
 	return filepath.Join(c.Data, SecretKeyFileName)
 }
 
+// MinSecretKeyBytes is the shortest secret key taken.
+const MinSecretKeyBytes = 32
+
+// ReadSecretKey reads the secret key of keyed hashes at path (see
+// SecretKeyPath), refusing one shorter than MinSecretKeyBytes. The error
+// of a file that does not exist is fs.ErrNotExist.
+func ReadSecretKey(path string) ([]byte, error) {
+	key, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading secret key: %w", err)
+	}
+	if len(key) < MinSecretKeyBytes {
+		return nil, fmt.Errorf("secret key %s: %d bytes, want at least %d", path, len(key), MinSecretKeyBytes)
+	}
+	return key, nil
+}
+
 // Proxies returns the trusted proxies as prefixes.
 func (d Dashboard) Proxies() ([]netip.Prefix, error) {
 	var out []netip.Prefix

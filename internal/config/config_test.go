@@ -1,6 +1,8 @@
 package config_test
 
 import (
+	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -298,6 +300,47 @@ func TestValidate(t *testing.T) {
 			}
 			if diff := cmp.Diff(tt.want, got); diff != "" {
 				t.Errorf("Validate (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestReadSecretKey(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name string, n int) string {
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, []byte(strings.Repeat("k", n)), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	good, short := write("good.key", 32), write("short.key", 31)
+	missing := filepath.Join(dir, "missing.key")
+	tests := []struct {
+		name     string
+		path     string
+		wantLen  int
+		wantErr  string // substring; "" for none
+		notExist bool
+	}{
+		{"32 bytes", good, 32, "", false},
+		{"too short", short, 0, "secret key " + short + ": 31 bytes, want at least 32", false},
+		{"missing", missing, 0, "reading secret key: ", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			key, err := config.ReadSecretKey(tt.path)
+			if got := len(key); got != tt.wantLen {
+				t.Errorf("key of %d bytes, want %d", got, tt.wantLen)
+			}
+			switch {
+			case tt.wantErr == "" && err != nil:
+				t.Fatalf("err = %v, want none", err)
+			case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
+				t.Fatalf("err = %v, want %q", err, tt.wantErr)
+			}
+			if got := errors.Is(err, fs.ErrNotExist); got != tt.notExist {
+				t.Errorf("errors.Is(err, fs.ErrNotExist) = %v, want %v", got, tt.notExist)
 			}
 		})
 	}
