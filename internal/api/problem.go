@@ -2,31 +2,18 @@ package api
 
 import (
 	"encoding/json"
-	"errors"
 	"log/slog"
 	"net/http"
-	"strconv"
+
+	// Named apart from this package's problem constructor.
+	rfc9457 "github.com/atoguard/atoguard/internal/problem"
 )
 
 // Problem is an RFC 9457 problem detail. Cause is logged, never sent.
-type Problem struct {
-	Type       string `json:"type"`
-	Title      string `json:"title"`
-	Status     int    `json:"status"`
-	Detail     string `json:"detail"`
-	Field      string `json:"field,omitempty"`
-	RetryAfter int    `json:"-"`
-	Cause      error  `json:"-"`
-}
-
-func (p *Problem) Error() string { return p.Detail }
-
-func (p *Problem) Unwrap() error { return p.Cause }
+type Problem = rfc9457.Problem
 
 // problem returns a problem with a stable type suffix.
-func problem(status int, kind, detail string) *Problem {
-	return &Problem{Type: "about:blank#" + kind, Title: http.StatusText(status), Status: status, Detail: detail}
-}
+func problem(status int, kind, detail string) *Problem { return rfc9457.New(status, kind, detail) }
 
 // handlerFunc is an HTTP handler that returns its error to one adapter.
 type handlerFunc func(w http.ResponseWriter, r *http.Request) error
@@ -40,11 +27,7 @@ func adapt(log *slog.Logger, h handlerFunc) http.Handler {
 		if err == nil {
 			return
 		}
-		var p *Problem
-		if !errors.As(err, &p) {
-			p = problem(http.StatusInternalServerError, "internal", "internal error")
-			p.Cause = err
-		}
+		p := rfc9457.From(err)
 		level := slog.LevelInfo
 		if p.Status >= 500 {
 			level = slog.LevelError
@@ -54,17 +37,8 @@ func adapt(log *slog.Logger, h handlerFunc) http.Handler {
 			attrs = append(attrs, "cause", p.Cause.Error())
 		}
 		log.Log(r.Context(), level, "request failed", attrs...)
-		writeProblem(w, p)
+		rfc9457.Write(w, p)
 	})
-}
-
-func writeProblem(w http.ResponseWriter, p *Problem) {
-	w.Header().Set("Content-Type", "application/problem+json")
-	if p.RetryAfter > 0 {
-		w.Header().Set("Retry-After", strconv.Itoa(p.RetryAfter))
-	}
-	w.WriteHeader(p.Status)
-	_ = json.NewEncoder(w).Encode(p)
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) error {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime/debug"
@@ -193,12 +194,12 @@ func openGuard(ctx context.Context, into, keyFile string) (guardStore, []byte, e
 		}
 		keyFile = filepath.Join(into, config.SecretKeyFileName)
 	}
-	key, err := os.ReadFile(keyFile)
-	if err != nil {
+	key, err := config.ReadSecretKey(keyFile)
+	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil, fmt.Errorf("--into: the guard's secret key (start the guard once, or give --secret-key-file): %w", err)
 	}
-	if len(key) < 32 {
-		return nil, nil, fmt.Errorf("--into: secret key %s: %d bytes, want at least 32", keyFile, len(key))
+	if err != nil {
+		return nil, nil, fmt.Errorf("--into: %w", err)
 	}
 	var st guardStore
 	if url {

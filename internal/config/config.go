@@ -109,6 +109,23 @@ func (c Config) SecretKeyPath() string {
 	return filepath.Join(c.Data, SecretKeyFileName)
 }
 
+// MinSecretKeyBytes is the shortest secret key taken.
+const MinSecretKeyBytes = 32
+
+// ReadSecretKey reads the secret key of keyed hashes at path (see
+// SecretKeyPath), refusing one shorter than MinSecretKeyBytes. The error
+// of a file that does not exist is fs.ErrNotExist.
+func ReadSecretKey(path string) ([]byte, error) {
+	key, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading secret key: %w", err)
+	}
+	if len(key) < MinSecretKeyBytes {
+		return nil, fmt.Errorf("secret key %s: %d bytes, want at least %d", path, len(key), MinSecretKeyBytes)
+	}
+	return key, nil
+}
+
 // Proxies returns the trusted proxies as prefixes.
 func (d Dashboard) Proxies() ([]netip.Prefix, error) {
 	var out []netip.Prefix
@@ -160,8 +177,29 @@ func Parse(data []byte) (Config, error) {
 	return cfg, nil
 }
 
-// Validate reports every problem of the configuration at once.
+// Validate reports every problem of the configuration at once, sorted.
 func (c Config) Validate() error {
+	var errs []error
+	errs = append(errs, c.serverProblems()...)
+	errs = append(errs, apiProblems(c.API)...)
+	errs = append(errs, engineProblems(c.Engine)...)
+	errs = append(errs, c.Notify.Problems()...)
+	errs = append(errs, c.Retention.Problems()...)
+	errs = append(errs, c.Federation.Problems()...)
+	errs = append(errs, c.SSF.Problems()...)
+	errs = append(errs, c.federationProblems()...)
+	errs = append(errs, c.Dashboard.problems()...)
+	errs = append(errs, c.storageProblems()...)
+	if err := c.StepUp.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	slices.SortFunc(errs, func(a, b error) int { return strings.Compare(a.Error(), b.Error()) })
+	return errors.Join(errs...)
+}
+
+// serverProblems checks the process's own settings: where it listens,
+// its data, clock and logs.
+func (c Config) serverProblems() []error {
 	var errs []error
 	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
 		errs = append(errs, fmt.Errorf("listen: %q is not host:port", c.Listen))
@@ -184,31 +222,43 @@ func (c Config) Validate() error {
 	if c.TickEvery < 0 {
 		errs = append(errs, errors.New("tick_every: negative"))
 	}
-	if c.API.MaxBodyBytes < 0 || c.API.MaxBodyBytes > 64<<20 {
-		errs = append(errs, fmt.Errorf("api.max_body_bytes: %d is not within 0-64 MiB", c.API.MaxBodyBytes))
+	return errs
+}
+
+// apiProblems checks the api section.
+func apiProblems(a api.Config) []error {
+	var errs []error
+	if a.MaxBodyBytes < 0 || a.MaxBodyBytes > 64<<20 {
+		errs = append(errs, fmt.Errorf("api.max_body_bytes: %d is not within 0-64 MiB", a.MaxBodyBytes))
 	}
-	if c.API.QuotaPerSecond < 0 || c.API.QuotaBurst < 0 {
+	if a.QuotaPerSecond < 0 || a.QuotaBurst < 0 {
 		errs = append(errs, errors.New("api.quota_per_second and api.quota_burst must not be negative"))
 	}
-	if c.API.MaxBatch < 0 || c.API.MaxBatch > 10000 {
-		errs = append(errs, fmt.Errorf("api.max_batch: %d is not within 0-10000", c.API.MaxBatch))
+	if a.MaxBatch < 0 || a.MaxBatch > 10000 {
+		errs = append(errs, fmt.Errorf("api.max_batch: %d is not within 0-10000", a.MaxBatch))
 	}
-	if c.API.MaxBatchBodyBytes < 0 || c.API.MaxBatchBodyBytes > 64<<20 {
-		errs = append(errs, fmt.Errorf("api.max_batch_body_bytes: %d is not within 0-64 MiB", c.API.MaxBatchBodyBytes))
+	if a.MaxBatchBodyBytes < 0 || a.MaxBatchBodyBytes > 64<<20 {
+		errs = append(errs, fmt.Errorf("api.max_batch_body_bytes: %d is not within 0-64 MiB", a.MaxBatchBodyBytes))
 	}
-	if c.API.RangePerSecond < 0 {
-		errs = append(errs, fmt.Errorf("api.range_per_second: %g is negative", c.API.RangePerSecond))
+	if a.RangePerSecond < 0 {
+		errs = append(errs, fmt.Errorf("api.range_per_second: %g is negative", a.RangePerSecond))
 	}
-	if c.API.MaxFutureSkew < 0 || c.API.MaxFutureSkew > 24*time.Hour {
-		errs = append(errs, fmt.Errorf("api.max_future_skew: %v is not within 0-24h (0: the default, 5m)", c.API.MaxFutureSkew))
+	if a.MaxFutureSkew < 0 || a.MaxFutureSkew > 24*time.Hour {
+		errs = append(errs, fmt.Errorf("api.max_future_skew: %v is not within 0-24h (0: the default, 5m)", a.MaxFutureSkew))
 	}
-	e := c.Engine
+	return errs
+}
+
+// engineProblems checks the engine section: its caps, durations and
+// step-up methods.
+func engineProblems(e engine.Config) []error {
+	var errs []error
 	for name, v := range map[string]int{
 		"engine.sources.max_ips": e.Sources.MaxIPs, "engine.sources.max_prefixes": e.Sources.MaxPrefixes,
 		"engine.sources.max_devices": e.Sources.MaxDevices, "engine.sources.max_user_agents": e.Sources.MaxUserAgents,
 		"engine.sources.max_fingerprints": e.Sources.MaxFingerprints, "engine.familiarity.max_profiles": e.Familiarity.MaxProfiles,
 		"engine.familiarity.max_marks": e.Familiarity.MaxMarks, "engine.incidents.max_accounts": e.Incidents.MaxAccounts,
-		"engine.incidents.top_sources": e.Incidents.TopSources,
+		"engine.incidents.top_sources": e.Incidents.TopSources, "engine.challenge_max_attempts": e.ChallengeMaxAttempts,
 	} {
 		if v < 0 {
 			errs = append(errs, fmt.Errorf("%s: %d is negative", name, v))
@@ -228,17 +278,25 @@ func (c Config) Validate() error {
 			errs = append(errs, fmt.Errorf("engine.challenge_methods: %q is not webauthn, totp, email_otp or recovery_code", m))
 		}
 	}
-	errs = append(errs, c.Notify.Problems()...)
-	errs = append(errs, c.Retention.Problems()...)
-	errs = append(errs, c.Federation.Problems()...)
-	errs = append(errs, c.SSF.Problems()...)
-	errs = append(errs, c.federationProblems()...)
-	if _, err := c.Dashboard.Proxies(); err != nil {
+	return errs
+}
+
+// problems checks the dashboard section.
+func (d Dashboard) problems() []error {
+	var errs []error
+	if _, err := d.Proxies(); err != nil {
 		errs = append(errs, err)
 	}
-	if c.Dashboard.LoginPerMinute < 0 {
-		errs = append(errs, fmt.Errorf("dashboard.login_per_minute: %d is negative", c.Dashboard.LoginPerMinute))
+	if d.LoginPerMinute < 0 {
+		errs = append(errs, fmt.Errorf("dashboard.login_per_minute: %d is negative", d.LoginPerMinute))
 	}
+	return errs
+}
+
+// storageProblems checks where records and hot state are kept, and that
+// instances sharing hot state share their records too.
+func (c Config) storageProblems() []error {
+	var errs []error
 	if r := c.Records; r != "" && !strings.HasPrefix(r, "postgres://") && !strings.HasPrefix(r, "postgresql://") {
 		errs = append(errs, errors.New("records: not a postgres:// URL (leave it empty for SQLite in the data directory)"))
 	}
@@ -248,14 +306,7 @@ func (c Config) Validate() error {
 	if c.Hot.URL != "" && c.Records == "" {
 		errs = append(errs, errors.New("hot.url: instances sharing Redis must share their records too (records: postgres://...)"))
 	}
-	if e.ChallengeMaxAttempts < 0 {
-		errs = append(errs, fmt.Errorf("engine.challenge_max_attempts: %d is negative", e.ChallengeMaxAttempts))
-	}
-	if err := c.StepUp.Validate(); err != nil {
-		errs = append(errs, err)
-	}
-	slices.SortFunc(errs, func(a, b error) int { return strings.Compare(a.Error(), b.Error()) })
-	return errors.Join(errs...)
+	return errs
 }
 
 // federationProblems checks the two halves of federation against each

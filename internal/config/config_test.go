@@ -1,6 +1,8 @@
 package config_test
 
 import (
+	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -237,6 +239,36 @@ func TestValidate(t *testing.T) {
 			want: `hot.url: instances sharing Redis must share their records too (records: postgres://...)`,
 		},
 		{
+			name: "api, wrongly",
+			edit: func(c *config.Config) {
+				c.API.QuotaBurst = -1
+				c.API.MaxBatch = 10001
+				c.API.MaxBatchBodyBytes = -1
+				c.API.RangePerSecond = -0.5
+			},
+			want: strings.Join([]string{
+				`api.max_batch: 10001 is not within 0-10000`,
+				`api.max_batch_body_bytes: -1 is not within 0-64 MiB`,
+				`api.quota_per_second and api.quota_burst must not be negative`,
+				`api.range_per_second: -0.5 is negative`,
+			}, "\n"),
+		},
+		{
+			name: "engine, wrongly",
+			edit: func(c *config.Config) {
+				c.Engine.Familiarity.MaxMarks = -1
+				c.Engine.ChallengeMaxAttempts = -3
+				c.Engine.Spray.OpenAt = -1
+				c.Engine.Campaign.Alpha = -0.1
+			},
+			want: strings.Join([]string{
+				`engine.campaign.alpha: -0.1 is not within [0, 1)`,
+				`engine.challenge_max_attempts: -3 is negative`,
+				`engine.familiarity.max_marks: -1 is negative`,
+				`engine.spray: window, close_after, max_passwords and open_at must not be negative`,
+			}, "\n"),
+		},
+		{
 			name: "everything else",
 			edit: func(c *config.Config) {
 				c.Data = " "
@@ -268,6 +300,47 @@ func TestValidate(t *testing.T) {
 			}
 			if diff := cmp.Diff(tt.want, got); diff != "" {
 				t.Errorf("Validate (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestReadSecretKey(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name string, n int) string {
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, []byte(strings.Repeat("k", n)), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	good, short := write("good.key", 32), write("short.key", 31)
+	missing := filepath.Join(dir, "missing.key")
+	tests := []struct {
+		name     string
+		path     string
+		wantLen  int
+		wantErr  string // substring; "" for none
+		notExist bool
+	}{
+		{"32 bytes", good, 32, "", false},
+		{"too short", short, 0, "secret key " + short + ": 31 bytes, want at least 32", false},
+		{"missing", missing, 0, "reading secret key: ", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			key, err := config.ReadSecretKey(tt.path)
+			if got := len(key); got != tt.wantLen {
+				t.Errorf("key of %d bytes, want %d", got, tt.wantLen)
+			}
+			switch {
+			case tt.wantErr == "" && err != nil:
+				t.Fatalf("err = %v, want none", err)
+			case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
+				t.Fatalf("err = %v, want %q", err, tt.wantErr)
+			}
+			if got := errors.Is(err, fs.ErrNotExist); got != tt.notExist {
+				t.Errorf("errors.Is(err, fs.ErrNotExist) = %v, want %v", got, tt.notExist)
 			}
 		})
 	}

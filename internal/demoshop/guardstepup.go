@@ -7,6 +7,7 @@ import (
 	"net/http"
 
 	"github.com/atoguard/atoguard/client"
+	"github.com/atoguard/atoguard/internal/passkeyjs"
 )
 
 // ErrChallengeClosed is what a StepUp returns when the challenge can no
@@ -75,8 +76,7 @@ type FactorEnroller interface {
 	Factors(ctx context.Context, userID string) (client.Factors, error)
 	EnrolTOTP(ctx context.Context, userID, name, accountName string) (client.TOTPEnrolment, error)
 	ConfirmTOTP(ctx context.Context, userID, factorID, code string) error
-	BeginPasskey(ctx context.Context, userID string, req client.PasskeyRequest) (json.RawMessage, error)
-	FinishPasskey(ctx context.Context, userID string, attestation json.RawMessage) (client.Factor, error)
+	passkeyjs.Registrar
 	RecoveryCodes(ctx context.Context, userID string) ([]string, error)
 	DeleteFactor(ctx context.Context, userID, factorID string) error
 }

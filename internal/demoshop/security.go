@@ -2,13 +2,14 @@ package demoshop
 
 import (
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"html/template"
+	"log/slog"
 	"net/http"
 	"strings"
 
 	"github.com/atoguard/atoguard/client"
+	"github.com/atoguard/atoguard/internal/passkeyjs"
 )
 
 // Security settings page statuses (data-status).
@@ -191,28 +192,10 @@ func (s *Shop) securityDelete(w http.ResponseWriter, r *http.Request) {
 
 // ---- JSON endpoints for /static/passkey.js (internal/passkeyjs) ----
 
-// writeJSON answers a script. Bodies are small and never cached.
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
-}
-
-func jsonError(w http.ResponseWriter, status int, msg string) {
-	writeJSON(w, status, map[string]string{"error": msg})
-}
-
-// jsonGuardError answers a script for a failed guard call.
-func (s *Shop) jsonGuardError(w http.ResponseWriter, what string, err error) {
-	var p *client.ProblemError
-	if errors.As(err, &p) && p.Status == http.StatusBadRequest {
-		jsonError(w, http.StatusBadRequest, p.Detail)
-		return
-	}
-	s.log.Error(what, "err", err)
-	jsonError(w, http.StatusServiceUnavailable, "the guard could not be reached; try again")
+// script answers the passkey script's requests; a guard that fails them
+// is logged as an error.
+func (s *Shop) script() passkeyjs.Responder {
+	return passkeyjs.Responder{Log: s.log, Level: slog.LevelError}
 }
 
 func (s *Shop) securityPasskeyBegin(w http.ResponseWriter, r *http.Request) {
@@ -220,23 +203,18 @@ func (s *Shop) securityPasskeyBegin(w http.ResponseWriter, r *http.Request) {
 	e, ok := s.enroller()
 	switch {
 	case !v.loggedIn:
-		jsonError(w, http.StatusUnauthorized, "log in first")
+		passkeyjs.Error(w, http.StatusUnauthorized, "log in first")
 		return
 	case !ok:
-		jsonError(w, http.StatusNotFound, "passkeys are not available")
+		passkeyjs.Error(w, http.StatusNotFound, "passkeys are not available")
 		return
 	}
 	name := limit(strings.TrimSpace(r.PostFormValue("name")), 64)
 	if name == "" {
 		name = "パスキー / Passkey"
 	}
-	opts, err := e.BeginPasskey(r.Context(), v.account.ID, client.PasskeyRequest{
+	s.script().Begin(r.Context(), w, e, v.account.ID, client.PasskeyRequest{
 		Name: name, UserName: v.account.Email, DisplayName: v.account.Name})
-	if err != nil {
-		s.jsonGuardError(w, "starting a passkey registration", err)
-		return
-	}
-	writeJSON(w, http.StatusOK, opts)
 }
 
 func (s *Shop) securityPasskeyFinish(w http.ResponseWriter, r *http.Request) {
@@ -244,23 +222,13 @@ func (s *Shop) securityPasskeyFinish(w http.ResponseWriter, r *http.Request) {
 	e, ok := s.enroller()
 	switch {
 	case !v.loggedIn:
-		jsonError(w, http.StatusUnauthorized, "log in first")
+		passkeyjs.Error(w, http.StatusUnauthorized, "log in first")
 		return
 	case !ok:
-		jsonError(w, http.StatusNotFound, "passkeys are not available")
+		passkeyjs.Error(w, http.StatusNotFound, "passkeys are not available")
 		return
 	}
-	att := r.PostFormValue("attestation")
-	if !json.Valid([]byte(att)) {
-		jsonError(w, http.StatusBadRequest, "attestation is not JSON")
-		return
-	}
-	f, err := e.FinishPasskey(r.Context(), v.account.ID, json.RawMessage(att))
-	if err != nil {
-		s.jsonGuardError(w, "finishing a passkey registration", err)
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]string{"factor_id": f.ID, "name": f.Name})
+	s.script().Finish(r.Context(), w, e, v.account.ID, r.PostFormValue("attestation"))
 }
 
 // stepUpPasskeyOptions hands the script the options of the pending
@@ -271,22 +239,22 @@ func (s *Shop) stepUpPasskeyOptions(w http.ResponseWriter, r *http.Request) {
 	challenge := s.pendingChallenge(r, v)
 	switch {
 	case challenge == "":
-		jsonError(w, http.StatusUnauthorized, "no step-up is waiting")
+		passkeyjs.Error(w, http.StatusUnauthorized, "no step-up is waiting")
 		return
 	case !ok:
-		jsonError(w, http.StatusNotFound, "passkeys are not available")
+		passkeyjs.Error(w, http.StatusNotFound, "passkeys are not available")
 		return
 	}
 	opts, err := p.WebAuthnOptions(r.Context(), challenge)
 	if client.IsChallengeClosed(err) {
-		jsonError(w, http.StatusConflict, "this step-up is over; log in again")
+		passkeyjs.Error(w, http.StatusConflict, "this step-up is over; log in again")
 		return
 	}
 	if err != nil {
-		s.jsonGuardError(w, "getting passkey options", err)
+		s.script().GuardError(r.Context(), w, "getting passkey options", err)
 		return
 	}
-	writeJSON(w, http.StatusOK, opts)
+	passkeyjs.WriteJSON(w, http.StatusOK, opts)
 }
 
 // pendingChallenge is the guard challenge the visitor is answering: a

@@ -120,75 +120,30 @@ func Start(ctx context.Context, cfg config.Config, opts Options) (_ *Guard, err 
 		}
 	}
 	ctx, stop := context.WithCancel(ctx)
-	var cleanup []func() error // in reverse order, when the guard stops or fails to start
-	closeAll := func() {
-		for i := len(cleanup) - 1; i >= 0; i-- {
-			_ = cleanup[i]()
-		}
-	}
-	cleanup = append(cleanup, ln.Close)
+	cl := &closers{ln.Close}
 	defer func() {
 		if err != nil {
-			closeAll()
+			cl.closeAll()
 			stop()
 		}
 	}()
 
-	var certs *tlscert.Reloader // nil: plain HTTP
-	if cfg.TLS.Enabled() {
-		if certs, err = tlscert.New(cfg.TLS.CertFile, cfg.TLS.KeyFile, opts.CertCheckEvery, log, time.Now()); err != nil {
-			return nil, fmt.Errorf("tls: %w", err)
-		}
-	}
-	pol, err := policy.Default()
-	if cfg.Policy != "" {
-		pol, err = policy.Load(cfg.Policy)
-	}
+	certs, pol, key, err := loadStartFiles(cfg, opts, log)
 	if err != nil {
 		return nil, err
 	}
 	mode, _ := clock.ParseMode(cfg.Clock) // validated
-	key, err := secretKey(cfg)
+	st, jnl, committer, err := openStoreAndCommitter(ctx, cfg, getenv, log, cl)
 	if err != nil {
 		return nil, err
 	}
-	st, err := openStore(ctx, cfg, getenv, log)
-	if err != nil {
-		return nil, err
-	}
-	cleanup = append(cleanup, st.Close)
-	writer, jnl, err := journaled(cfg, st, log)
-	if err != nil {
-		return nil, err
-	}
-	if jnl != nil {
-		cleanup = append(cleanup, jnl.Close)
-	}
-	committer := groupcommit.New(writer, groupcommit.Options{Alone: refused})
 	if err := loadSprayKeys(&cfg.Engine.Spray); err != nil {
 		return nil, err
 	}
 	clk := clock.New(mode, nil)
 	clk.SetMaxAhead(cfg.API.MaxFutureSkew) // what the API lets in, the event clock follows
-	corpus, err := openCorpus(ctx, cfg, log)
-	if err != nil {
-		return nil, err
-	}
-	cleanup = append(cleanup, corpus.Close)
-	ed := engineDeps{clk: clk, pol: pol, records: st, factors: st, writer: committer, key: key, breached: corpus}
-	if ed.geo, err = openGeo(cfg); err != nil {
-		return nil, err
-	}
-	if ed.geo != nil {
-		cleanup = append(cleanup, ed.geo.Close)
-	}
-	if cfg.Hot.URL != "" {
-		if ed.peers, err = hot.Open(ctx, cfg.Hot, key, log); err != nil {
-			return nil, err
-		}
-		cleanup = append(cleanup, ed.peers.Close)
-	}
-	if ed.planner, err = newPlanner(cfg); err != nil {
+	ed := engineDeps{clk: clk, pol: pol, records: st, factors: st, writer: committer, key: key}
+	if err := openDetectorParts(ctx, cfg, log, cl, &ed); err != nil {
 		return nil, err
 	}
 	// The factor keys seal factor secrets, operators' TOTP secrets and
@@ -204,44 +159,20 @@ func Start(ctx context.Context, cfg config.Config, opts Options) (_ *Guard, err 
 	if err != nil {
 		return nil, err
 	}
-	cleanup = append(cleanup, fed.stop)
+	cl.add(fed.stop)
 	ed.fed = fed.engine
 	eng, err := newEngine(cfg, ed)
 	if err != nil {
 		return nil, err
 	}
-	if err := eng.Restore(ctx); err != nil {
-		if cfg.Records == "" || !journal.Unavailable(err) {
-			return nil, err
-		}
-		log.Warn("records out of reach: starting without the detectors' saved state", "err", err)
-	}
-	if rec := eng.Recovered(); rec.Replayed+rec.Prerolled+rec.Skipped+rec.Closed > 0 {
-		log.Info("restored the detectors", "snapshot_through", rec.Through, "replayed", rec.Replayed,
-			"prerolled", rec.Prerolled, "skipped", rec.Skipped, "orphaned_incidents_closed", rec.Closed)
+	if err := restoreEngine(ctx, cfg, eng, log); err != nil {
+		return nil, err
 	}
 	hub := ed.peers
-	stopHub := func() {}
-	if hub != nil {
-		stopHub = runInBackground(ctx, func(ctx context.Context) { _ = hub.Run(ctx, eng.ApplyBatch) }) // returns once ctx is done
-		cleanup = append(cleanup, func() error { stopHub(); return nil })
+	stopHub, disp, err := startLoops(ctx, cfg, st, clk, eng, hub, ed.planner != nil, log, cl)
+	if err != nil {
+		return nil, err
 	}
-	var disp *notify.Dispatcher
-	if ed.planner != nil {
-		// Delivers the notification outbox until the guard stops; the
-		// store is closed only after it has.
-		var stopDispatch func()
-		disp, stopDispatch, err = dispatchNotifications(ctx, cfg, st, log)
-		if err != nil {
-			return nil, err
-		}
-		cleanup = append(cleanup, func() error { stopDispatch(); return nil })
-	}
-	// Prunes the audit log and the outbox past their retention; the store
-	// is closed only after it has stopped.
-	pruner := retention.New(cfg.Retention, st, clk.Wall, log)
-	stopPruning := runInBackground(ctx, pruner.Run)
-	cleanup = append(cleanup, func() error { stopPruning(); return nil })
 	var locker stepup.Locker
 	if hub != nil {
 		locker = hub
@@ -253,7 +184,7 @@ func Start(ctx context.Context, cfg config.Config, opts Options) (_ *Guard, err 
 	go rekeyFactors(ctx, svc, keys, log)
 	var ready atomic.Bool
 	cfg.API.InternalToken = getenv(EnvInternalToken)
-	srv, err := newAPI(cfg, opts.BootstrapKey, log, clk, eng, cachedKeys(ctx, cfg, st, key, log), ready.Load, svc, corpus, jnl, hub, disp, fed.ssf)
+	srv, err := newAPI(cfg, opts.BootstrapKey, log, clk, eng, cachedKeys(ctx, cfg, st, key, log), ready.Load, svc, ed.breached, jnl, hub, disp, fed.ssf)
 	if err != nil {
 		return nil, err
 	}
@@ -262,6 +193,145 @@ func Start(ctx context.Context, cfg config.Config, opts Options) (_ *Guard, err 
 		return nil, err
 	}
 
+	g := &Guard{addr: ln.Addr(), scheme: "http", mode: mode, hub: hub, fed: fed.ssf, stop: stop, done: make(chan struct{})}
+	hs, served := serveHTTP(ln, handler, certs, log)
+	if certs != nil {
+		g.scheme = "https"
+	}
+	ready.Store(true)
+	go func() {
+		defer close(g.done)
+		defer cl.closeAll()
+		g.err = run(ctx, cfg, log, eng, committer, hs, served, &ready, stopHub)
+	}()
+	return g, nil
+}
+
+// closers are what Start opened, closed in reverse order when the guard
+// stops or fails to start.
+type closers []func() error
+
+func (c *closers) add(f func() error) { *c = append(*c, f) }
+
+// addStop adds a stop function that cannot fail.
+func (c *closers) addStop(f func()) { c.add(func() error { f(); return nil }) }
+
+func (c *closers) closeAll() {
+	for i := len(*c) - 1; i >= 0; i-- {
+		_ = (*c)[i]()
+	}
+}
+
+// loadStartFiles reads what the guard needs from files before it opens
+// anything: the TLS pair (nil: plain HTTP), the policy and the secret
+// key.
+func loadStartFiles(cfg config.Config, opts Options, log *slog.Logger) (*tlscert.Reloader, *policy.Policy, []byte, error) {
+	var certs *tlscert.Reloader
+	if cfg.TLS.Enabled() {
+		var err error
+		if certs, err = tlscert.New(cfg.TLS.CertFile, cfg.TLS.KeyFile, opts.CertCheckEvery, log, time.Now()); err != nil {
+			return nil, nil, nil, fmt.Errorf("tls: %w", err)
+		}
+	}
+	pol, err := policy.Default()
+	if cfg.Policy != "" {
+		pol, err = policy.Load(cfg.Policy)
+	}
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	key, err := secretKey(cfg)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return certs, pol, key, nil
+}
+
+// openStoreAndCommitter opens the store, its journal when the records are remote,
+// and the group committer that writes through them.
+func openStoreAndCommitter(ctx context.Context, cfg config.Config, getenv func(string) string, log *slog.Logger,
+	cl *closers) (guardStore, *journal.Journal, *groupcommit.Committer, error) {
+	st, err := openStore(ctx, cfg, getenv, log)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	cl.add(st.Close)
+	writer, jnl, err := journaled(cfg, st, log)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if jnl != nil {
+		cl.add(jnl.Close)
+	}
+	return st, jnl, groupcommit.New(writer, groupcommit.Options{Alone: refused}), nil
+}
+
+// openDetectorParts fills in the engine's optional parts: the breached
+// password corpus, GeoIP, the Redis hub of several instances and the
+// notification planner.
+func openDetectorParts(ctx context.Context, cfg config.Config, log *slog.Logger, cl *closers, ed *engineDeps) (err error) {
+	if ed.breached, err = openCorpus(ctx, cfg, log); err != nil {
+		return err
+	}
+	cl.add(ed.breached.Close)
+	if ed.geo, err = openGeo(cfg); err != nil {
+		return err
+	}
+	if ed.geo != nil {
+		cl.add(ed.geo.Close)
+	}
+	if cfg.Hot.URL != "" {
+		if ed.peers, err = hot.Open(ctx, cfg.Hot, ed.key, log); err != nil {
+			return err
+		}
+		cl.add(ed.peers.Close)
+	}
+	ed.planner, err = newPlanner(cfg)
+	return err
+}
+
+// restoreEngine restores what the detectors learned; with remote records
+// out of reach the guard starts without it.
+func restoreEngine(ctx context.Context, cfg config.Config, eng *engine.Engine, log *slog.Logger) error {
+	if err := eng.Restore(ctx); err != nil {
+		if cfg.Records == "" || !journal.Unavailable(err) {
+			return err
+		}
+		log.Warn("records out of reach: starting without the detectors' saved state", "err", err)
+	}
+	if rec := eng.Recovered(); rec.Replayed+rec.Prerolled+rec.Skipped+rec.Closed > 0 {
+		log.Info("restored the detectors", "snapshot_through", rec.Through, "replayed", rec.Replayed,
+			"prerolled", rec.Prerolled, "skipped", rec.Skipped, "orphaned_incidents_closed", rec.Closed)
+	}
+	return nil
+}
+
+// startLoops starts the background loops: replaying the peers' events
+// (with a hub; stopHub stops it, and is a no-op without one), delivering
+// notifications (when notifying; disp is nil otherwise) and pruning past retention.
+// The store is closed only after each has stopped.
+func startLoops(ctx context.Context, cfg config.Config, st guardStore, clk *clock.Clock, eng *engine.Engine, hub *hot.Hub,
+	notifying bool, log *slog.Logger, cl *closers) (stopHub func(), disp *notify.Dispatcher, err error) {
+	stopHub = func() {}
+	if hub != nil {
+		stopHub = runInBackground(ctx, func(ctx context.Context) { _ = hub.Run(ctx, eng.ApplyBatch) }) // returns once ctx is done
+		cl.addStop(stopHub)
+	}
+	if notifying {
+		var stopDispatch func()
+		if disp, stopDispatch, err = dispatchNotifications(ctx, cfg, st, log); err != nil {
+			return stopHub, nil, err
+		}
+		cl.addStop(stopDispatch)
+	}
+	pruner := retention.New(cfg.Retention, st, clk.Wall, log)
+	cl.addStop(runInBackground(ctx, pruner.Run))
+	return stopHub, disp, nil
+}
+
+// serveHTTP serves handler on ln, over TLS with certs; served gets why
+// serving stopped.
+func serveHTTP(ln net.Listener, handler http.Handler, certs *tlscert.Reloader, log *slog.Logger) (*http.Server, <-chan error) {
 	hs := &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: 5 * time.Second,
@@ -271,21 +341,14 @@ func Start(ctx context.Context, cfg config.Config, opts Options) (_ *Guard, err 
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	g := &Guard{addr: ln.Addr(), scheme: "http", mode: mode, hub: hub, fed: fed.ssf, stop: stop, done: make(chan struct{})}
 	served := make(chan error, 1)
 	if certs != nil {
-		g.scheme, hs.TLSConfig = "https", certs.Config()
+		hs.TLSConfig = certs.Config()
 		go func() { served <- hs.ServeTLS(ln, "", "") }() // the pair comes from TLSConfig
 	} else {
 		go func() { served <- hs.Serve(ln) }()
 	}
-	ready.Store(true)
-	go func() {
-		defer close(g.done)
-		defer closeAll()
-		g.err = run(ctx, cfg, log, eng, committer, hs, served, &ready, stopHub)
-	}()
-	return g, nil
+	return hs, served
 }
 
 // runInBackground runs f in a goroutine on a context of its own under ctx

@@ -33,7 +33,7 @@ import (
 // secretKey loads the key for keyed hashes, creating it on first start.
 func secretKey(cfg config.Config) ([]byte, error) {
 	path := cfg.SecretKeyPath()
-	key, err := os.ReadFile(path)
+	key, err := config.ReadSecretKey(path)
 	if errors.Is(err, fs.ErrNotExist) && cfg.SecretKeyFile == "" {
 		key = make([]byte, 32)
 		_, _ = rand.Read(key) // crypto/rand.Read never fails
@@ -45,13 +45,7 @@ func secretKey(cfg config.Config) ([]byte, error) {
 		}
 		return key, nil
 	}
-	if err != nil {
-		return nil, fmt.Errorf("reading secret key: %w", err)
-	}
-	if len(key) < 32 {
-		return nil, fmt.Errorf("secret key %s: %d bytes, want at least 32", path, len(key))
-	}
-	return key, nil
+	return key, err
 }
 
 // guardStore keeps the guard's records: SQLite in the data directory, or a

@@ -198,8 +198,13 @@ func testReplayInto(t *testing.T, g intoStore) {
 	if err != nil || len(snapshot["campaign"]) < 10 {
 		t.Errorf("the guard's campaign baseline: %d bytes, %v", len(snapshot["campaign"]), err)
 	}
-	if _, ok := snapshot["incident"]; ok {
-		t.Error("the guard's snapshot holds the replay's open incident")
+	// warm.go names the engine's snapshot fields it strips; the engine
+	// does not export them (internal/engine/state.go), so any field that
+	// still names an incident here means they drifted apart.
+	for k := range snapshot {
+		if strings.Contains(k, "incident") {
+			t.Errorf("the guard's snapshot holds the replay's open incident (field %q)", k)
+		}
 	}
 	if _, err := g.GetState(ctx, "incident"); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("the guard's incident state: got %v, want none", err)

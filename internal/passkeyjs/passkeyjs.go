@@ -1,7 +1,8 @@
 // Package passkeyjs is the browser half of a passkey ceremony, shared by
 // the reference shop's pages and atoguard proxy's: one static script that
 // takes its addresses from the page (see the comment at the top of
-// passkey.js), so both pages keep a CSP with no inline script.
+// passkey.js), so both pages keep a CSP with no inline script, and the
+// JSON answers the script expects from either site (answer.go).
 package passkeyjs
 
 import (

@@ -9,11 +9,13 @@ import (
 	"encoding/json"
 	"errors"
 	"html/template"
+	"log/slog"
 	"net/http"
 	"slices"
 	"strings"
 
 	shopclient "github.com/atoguard/atoguard/client"
+	"github.com/atoguard/atoguard/internal/passkeyjs"
 )
 
 // Enroller enrols the second factors of the shop's signed-in users and
@@ -23,11 +25,16 @@ import (
 type Enroller interface {
 	WebAuthnOptions(ctx context.Context, challengeID string) (json.RawMessage, error)
 	Factors(ctx context.Context, userID string) (shopclient.Factors, error)
-	BeginPasskey(ctx context.Context, userID string, req shopclient.PasskeyRequest) (json.RawMessage, error)
-	FinishPasskey(ctx context.Context, userID string, attestation json.RawMessage) (shopclient.Factor, error)
+	passkeyjs.Registrar
 	EnrolTOTP(ctx context.Context, userID, name, accountName string) (shopclient.TOTPEnrolment, error)
 	ConfirmTOTP(ctx context.Context, userID, factorID, code string) error
 	RecoveryCodes(ctx context.Context, userID string) ([]string, error)
+}
+
+// script answers the passkey script's requests; a guard that fails them
+// is logged as a warning.
+func (p *Proxy) script() passkeyjs.Responder {
+	return passkeyjs.Responder{Log: p.opts.Log, Level: slog.LevelWarn}
 }
 
 // enroller returns the guard as an Enroller, if it is one.
@@ -59,49 +66,26 @@ func (p *Proxy) formToken(sessionHash string) string {
 	return hex.EncodeToString(m.Sum(nil)[:16])
 }
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
-}
-
-func jsonError(w http.ResponseWriter, status int, msg string) {
-	writeJSON(w, status, map[string]string{"error": msg})
-}
-
-// guardJSONError answers a failed call to the guard: its 400 says what was
-// wrong with the browser's part; anything else is the guard out of reach.
-func (p *Proxy) guardJSONError(w http.ResponseWriter, what string, err error) {
-	var pe *shopclient.ProblemError
-	if errors.As(err, &pe) && pe.Status == http.StatusBadRequest {
-		jsonError(w, http.StatusBadRequest, pe.Detail)
-		return
-	}
-	p.opts.Log.Warn(what, "err", err)
-	jsonError(w, http.StatusServiceUnavailable, "the guard could not be reached; try again")
-}
-
 // stepUpPasskey hands the script the passkey options of a waiting step-up.
 func (p *Proxy) stepUpPasskey(w http.ResponseWriter, r *http.Request, device string) {
 	e, ok := p.enroller()
 	if !ok || !p.form(w, r) {
-		jsonError(w, http.StatusBadRequest, "no passkey here")
+		passkeyjs.Error(w, http.StatusBadRequest, "no passkey here")
 		return
 	}
 	pd, ok := p.waiting(r.PostForm.Get("t"), device)
 	if !ok || !slices.Contains(pd.Methods, shopclient.MethodWebAuthn) {
-		jsonError(w, http.StatusGone, "this confirmation is no longer open")
+		passkeyjs.Error(w, http.StatusGone, "this confirmation is no longer open")
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), p.cfg.Guard.Timeout)
 	defer cancel()
 	opts, err := e.WebAuthnOptions(ctx, pd.ChallengeID)
 	if err != nil {
-		p.guardJSONError(w, "getting passkey options", err)
+		p.script().GuardError(ctx, w, "getting passkey options", err)
 		return
 	}
-	writeJSON(w, http.StatusOK, opts)
+	passkeyjs.WriteJSON(w, http.StatusOK, opts)
 }
 
 // securityData is what the security page shows.
@@ -193,26 +177,11 @@ func (s *securityRequest) passkeyBegin() {
 	if name == "" {
 		name = "Passkey"
 	}
-	opts, err := s.e.BeginPasskey(s.ctx, s.who.User, shopclient.PasskeyRequest{Name: name, UserName: s.who.User, DisplayName: s.who.User})
-	if err != nil {
-		s.p.guardJSONError(s.w, "starting a passkey registration", err)
-		return
-	}
-	writeJSON(s.w, http.StatusOK, opts)
+	s.p.script().Begin(s.ctx, s.w, s.e, s.who.User, shopclient.PasskeyRequest{Name: name, UserName: s.who.User, DisplayName: s.who.User})
 }
 
 func (s *securityRequest) passkeyFinish() {
-	att := s.r.PostForm.Get("attestation")
-	if !json.Valid([]byte(att)) {
-		jsonError(s.w, http.StatusBadRequest, "the browser's answer is not JSON")
-		return
-	}
-	f, err := s.e.FinishPasskey(s.ctx, s.who.User, json.RawMessage(att))
-	if err != nil {
-		s.p.guardJSONError(s.w, "finishing a passkey registration", err)
-		return
-	}
-	writeJSON(s.w, http.StatusOK, map[string]string{"factor_id": f.ID})
+	s.p.script().Finish(s.ctx, s.w, s.e, s.who.User, s.r.PostForm.Get("attestation"))
 }
 
 // totpStart starts an authenticator app: its QR code and key, shown once.

@@ -9,9 +9,10 @@ import (
 	"mime"
 	"net/http"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
+
+	"github.com/atoguard/atoguard/internal/problem"
 )
 
 // Delivery method URNs (SSF 1.0).
@@ -103,17 +104,9 @@ func (s *Service) Routes() []Route {
 // its error to adapt.
 type handler func(w http.ResponseWriter, r *http.Request, caller string) error
 
-// problemError is an RFC 9457 problem sent to the client.
-type problemError struct {
-	Status int
-	Kind   string
-	Detail string
-}
-
-func (p *problemError) Error() string { return p.Detail }
-
+// fail returns an RFC 9457 problem for the client, shaped as the API's.
 func fail(status int, kind, format string, args ...any) error {
-	return &problemError{Status: status, Kind: kind, Detail: fmt.Sprintf(format, args...)}
+	return problem.New(status, kind, fmt.Sprintf(format, args...))
 }
 
 // adapt runs h and answers its error as problem JSON (the API's shape);
@@ -123,18 +116,11 @@ func (s *Service) adapt(w http.ResponseWriter, r *http.Request, h handler, calle
 	if err == nil {
 		return
 	}
-	var p *problemError
-	if !errors.As(err, &p) {
-		s.log.Error("federation request failed", "method", r.Method, "path", r.URL.Path, "err", err)
-		p = &problemError{Status: http.StatusInternalServerError, Kind: "internal", Detail: "internal error"}
+	p := problem.From(err)
+	if p.Cause != nil {
+		s.log.Error("federation request failed", "method", r.Method, "path", r.URL.Path, "err", p.Cause)
 	}
-	if p.Status == http.StatusTooManyRequests {
-		w.Header().Set("Retry-After", strconv.Itoa(minVerificationInterval))
-	}
-	w.Header().Set("Content-Type", "application/problem+json")
-	w.WriteHeader(p.Status)
-	_ = json.NewEncoder(w).Encode(map[string]any{"type": "about:blank#" + p.Kind, "title": http.StatusText(p.Status),
-		"status": p.Status, "detail": p.Detail})
+	problem.Write(w, p)
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) error {
@@ -523,7 +509,9 @@ func (s *Service) verify(w http.ResponseWriter, r *http.Request, caller string) 
 	}
 	s.mu.Unlock()
 	if !ok {
-		return fail(http.StatusTooManyRequests, "rate-limited", "one verification per %d seconds", minVerificationInterval)
+		p := problem.New(http.StatusTooManyRequests, "rate-limited", fmt.Sprintf("one verification per %d seconds", minVerificationInterval))
+		p.RetryAfter = minVerificationInterval
+		return p
 	}
 	ev, err := json.Marshal(payload{State: req.State})
 	if err != nil {
