@@ -274,7 +274,7 @@ func runDemo(ctx context.Context, f demoFlags, apiKey string, stdout, stderr io.
 	removeState, err := writeDemoState(f.data, demoState{
 		Started: started.UTC(), GuardURL: loopbackURL(gln.Addr()), ShopURL: public.URL, Accounts: n,
 		ForwardedFromLoopback: forwardedFromLoopback(proxies, sln.Addr()),
-		CampaignReady:         campaignReady(guardUp, cfg.TickEvery, f.learn).UTC(),
+		CampaignReady:         campaignReady(guardUp, cfg.TickEvery, f.learn).UTC(), Proxy: f.proxy,
 	})
 	if err != nil {
 		return err

@@ -40,6 +40,9 @@ type demoState struct {
 	// CampaignReady is when the guard's campaign detector is done
 	// learning (--learn) at the latest and may open an incident.
 	CampaignReady time.Time `json:"campaign_detector_ready"`
+	// Proxy: the shop runs behind atoguard proxy (demo --proxy), which
+	// reports the accounts by ids and devices of its own.
+	Proxy bool `json:"proxy,omitempty"`
 }
 
 // campaignReady is when a guard started at started, ticking every tick,

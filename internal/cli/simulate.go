@@ -22,6 +22,7 @@ import (
 	"github.com/atoguard/atoguard/internal/demoshop"
 	"github.com/atoguard/atoguard/internal/guard"
 	"github.com/atoguard/atoguard/internal/simulate"
+	"github.com/atoguard/atoguard/internal/store/sqlite"
 )
 
 type simulateFlags struct {
@@ -62,12 +63,17 @@ challenges and factors: live mode's owners enrol a TOTP factor through
 the guard and answer the step-ups they are asked for, as fast mode's do.
 
 --demo DIR attacks a running ` + "`atoguard demo --data DIR`" + ` instead (live mode,
-on the wall clock): the owners' usual devices log in through the demo
-shop, then the scenario's attack and the owners' traffic around it go
-through the shop's pages, the attack compressed into --attack-span, so
-the demo's guard opens an incident you can watch on its dashboard (/ui)
-and in GET /v1/incidents. It reads DIR/demo.json (written by the running
-demo) and DIR/demo.key; the scale defaults to 0.1 (1,000 owners, 1,000
+on the wall clock): first the demo's guard learns the owners' history
+(days of their logins, on those days' own time, as replay --into does:
+their accounts' profiles are written into the guard's records in
+DIR/guard, and none of it reaches the guard's live detectors), then the
+scenario's attack and the owners' traffic around it go through the
+shop's pages, the attack compressed into --attack-span, so the demo's
+guard opens an incident you can watch on its dashboard (/ui) and in
+GET /v1/incidents (behind demo --proxy, which knows the accounts by ids
+and devices of its own, the owners' usual devices log in through the
+proxy instead). It reads DIR/demo.json (written by the running demo),
+DIR/demo.key and DIR/guard; the scale defaults to 0.1 (1,000 owners, 1,000
 attack attempts for distributed), at most the demo's accounts. With
 --api-key (or ATOGUARD_API_KEY) it also reports when the incident opened.
 It plays once, guard on, and writes no report files. Each run adds to the
@@ -156,6 +162,16 @@ func runSimulateDemo(ctx context.Context, f simulateFlags, stdout, stderr io.Wri
 			f.scenario, f.scale, sc.Owners.Accounts, f.demo, st.Accounts, float64(st.Accounts)/float64(max(1, sc.Owners.Accounts))*f.scale)
 	}
 	target := simulate.DemoTarget{ShopURL: st.ShopURL, Accounts: st.Accounts, Key: key, CampaignReady: st.CampaignReady}
+	if !st.Proxy {
+		// Behind the proxy the guard knows the owners by the proxy's
+		// account ids and device cookies: they log in through it instead.
+		records, guardKey, err := openDemoGuard(ctx, f.demo)
+		if err != nil {
+			return err
+		}
+		defer records.Close()
+		target.Profiles, target.GuardKey = records, guardKey
+	}
 	if f.apiKey != "" {
 		if target.Guard, err = client.New(client.Config{BaseURL: st.GuardURL, APIKey: f.apiKey, Timeout: time.Minute, FailMode: client.FailOpen}); err != nil {
 			return err
@@ -179,6 +195,23 @@ func runSimulateDemo(ctx context.Context, f simulateFlags, stdout, stderr io.Wri
 	}
 	printDemoSummary(stdout, res, st.GuardURL)
 	return nil
+}
+
+// openDemoGuard opens the records of the demo's guard (SQLite in
+// DIR/guard, which take other connections beside the running guard's)
+// and its secret key: the warm-up history teaches the guard the owners'
+// profiles there.
+func openDemoGuard(ctx context.Context, dir string) (*sqlite.Store, []byte, error) {
+	data := filepath.Join(dir, "guard")
+	key, err := os.ReadFile(filepath.Join(data, config.SecretKeyFileName))
+	if err != nil {
+		return nil, nil, fmt.Errorf("reading the demo guard's secret key: %w", err)
+	}
+	st, err := sqlite.Open(ctx, data, sqlite.Options{})
+	if err != nil {
+		return nil, nil, fmt.Errorf("opening the demo guard's records: %w", err)
+	}
+	return st, key, nil
 }
 
 func printDemoSummary(w io.Writer, r *simulate.DemoResult, guardURL string) {

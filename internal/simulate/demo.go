@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/atoguard/atoguard/client"
+	"github.com/atoguard/atoguard/internal/demoshop"
 	"github.com/atoguard/atoguard/internal/traffic"
 )
 
@@ -28,6 +29,14 @@ type DemoTarget struct {
 	// CampaignReady is when the guard's campaign detector has done
 	// learning: the attack does not start before (zero: at once).
 	CampaignReady time.Time
+	// Profiles is the guard's store, and GuardKey its secret key: the
+	// warm-up history teaches the guard the owners' profiles there
+	// (WarmProfiles), on the history's own days. Nil: the owners' usual
+	// devices log in through the shop instead (see shopWarmup), days of
+	// history in seconds of the guard's wall clock, which its campaign
+	// detector may take for a crew.
+	Profiles GuardProfiles
+	GuardKey []byte
 }
 
 // DemoConfig configures a live run against a running demo.
@@ -113,9 +122,10 @@ func demoIndex(id string) (int, bool) {
 // through a running demo's shop pages on the wall clock, compressed so
 // that the attack takes AttackSpan, with the demo's own guard on. The
 // generated owners u-NNNNNN are the demo's accounts of that id (the
-// scenario may not have more owners than the demo has accounts); first
-// their usual devices log in through the shop, so that the guard knows
-// them (see shopWarmup).
+// scenario may not have more owners than the demo has accounts). First
+// the guard learns their history, so that it knows their usual devices:
+// into its store with Target.Profiles (the history's days end now), else
+// through the shop's login page (see shopWarmup).
 //
 // Unlike Run it plays once (the demo's guard is on) and only the span
 // around the attack, and the shop's clock is the wall clock: step-ups
@@ -129,15 +139,7 @@ func RunDemo(ctx context.Context, cfg DemoConfig) (*DemoResult, error) {
 	if cfg.Scenario.Owners.Accounts > t.Accounts {
 		return nil, fmt.Errorf("the scenario has %d owners, the demo only %d accounts: use a smaller --scale", cfg.Scenario.Owners.Accounts, t.Accounts)
 	}
-	if cfg.AttackSpan <= 0 {
-		cfg.AttackSpan = time.Minute
-	}
-	if cfg.Before <= 0 {
-		cfg.Before = 45 * time.Minute
-	}
-	if cfg.After <= 0 {
-		cfg.After = 15 * time.Minute
-	}
+	cfg = cfg.withDefaults()
 	labeled, err := traffic.Generate(cfg.Scenario)
 	if err != nil {
 		return nil, err
@@ -203,8 +205,12 @@ func RunDemo(ctx context.Context, cfg DemoConfig) (*DemoResult, error) {
 	wallOf := func(sim time.Time) time.Time {
 		return wall0.Add(time.Duration(float64(sim.Sub(from)) / speed))
 	}
+	started := time.Now()
+	if err := warmDemo(ctx, t, items, accounts, from, started); err != nil {
+		return nil, err
+	}
 	st := &Stack{
-		ShopURL: t.ShopURL, WarmupThroughShop: true,
+		ShopURL: t.ShopURL, WarmupThroughShop: t.Profiles == nil,
 		// The shop runs on the wall clock: pace the simulated time.
 		SetTime: func(sim time.Time) {
 			mu.Lock()
@@ -244,7 +250,6 @@ func RunDemo(ctx context.Context, cfg DemoConfig) (*DemoResult, error) {
 		workers = 8
 	}
 	bar := newBar(cfg.Progress, len(items), "demo, guard on")
-	started := time.Now()
 	err = runLive(ctx, items, st, accounts, t.Key, workers, cfg.Scenario.Seed, p, sc, barFunc(bar))
 	if bar != nil {
 		_ = bar.Finish()
@@ -280,6 +285,38 @@ func RunDemo(ctx context.Context, cfg DemoConfig) (*DemoResult, error) {
 		res.Summary.IncidentReached, res.Summary.IncidentCompr = res.Incident.AccountsTargeted, res.Incident.AccountsCompromised
 	}
 	return res, nil
+}
+
+// withDefaults fills in the spans left zero.
+func (cfg DemoConfig) withDefaults() DemoConfig {
+	if cfg.AttackSpan <= 0 {
+		cfg.AttackSpan = time.Minute
+	}
+	if cfg.Before <= 0 {
+		cfg.Before = 45 * time.Minute
+	}
+	if cfg.After <= 0 {
+		cfg.After = 15 * time.Minute
+	}
+	return cfg
+}
+
+// warmDemo teaches the demo's guard the owners' warm-up history in items
+// (WarmProfiles), moved so that the evaluated span's start (from) is now;
+// without t.Profiles it does nothing (the shop's pages play it).
+func warmDemo(ctx context.Context, t DemoTarget, items []item, accounts []demoshop.SeedAccount, from, now time.Time) error {
+	if t.Profiles == nil {
+		return nil
+	}
+	passwords := make(map[string]string, len(accounts))
+	for _, a := range accounts {
+		passwords[a.ID] = a.Password
+	}
+	history, err := demoHistory(items, now.Sub(from), passwords)
+	if err != nil {
+		return err
+	}
+	return WarmProfiles(ctx, t.Profiles, t.GuardKey, history)
 }
 
 // readIncidents reads the guard's incidents into r: every one the run
