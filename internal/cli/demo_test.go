@@ -56,7 +56,7 @@ func startDemo(t *testing.T, args ...string) *demo {
 			t.Error("demo did not stop")
 		}
 	})
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(2 * time.Minute)
 	for !strings.Contains(d.stdout.String(), "Ctrl-C stops the demo") {
 		select {
 		case code := <-d.done:
@@ -65,7 +65,7 @@ func startDemo(t *testing.T, args ...string) *demo {
 		default:
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("demo not up after 30 s\nstderr: %s", d.stderr)
+			t.Fatalf("demo not up after 2 minutes\nstderr: %s", d.stderr)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
