@@ -71,6 +71,9 @@ func (e *Engine) accountFacts(ctx context.Context, ev *event.Event, obs *observa
 		return err
 	}
 	f.NetworkSeenInShop = e.networks.Seen(obs.fctx.Network)
+	// A network seen is in a range seen (a snapshot from before ranges
+	// were learned knows the networks only).
+	f.RangeSeenInShop = f.NetworkSeenInShop || e.networks.Seen(obs.keys.Range)
 	obs.facts, obs.unread = f, err != nil
 	return nil
 }
@@ -101,6 +104,9 @@ func (e *Engine) observe(ctx context.Context, ev *event.Event, obs *observation)
 		return err
 	}
 	e.orders.sessionFacts(ev, now, &obs.in)
+	if takeoverSign(ev, &obs.in) {
+		e.campaignTransition(e.campaign.Sign(now), &obs.trans)
+	}
 	if obs.order, err = e.orderFacts(ctx, ev, now, &obs.in); err != nil {
 		return err
 	}
@@ -125,9 +131,21 @@ func (e *Engine) observeSources(ev *event.Event, now time.Time, keys source.Keys
 	return src, camp
 }
 
+// takeoverSign reports whether ev is a contact change in a session a
+// stranger opened and was let into without a step-up: what a crew does
+// with an account it got into (campaign.TakeoverSign). A session that was
+// challenged is not one: the shop keeps it out until the step-up passes.
+func takeoverSign(ev *event.Event, in *policy.Input) bool {
+	return ev.Type == event.ProfileUpdated && in.Session.Known && in.Session.Stranger && in.Session.LoginDecision == string(policy.Allow)
+}
+
 // strangerOf classes a login for the campaign detector's strangers test.
 func strangerOf(succeeded bool, f familiarity.Facts) campaign.Stranger {
-	if !succeeded {
+	if !succeeded || !f.RangeSeenInShop {
+		// A stranger from an address block no owner used is
+		// campaign-unseen-range's: counted here, a crew abroad would
+		// have every stranger of the shop stepped up
+		// (campaign-strangers) while its own are anyway.
 		return campaign.NotStranger
 	}
 	return campaign.StrangerOf(f.Logins, f.Familiar(), f.NetworkSeenInShop, f.Grade.NewAgent, f.Grade.NewLanguage)
@@ -163,7 +181,7 @@ func policyInput(ev *event.Event, now time.Time, facts familiarity.Facts, src so
 			UnusualHour: facts.Grade.UnusualHour, Strangeness: facts.Grade.Strangeness,
 			ContextMismatch: facts.HasHistory && facts.Grade.Mismatch,
 		},
-		Network:  policy.NetworkFacts{SeenInShop: facts.NetworkSeenInShop},
+		Network:  policy.NetworkFacts{SeenInShop: facts.NetworkSeenInShop, RangeSeenInShop: facts.RangeSeenInShop},
 		Campaign: policy.CampaignFacts{Active: camp.Active, IncidentID: incID},
 		Bot:      policy.BotFacts{AutomationUA: hints.AutomationUA, Tool: hints.Tool, MissingHeaders: hints.MissingHeaders},
 		Geo:      policy.GeoFacts{Country: place.Country, ASN: int(place.ASN), ASOrg: place.ASOrg},
@@ -242,7 +260,7 @@ func (os *orderSignals) sessionFacts(ev *event.Event, now time.Time, in *policy.
 		return
 	}
 	in.Session = policy.SessionFacts{
-		Known: true, LoginDecision: st.LoginDecision, LoginRisk: st.LoginRisk, Unfamiliar: st.Unfamiliar,
+		Known: true, LoginDecision: st.LoginDecision, LoginRisk: st.LoginRisk, Unfamiliar: st.Unfamiliar, Stranger: st.Stranger,
 		Challenged: st.Challenged, ChallengePassed: st.ChallengePassed, WeakFactor: st.WeakFactor,
 		MinutesSinceLogin: now.Sub(st.LoginAt).Minutes(),
 	}

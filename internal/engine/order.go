@@ -114,6 +114,7 @@ func sessionOf(uid string, now time.Time, in *policy.Input, res Result) session.
 		// Unfamiliar against a known history: a first login is new,
 		// not suspicious, by itself.
 		Unfamiliar: in.Account.HasHistory && !in.Account.Familiar, Challenged: res.Decision == policy.Challenge,
+		Stranger: in.Account.HasHistory && !in.Account.Familiar && !in.Network.SeenInShop,
 	}
 }
 

@@ -582,5 +582,6 @@ func (e *Engine) learnNetwork(ev *event.Event, obs *observation, res Result) {
 	case ev.Type == event.LoginSucceeded && res.Decision == policy.Allow && obs.facts.Familiar(),
 		ev.Type == event.MFASucceeded && res.passed && !policy.WeakMFAMethod(ev.Properties.Method):
 		e.networks.Add(obs.fctx.Network, obs.now)
+		e.networks.Add(obs.keys.Range, obs.now)
 	}
 }

@@ -108,10 +108,13 @@ type OrderFacts struct {
 
 // SessionFacts carry the login of the event's session into later events.
 type SessionFacts struct {
-	Known             bool // a login for this session was seen
-	LoginDecision     string
-	LoginRisk         int
-	Unfamiliar        bool // the login came from a device and network the account never used
+	Known         bool // a login for this session was seen
+	LoginDecision string
+	LoginRisk     int
+	Unfamiliar    bool // the login came from a device and network the account never used
+	// Stranger: besides, the account had history and no account of the
+	// shop was known on the login's network.
+	Stranger          bool
 	Challenged        bool
 	ChallengePassed   bool
 	WeakFactor        bool // the step-up passed was SMS only
@@ -194,6 +197,12 @@ type NetworkFacts struct {
 	// SeenInShop: the network was seen in a good session of some account
 	// in the last 30 to 60 days.
 	SeenInShop bool
+	// RangeSeenInShop: the network's address block (IPv4 /8, IPv6 /12:
+	// what IANA allocates to a regional internet registry, roughly a part
+	// of the world) was; a block no owner of the shop used is a region its
+	// customers are not in (a proxy or hosting network abroad), as GeoIP
+	// would tell without a database.
+	RangeSeenInShop bool
 }
 
 // CampaignFacts describe the site-wide campaign detector.

@@ -27,7 +27,8 @@ func TestDefaultPolicy(t *testing.T) {
 	// nothing matches: a fresh device, a new network, a browser family and
 	// a language the owner never used
 	crew := AccountFacts{Known: true, HasHistory: true, Logins: 12, NewBrowserFamily: true, NewLanguage: true, Strangeness: 90, ContextMismatch: true}
-	seen := NetworkFacts{SeenInShop: true}
+	seen := NetworkFacts{SeenInShop: true, RangeSeenInShop: true}
+	inRange := NetworkFacts{RangeSeenInShop: true} // a new network in a range the shop's owners use
 	succeeded := EventFacts{Type: "login.succeeded", IsLogin: true, Succeeded: true}
 	failed := EventFacts{Type: "login.failed", IsLogin: true, Failed: true}
 	campaign := CampaignFacts{Active: true, IncidentID: "inc_1", Metric: "unknown-account failures"}
@@ -44,12 +45,26 @@ func TestDefaultPolicy(t *testing.T) {
 		{"owner with a new phone on a quiet day", Input{Event: succeeded, Account: AccountFacts{Known: true, HasHistory: true, NetworkKnown: true, Familiar: true}},
 			Allow, []string{"account.new_device"}},
 		{"stranger on a quiet day", Input{Event: succeeded, Account: stranger}, Allow, []string{"account.new_device", "account.new_network"}},
-		{"stranger with the owner's browser and language during a campaign", Input{Event: succeeded, Account: stranger, Campaign: campaign}, Allow,
+		{"stranger with the owner's browser and language during a campaign", Input{Event: succeeded, Account: stranger, Network: inRange, Campaign: campaign}, Allow,
 			[]string{"campaign.active", "account.new_device", "account.new_network"}},
+		{"stranger with the owner's browser and language during a campaign, from a range no owner used", Input{Event: succeeded, Account: stranger, Campaign: campaign}, Challenge,
+			[]string{"campaign.active", "source.unseen_range", "account.new_device", "account.new_network"}},
+		{"stranger from a range no owner used, without a campaign", Input{Event: succeeded, Account: stranger}, Allow,
+			[]string{"account.new_device", "account.new_network"}},
+		{"owner at home in a range no other owner used, during a campaign", Input{Event: succeeded, Account: home, Campaign: campaign}, Allow, nil},
+		{"stranger in a language the account never used on a quiet day", Input{Event: succeeded, Account: AccountFacts{Known: true, HasHistory: true, Logins: 12, AgentKnown: true, NewLanguage: true, Strangeness: 65}, Network: inRange}, Challenge,
+			[]string{"account.new_device", "account.new_network", "account.new_language", "source.unseen_network"}},
+		{"a young account's stranger in a new language on a quiet day", Input{Event: succeeded, Account: AccountFacts{Known: true, HasHistory: true, Logins: 2, AgentKnown: true, NewLanguage: true, Strangeness: 65}, Network: inRange}, Allow,
+			[]string{"account.new_device", "account.new_network"}},
+		{"the owner's known device in a new language", Input{Event: succeeded, Account: AccountFacts{Known: true, HasHistory: true, Logins: 12, DeviceKnown: true, AgentKnown: true, NewLanguage: true, Familiar: true}, Network: inRange}, Allow, nil},
 		{"stranger with a new browser family during a campaign", Input{Event: succeeded, Account: AccountFacts{Known: true, HasHistory: true, Logins: 12, NewBrowserFamily: true, LanguageKnown: true, Strangeness: 75}, Network: seen, Campaign: campaign}, Challenge,
 			[]string{"campaign.active", "account.new_device", "account.new_network", "account.new_browser_family"}},
-		{"no history during a campaign", Input{Event: succeeded, Account: AccountFacts{Known: true}, Campaign: campaign}, Challenge,
-			[]string{"campaign.active", "account.new_device", "account.new_network", "account.no_history", "source.unseen_network"}},
+		{"no history during a campaign, from the owners' address blocks", Input{Event: succeeded, Account: AccountFacts{Known: true}, Network: inRange, Campaign: campaign}, Allow,
+			[]string{"campaign.active"}},
+		{"no history during a campaign, from a block no owner used", Input{Event: succeeded, Account: AccountFacts{Known: true}, Campaign: campaign}, Challenge,
+			[]string{"campaign.active", "source.unseen_range", "account.new_device", "account.new_network", "account.no_history"}},
+		{"no history during a strangers campaign, from a range no owner used", Input{Event: succeeded, Account: AccountFacts{Known: true}, Campaign: CampaignFacts{Active: true, IncidentID: "inc_1", Strangers: true}}, Challenge,
+			[]string{"campaign.active", "source.unseen_range", "account.new_device", "account.new_network", "account.no_history"}},
 		{"no history during a campaign, from a network the shop knows", Input{Event: succeeded, Account: AccountFacts{Known: true}, Network: seen, Campaign: campaign}, Allow,
 			[]string{"campaign.active"}},
 		{"crew-shaped stranger on a quiet day", Input{Event: succeeded, Account: crew}, Challenge,

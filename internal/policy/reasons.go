@@ -108,6 +108,11 @@ var reasons = map[string]reasonDef{
 		applies: func(in *Input) bool { return in.Account.Known && !in.Network.SeenInShop },
 		detail:  text("network never seen for any account of the shop"),
 	},
+	"source.unseen_range": {
+		doc:     "the network's address block (IPv4 /8, IPv6 /12: what IANA allocates to a regional internet registry, roughly a part of the world) was not seen in a good session of any account of the shop in the last 30 to 60 days: a region the shop's customers are not in",
+		applies: func(in *Input) bool { return in.Account.Known && !in.Network.RangeSeenInShop },
+		detail:  text("address block (IPv4 /8, IPv6 /12) never seen for any account of the shop"),
+	},
 	"account.no_history": {
 		doc:     "the account has no good session on record yet",
 		applies: func(in *Input) bool { return !in.Account.HasHistory },

@@ -282,6 +282,23 @@ func (d *Detector) Observe(now time.Time, o Obs) State {
 	return d.evaluateLocked(now)
 }
 
+// Sign counts a takeover sign at now (see TakeoverSign; it is not a
+// login) and returns the campaign state: enough of them open a campaign
+// of strangers (signs.go).
+func (d *Detector) Sign(now time.Time) State {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.advanceLocked(now)
+	d.str.count(TakeoverSign)
+	// The aftermath of a campaign that closed within the signs' window
+	// (its crew's last challenges expiring, its takeovers' contact
+	// changes) is that campaign's, not a new one.
+	if d.active || d.lastHot.IsZero() || now.Sub(d.lastHot) >= signsWindow {
+		d.str.Signs.add(now)
+	}
+	return d.evaluateLocked(now)
+}
+
 // Tick moves the detector to now without an observation, so a campaign
 // closes when traffic stops.
 func (d *Detector) Tick(now time.Time) State {
@@ -526,6 +543,12 @@ func (d *Detector) evaluateLocked(now time.Time) State {
 			d.opened = State{Active: true, Opened: true, Since: now, Metric: m, Observed: counts[m], Expected: exp, Sequential: true}
 			return d.withStrangers(d.opened)
 		}
+	}
+	if len(d.str.Signs.At) > 1 && d.str.learnedDay() && d.str.Signs.stands(now, d.str.signsExpected) {
+		// Takeover signs are the strangers test's evidence too: the
+		// campaign they open is one of strangers, and stays one while
+		// their correct passwords keep coming.
+		d.str.Cusum = math.Max(d.str.Cusum, d.str.h(d.cfg.H))
 	}
 	if d.str.Cusum >= d.str.h(d.cfg.H) && !d.active && !learning {
 		d.active, d.since, d.lastHot = true, now, now

@@ -23,6 +23,11 @@ const (
 	StrangerNewLanguage          // a language preference the account never used
 	StrangerMismatch             // neither the browser family nor the language matches
 	StrangerNoHistory            // an account with no good session on record
+	// TakeoverSign is not a login: a contact change (email, phone,
+	// address, payment) in a session a stranger opened without passing a
+	// step-up — what a crew does with an account it got into, and an
+	// owner seldom. The signs test (signs.go) counts them.
+	TakeoverSign
 	numStrangers
 )
 
@@ -84,8 +89,8 @@ const (
 // handful of strangers an hour, a quarter each in the language classes);
 // strangerFloor the least share of all logins each class is expected at.
 var (
-	strangerCrew  = [numStrangers]float64{0, 0, 0, 1.2 / 60, 1.2 / 60, 0.5 / 60}
-	strangerFloor = [numStrangers]float64{0, 0.01, 0.008, 0.0003, 0.0003, 0.005}
+	strangerCrew  = [numStrangers]float64{0, 0, 0, 1.2 / 60, 1.2 / 60, 0.5 / 60, 0}
+	strangerFloor = [numStrangers]float64{0, 0.01, 0.008, 0.0003, 0.0003, 0.005, signsFloor}
 )
 
 // strangers is the state of the strangers test.
@@ -94,6 +99,10 @@ type strangers struct {
 	// Shares are the decayed counts per class, and of all logins at 0.
 	Shares [numStrangers]float64 `json:"shares"`
 	Cusum  float64               `json:"cusum"`
+	// Minutes is the decayed count of minutes learned, so that Shares[0]
+	// over it is the logins a minute, even before the memory is full.
+	Minutes float64 `json:"minutes,omitempty"`
+	Signs   signs   `json:"signs"`
 }
 
 // count counts one login of class s in the minute being counted.
@@ -132,6 +141,7 @@ func (t *strangers) learn(counts [numStrangers]float64, total float64) {
 		t.Shares[c] = (1-strangersAlpha)*t.Shares[c] + counts[c]
 	}
 	t.Shares[0] = (1-strangersAlpha)*t.Shares[0] + total
+	t.Minutes = (1-strangersAlpha)*t.Minutes + 1
 }
 
 // decay ages the learned mix by minutes with no login.
@@ -143,6 +153,7 @@ func (t *strangers) decay(minutes float64) {
 	for c := range t.Shares {
 		t.Shares[c] *= f
 	}
+	t.Minutes = t.Minutes*f + (1-f)/strangersAlpha
 }
 
 // strangersH is the strangers test's threshold as a share of the

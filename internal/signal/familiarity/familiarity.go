@@ -62,7 +62,10 @@ type Facts struct {
 	// NetworkSeenInShop: the network was seen in a good session of some
 	// account of the shop (Networks); set by the caller.
 	NetworkSeenInShop bool
-	Grade             Grade // how strange the context is, weighed per account
+	// RangeSeenInShop: likewise the network's address block (IPv4 /8,
+	// IPv6 /12: a regional registry's allocation); set by the caller.
+	RangeSeenInShop bool
+	Grade           Grade // how strange the context is, weighed per account
 	// LastLogin is when the account's last good session was learned; zero
 	// without history.
 	LastLogin time.Time

@@ -13,11 +13,14 @@ import (
 
 // State is what is known of a session.
 type State struct {
-	UserID          string
-	LoginAt         time.Time
-	LoginDecision   string
-	LoginRisk       int
-	Unfamiliar      bool // the login came from a device and network the account never used
+	UserID        string
+	LoginAt       time.Time
+	LoginDecision string
+	LoginRisk     int
+	Unfamiliar    bool // the login came from a device and network the account never used
+	// Stranger: besides, the account has history and no account of the
+	// shop is known on the network (a stranger, campaign.StrangerOf).
+	Stranger        bool
 	Challenged      bool
 	ChallengePassed bool
 	WeakFactor      bool // the step-up passed was SMS

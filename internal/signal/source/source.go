@@ -33,6 +33,7 @@ func Defaults() Config {
 type Keys struct {
 	IP          string
 	Prefix      string
+	Range       string // the wide range (Range); not a window of its own
 	Device      string
 	UserAgent   string
 	Fingerprint string
@@ -44,6 +45,7 @@ func KeysOf(c event.Context) Keys {
 	if c.IP.IsValid() {
 		k.IP = c.IP.String()
 		k.Prefix = Prefix(c.IP).String()
+		k.Range = Range(c.IP).String()
 	}
 	if c.UserAgent != "" {
 		f := fnv.New64a()
@@ -59,6 +61,21 @@ func Prefix(ip netip.Addr) netip.Prefix {
 	bits := 64
 	if ip.Is4() {
 		bits = 24
+	}
+	p, _ := ip.Prefix(bits)
+	return p
+}
+
+// Range returns the address block an address belongs to, for the
+// shop-wide set of blocks the owners use: its /8 for IPv4, its /12 for
+// IPv6 — the size of the blocks IANA allocates to the regional internet
+// registries, so roughly a part of the world. A block where no owner of
+// the shop ever logged in is a region the shop's customers are not in,
+// as a GeoIP database would tell, without one.
+func Range(ip netip.Addr) netip.Prefix {
+	bits := 12
+	if ip.Is4() {
+		bits = 8
 	}
 	p, _ := ip.Prefix(bits)
 	return p

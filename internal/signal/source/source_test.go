@@ -25,7 +25,7 @@ func TestPrefix(t *testing.T) {
 
 func TestKeysOf(t *testing.T) {
 	got := KeysOf(event.Context{IP: netip.MustParseAddr("198.51.100.9"), DeviceID: "d-1", ClientFingerprint: "t13d"})
-	want := Keys{IP: "198.51.100.9", Prefix: "198.51.100.0/24", Device: "d-1", Fingerprint: "t13d"}
+	want := Keys{IP: "198.51.100.9", Prefix: "198.51.100.0/24", Range: "198.0.0.0/8", Device: "d-1", Fingerprint: "t13d"}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("KeysOf mismatch (-want +got):\n%s", diff)
 	}

@@ -1,0 +1,116 @@
+package campaign
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+	"time"
+)
+
+func TestPoissonTail(t *testing.T) {
+	for _, tc := range []struct {
+		n        int
+		mu, want float64
+	}{
+		{0, 1, 1},
+		{1, 1, 1 - math.Exp(-1)},
+		{2, 1, 1 - 2*math.Exp(-1)},
+		{3, 0.5, 1 - math.Exp(-0.5)*(1+0.5+0.125)},
+		{2, 0, 0},
+	} {
+		if got := poissonTail(tc.n, tc.mu); math.Abs(got-tc.want) > 1e-12 {
+			t.Errorf("poissonTail(%d, %v) = %v, want %v", tc.n, tc.mu, got, tc.want)
+		}
+	}
+}
+
+// signsDay learns a day of owners at 4 logins a minute whose contact
+// changes from strangers' sessions come at ownerSignsPerDay, then plays
+// signs at the given offsets from noon of the next day among the owners'
+// logins, and returns the first campaign opened and when.
+func signsDay(t *testing.T, ownerSignsPerDay float64, signs []time.Duration) (State, time.Time) {
+	t.Helper()
+	det := New(Config{})
+	rng := rand.New(rand.NewPCG(1, 7))
+	end := t0.Add(36 * time.Hour)
+	nextSign := t0
+	sign := func(now time.Time) (State, bool) {
+		if ownerSignsPerDay == 0 || now.Before(nextSign) {
+			return State{}, false
+		}
+		nextSign = now.Add(time.Duration(rng.ExpFloat64() / ownerSignsPerDay * float64(24*time.Hour)))
+		return det.Sign(now), true
+	}
+	for now := t0; now.Before(end); now = now.Add(15 * time.Second) {
+		if st := det.Observe(now, owners(rng)); st.Opened {
+			t.Fatalf("owners opened a campaign at %v: %+v", now, st)
+		}
+		if st, ok := sign(now); ok && st.Opened {
+			t.Fatalf("owners' own contact changes opened a campaign at %v: %+v", now, st)
+		}
+	}
+	for _, d := range signs {
+		at := end.Add(d)
+		for now := end; now.Before(at); now = now.Add(15 * time.Second) {
+			if st := det.Observe(now, owners(rng)); st.Opened {
+				return st, now
+			}
+			if st, ok := sign(now); ok && st.Opened {
+				return st, now
+			}
+		}
+		end = at
+		if st := det.Sign(at); st.Opened {
+			return st, at
+		}
+	}
+	return State{}, time.Time{}
+}
+
+func TestSignsTest(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		ownersDaily float64         // owners' own signs a day, learned
+		gaps        []time.Duration // between the crew's signs
+		open        bool
+	}{
+		{"one sign is no campaign", 0, []time.Duration{10 * time.Minute}, false},
+		{"two signs within two hours on a quiet shop", 0, []time.Duration{10 * time.Minute, 50 * time.Minute}, true},
+		{"two signs three hours apart", 0, []time.Duration{10 * time.Minute, 3 * time.Hour}, false},
+		{"two signs where owners bring a dozen a day", 12, []time.Duration{10 * time.Minute, 50 * time.Minute}, false},
+		{"eight signs in two hours where owners bring a dozen a day", 12,
+			[]time.Duration{10 * time.Minute, 15 * time.Minute, 15 * time.Minute, 15 * time.Minute, 15 * time.Minute, 15 * time.Minute, 15 * time.Minute, 15 * time.Minute}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			st, at := signsDay(t, tc.ownersDaily, tc.gaps)
+			if st.Opened != tc.open {
+				t.Fatalf("opened = %v at %v, want %v", st.Opened, at, tc.open)
+			}
+			if st.Opened && (st.Metric != Strangers || !st.Strangers) {
+				t.Errorf("opened by %v (strangers %v), want a campaign of strangers", st.Metric, st.Strangers)
+			}
+		})
+	}
+}
+
+// TestSignsSurviveASnapshot: a restart between two signs still opens.
+func TestSignsSurviveASnapshot(t *testing.T) {
+	det := New(Config{})
+	rng := rand.New(rand.NewPCG(2, 7))
+	now := t0
+	for ; now.Before(t0.Add(24 * time.Hour)); now = now.Add(15 * time.Second) {
+		det.Observe(now, owners(rng))
+	}
+	det.Sign(now)
+	data, err := det.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	again := New(Config{})
+	if err := again.Restore(data); err != nil {
+		t.Fatal(err)
+	}
+	if st := again.Sign(now.Add(30 * time.Minute)); !st.Opened || !st.Strangers {
+		t.Errorf("the second sign after a restart: %+v, want a campaign of strangers opened", st)
+	}
+}
