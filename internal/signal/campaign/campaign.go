@@ -568,7 +568,9 @@ func (d *Detector) evaluateLocked(now time.Time) State {
 		d.lastHot = d.seqHotAt
 	}
 	closeAfter := d.cfg.CloseAfter
-	if d.opened.Metric == Strangers {
+	if d.opened.Sequential {
+		// A small excess that lasted leaves quiet minutes between its
+		// attempts: a slow crew is one campaign, not one an hour.
 		closeAfter = max(closeAfter, strangersCloseAfter)
 	}
 	if now.Sub(d.lastHot) >= closeAfter {
