@@ -24,7 +24,7 @@ func TestSweepAbandonedChallenges(t *testing.T) {
 	for _, tc := range []struct {
 		name        string
 		answer      string        // "": none; else the mfa.* event type
-		answerAfter time.Duration // from the challenged login
+		answerAfter time.Duration // from the challenged login; after the sweeps when later than sweepAfter
 		sweepAfter  time.Duration // from the challenged login
 		restart     bool          // a new engine on the same records sweeps again
 		peers       bool          // the engine has other instances (it does not sweep)
@@ -37,6 +37,7 @@ func TestSweepAbandonedChallenges(t *testing.T) {
 		{"answered", "mfa.succeeded", time.Minute, 10 * time.Minute, false, false, store.ChallengePassed, 0, store.OutcomeChallengePassed},
 		{"answered wrong once", "mfa.failed", time.Minute, 10 * time.Minute, false, false, store.ChallengeExpired, 2, store.OutcomeChallengeAbandoned},
 		{"expiry reported by the shop", "mfa.failed", 6 * time.Minute, 10 * time.Minute, false, false, store.ChallengeExpired, 1, store.OutcomeChallengeAbandoned},
+		{"expiry reported by the shop after the sweep", "mfa.failed", 12 * time.Minute, 10 * time.Minute, false, false, store.ChallengeExpired, 1, store.OutcomeChallengeAbandoned},
 		{"not yet expired", "", 0, 4 * time.Minute, false, false, store.ChallengePending, 0, store.OutcomeChallenged},
 		{"restart", "", 0, 10 * time.Minute, true, false, store.ChallengeExpired, 1, store.OutcomeChallengeAbandoned},
 		{"several instances", "", 0, 10 * time.Minute, false, true, store.ChallengePending, 0, store.OutcomeChallenged},
@@ -59,12 +60,16 @@ func TestSweepAbandonedChallenges(t *testing.T) {
 			if err := st.Write(ctx, store.Batch{Challenges: []store.Challenge{ch}}); err != nil {
 				t.Fatal(err)
 			}
-			if tc.answer != "" {
+			answer := func(e *Engine) {
 				if _, err := e.Assess(ctx, decode(t, `{"type": %q, "occurred_at": %q, "user": {"id": "u-1"},
 					"context": {"ip": "198.51.100.4", "device_id": "d-new"}, "properties": {"challenge_id": %q}}`,
 					tc.answer, at.Add(tc.answerAfter).Format(time.RFC3339), ch.ID)); err != nil {
 					t.Fatal(err)
 				}
+			}
+			late := tc.answerAfter > tc.sweepAfter
+			if tc.answer != "" && !late {
+				answer(e)
 			}
 			if tc.peers {
 				e.peers = peer{&hub{claims: map[string]claim{}}, 0}
@@ -80,11 +85,14 @@ func TestSweepAbandonedChallenges(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
+			if tc.answer != "" && late {
+				answer(sweeps[1])
+			}
 			got, _ := st.GetChallenge(ctx, ch.ID)
 			if got.State != tc.wantState {
 				t.Errorf("challenge state %q, want %q", got.State, tc.wantState)
 			}
-			f, err := sweeps[1].familiar.Assess(ctx, "u-1", familiarity.Context{}, now)
+			f, err := sweeps[1].familiar.Assess(ctx, "u-1", familiarity.Context{}, at.Add(time.Hour)) // after every answer
 			if err != nil {
 				t.Fatal(err)
 			}

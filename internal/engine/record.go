@@ -210,7 +210,8 @@ func (e *Engine) passChallenge(ctx context.Context, ev *event.Event, obs *observ
 
 // failChallenge applies an mfa.failed: a wrong answer counts against the
 // challenge, locking it after the last allowed one, and against the
-// account.
+// account. One for a challenge that expired counts once: as its
+// abandonment, here or by the guard's sweep, whichever comes first.
 func (e *Engine) failChallenge(ctx context.Context, ev *event.Event, obs *observation, res *Result, l *learned) (familiarity.Record, error) {
 	ch, open, err := e.challengeOf(ctx, ev, obs.now)
 	if err != nil {
@@ -227,6 +228,11 @@ func (e *Engine) failChallenge(ctx context.Context, ev *event.Event, obs *observ
 	}
 	if ch != nil && !open && ch.State == store.ChallengePending {
 		return e.reportAbandoned(ctx, ch, obs, res, l)
+	}
+	if ch != nil && ch.State == store.ChallengeExpired {
+		// The guard's sweep counted it as abandoned already, or it was
+		// answered after its expiry (no wrong answer): once is enough.
+		return familiarity.Record{}, nil
 	}
 	return e.familiar.MFAFailed(ctx, ev.User.ID, obs.now)
 }
