@@ -123,7 +123,7 @@ func (e *Engine) observeSources(ev *event.Event, now time.Time, keys source.Keys
 	}
 	src := e.sources.Observe(keys, now, o)
 	camp := e.campaign.Observe(now, campaign.Obs{
-		Failed: o.Failed, Unknown: o.Unknown,
+		Failed: o.Failed, Unknown: o.Unknown, Succeeded: o.Succeeded,
 		UnfamiliarSucceeded: o.Succeeded && facts.HasHistory && !facts.Familiar(),
 		Stranger:            strangerOf(o.Succeeded, facts),
 		Peer:                peer,
@@ -189,6 +189,7 @@ func policyInput(ev *event.Event, now time.Time, facts familiarity.Facts, src so
 	if camp.Active {
 		in.Campaign.Metric = camp.Metric.String()
 		in.Campaign.Strangers = camp.Strangers
+		in.Campaign.FirstLogins = camp.FirstLogins
 	}
 	if !facts.LastLogin.IsZero() {
 		in.Account.DaysSinceLogin = math.Max(now.Sub(facts.LastLogin).Hours()/24, 0)

@@ -155,8 +155,12 @@ func checkTwoShops(t *testing.T, metA, metB map[string]float64, fed, lone simula
 	if fed.PeerReasons == 0 {
 		t.Errorf("no answer of shop B named a peer's fact")
 	}
-	if extra := fed.OwnerChallenged - lone.OwnerChallenged; extra*1000 > 2*fed.OwnerLogins || fed.OwnerLogins != lone.OwnerLogins {
-		t.Errorf("owners' friction at shop B: federated %.2f%% (%d of %d), alone %.2f%% (%d of %d); want at most alone + 0.2 points",
+	// As in simulate's TestTwoShopsOneCrew: at most half a point more than
+	// alone (first logins on the crew's list are stepped up federated),
+	// and within an attack day's budget of 1.5%.
+	extra := fed.OwnerChallenged - lone.OwnerChallenged
+	if extra*1000 > 5*fed.OwnerLogins || fed.OwnerChallenged*1000 > 15*fed.OwnerLogins || fed.OwnerLogins != lone.OwnerLogins {
+		t.Errorf("owners' friction at shop B: federated %.2f%% (%d of %d), alone %.2f%% (%d of %d); want at most alone + 0.5 points, and 1.5%%",
 			fed.OwnerFriction, fed.OwnerChallenged, fed.OwnerLogins, lone.OwnerFriction, lone.OwnerChallenged, lone.OwnerLogins)
 	}
 	after, err := time.ParseDuration(fed.IncidentAfter)

@@ -215,6 +215,11 @@ type CampaignFacts struct {
 	// network no account of the shop is known on) run above what the
 	// owners bring: the campaign gets in with correct passwords.
 	Strangers bool
+	// FirstLogins: while the campaign is open, first logins (accounts
+	// with no good session on record) from networks no account of the
+	// shop is known on ran over the last hour well beyond the owners'
+	// share of them: the campaign gets into accounts with no history.
+	FirstLogins bool
 }
 
 // BotFacts are the automation hints of the request.

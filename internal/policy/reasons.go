@@ -45,6 +45,11 @@ var reasons = map[string]reasonDef{
 		applies: func(in *Input) bool { return in.Campaign.Strangers },
 		detail:  text("more correct passwords from strangers than owners bring: the campaign gets in with correct passwords"),
 	},
+	"campaign.first_logins": {
+		doc:     "while a campaign is open, first logins (accounts with no good session on record) from networks no account of the shop is known on ran over the last hour well beyond what the owners bring",
+		applies: func(in *Input) bool { return in.Campaign.FirstLogins },
+		detail:  text("first logins from unseen networks run well beyond what owners bring: the campaign gets into accounts with no history"),
+	},
 	"account.dormant": {
 		doc:     "the account's last good session is at least a week old",
 		applies: func(in *Input) bool { return in.Account.DaysSinceLogin >= 7 },

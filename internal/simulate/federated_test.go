@@ -34,9 +34,15 @@ func TestTwoShopsOneCrew(t *testing.T) {
 	if fed.StolenLetIn*10 > alone.StolenLetIn {
 		t.Errorf("stolen logins let in: federated %d, alone %d; want at most a tenth", fed.StolenLetIn, alone.StolenLetIn)
 	}
-	// 0.2 points of the owners' logins, counted (the shares are rounded).
-	if extra := fed.OwnerChallenged - alone.OwnerChallenged; extra*1000 > 2*fed.OwnerLogins || fed.OwnerLogins != alone.OwnerLogins {
-		t.Errorf("owners' friction: federated %.2f%%, alone %.2f%%; want at most alone + 0.2 points", fed.OwnerFriction, alone.OwnerFriction)
+	// The federation asks a little more of owners than the shop alone:
+	// an owner with no history here whose login a crew tried at the peer,
+	// logging in from an unseen network while the crew works its list
+	// here, is stepped up (peer-listed-stranger). At most half a point of
+	// the owners' logins more, and within an attack day's friction budget
+	// of 1.5%; counted, as the shares are rounded.
+	extra := fed.OwnerChallenged - alone.OwnerChallenged
+	if extra*1000 > 5*fed.OwnerLogins || fed.OwnerChallenged*1000 > 15*fed.OwnerLogins || fed.OwnerLogins != alone.OwnerLogins {
+		t.Errorf("owners' friction: federated %.2f%%, alone %.2f%%; want at most alone + 0.5 points, and 1.5%%", fed.OwnerFriction, alone.OwnerFriction)
 	}
 	after, err := time.ParseDuration(fed.IncidentAfter)
 	if err != nil || after > 2*time.Minute || fed.AttemptsBefore > 10 {

@@ -147,6 +147,7 @@ func (c Config) withDefaults() Config {
 // Obs is one login outcome.
 type Obs struct {
 	Failed              bool
+	Succeeded           bool // a correct password (first logins are judged among them)
 	Unknown             bool // failed for an account that does not exist
 	UnfamiliarSucceeded bool // correct password from a context the account never used
 	// Stranger classes a correct password for the strangers test
@@ -173,6 +174,12 @@ type State struct {
 	// Strangers: the strangers test stands high while the campaign is
 	// open: more correct passwords from strangers than the owners bring.
 	Strangers bool
+	// FirstLogins: while the campaign is open, first logins (accounts
+	// with no good session on record) from networks no account of the
+	// shop is known on ran over the last hour well beyond what the owners
+	// bring: the campaign gets into accounts that have no history to
+	// tell a stranger by.
+	FirstLogins bool
 }
 
 const (
@@ -279,6 +286,7 @@ func (d *Detector) Observe(now time.Time, o Obs) State {
 	b.total++
 	d.minuteTotal++
 	d.str.count(o.Stranger)
+	d.str.First.count(o.Stranger == StrangerNoHistory, o.Succeeded)
 	return d.evaluateLocked(now)
 }
 
@@ -411,6 +419,7 @@ func (d *Detector) strangersLocked(m int64) {
 		d.str.judge(d.str.Minute, d.minuteTotal, d.str.h(d.cfg.H))
 		d.str.Cusum = math.Max(d.str.Cusum-empty*d.str.drift(), 0)
 	}
+	d.str.First.finish(empty, !d.active)
 	if !d.active {
 		d.str.learn(d.str.Minute, d.minuteTotal)
 		d.str.decay(empty)
@@ -533,7 +542,7 @@ func (d *Detector) evaluateLocked(now time.Time) State {
 		if !d.active && !learning && excess >= math.Max(d.cfg.Z*sd, d.cfg.MinExcess) && d.mixMovedLocked(now, m, counts[m], total) {
 			d.active, d.since, d.lastHot = true, now, now
 			d.opened = State{Active: true, Opened: true, Since: now, Metric: m, Observed: counts[m], Expected: exp}
-			return d.opened
+			return d.withStrangers(d.opened)
 		}
 		if excess >= math.Max(d.cfg.CloseZ*sd, d.cfg.MinExcess/4) {
 			hot = true
@@ -586,10 +595,11 @@ func (d *Detector) evaluateLocked(now time.Time) State {
 	return d.withStrangers(st)
 }
 
-// withStrangers sets st.Strangers: the strangers test opened the
-// campaign and stands high.
+// withStrangers sets st.Strangers (the strangers test opened the
+// campaign and stands high) and st.FirstLogins.
 func (d *Detector) withStrangers(st State) State {
 	st.Strangers = st.Metric == Strangers && d.str.Cusum >= strangersHot*d.str.h(d.cfg.H)
+	st.FirstLogins = d.str.First.excess()
 	return st
 }
 

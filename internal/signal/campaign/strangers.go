@@ -103,6 +103,8 @@ type strangers struct {
 	// over it is the logins a minute, even before the memory is full.
 	Minutes float64 `json:"minutes,omitempty"`
 	Signs   signs   `json:"signs"`
+	// First watches first logins (firstlogins.go).
+	First firstLogins `json:"first_logins"`
 }
 
 // count counts one login of class s in the minute being counted.
