@@ -1,15 +1,14 @@
 package demoshop
 
 import (
-	"encoding/base64"
 	"errors"
-	"html/template"
 	"log/slog"
 	"net/http"
 	"strings"
 
 	"github.com/atoguard/atoguard/client"
 	"github.com/atoguard/atoguard/internal/passkeyjs"
+	"github.com/atoguard/atoguard/internal/totpview"
 )
 
 // Security settings page statuses (data-status).
@@ -37,18 +36,12 @@ func (s *Shop) securityRoutes(m *http.ServeMux) {
 	m.HandleFunc("POST /stepup/webauthn/options", s.stepUpPasskeyOptions)
 }
 
-type totpPending struct {
-	FactorID string
-	Secret   string
-	QR       template.URL // data:image/png;base64,…
-}
-
 type securityData struct {
 	Status       string
 	Available    bool
 	Factors      []client.Factor
 	RecoveryLeft int
-	TOTP         *totpPending
+	TOTP         *totpview.Enrolment
 	Codes        []string
 	Error        string
 	Notice       string
@@ -124,10 +117,7 @@ func (s *Shop) securityTOTPStart(w http.ResponseWriter, r *http.Request) {
 		s.guardTrouble(w, r, v, "starting a TOTP enrolment", err)
 		return
 	}
-	s.renderSecurity(w, r, v, securityData{Status: pageTOTPPending, TOTP: &totpPending{
-		FactorID: en.FactorID, Secret: en.Secret,
-		QR: template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(en.QRPNG)),
-	}})
+	s.renderSecurity(w, r, v, securityData{Status: pageTOTPPending, TOTP: totpview.New(en)})
 }
 
 func (s *Shop) securityTOTPConfirm(w http.ResponseWriter, r *http.Request) {

@@ -150,6 +150,80 @@ func (f *fedState) loginSubject(login string) (string, string) {
 	return f.hash.Hash(domainLogin, login), federation.SubjectLoginHash
 }
 
+// subjects are an event's subjects in the federation's keyed hashes,
+// each hashed at most once per event: peerFacts looks them up and tell
+// publishes them. The zero value has none hashed yet.
+type subjects struct {
+	login, agent, fingerprint, password, drop memo
+}
+
+// memo is one subject, hashed the first time it is asked for.
+type memo struct {
+	subject string
+	done    bool
+}
+
+func (m *memo) get(hash func() string) string {
+	if !m.done {
+		m.subject, m.done = hash(), true
+	}
+	return m.subject
+}
+
+// hashOf is value hashed in domain, or "" for an empty value.
+func (f *fedState) hashOf(domain, value string) string {
+	if value == "" {
+		return ""
+	}
+	return f.hash.Hash(domain, value)
+}
+
+// eventLoginSubject is loginSubject of the event's login, hashed once
+// per event.
+func (f *fedState) eventLoginSubject(ev *event.Event, obs *observation) (string, string) {
+	if f.Config.Subjects == federation.SubjectEmail {
+		return loginOf(ev), federation.SubjectEmail
+	}
+	return f.loginHash(ev, obs), federation.SubjectLoginHash
+}
+
+// loginHash is the event's login hashed, whatever the federation's
+// subjects: peers may name logins either way.
+func (f *fedState) loginHash(ev *event.Event, obs *observation) string {
+	return obs.subjects.login.get(func() string { return f.hashOf(domainLogin, loginOf(ev)) })
+}
+
+func (f *fedState) agentSubject(ev *event.Event, obs *observation) string {
+	return obs.subjects.agent.get(func() string { return f.hashOf(domainAgent, ev.Context.UserAgent) })
+}
+
+func (f *fedState) fingerprintSubject(ev *event.Event, obs *observation) string {
+	return obs.subjects.fingerprint.get(func() string { return f.hashOf(domainFingerprint, ev.Context.ClientFingerprint) })
+}
+
+func (f *fedState) passwordSubject(ev *event.Event, obs *observation) string {
+	return obs.subjects.password.get(func() string {
+		sha1 := ev.Credential.PasswordSHA1
+		return f.hash.Hash(domainPassword, hex.EncodeToString(sha1[:]))
+	})
+}
+
+// dropSubject is the drop point of the event's order: its pickup store,
+// else its shipping address; "" for an event without an order.
+func (f *fedState) dropSubject(ev *event.Event, obs *observation) string {
+	return obs.subjects.drop.get(func() string {
+		o := ev.Properties.Order
+		if o == nil {
+			return ""
+		}
+		oc := orderContext(o)
+		if oc.PickupStore != "" {
+			return f.hash.Hash(domainPickup, oc.PickupStore)
+		}
+		return f.hashOf(domainAddress, oc.Address)
+	})
+}
+
 func loginOf(ev *event.Event) string {
 	if ev.Login != "" {
 		return ev.Login
@@ -185,60 +259,31 @@ func (e *Engine) peerFacts(ev *event.Event, obs *observation) policy.PeerFacts {
 	look := func(kind federation.Kind, subject string) bool { return take(lookup(kind, subject)) }
 	if ev.Type.IsLogin() {
 		if login := loginOf(ev); login != "" {
-			h := f.hash.Hash(domainLogin, login)
+			h := f.loginHash(ev, obs)
 			pf.CredentialCompromised = look(federation.CredentialCompromised, h) || look(federation.CredentialCompromised, login)
 			pf.ComboListed = look(federation.ComboListed, h) || look(federation.ComboListed, login)
 		}
 		pf.CampaignPrefix = look(federation.CampaignSource, obs.keys.Prefix)
 		// A browser cluster counts only when a peer is confident of it:
 		// owners use the same browsers as crews.
-		for _, subject := range []string{f.agentSubject(ev.Context.UserAgent), f.fingerprintSubject(ev.Context.ClientFingerprint)} {
+		for _, subject := range []string{f.agentSubject(ev, obs), f.fingerprintSubject(ev, obs)} {
 			if m := lookup(federation.CampaignFingerprint, subject); m.Confidence >= peerWeighFrom {
 				pf.CampaignFingerprint = take(m) || pf.CampaignFingerprint
 			}
 		}
 		pf.CampaignSource = pf.CampaignPrefix || pf.CampaignFingerprint
 		if ev.Credential.HasPassword {
-			pf.SprayedPassword = look(federation.SprayedPassword, f.passwordSubject(ev.Credential.PasswordSHA1))
+			pf.SprayedPassword = look(federation.SprayedPassword, f.passwordSubject(ev, obs))
 		}
 	}
-	if o := ev.Properties.Order; ev.Type == event.OrderAttempt && o != nil {
-		oc := orderContext(o)
-		pf.DropPoint = look(federation.DropPoint, f.dropSubject(oc.Address, oc.PickupStore))
+	if ev.Type == event.OrderAttempt && ev.Properties.Order != nil {
+		pf.DropPoint = look(federation.DropPoint, f.dropSubject(ev, obs))
 	}
 	pf.Peers = len(peers)
 	if pf.Peers == 0 {
 		pf.Confidence = 0
 	}
 	return pf
-}
-
-func (f *fedState) agentSubject(ua string) string {
-	if ua == "" {
-		return ""
-	}
-	return f.hash.Hash(domainAgent, ua)
-}
-
-func (f *fedState) fingerprintSubject(fp string) string {
-	if fp == "" {
-		return ""
-	}
-	return f.hash.Hash(domainFingerprint, fp)
-}
-
-func (f *fedState) passwordSubject(sha1 [20]byte) string {
-	return f.hash.Hash(domainPassword, hex.EncodeToString(sha1[:]))
-}
-
-func (f *fedState) dropSubject(address, pickup string) string {
-	switch {
-	case pickup != "":
-		return f.hash.Hash(domainPickup, pickup)
-	case address != "":
-		return f.hash.Hash(domainAddress, address)
-	}
-	return ""
 }
 
 // tell appends to dst the facts an assessed event teaches the
@@ -265,7 +310,7 @@ func (e *Engine) tell(dst []federation.Fact, ev *event.Event, obs *observation, 
 		}
 	}
 	if obs.spray.Hot && ev.Credential.HasPassword {
-		w.add(federation.SprayedPassword, f.passwordSubject(ev.Credential.PasswordSHA1), federation.SubjectHash, confSprayed)
+		w.add(federation.SprayedPassword, f.passwordSubject(ev, obs), federation.SubjectHash, confSprayed)
 	}
 	e.tellAccount(w, ev, obs, res)
 	return w.dst
@@ -292,8 +337,8 @@ func (w *facts) add(kind federation.Kind, subject, format string, conf float64) 
 // a failure.
 func (e *Engine) tellLogin(w *facts, ev *event.Event, obs *observation, inIncident bool) {
 	f := e.fed
-	if login := loginOf(ev); login != "" {
-		subject, format := f.loginSubject(login)
+	if loginOf(ev) != "" {
+		subject, format := f.eventLoginSubject(ev, obs)
 		w.add(federation.ComboListed, subject, format, confListed)
 		if inIncident && ev.Type == event.LoginSucceeded && ev.User.ID != "" {
 			w.add(federation.CredentialCompromised, subject, format, confCompromised)
@@ -308,19 +353,18 @@ func (e *Engine) tellLogin(w *facts, ev *event.Event, obs *observation, inIncide
 	if obs.in.Bot.AutomationUA { // bot.Inspect's, read once for the policy
 		conf = confTool
 	}
-	w.add(federation.CampaignFingerprint, f.agentSubject(ev.Context.UserAgent), federation.SubjectHash, conf)
-	w.add(federation.CampaignFingerprint, f.fingerprintSubject(ev.Context.ClientFingerprint), federation.SubjectHash, conf)
+	w.add(federation.CampaignFingerprint, f.agentSubject(ev, obs), federation.SubjectHash, conf)
+	w.add(federation.CampaignFingerprint, f.fingerprintSubject(ev, obs), federation.SubjectHash, conf)
 }
 
 // tellAccount tells an order held during a campaign (its drop point) and
 // an owner's reset after a compromise.
 func (e *Engine) tellAccount(w *facts, ev *event.Event, obs *observation, res Result) {
 	f := e.fed
-	if o := ev.Properties.Order; ev.Type == event.OrderAttempt && o != nil && res.Decision != policy.Allow &&
+	if ev.Type == event.OrderAttempt && ev.Properties.Order != nil && res.Decision != policy.Allow &&
 		obs.in.Campaign.IncidentID != "" && !obs.in.Session.ChallengePassed {
-		oc := orderContext(o)
 		w.inc = obs.in.Campaign.IncidentID
-		w.add(federation.DropPoint, f.dropSubject(oc.Address, oc.PickupStore), federation.SubjectHash, confDrop)
+		w.add(federation.DropPoint, f.dropSubject(ev, obs), federation.SubjectHash, confDrop)
 	}
 	if ev.Type == event.PasswordChanged && res.Decision != policy.Deny {
 		if subject, ok := f.changed(ev.User.ID); ok {

@@ -38,6 +38,9 @@ type observation struct {
 	// replay, when set, is what the audit record of an event replayed
 	// after a restart kept (recover.go).
 	replay *replayFacts
+	// subjects are the event's federation subjects, hashed once
+	// (federation.go).
+	subjects subjects
 }
 
 // newObservation starts the observation of an event assessed at now: its

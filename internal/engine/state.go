@@ -39,6 +39,30 @@ type snapshot struct {
 	Networks      []byte    `json:"networks,omitempty"` // networks seen shop-wide (familiarity.Networks)
 }
 
+// IncidentState reports whether the state named name (Records.GetState,
+// PutState) is an open incident's alone: one of those older versions
+// saved apart from the snapshot.
+func IncidentState(name string) bool {
+	return name == stateIncident || name == stateSprayIncident
+}
+
+// WithoutIncidents returns value, the state the engine saves as name
+// (Records.PutState), without the open incidents it holds: an engine
+// that restores it learns what the detectors learned and takes up no
+// campaign (a log replay warming a guard). A state that holds no incident
+// is returned as it is; an incident's alone is IncidentState's.
+func WithoutIncidents(name string, value []byte) ([]byte, error) {
+	if name != stateSnapshot {
+		return value, nil
+	}
+	var s snapshot
+	if err := json.Unmarshal(value, &s); err != nil {
+		return nil, fmt.Errorf("decoding the engine's snapshot: %w", err)
+	}
+	s.Incident, s.SprayIncident = nil, nil
+	return json.Marshal(s)
+}
+
 // Save persists what the engine learned that is not written per event
 // (the campaign baseline, the spray counts, the drop points and item
 // surges, the open incidents' state),

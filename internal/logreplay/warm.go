@@ -2,9 +2,7 @@ package logreplay
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"strings"
 
 	"github.com/atoguard/atoguard/internal/engine"
 	"github.com/atoguard/atoguard/internal/store"
@@ -32,54 +30,25 @@ func (w warm) GetProfile(ctx context.Context, account string) (store.Profile, er
 	return w.guard.GetProfile(ctx, account)
 }
 
-// isIncidentState reports whether a state the engine saves is an
-// incident's (engine state names "incident", "incident.password_spraying").
-func isIncidentState(name string) bool { return strings.HasPrefix(name, "incident") }
-
 func (w warm) GetState(ctx context.Context, name string) ([]byte, error) {
-	if isIncidentState(name) {
+	if engine.IncidentState(name) {
 		return w.Store.GetState(ctx, name)
 	}
 	return w.guard.GetState(ctx, name)
 }
 
 func (w warm) PutState(ctx context.Context, name string, value []byte) error {
-	if isIncidentState(name) {
+	if engine.IncidentState(name) {
 		return w.Store.PutState(ctx, name, value)
 	}
-	if name == engineSnapshot {
-		var err error
-		if value, err = withoutIncidents(value); err != nil {
-			return fmt.Errorf("warming the guard: %w", err)
-		}
+	value, err := engine.WithoutIncidents(name, value)
+	if err != nil {
+		return fmt.Errorf("warming the guard: %w", err)
 	}
 	if err := w.guard.PutState(ctx, name, value); err != nil {
 		return fmt.Errorf("warming the guard: %w", err)
 	}
 	return nil
-}
-
-// engineSnapshot is the state the engine's Save writes: one JSON object
-// of the detectors' states, the open incidents' among them.
-const engineSnapshot = "engine"
-
-// snapshotIncidents are the snapshot's fields that hold open incidents
-// (the campaign tracker's and the spray tracker's): the JSON names of the
-// engine's unexported snapshot (internal/engine/state.go). TestReplayInto
-// fails when the guard's snapshot still names an incident after a replay.
-var snapshotIncidents = []string{"incident", "spray_incident"}
-
-// withoutIncidents returns the engine's snapshot without its open
-// incidents, so the guard does not carry on a campaign of the past.
-func withoutIncidents(snapshot []byte) ([]byte, error) {
-	var fields map[string]json.RawMessage
-	if err := json.Unmarshal(snapshot, &fields); err != nil {
-		return nil, fmt.Errorf("the engine's snapshot: %w", err)
-	}
-	for _, k := range snapshotIncidents {
-		delete(fields, k)
-	}
-	return json.Marshal(fields)
 }
 
 // warmSink writes a batch's profiles into the guard and what the report

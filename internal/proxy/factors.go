@@ -4,11 +4,9 @@ import (
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"html/template"
 	"log/slog"
 	"net/http"
 	"slices"
@@ -16,6 +14,7 @@ import (
 
 	shopclient "github.com/atoguard/atoguard/client"
 	"github.com/atoguard/atoguard/internal/passkeyjs"
+	"github.com/atoguard/atoguard/internal/totpview"
 )
 
 // Enroller enrols the second factors of the shop's signed-in users and
@@ -93,13 +92,8 @@ type securityData struct {
 	Factors   []shopclient.Factor
 	CodesLeft int
 	Notice    string
-	TOTP      *totpData
+	TOTP      *totpview.Enrolment
 	Codes     []string
-}
-
-type totpData struct {
-	FactorID, Secret string
-	QR               template.URL // a data: URL of a PNG the guard made
 }
 
 // securityRequest is one request to the security page or its forms.
@@ -191,8 +185,7 @@ func (s *securityRequest) totpStart(d *securityData) (answered bool) {
 		s.unavailable("starting an authenticator app", err)
 		return true
 	}
-	d.TOTP = &totpData{FactorID: en.FactorID, Secret: en.Secret,
-		QR: template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(en.QRPNG))} //nolint:gosec // the guard's PNG, base64
+	d.TOTP = totpview.New(en)
 	return false
 }
 
