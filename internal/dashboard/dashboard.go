@@ -31,6 +31,9 @@ type Engine interface {
 	Flush(ctx context.Context) error
 	// Rates returns the campaign detector's current rates and baseline.
 	Rates() []campaign.Rate
+	// Tests returns where the detector's slower tests (sequential,
+	// strangers, first logins) stand against their thresholds.
+	Tests() []campaign.Rate
 	// Policy returns the policy in force.
 	Policy() *policy.Policy
 }

@@ -15,6 +15,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/atoguard/atoguard/internal/federation"
+	"github.com/atoguard/atoguard/internal/signal/campaign"
 	"github.com/atoguard/atoguard/internal/store"
 )
 
@@ -91,6 +92,11 @@ var labels = map[string]string{
 	"login failures":                     "ログイン失敗 login failures",
 	"unknown-account failures":           "存在しないアカウント unknown-account failures",
 	"successes from unfamiliar contexts": "不慣れな環境からの成功 unfamiliar successes",
+	campaign.SequentialTest:              "逐次検定 sequential (CUSUM)",
+	campaign.StrangersTest:               "見知らぬ相手の検定 strangers",
+	campaign.FirstLoginsTest:             "初回ログイン first logins",
+	"correct passwords from strangers":   "見知らぬ相手の正しいパスワード correct passwords from strangers",
+	campaign.FirstLogins:                 "未知のネットワークからの初回ログイン first logins from unknown networks",
 }
 
 func label(code string) string {
@@ -136,10 +142,20 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, page
 }
 
 type rateRow struct {
-	Metric                   string
+	Test, Metric             string
 	Observed, Expected, Open float64
 	Max                      float64 // the meter's scale
 	Above                    bool
+}
+
+// rateRows are the overview's rows of the campaign detector's tests.
+func rateRows(rs []campaign.Rate) []rateRow {
+	out := make([]rateRow, 0, len(rs))
+	for _, rt := range rs {
+		out = append(out, rateRow{Test: rt.Test, Metric: rt.Metric, Observed: rt.Observed, Expected: rt.Expected, Open: rt.Open,
+			Max: max(rt.Open*1.5, rt.Observed, 1), Above: rt.Observed >= rt.Open})
+	}
+	return out
 }
 
 type decisionRow struct {
@@ -190,14 +206,9 @@ func (s *Server) overview(w http.ResponseWriter, r *http.Request) error {
 		}
 		decisions = append(decisions, row)
 	}
-	var rates []rateRow
-	for _, rt := range s.eng.Rates() {
-		rates = append(rates, rateRow{Metric: rt.Metric, Observed: rt.Observed, Expected: rt.Expected, Open: rt.Open,
-			Max: max(rt.Open*1.5, rt.Observed, 1), Above: rt.Observed >= rt.Open})
-	}
 	data := map[string]any{
 		"Open": open, "Closed": closed, "Pending": len(pending), "Decisions": decisions, "Total": total,
-		"Rates": rates, "Now": now, "Federated": s.fed != nil,
+		"Rates": rateRows(s.eng.Rates()), "Tests": rateRows(s.eng.Tests()), "Now": now, "Federated": s.fed != nil,
 	}
 	if s.fed != nil {
 		data["Peers"], data["Kinds"] = s.fed.Peers(s.clock.Now()), federation.Kinds

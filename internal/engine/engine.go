@@ -395,6 +395,10 @@ func (e *Engine) SourceSizes() map[string]int { return e.sources.Sizes() }
 // Rates returns the campaign detector's current rates and baseline.
 func (e *Engine) Rates() []campaign.Rate { return e.campaign.Rates(e.clock.Now()) }
 
+// Tests returns where the campaign detector's slower tests stand (the
+// sequential and strangers tests, first logins) against their thresholds.
+func (e *Engine) Tests() []campaign.Rate { return e.campaign.Tests() }
+
 // Policy returns the policy in force.
 func (e *Engine) Policy() *policy.Policy { return e.policy }
 

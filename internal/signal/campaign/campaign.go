@@ -316,16 +316,42 @@ func (d *Detector) Tick(now time.Time) State {
 	return d.evaluateLocked(now)
 }
 
-// Rate is one metric's current count over the window and what the
-// baseline expects.
+// Rate is where one of the detector's tests stands on one metric: for the
+// one-minute test (Rates), the metric's count over the window, what the
+// baseline expects and the count that opens a campaign; for the slower
+// tests (Tests), their statistic against their threshold.
 type Rate struct {
+	Test     string  `json:"test"` // WindowTest, SequentialTest, StrangersTest or FirstLoginsTest
 	Metric   string  `json:"metric"`
 	Observed float64 `json:"observed"`
 	Expected float64 `json:"expected"`
-	Open     float64 `json:"open_at"` // count that opens a campaign
+	Open     float64 `json:"open_at"` // the threshold: what opens a campaign (first logins: what is a crew's)
 }
 
-// Rates returns the current rates, for metrics and the dashboard.
+// The tests a Rate describes.
+const (
+	// WindowTest: the one-minute test; Observed is the count over the
+	// window, Open the count that opens a campaign.
+	WindowTest = "window"
+	// SequentialTest: a metric's CUSUM (Observed) against H (Open);
+	// Expected is 0.
+	SequentialTest = "sequential"
+	// StrangersTest: the strangers test's CUSUM against its threshold
+	// (takeover signs raise it to the threshold); Expected is 0.
+	StrangersTest = "strangers"
+	// FirstLoginsTest: the last hour's first logins from strangers'
+	// networks (decayed), what the owners' learned share of the correct
+	// passwords brings, and the count from which they are taken as a
+	// crew's (State.FirstLogins). It opens no campaign: it steps up first
+	// logins while one is open.
+	FirstLoginsTest = "first_logins"
+)
+
+// FirstLogins names what the first-logins row of Tests counts.
+const FirstLogins = "first logins from strangers' networks"
+
+// Rates returns the one-minute test's current rates, for metrics and the
+// dashboard.
 func (d *Detector) Rates(now time.Time) []Rate {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -333,9 +359,28 @@ func (d *Detector) Rates(now time.Time) []Rate {
 	out := make([]Rate, numMetrics)
 	for m := Metric(0); m < numMetrics; m++ {
 		exp, sd := d.expectedLocked(now, m)
-		out[m] = Rate{Metric: m.String(), Observed: counts[m], Expected: exp, Open: exp + math.Max(d.cfg.Z*sd, d.cfg.MinExcess)}
+		out[m] = Rate{Test: WindowTest, Metric: m.String(), Observed: counts[m], Expected: exp, Open: exp + math.Max(d.cfg.Z*sd, d.cfg.MinExcess)}
 	}
 	return out
+}
+
+// Tests returns where the slower tests stand, for the dashboard: the
+// sequential test of each metric it watches, the strangers test and the
+// first logins, as of the last finished minute. It changes nothing.
+func (d *Detector) Tests() []Rate {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var out []Rate
+	for m := Metric(0); m < numMetrics; m++ {
+		if m == UnfamiliarSuccesses {
+			continue // the strangers test's (see cusumLocked)
+		}
+		out = append(out, Rate{Test: SequentialTest, Metric: m.String(), Observed: d.cusum[m], Open: d.cfg.H})
+	}
+	f := &d.str.First
+	return append(out,
+		Rate{Test: StrangersTest, Metric: Strangers.String(), Observed: d.str.Cusum, Open: d.str.h(d.cfg.H)},
+		Rate{Test: FirstLoginsTest, Metric: FirstLogins, Observed: f.Recent[0], Expected: f.owners(), Open: f.crewAt()})
 }
 
 func (d *Detector) bucketLocked(now time.Time) *bucket {

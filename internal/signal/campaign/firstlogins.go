@@ -74,6 +74,15 @@ func (f *firstLogins) share() float64 {
 	return math.Max(f.Learned[0]/f.Learned[1], firstFloor)
 }
 
+// owners is what the owners' share brings of the recent first logins.
+func (f *firstLogins) owners() float64 { return f.share() * f.Recent[1] }
+
+// crewAt is how many recent first logins excess takes as a crew's: the
+// least n with n-owners() >= firstCrew*n, and at least firstLeast.
+func (f *firstLogins) crewAt() float64 {
+	return math.Max(firstLeast, f.owners()/(1-firstCrew))
+}
+
 // excess reports whether first logins ran over the last hour or so well
 // beyond the owners' share of the correct passwords: at least firstCrew
 // of them, and firstLeast or more, are not the owners'.
@@ -82,5 +91,5 @@ func (f *firstLogins) excess() bool {
 	if n < firstLeast {
 		return false
 	}
-	return n-f.share()*f.Recent[1] >= firstCrew*n
+	return n-f.owners() >= firstCrew*n
 }

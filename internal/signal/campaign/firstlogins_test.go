@@ -50,6 +50,10 @@ func TestFirstLogins(t *testing.T) {
 			if got := f.excess(); got != tc.want {
 				t.Errorf("excess: got %v, want %v (recent %v, learned share %.4f)", got, tc.want, f.Recent, f.share())
 			}
+			// The dashboard's threshold (Tests) says the same.
+			if got := f.Recent[0] >= f.crewAt(); got != tc.want {
+				t.Errorf("recent %.2f >= crewAt %.2f: got %v, want %v", f.Recent[0], f.crewAt(), got, tc.want)
+			}
 		})
 	}
 }
