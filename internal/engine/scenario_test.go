@@ -28,7 +28,7 @@ var update = flag.Bool("update", false, "rewrite the scenario golden summaries (
 type expectation struct {
 	AttackerValidStoppedMin   float64  `yaml:"attacker_valid_stopped_min"`   // share of stolen-password logins challenged or denied
 	AttackerLoginsDeniedMin   float64  `yaml:"attacker_logins_denied_min"`   // share of all attacker login events denied
-	OwnerSuccessChallengedMax *float64 `yaml:"owner_success_challenged_max"` // share of owners' successful logins challenged or denied
+	OwnerSuccessChallengedMax *float64 `yaml:"owner_success_challenged_max"` // share of owners' successful logins challenged or denied (besides those whose password an attacker used)
 	OwnerNewDeviceChallenged  *float64 `yaml:"owner_new_device_challenged_max"`
 	FraudOrdersAcceptedMax    *int     `yaml:"fraud_orders_accepted_max"` // attacker orders answered allow
 	OwnerOrdersHeldMax        *float64 `yaml:"owner_orders_held_max"`     // share of owners' orders not allowed
@@ -51,16 +51,20 @@ type summary struct {
 	OwnerSuccesses            int     `json:"owner_successes"`
 	OwnerChallenged           int     `json:"owner_successes_challenged"`
 	OwnerChallengedShare      float64 `json:"owner_successes_challenged_share"`
-	OwnerNewDevice            int     `json:"owner_new_device_successes"` // what "step up every new device" would challenge
-	OwnerNewDeviceChallenged  int     `json:"owner_new_device_challenged"`
-	AttackerOrders            int     `json:"attacker_orders"`
-	AttackerOrdersAccepted    int     `json:"attacker_orders_accepted"`
-	VictimOrders              int     `json:"victim_orders"` // owners' own orders after an attacker changed their contact data (held on purpose)
-	VictimOrdersHeld          int     `json:"victim_orders_held"`
-	OwnerOrders               int     `json:"owner_orders"`
-	OwnerOrdersHeld           int     `json:"owner_orders_held"`
-	Incidents                 int     `json:"incidents"`
-	FirstIncidentAfterAttack  string  `json:"first_incident_after_attack_start,omitempty"`
+	// Of those challenged, owners of accounts whose password an attacker
+	// used before: stepped up on purpose (after-failed-step-up, when the
+	// attacker walked away from its challenge) until the password changes.
+	OwnerExposedChallenged   int    `json:"owner_successes_challenged_exposed"`
+	OwnerNewDevice           int    `json:"owner_new_device_successes"` // what "step up every new device" would challenge
+	OwnerNewDeviceChallenged int    `json:"owner_new_device_challenged"`
+	AttackerOrders           int    `json:"attacker_orders"`
+	AttackerOrdersAccepted   int    `json:"attacker_orders_accepted"`
+	VictimOrders             int    `json:"victim_orders"` // owners' own orders after an attacker changed their contact data (held on purpose)
+	VictimOrdersHeld         int    `json:"victim_orders_held"`
+	OwnerOrders              int    `json:"owner_orders"`
+	OwnerOrdersHeld          int    `json:"owner_orders_held"`
+	Incidents                int    `json:"incidents"`
+	FirstIncidentAfterAttack string `json:"first_incident_after_attack_start,omitempty"`
 }
 
 func loadCase(t *testing.T, dir string) []traffic.Labeled {
@@ -124,6 +128,7 @@ func runScenario(t *testing.T, dir string) {
 	for i := range labeled {
 		ev, r := assessLabeled(ctx, t, e, labeled[i], i)
 		run.tally(labeled[i].Label, ev, r)
+		run.tick(ctx, t, e, ev.OccurredAt)
 	}
 	if err := e.Flush(ctx); err != nil {
 		t.Fatal(err)
@@ -192,10 +197,26 @@ type scenarioRun struct {
 	attackStart time.Time
 	jail        *jail
 	victims     map[string]bool // accounts whose contact data an attacker changed
+	exposed     map[string]bool // accounts whose password an attacker used
+	lastTick    time.Time
 }
 
 func newScenarioRun() *scenarioRun {
-	return &scenarioRun{jail: &jail{fails: map[string][]time.Time{}}, victims: map[string]bool{}}
+	return &scenarioRun{jail: &jail{fails: map[string][]time.Time{}}, victims: map[string]bool{}, exposed: map[string]bool{}}
+}
+
+// tick runs the engine's periodic work once a minute of event time, as
+// serve's ticker does on the event clock: campaigns close on their own
+// and challenges that expired unanswered are swept as abandoned.
+func (run *scenarioRun) tick(ctx context.Context, t *testing.T, e *Engine, at time.Time) {
+	t.Helper()
+	if at.Sub(run.lastTick) < time.Minute {
+		return
+	}
+	run.lastTick = at
+	if err := e.Tick(ctx); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // tally counts one assessed event in the summary.
@@ -216,6 +237,9 @@ func (run *scenarioRun) tally(l traffic.Label, ev event.Event, r Result) {
 		run.tallyAttackerLogin(l, ev, r, stopped, jailed)
 	case l.Actor == traffic.ActorOwner && l.Phase == traffic.PhaseEval && ev.Type == event.LoginSucceeded:
 		run.tallyOwnerLogin(l, stopped)
+		if stopped && run.exposed[ev.User.ID] {
+			run.s.OwnerExposedChallenged++
+		}
 	}
 }
 
@@ -256,6 +280,7 @@ func (run *scenarioRun) tallyAttackerLogin(l traffic.Label, ev event.Event, r Re
 	if !l.ValidCredential {
 		return
 	}
+	run.exposed[ev.User.ID] = true
 	s.AttackerValid++
 	if !stopped {
 		s.AttackerValidAllowed++
@@ -320,9 +345,15 @@ func checkExpectations(t *testing.T, exp expectation, s summary, incs []store.In
 			t.Errorf("attacker logins denied: %.4f, want >= %.4f", got, exp.AttackerLoginsDeniedMin)
 		}
 	}
-	if exp.OwnerSuccessChallengedMax != nil && s.OwnerChallengedShare > *exp.OwnerSuccessChallengedMax {
-		t.Errorf("owners' successful logins challenged: %.4f (%d of %d), want <= %.4f",
-			s.OwnerChallengedShare, s.OwnerChallenged, s.OwnerSuccesses, *exp.OwnerSuccessChallengedMax)
+	// Owners of accounts whose password an attacker used are stepped up
+	// on purpose (after-failed-step-up) and are not friction: they count
+	// in owner_successes_challenged, not against this bound.
+	if exp.OwnerSuccessChallengedMax != nil && s.OwnerSuccesses > 0 {
+		n := s.OwnerChallenged - s.OwnerExposedChallenged
+		if got := float64(n) / float64(s.OwnerSuccesses); got > *exp.OwnerSuccessChallengedMax {
+			t.Errorf("owners' successful logins challenged, besides %d whose password an attacker used: %.4f (%d of %d), want <= %.4f",
+				s.OwnerExposedChallenged, got, n, s.OwnerSuccesses, *exp.OwnerSuccessChallengedMax)
+		}
 	}
 	if exp.OwnerNewDeviceChallenged != nil && s.OwnerNewDevice > 0 {
 		if got := float64(s.OwnerNewDeviceChallenged) / float64(s.OwnerNewDevice); got > *exp.OwnerNewDeviceChallenged {

@@ -72,9 +72,16 @@ func playSeed(t *testing.T, labeled []traffic.Labeled) string {
 	run := newScenarioRun()
 	var owners, crew [6]int
 	ownerRules, crewIn := map[string]int{}, map[string]int{}
+	opened := map[string]string{} // incident id: what opened it, as the first answer in it said
 	for i := range labeled {
 		ev, r := assessLabeled(ctx, t, e, labeled[i], i)
 		run.tally(labeled[i].Label, ev, r)
+		run.tick(ctx, t, e, ev.OccurredAt)
+		for _, rs := range r.Reasons {
+			if _, ok := opened[r.IncidentID]; !ok && rs.Code == "campaign.active" {
+				opened[r.IncidentID] = rs.Detail
+			}
+		}
 		if ev.Type == event.LoginSucceeded && labeled[i].Label.Phase == traffic.PhaseEval {
 			c := strangerOf(true, r.facts)
 			if labeled[i].Label.Actor == traffic.ActorAttacker {
@@ -99,11 +106,12 @@ func playSeed(t *testing.T, labeled []traffic.Labeled) string {
 	}
 	s := run.finish(incs)
 	var b strings.Builder
-	fmt.Fprintf(&b, "let in %d/%d, owners %d/%d (%.2f%%), fraud orders %d/%d, incidents %d",
-		s.AttackerValidAllowed, s.AttackerValid, s.OwnerChallenged, s.OwnerSuccesses, 100*s.OwnerChallengedShare,
+	fmt.Fprintf(&b, "let in %d/%d, owners %d/%d (%.2f%%; %d exposed), fraud orders %d/%d, incidents %d",
+		s.AttackerValidAllowed, s.AttackerValid, s.OwnerChallenged, s.OwnerSuccesses, 100*s.OwnerChallengedShare, s.OwnerExposedChallenged,
 		s.AttackerOrdersAccepted, s.AttackerOrders, s.Incidents)
 	for j := len(incs) - 1; j >= 0; j-- {
-		fmt.Fprintf(&b, " [%s..%s]", incs[j].StartedAt.Sub(run.attackStart).Round(time.Second), incs[j].EndedAt.Sub(run.attackStart).Round(time.Second))
+		fmt.Fprintf(&b, " [%s..%s %s %q]", incs[j].StartedAt.Sub(run.attackStart).Round(time.Second), incs[j].EndedAt.Sub(run.attackStart).Round(time.Second),
+			incs[j].Kind, opened[incs[j].ID])
 	}
 	fmt.Fprintf(&b, "; strangers by class (plain, new browser, new language, both, no history): owners %v, crew %v", owners[1:], crew[1:])
 	_ = campaign.NotStranger
