@@ -86,10 +86,11 @@ const (
 )
 
 // strangerCrew is the excess a crew brings in each class, per minute (a
-// handful of strangers an hour, a quarter each in the language classes);
+// handful of strangers an hour, a quarter each in the language classes,
+// and a takeover sign every other hour);
 // strangerFloor the least share of all logins each class is expected at.
 var (
-	strangerCrew  = [numStrangers]float64{0, 0, 0, 1.2 / 60, 1.2 / 60, 0.5 / 60, 0}
+	strangerCrew  = [numStrangers]float64{0, 0, 0, 1.2 / 60, 1.2 / 60, 0.5 / 60, 0.5 / 60}
 	strangerFloor = [numStrangers]float64{0, 0.01, 0.008, 0.0003, 0.0003, 0.005, signsFloor}
 )
 
