@@ -297,3 +297,30 @@ func restart(t *testing.T, det *Detector) *Detector {
 	}
 	return restored
 }
+
+// TestOpenExcess: the least excess that opens a campaign grows with the
+// square root of the window's other logins, so that the owners' own
+// clusters of typos in a big shop open nothing: at 60,000 accounts a
+// minute of 13 failures among 29 logins (2.1 expected) and one of 16
+// among 45 (3.2 expected) came from owners alone every week or two. In a
+// small shop MinExcess stays the bar.
+func TestOpenExcess(t *testing.T) {
+	det := New(Config{})
+	for _, tc := range []struct {
+		name                  string
+		count, total, exp, sd float64
+		open                  bool
+	}{
+		{"big shop, owners' typos", 13, 29, 2.13, 1.50, false},
+		{"big shop, owners' typos at the evening peak", 16, 45, 3.22, 2.11, false},
+		{"big shop, a crew's first twenty seconds", 25, 55, 3.22, 2.11, true},
+		{"small shop, a crew's first seconds", 12, 18, 0.5, 0.7, true},
+		{"small shop, a few typos", 9, 15, 0.5, 0.7, false},
+	} {
+		got := tc.count-tc.exp >= det.openExcess(tc.sd, tc.total-tc.count)
+		if got != tc.open {
+			t.Errorf("%s: %v failures of %v logins, %v expected: opens %v, want %v (bar %.1f)",
+				tc.name, tc.count, tc.total, tc.exp, got, tc.open, det.openExcess(tc.sd, tc.total-tc.count))
+		}
+	}
+}
