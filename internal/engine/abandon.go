@@ -35,11 +35,13 @@ func (e *Engine) sweepAbandoned(ctx context.Context, now time.Time) error {
 		return fmt.Errorf("listing expired challenges: %w", err)
 	}
 	var b store.Batch
+	var t transitions
 	for i := range chs {
 		p, a, err := e.abandon(ctx, &chs[i], chs[i].ExpiresAt)
 		if err != nil {
 			return err
 		}
+		e.walkedAway(&chs[i], now, &t)
 		b.Challenges = append(b.Challenges, chs[i])
 		if p.Account != "" {
 			b.Profiles = append(b.Profiles, store.Profile(p))
@@ -48,10 +50,26 @@ func (e *Engine) sweepAbandoned(ctx context.Context, now time.Time) error {
 			b.IncidentAccounts = append(b.IncidentAccounts, a)
 		}
 	}
+	b = t.record(b, e.notes, e.clock.Wall())
 	if b.Empty() {
 		return nil
 	}
-	return e.writer.Write(ctx, b)
+	if err := e.writer.Write(ctx, b); err != nil {
+		return err
+	}
+	return e.settle(ctx, &t)
+}
+
+// walkedAway tells the campaign detector of a challenge that expired
+// unanswered, if it was asked outside any campaign: a crew walking away
+// from the step-ups of its correct passwords is evidence of a campaign of
+// strangers. One asked during a campaign is that campaign's (its crew's
+// challenges expire after it closes).
+func (e *Engine) walkedAway(ch *store.Challenge, now time.Time, t *transitions) {
+	if ch.IncidentID != "" {
+		return
+	}
+	e.campaignTransition(e.campaign.Abandoned(now), t)
 }
 
 // reportAbandoned applies the shop's mfa.failed for a challenge that
@@ -65,6 +83,7 @@ func (e *Engine) reportAbandoned(ctx context.Context, ch *store.Challenge, obs *
 		return familiarity.Record{}, err
 	}
 	l.challenge, res.answered = &expired, &expired
+	e.walkedAway(&expired, obs.now, &obs.trans)
 	if a.Account != "" {
 		l.accounts = append(l.accounts, a)
 	}

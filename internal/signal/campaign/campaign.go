@@ -290,6 +290,19 @@ func (d *Detector) Observe(now time.Time, o Obs) State {
 	return d.evaluateLocked(now)
 }
 
+// Abandoned counts, at now, a challenge asked outside any campaign that
+// expired unanswered (see AbandonedChallenge; it is not a login) and
+// returns the campaign state: with a few strangers in a language their
+// account never used, or a takeover sign, it opens a campaign of
+// strangers.
+func (d *Detector) Abandoned(now time.Time) State {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.advanceLocked(now)
+	d.str.count(AbandonedChallenge)
+	return d.evaluateLocked(now)
+}
+
 // Sign counts a takeover sign at now (see TakeoverSign; it is not a
 // login) and returns the campaign state: enough of them open a campaign
 // of strangers (signs.go).
@@ -596,17 +609,13 @@ func (d *Detector) evaluateLocked(now time.Time) State {
 		exp, sd := d.expectedLocked(now, m)
 		excess := counts[m] - exp
 		if !d.active && !learning && excess >= d.openExcess(sd, total-counts[m]) && d.mixMovedLocked(now, m, counts[m], total) {
-			d.active, d.since, d.lastHot = true, now, now
-			d.opened = State{Active: true, Opened: true, Since: now, Metric: m, Observed: counts[m], Expected: exp}
-			return d.withStrangers(d.opened)
+			return d.openLocked(now, State{Metric: m, Observed: counts[m], Expected: exp})
 		}
 		if excess >= math.Max(d.cfg.CloseZ*sd, d.cfg.MinExcess/4) {
 			hot = true
 		}
 		if d.cusum[m] >= d.cfg.H && !d.active && !learning {
-			d.active, d.since, d.lastHot = true, now, now
-			d.opened = State{Active: true, Opened: true, Since: now, Metric: m, Observed: counts[m], Expected: exp, Sequential: true}
-			return d.withStrangers(d.opened)
+			return d.openLocked(now, State{Metric: m, Observed: counts[m], Expected: exp, Sequential: true})
 		}
 	}
 	if len(d.str.Signs.At) > 1 && d.str.learnedDay() && d.str.Signs.stands(now, d.str.signsExpected) {
@@ -616,9 +625,7 @@ func (d *Detector) evaluateLocked(now time.Time) State {
 		d.str.Cusum = math.Max(d.str.Cusum, d.str.h(d.cfg.H))
 	}
 	if d.str.Cusum >= d.str.h(d.cfg.H) && !d.active && !learning {
-		d.active, d.since, d.lastHot = true, now, now
-		d.opened = State{Active: true, Opened: true, Since: now, Metric: Strangers, Sequential: true}
-		return d.withStrangers(d.opened)
+		return d.openLocked(now, State{Metric: Strangers, Sequential: true})
 	}
 	if d.opened.Metric == Strangers && d.str.Cusum >= strangersHot*d.str.h(d.cfg.H) {
 		hot = true
@@ -626,6 +633,21 @@ func (d *Detector) evaluateLocked(now time.Time) State {
 	if !d.active {
 		return State{}
 	}
+	return d.keepOrCloseLocked(now, hot)
+}
+
+// openLocked opens a campaign at now, opened by what st says.
+func (d *Detector) openLocked(now time.Time, st State) State {
+	d.active, d.since, d.lastHot = true, now, now
+	st.Active, st.Opened, st.Since = true, true, now
+	d.opened = st
+	return d.withStrangers(d.opened)
+}
+
+// keepOrCloseLocked moves the open campaign's last hot moment (hot: the
+// one-minute test or the strangers test stands high at now) and closes
+// the campaign once it has been quiet long enough.
+func (d *Detector) keepOrCloseLocked(now time.Time, hot bool) State {
 	if hot && now.After(d.lastHot) {
 		d.lastHot = now
 	}

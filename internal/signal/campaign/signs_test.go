@@ -30,6 +30,13 @@ func TestPoissonTail(t *testing.T) {
 // logins, and returns the first campaign opened and when.
 func signsDay(t *testing.T, ownerSignsPerDay float64, signs []time.Duration) (State, time.Time) {
 	t.Helper()
+	return marksDay(t, (*Detector).Sign, ownerSignsPerDay, signs)
+}
+
+// marksDay is signsDay for any mark that is not a login: a takeover sign
+// (Detector.Sign) or a challenge walked away from (Detector.Abandoned).
+func marksDay(t *testing.T, mark func(*Detector, time.Time) State, ownerSignsPerDay float64, signs []time.Duration) (State, time.Time) {
+	t.Helper()
 	det := New(Config{})
 	rng := rand.New(rand.NewPCG(1, 7))
 	end := t0.Add(36 * time.Hour)
@@ -39,7 +46,7 @@ func signsDay(t *testing.T, ownerSignsPerDay float64, signs []time.Duration) (St
 			return State{}, false
 		}
 		nextSign = now.Add(time.Duration(rng.ExpFloat64() / ownerSignsPerDay * float64(24*time.Hour)))
-		return det.Sign(now), true
+		return mark(det, now), true
 	}
 	for now := t0; now.Before(end); now = now.Add(15 * time.Second) {
 		if st := det.Observe(now, owners(rng)); st.Opened {
@@ -60,8 +67,14 @@ func signsDay(t *testing.T, ownerSignsPerDay float64, signs []time.Duration) (St
 			}
 		}
 		end = at
-		if st := det.Sign(at); st.Opened {
+		if st := mark(det, at); st.Opened {
 			return st, at
+		}
+	}
+	// A mark weighs in the strangers test once its minute is judged.
+	for now := end; now.Before(end.Add(5 * time.Minute)); now = now.Add(15 * time.Second) {
+		if st := det.Observe(now, owners(rng)); st.Opened {
+			return st, now
 		}
 	}
 	return State{}, time.Time{}
@@ -112,5 +125,32 @@ func TestSignsSurviveASnapshot(t *testing.T) {
 	}
 	if st := again.Sign(now.Add(30 * time.Minute)); !st.Opened || !st.Strangers {
 		t.Errorf("the second sign after a restart: %+v, want a campaign of strangers opened", st)
+	}
+}
+
+// TestWalkedAwayChallenges: challenges asked outside a campaign that
+// expire unanswered open a campaign of strangers when they come faster
+// than the owners walk away from theirs.
+func TestWalkedAwayChallenges(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		ownersDaily float64         // owners' own walked-away challenges a day, learned
+		gaps        []time.Duration // between the crew's
+		open        bool
+	}{
+		{"one is no campaign", 0, []time.Duration{10 * time.Minute}, false},
+		{"three in twenty minutes on a shop whose owners answer", 0, []time.Duration{10 * time.Minute, 10 * time.Minute, 10 * time.Minute}, true},
+		{"three in twenty minutes where owners walk away a dozen times a day", 12, []time.Duration{10 * time.Minute, 10 * time.Minute, 10 * time.Minute}, false},
+		{"three hours apart", 0, []time.Duration{10 * time.Minute, 3 * time.Hour, 3 * time.Hour}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			st, at := marksDay(t, (*Detector).Abandoned, tc.ownersDaily, tc.gaps)
+			if st.Opened != tc.open {
+				t.Fatalf("opened = %v at %v, want %v", st.Opened, at, tc.open)
+			}
+			if st.Opened && (st.Metric != Strangers || !st.Strangers) {
+				t.Errorf("opened by %v (strangers %v), want a campaign of strangers", st.Metric, st.Strangers)
+			}
+		})
 	}
 }

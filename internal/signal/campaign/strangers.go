@@ -28,6 +28,11 @@ const (
 	// step-up — what a crew does with an account it got into, and an
 	// owner seldom. The signs test (signs.go) counts them.
 	TakeoverSign
+	// AbandonedChallenge is not a login either: a step-up asked of a
+	// login outside any campaign that expired unanswered. A crew holding
+	// only the password walks away from it; an owner seldom does. The
+	// learned share is the owners' own.
+	AbandonedChallenge
 	numStrangers
 )
 
@@ -87,11 +92,12 @@ const (
 
 // strangerCrew is the excess a crew brings in each class, per minute (a
 // handful of strangers an hour, a quarter each in the language classes,
-// and a takeover sign every other hour);
+// a takeover sign every other hour and a challenge walked away from every
+// hour);
 // strangerFloor the least share of all logins each class is expected at.
 var (
-	strangerCrew  = [numStrangers]float64{0, 0, 0, 1.2 / 60, 1.2 / 60, 0.5 / 60, 0.5 / 60}
-	strangerFloor = [numStrangers]float64{0, 0.01, 0.008, 0.0003, 0.0003, 0.005, signsFloor}
+	strangerCrew  = [numStrangers]float64{0, 0, 0, 1.2 / 60, 1.2 / 60, 0.5 / 60, 0.5 / 60, 1.0 / 60}
+	strangerFloor = [numStrangers]float64{0, 0.01, 0.008, 0.0003, 0.0003, 0.005, signsFloor, signsFloor}
 )
 
 // strangers is the state of the strangers test.
@@ -121,6 +127,10 @@ func (t *strangers) judge(counts [numStrangers]float64, total, h float64) {
 	llr := -t.drift()
 	for c := StrangerPlain; c < numStrangers; c++ {
 		if counts[c] == 0 || strangerCrew[c] == 0 {
+			continue
+		}
+		if c == AbandonedChallenge && !t.learnedDay() {
+			// How often the owners walk away is known after a day.
 			continue
 		}
 		lambda0 := math.Max(t.share(c)*total, 1e-3)
@@ -166,11 +176,15 @@ const strangersH = 0.5
 // h is the threshold that opens a campaign, for the sequential test's h.
 func (t *strangers) h(seq float64) float64 { return strangersH * seq }
 
-// drift is what the test loses in a minute with no stranger.
+// drift is what the test loses in a minute with no stranger: the excess
+// of the login classes. The marks that are not logins (takeover signs,
+// challenges walked away from) weigh when they come, and their absence
+// costs nothing: a crew that changes no contact data and gets no
+// step-up brings none.
 func (t *strangers) drift() float64 {
 	d := 0.0
-	for _, c := range strangerCrew {
-		d += c
+	for c := StrangerPlain; c < TakeoverSign; c++ {
+		d += strangerCrew[c]
 	}
 	return d
 }
