@@ -154,3 +154,25 @@ func TestWalkedAwayChallenges(t *testing.T) {
 		})
 	}
 }
+
+// TestWalkedAwayOnAFreshInstall: before a day is learned, how often the
+// owners walk away from their step-ups is unknown, and challenges walked
+// away from weigh nothing.
+func TestWalkedAwayOnAFreshInstall(t *testing.T) {
+	det := New(Config{})
+	rng := rand.New(rand.NewPCG(3, 7))
+	now := t0
+	for ; now.Before(t0.Add(2 * time.Hour)); now = now.Add(15 * time.Second) {
+		det.Observe(now, owners(rng))
+	}
+	for i := range 6 {
+		if st := det.Abandoned(now.Add(time.Duration(i) * time.Minute)); st.Opened {
+			t.Fatalf("walked-away challenge %d opened a campaign two hours into a fresh install: %+v", i+1, st)
+		}
+	}
+	for end := now.Add(10 * time.Minute); now.Before(end); now = now.Add(15 * time.Second) {
+		if st := det.Observe(now, owners(rng)); st.Opened {
+			t.Fatalf("opened at %v, two hours into a fresh install, on walked-away challenges: %+v", now, st)
+		}
+	}
+}
