@@ -66,9 +66,9 @@ func TestOverviewSlowerTests(t *testing.T) {
 		want  []string
 	}{
 		{"fresh engine", nil, []string{
-			`|` + seq + `|` + fail + `|0.0|—|12.0|0.0|閾値未満 below`,
-			`|` + seq + `|` + unk + `|0.0|—|12.0|0.0|閾値未満 below`,
-			`|` + str + `|0.0|—|6.0|0.0|閾値未満 below`,
+			`|` + seq + `|` + fail + `|0.0|—|12.0|0.0|閾値未満 below · 学習中 learning`,
+			`|` + seq + `|` + unk + `|0.0|—|12.0|0.0|閾値未満 below · 学習中 learning`,
+			`|` + str + `|0.0|—|6.0|0.0|閾値未満 below · 学習中 learning`,
 			`|` + fl + `|0.0|0.0|2.0|0.0|閾値未満 below`,
 		}},
 		{"a slow crew and first logins", []campaign.Rate{

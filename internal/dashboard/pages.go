@@ -146,6 +146,7 @@ type rateRow struct {
 	Observed, Expected, Open float64
 	Max                      float64 // the meter's scale
 	Above                    bool
+	Learning                 bool
 }
 
 // rateRows are the overview's rows of the campaign detector's tests.
@@ -153,7 +154,7 @@ func rateRows(rs []campaign.Rate) []rateRow {
 	out := make([]rateRow, 0, len(rs))
 	for _, rt := range rs {
 		out = append(out, rateRow{Test: rt.Test, Metric: rt.Metric, Observed: rt.Observed, Expected: rt.Expected, Open: rt.Open,
-			Max: max(rt.Open*1.5, rt.Observed, 1), Above: rt.Observed >= rt.Open})
+			Max: max(rt.Open*1.5, rt.Observed, 1), Above: rt.Observed >= rt.Open, Learning: rt.Learning})
 	}
 	return out
 }

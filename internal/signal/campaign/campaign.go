@@ -339,6 +339,10 @@ type Rate struct {
 	Observed float64 `json:"observed"`
 	Expected float64 `json:"expected"`
 	Open     float64 `json:"open_at"` // the threshold: what opens a campaign (first logins: what is a crew's)
+	// Learning: too little traffic has been learned yet for the test to
+	// open a campaign (the first minutes of an install; the takeover
+	// signs and challenges walked away from wait for a day).
+	Learning bool `json:"learning,omitempty"`
 }
 
 // The tests a Rate describes.
@@ -372,7 +376,8 @@ func (d *Detector) Rates(now time.Time) []Rate {
 	out := make([]Rate, numMetrics)
 	for m := Metric(0); m < numMetrics; m++ {
 		exp, sd := d.expectedLocked(now, m)
-		out[m] = Rate{Test: WindowTest, Metric: m.String(), Observed: counts[m], Expected: exp, Open: exp + d.openExcess(sd, total-counts[m])}
+		out[m] = Rate{Test: WindowTest, Metric: m.String(), Observed: counts[m], Expected: exp, Open: exp + d.openExcess(sd, total-counts[m]),
+			Learning: d.learningLocked()}
 	}
 	return out
 }
@@ -388,11 +393,12 @@ func (d *Detector) Tests() []Rate {
 		if m == UnfamiliarSuccesses {
 			continue // the strangers test's (see cusumLocked)
 		}
-		out = append(out, Rate{Test: SequentialTest, Metric: m.String(), Observed: d.cusum[m], Open: d.cfg.H})
+		out = append(out, Rate{Test: SequentialTest, Metric: m.String(), Observed: d.cusum[m], Open: d.cfg.H, Learning: d.learningLocked()})
 	}
 	f := &d.str.First
 	return append(out,
-		Rate{Test: StrangersTest, Metric: Strangers.String(), Observed: d.str.Cusum, Open: d.str.h(d.cfg.H)},
+		Rate{Test: StrangersTest, Metric: Strangers.String(), Observed: d.str.Cusum, Open: d.str.h(d.cfg.H),
+			Learning: d.learningLocked() || !d.str.learnedDay()},
 		Rate{Test: FirstLoginsTest, Metric: FirstLogins, Observed: f.Recent[0], Expected: f.owners(), Open: f.crewAt()})
 }
 

@@ -46,6 +46,7 @@ type testRow struct {
 	Test, Metric string
 	Open         float64 // not compared for first logins (it moves with the traffic)
 	Above        bool
+	Learning     bool
 }
 
 // TestTests: Tests names the slower tests with their thresholds, and a
@@ -56,11 +57,17 @@ func TestTests(t *testing.T) {
 	first := Obs{Succeeded: true, UnfamiliarSucceeded: true, Stranger: StrangerNoHistory}
 	rows := func(h float64, failures, strangers, first bool) []testRow {
 		return []testRow{
-			{SequentialTest, "login failures", h, failures},
-			{SequentialTest, "unknown-account failures", h, false},
-			{StrangersTest, "correct passwords from strangers", h / 2, strangers},
-			{FirstLoginsTest, FirstLogins, 0, first},
+			{SequentialTest, "login failures", h, failures, false},
+			{SequentialTest, "unknown-account failures", h, false, false},
+			{StrangersTest, "correct passwords from strangers", h / 2, strangers, false},
+			{FirstLoginsTest, FirstLogins, 0, first, false},
 		}
+	}
+	learning := func(rs []testRow) []testRow {
+		for i := range rs {
+			rs[i].Learning = rs[i].Test != FirstLoginsTest
+		}
+		return rs
 	}
 	for _, tc := range []struct {
 		name  string
@@ -69,7 +76,7 @@ func TestTests(t *testing.T) {
 		owned bool  // whether there is that day at all
 		want  []testRow
 	}{
-		{"fresh detector", Config{}, nil, false, rows(12, false, false, false)},
+		{"fresh detector", Config{}, nil, false, learning(rows(12, false, false, false))},
 		{"owners", Config{}, ownersMinute(), true, rows(12, false, false, false)},
 		{"owners, H 20", Config{H: 20}, ownersMinute(), true, rows(20, false, false, false)},
 		// 6 failures a minute more: under the one-minute test's bar,
@@ -99,7 +106,7 @@ func TestTests(t *testing.T) {
 			}
 			var got []testRow
 			for _, r := range ts {
-				row := testRow{r.Test, r.Metric, r.Open, r.Observed >= r.Open}
+				row := testRow{r.Test, r.Metric, r.Open, r.Observed >= r.Open, r.Learning}
 				if r.Test == FirstLoginsTest {
 					row.Open = 0
 					if want := math.Max(firstLeast, r.Expected/(1-firstCrew)); r.Open != want {
