@@ -153,16 +153,34 @@ func TestHydraAgainstTheDemo(t *testing.T) {
 	if err != nil {
 		t.Skip("hydra is not installed: apt-get install hydra (.ci/run installs it)")
 	}
-	// --learn 1s: a fresh guard may open a campaign at once.
-	d := startDemo(t, "--accounts", "200", "--combo-lines", "40", "--learn", "1s")
-	out := d.stdout.String()
-	m := regexp.MustCompile(`hydra -C (\S+) -s (\d+) -t 4 (\S+) http-post-form '([^']+)'`).FindStringSubmatch(out)
-	if m == nil {
-		t.Fatalf("no hydra command in the banner:\n%s", out)
-	}
-	valid := countValid(t, m[1], d)
-	if res := runHydra(t, hydra, m); !strings.Contains(res, "0 valid password found") {
-		t.Errorf("hydra found passwords through the guard")
+	var d *demo
+	var valid int
+	for attempt := 1; ; attempt++ {
+		// --learn 1s: a fresh guard may open a campaign at once.
+		d = startDemo(t, "--accounts", "200", "--combo-lines", "40", "--learn", "1s")
+		out := d.stdout.String()
+		m := regexp.MustCompile(`hydra -C (\S+) -s (\d+) -t 4 (\S+) http-post-form '([^']+)'`).FindStringSubmatch(out)
+		if m == nil {
+			t.Fatalf("no hydra command in the banner:\n%s", out)
+		}
+		valid = countValid(t, m[1], d)
+		res, unreached := tryHydra(t, hydra, m)
+		if unreached && attempt == 1 {
+			// Once, on a machine loaded with the race detector, a
+			// hydra worker gave up on its connection: the guard's
+			// counts are then short of hydra's 40 tries. Once more, on
+			// a fresh demo.
+			t.Logf("hydra could not reach the demo shop; once more on a fresh demo")
+			d.stop(t)
+			continue
+		}
+		if unreached {
+			t.Fatalf("hydra could not reach the demo shop twice:\n%s", res)
+		}
+		if !strings.Contains(res, "0 valid password found") {
+			t.Errorf("hydra found passwords through the guard")
+		}
+		break
 	}
 
 	metrics := getBody(t, d.guardURL+"/metrics", "")
@@ -189,16 +207,30 @@ func TestHydraAgainstTheDemo(t *testing.T) {
 // and form, and returns what hydra printed.
 func runHydra(t *testing.T, hydra string, m []string) string {
 	t.Helper()
+	res, unreached := tryHydra(t, hydra, m)
+	if unreached {
+		t.Fatalf("hydra could not reach the target:\n%s", res)
+	}
+	return res
+}
+
+// tryHydra is runHydra, but reports (unreached) when hydra gave up on a
+// connection ("could not be connected") instead of failing the test.
+func tryHydra(t *testing.T, hydra string, m []string) (string, bool) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, hydra, "-C", m[1], "-s", m[2], "-t", "4", "-w", "10", m[3], "http-post-form", m[4])
 	cmd.Dir = t.TempDir() // hydra writes hydra.restore in its working directory
 	res, err := cmd.CombinedOutput()
 	t.Logf("hydra:\n%s", res)
+	if err != nil && strings.Contains(string(res), "could not be connected") {
+		return string(res), true
+	}
 	if err != nil {
 		t.Fatalf("hydra: %v", err)
 	}
-	return string(res)
+	return string(res), false
 }
 
 // countValid returns how many combo-list lines carry a right password, as
