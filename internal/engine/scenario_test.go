@@ -130,14 +130,7 @@ func runScenario(t *testing.T, dir string) {
 		run.tally(labeled[i].Label, ev, r)
 		run.tick(ctx, t, e, ev.OccurredAt)
 	}
-	if err := e.Flush(ctx); err != nil {
-		t.Fatal(err)
-	}
-	incs, err := st.ListIncidents(ctx, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := run.finish(incs)
+	s, incs := run.end(ctx, t, e, st)
 	logOutcome(t, s, incs)
 	checkExpectations(t, exp, s, incs, run.attackStart)
 	checkGolden(t, filepath.Join(dir, "summary.golden.json"), s)
@@ -304,6 +297,20 @@ func (run *scenarioRun) tallyOwnerLogin(l traffic.Label, stopped bool) {
 			s.OwnerNewDeviceChallenged++
 		}
 	}
+}
+
+// end flushes the engine's incidents and completes the summary with
+// them.
+func (run *scenarioRun) end(ctx context.Context, t *testing.T, e *Engine, st *memory.Store) (summary, []store.Incident) {
+	t.Helper()
+	if err := e.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	incs, err := st.ListIncidents(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return run.finish(incs), incs
 }
 
 // finish completes the summary with the incidents and the shares.

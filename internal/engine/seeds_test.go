@@ -12,7 +12,6 @@ import (
 
 	"github.com/atoguard/atoguard/internal/event"
 	"github.com/atoguard/atoguard/internal/policy"
-	"github.com/atoguard/atoguard/internal/signal/campaign"
 	"github.com/atoguard/atoguard/internal/store/memory"
 	"github.com/atoguard/atoguard/internal/traffic"
 )
@@ -97,14 +96,7 @@ func playSeed(t *testing.T, labeled []traffic.Labeled) string {
 			}
 		}
 	}
-	if err := e.Flush(ctx); err != nil {
-		t.Fatal(err)
-	}
-	incs, err := st.ListIncidents(ctx, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := run.finish(incs)
+	s, incs := run.end(ctx, t, e, st)
 	var b strings.Builder
 	fmt.Fprintf(&b, "let in %d/%d, owners %d/%d (%.2f%%; %d exposed), fraud orders %d/%d, incidents %d",
 		s.AttackerValidAllowed, s.AttackerValid, s.OwnerChallenged, s.OwnerSuccesses, 100*s.OwnerChallengedShare, s.OwnerExposedChallenged,
@@ -114,7 +106,6 @@ func playSeed(t *testing.T, labeled []traffic.Labeled) string {
 			incs[j].Kind, opened[incs[j].ID])
 	}
 	fmt.Fprintf(&b, "; strangers by class (plain, new browser, new language, both, no history): owners %v, crew %v", owners[1:], crew[1:])
-	_ = campaign.NotStranger
 	fmt.Fprintf(&b, "\n  owners stopped by rules: %v\n  crew let in: %v", ownerRules, crewIn)
 	return b.String()
 }

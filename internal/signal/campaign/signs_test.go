@@ -24,17 +24,11 @@ func TestPoissonTail(t *testing.T) {
 	}
 }
 
-// signsDay learns a day of owners at 4 logins a minute whose contact
-// changes from strangers' sessions come at ownerSignsPerDay, then plays
-// signs at the given offsets from noon of the next day among the owners'
-// logins, and returns the first campaign opened and when.
-func signsDay(t *testing.T, ownerSignsPerDay float64, signs []time.Duration) (State, time.Time) {
-	t.Helper()
-	return marksDay(t, (*Detector).Sign, ownerSignsPerDay, signs)
-}
-
-// marksDay is signsDay for any mark that is not a login: a takeover sign
-// (Detector.Sign) or a challenge walked away from (Detector.Abandoned).
+// marksDay learns a day of owners at 4 logins a minute who bring their
+// own marks (that are not logins: a takeover sign, Detector.Sign, or a
+// challenge walked away from, Detector.Abandoned) at ownerSignsPerDay,
+// then plays marks at the given offsets from noon of the next day among
+// the owners' logins, and returns the first campaign opened and when.
 func marksDay(t *testing.T, mark func(*Detector, time.Time) State, ownerSignsPerDay float64, signs []time.Duration) (State, time.Time) {
 	t.Helper()
 	det := New(Config{})
@@ -80,22 +74,32 @@ func marksDay(t *testing.T, mark func(*Detector, time.Time) State, ownerSignsPer
 	return State{}, time.Time{}
 }
 
-func TestSignsTest(t *testing.T) {
+// TestMarks: takeover signs (Detector.Sign) and challenges walked away
+// from (Detector.Abandoned) open a campaign of strangers when they come
+// faster than the owners bring their own.
+func TestMarks(t *testing.T) {
+	sign, walk := (*Detector).Sign, (*Detector).Abandoned
+	m := time.Minute
 	for _, tc := range []struct {
 		name        string
-		ownersDaily float64         // owners' own signs a day, learned
-		gaps        []time.Duration // between the crew's signs
+		mark        func(*Detector, time.Time) State
+		ownersDaily float64         // owners' own marks a day, learned
+		gaps        []time.Duration // between the crew's marks
 		open        bool
 	}{
-		{"one sign is no campaign", 0, []time.Duration{10 * time.Minute}, false},
-		{"two signs within two hours on a quiet shop", 0, []time.Duration{10 * time.Minute, 50 * time.Minute}, true},
-		{"two signs three hours apart", 0, []time.Duration{10 * time.Minute, 3 * time.Hour}, false},
-		{"two signs where owners bring a dozen a day", 12, []time.Duration{10 * time.Minute, 50 * time.Minute}, false},
-		{"eight signs in two hours where owners bring a dozen a day", 12,
-			[]time.Duration{10 * time.Minute, 15 * time.Minute, 15 * time.Minute, 15 * time.Minute, 15 * time.Minute, 15 * time.Minute, 15 * time.Minute, 15 * time.Minute}, true},
+		{"one sign is no campaign", sign, 0, []time.Duration{10 * m}, false},
+		{"two signs within two hours on a quiet shop", sign, 0, []time.Duration{10 * m, 50 * m}, true},
+		{"two signs three hours apart", sign, 0, []time.Duration{10 * m, 3 * time.Hour}, false},
+		{"two signs where owners bring a dozen a day", sign, 12, []time.Duration{10 * m, 50 * m}, false},
+		{"eight signs in two hours where owners bring a dozen a day", sign, 12,
+			[]time.Duration{10 * m, 15 * m, 15 * m, 15 * m, 15 * m, 15 * m, 15 * m, 15 * m}, true},
+		{"one walked-away challenge is no campaign", walk, 0, []time.Duration{10 * m}, false},
+		{"three walked away in twenty minutes on a shop whose owners answer", walk, 0, []time.Duration{10 * m, 10 * m, 10 * m}, true},
+		{"three walked away in twenty minutes where owners walk away a dozen times a day", walk, 12, []time.Duration{10 * m, 10 * m, 10 * m}, false},
+		{"three walked away three hours apart", walk, 0, []time.Duration{10 * m, 3 * time.Hour, 3 * time.Hour}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			st, at := signsDay(t, tc.ownersDaily, tc.gaps)
+			st, at := marksDay(t, tc.mark, tc.ownersDaily, tc.gaps)
 			if st.Opened != tc.open {
 				t.Fatalf("opened = %v at %v, want %v", st.Opened, at, tc.open)
 			}
@@ -125,33 +129,6 @@ func TestSignsSurviveASnapshot(t *testing.T) {
 	}
 	if st := again.Sign(now.Add(30 * time.Minute)); !st.Opened || !st.Strangers {
 		t.Errorf("the second sign after a restart: %+v, want a campaign of strangers opened", st)
-	}
-}
-
-// TestWalkedAwayChallenges: challenges asked outside a campaign that
-// expire unanswered open a campaign of strangers when they come faster
-// than the owners walk away from theirs.
-func TestWalkedAwayChallenges(t *testing.T) {
-	for _, tc := range []struct {
-		name        string
-		ownersDaily float64         // owners' own walked-away challenges a day, learned
-		gaps        []time.Duration // between the crew's
-		open        bool
-	}{
-		{"one is no campaign", 0, []time.Duration{10 * time.Minute}, false},
-		{"three in twenty minutes on a shop whose owners answer", 0, []time.Duration{10 * time.Minute, 10 * time.Minute, 10 * time.Minute}, true},
-		{"three in twenty minutes where owners walk away a dozen times a day", 12, []time.Duration{10 * time.Minute, 10 * time.Minute, 10 * time.Minute}, false},
-		{"three hours apart", 0, []time.Duration{10 * time.Minute, 3 * time.Hour, 3 * time.Hour}, false},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			st, at := marksDay(t, (*Detector).Abandoned, tc.ownersDaily, tc.gaps)
-			if st.Opened != tc.open {
-				t.Fatalf("opened = %v at %v, want %v", st.Opened, at, tc.open)
-			}
-			if st.Opened && (st.Metric != Strangers || !st.Strangers) {
-				t.Errorf("opened by %v (strangers %v), want a campaign of strangers", st.Metric, st.Strangers)
-			}
-		})
 	}
 }
 

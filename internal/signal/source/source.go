@@ -57,14 +57,7 @@ func KeysOf(c event.Context) Keys {
 
 // Prefix returns the network an address belongs to for velocity and
 // familiarity: its /24 for IPv4, its /64 for IPv6.
-func Prefix(ip netip.Addr) netip.Prefix {
-	bits := 64
-	if ip.Is4() {
-		bits = 24
-	}
-	p, _ := ip.Prefix(bits)
-	return p
-}
+func Prefix(ip netip.Addr) netip.Prefix { return masked(ip, 24, 64) }
 
 // Range returns the address block an address belongs to, for the
 // shop-wide set of blocks the owners use: its /8 for IPv4, its /12 for
@@ -72,10 +65,13 @@ func Prefix(ip netip.Addr) netip.Prefix {
 // registries, so roughly a part of the world. A block where no owner of
 // the shop ever logged in is a region the shop's customers are not in,
 // as a GeoIP database would tell, without one.
-func Range(ip netip.Addr) netip.Prefix {
-	bits := 12
+func Range(ip netip.Addr) netip.Prefix { return masked(ip, 8, 12) }
+
+// masked returns ip's network of v4 bits for IPv4, v6 bits for IPv6.
+func masked(ip netip.Addr, v4, v6 int) netip.Prefix {
+	bits := v6
 	if ip.Is4() {
-		bits = 8
+		bits = v4
 	}
 	p, _ := ip.Prefix(bits)
 	return p
